@@ -1,0 +1,92 @@
+"""The optimization loop, with a tiny random-weight network (mechanics, not quality)."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from conftest import textured
+from tinyvgg import tiny_engine
+from vidstyle.config import MethodConfig
+from vidstyle.engine.optimize import Temporal
+
+
+def test_same_size_items_reuse_the_compiled_step():
+    engine = tiny_engine()
+    style = engine.style_targets(textured(32, 32, seed=9))
+    engine.stylize(textured(24, 32, seed=1), style, steps=3)
+    engine.stylize(textured(24, 32, seed=2), style, steps=5)
+    assert engine.traces == 1
+    engine.stylize(textured(16, 16, seed=3), style, steps=3)
+    assert engine.traces == 2
+
+
+def test_style_targets_are_computed_once_per_style():
+    engine = tiny_engine()
+    style = textured(32, 32, seed=9)
+    first = engine.style_targets(style)
+    assert engine.style_targets(style.copy()) is first
+    assert engine.style_targets(textured(32, 32, seed=8)) is not first
+
+
+def test_loss_goes_down_and_progress_is_reported():
+    engine = tiny_engine(MethodConfig(learning_rate=0.05))
+    content = textured(32, 32, seed=1)
+    style = engine.style_targets(textured(32, 32, seed=5))
+    reports = []
+    out = engine.stylize(content, style, steps=40, on_step=lambda s, loss: reports.append((s, loss)))
+    assert out.shape == content.shape and out.dtype == np.uint8
+    assert [s for s, _ in reports] == [10, 20, 30, 40]
+    assert reports[-1][1] < reports[0][1]
+    before = engine.losses(content, content, style)["total"]
+    assert engine.losses(out, content, style)["total"] < before
+
+
+def test_zero_steps_returns_the_start_image():
+    engine = tiny_engine()
+    content = textured(16, 16)
+    out = engine.stylize(content, engine.style_targets(textured(16, 16, 3)), steps=0)
+    np.testing.assert_array_equal(out, content)
+
+
+def test_adam_update_matches_keras_adam():
+    """Our in-graph Adam equals keras.optimizers.Adam with the method's settings."""
+    method = MethodConfig(content_weight=1.0, style_weight=0.0, tv_weight=0.0)
+    engine = tiny_engine(method)
+    content = textured(16, 16, seed=1)
+    start = textured(16, 16, seed=2).astype(np.float32)
+    style = engine.style_targets(content)
+    ours = engine.stylize(content, style, init=start, steps=5)
+
+    image = tf.Variable(start[None] / 255.0)
+    adam = keras.optimizers.Adam(learning_rate=0.02, beta_1=0.99, epsilon=0.1)
+    targets = engine._content_targets(tf.constant(content[None] / 255.0, tf.float32))
+    for _ in range(5):
+        with tf.GradientTape() as tape:
+            loss = engine._loss_terms(image, targets, list(style.grams), image, tf.zeros((1, 16, 16)))
+        adam.apply_gradients([(tape.gradient(loss["content"], image), image)])
+        image.assign(tf.clip_by_value(image, 0.0, 1.0))
+    theirs = np.clip(np.rint(image.numpy()[0] * 255.0), 0, 255)
+    assert np.abs(ours.astype(int) - theirs.astype(int)).max() <= 1
+
+
+def test_temporal_term_pulls_towards_the_warped_frame():
+    method = MethodConfig(learning_rate=0.05)
+    engine = tiny_engine(method)
+    content = textured(24, 24, seed=1)
+    style = engine.style_targets(textured(24, 24, seed=5))
+    previous = textured(24, 24, seed=7).astype(np.float32) / 255.0
+    mask = np.ones((24, 24), np.float32)
+    free = engine.stylize(content, style, steps=30)
+    tied = engine.stylize(content, style, steps=30, temporal=Temporal(previous, mask, 1e4))
+    distance = lambda img: np.abs(img / 255.0 - previous).mean()  # noqa: E731
+    assert distance(tied) < 0.5 * distance(free)
+
+
+def test_batch_of_images_is_optimized_independently():
+    engine = tiny_engine()
+    style = engine.style_targets(textured(16, 16, seed=5))
+    a, b = textured(16, 16, seed=1), textured(16, 16, seed=2)
+    batch = engine.stylize(np.stack([a, b]), style, steps=10)
+    alone = engine.stylize(a, style, steps=10)
+    assert batch.shape == (2, 16, 16, 3)
+    assert np.abs(batch[0].astype(int) - alone.astype(int)).max() <= 1

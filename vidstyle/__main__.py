@@ -1,0 +1,5 @@
+"""``python -m vidstyle``: the same as the ``vidstyle`` command."""
+
+from vidstyle.cli import app
+
+app(prog_name="vidstyle")

@@ -1,0 +1,271 @@
+"""The ``vidstyle`` command: Typer commands over the library. The only place that prints with
+rich and picks exit codes (0 success, 1 failure, 2 usage error, 130 interrupted).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from vidstyle.config import CONTENT_LAYERS, STYLE_LAYERS, FolderConfig, MethodConfig
+from vidstyle.errors import UsageError, VidstyleError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Repaint photos, image folders and videos in the style of a painting.",
+)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+# Options shared by the commands that stylize.
+Style = Annotated[Path, typer.Option("--style", "-s", help="The style painting.")]
+MaxSize = Annotated[int, typer.Option(help="Longest side of the working image, in pixels.")]
+Steps = Annotated[int, typer.Option(help="Optimization steps per image (10 epochs x 100).")]
+ContentWeight = Annotated[float, typer.Option(help="Weight of the content loss.")]
+StyleWeight = Annotated[float, typer.Option(help="Weight of the style loss.")]
+TvWeight = Annotated[float, typer.Option(help="Weight of the total-variation loss.")]
+Lr = Annotated[float, typer.Option("--lr", help="Adam's learning rate.")]
+ContentLayers = Annotated[str, typer.Option(help="VGG19 content layers, comma-separated.")]
+StyleLayers = Annotated[str, typer.Option(help="VGG19 style layers, comma-separated.")]
+StyleScale = Annotated[float, typer.Option(help="Style image size relative to the working image.")]
+Init = Annotated[str, typer.Option(help="Start from: content, noise, or an image FILE.")]
+Seed = Annotated[int, typer.Option(help="Seed for --init noise.")]
+Precision = Annotated[str, typer.Option(help="float32, or mixed (16-bit network, GPU).")]
+Weights = Annotated[Path | None, typer.Option(help="VGG19 weights file (.h5 or .bin).")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+
+DEFAULTS = MethodConfig()
+
+
+@contextlib.contextmanager
+def reported_errors():
+    """Turn library errors into one-line messages and exit codes (tracebacks: VIDSTYLE_DEBUG=1)."""
+    try:
+        yield
+    except VidstyleError as error:
+        if os.environ.get("VIDSTYLE_DEBUG"):
+            raise
+        err_console.print(f"[bold red]error:[/] {escape(error.message())}", highlight=False)
+        raise typer.Exit(2 if isinstance(error, UsageError) else 1) from None
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/]: finished outputs are kept; rerun to resume")
+        raise typer.Exit(130) from None
+
+
+def method_config(**options) -> MethodConfig:
+    """MethodConfig from the command line's values (layers given as comma-separated names)."""
+    for name in ("content_layers", "style_layers"):
+        options[name] = tuple(n.strip() for n in options[name].split(",") if n.strip())
+    return MethodConfig(**options)
+
+
+def reporter(quiet: bool):
+    from vidstyle.progress import reporter_for
+
+    return reporter_for(console, quiet)
+
+
+def engine_for(method: MethodConfig, weights: Path | None, quiet: bool):
+    """Resolve the weights (fetching them if needed), say where from, and build the engine."""
+    from vidstyle import weights as weights_module
+    from vidstyle.engine.optimize import build_engine
+
+    source = weights_module.resolve(weights)
+    if not quiet:
+        console.print(f"VGG19 weights: {source.origin} ({source.path})", highlight=False)
+    return build_engine(method, source)
+
+
+def load_style(style: Path):
+    from vidstyle.media.images import load_image
+
+    return load_image(style).rgb
+
+
+@app.command()
+def image(
+    content: Annotated[Path, typer.Argument(help="The photo to repaint.")],
+    style: Style,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Result file.")] = None,
+    max_size: MaxSize = DEFAULTS.max_size,
+    steps: Steps = DEFAULTS.steps,
+    content_weight: ContentWeight = DEFAULTS.content_weight,
+    style_weight: StyleWeight = DEFAULTS.style_weight,
+    tv_weight: TvWeight = DEFAULTS.tv_weight,
+    lr: Lr = DEFAULTS.learning_rate,
+    content_layers: ContentLayers = ",".join(CONTENT_LAYERS),
+    style_layers: StyleLayers = ",".join(STYLE_LAYERS),
+    style_scale: StyleScale = DEFAULTS.style_scale,
+    init: Init = DEFAULTS.init,
+    seed: Seed = DEFAULTS.seed,
+    precision: Precision = DEFAULTS.precision,
+    weights: Weights = None,
+    quiet: Quiet = False,
+) -> None:
+    """Stylize one image. -o defaults to <content>_<style>.png in the current folder."""
+    from vidstyle.media.images import check_distinct
+    from vidstyle.pipeline.image import stylize_file
+
+    with reported_errors():
+        method = method_config(max_size=max_size, steps=steps, content_weight=content_weight,
+                               style_weight=style_weight, tv_weight=tv_weight, learning_rate=lr,
+                               content_layers=content_layers, style_layers=style_layers,
+                               style_scale=style_scale, init=init, seed=seed,
+                               precision=precision)  # fmt: skip
+        output = output or Path(f"{content.stem}_{style.stem}.png")
+        check_distinct([content, style], output)
+        style_rgb = load_style(style)
+        engine = engine_for(method, weights, quiet)
+        progress = reporter(quiet)
+        progress.begin(1, "images")
+        started = time.monotonic()
+        progress.start_item(content.name, method.steps)
+        try:
+            stylize_file(engine, content, style_rgb, output, progress)
+            progress.end_item(content.name, "done", time.monotonic() - started)
+        finally:
+            progress.end()
+        if not quiet:
+            console.print(f"wrote {output}", highlight=False)
+
+
+@app.command()
+def folder(
+    input_dir: Annotated[Path, typer.Argument(help="Folder of photos (walked recursively).")],
+    style: Style,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
+    overwrite: Annotated[bool, typer.Option(help="Redo outputs that already exist.")] = False,
+    format: Annotated[
+        str | None, typer.Option("--format", help="Output format: png, jpg, webp (default: keep).")
+    ] = None,
+    max_size: MaxSize = DEFAULTS.max_size,
+    steps: Steps = DEFAULTS.steps,
+    content_weight: ContentWeight = DEFAULTS.content_weight,
+    style_weight: StyleWeight = DEFAULTS.style_weight,
+    tv_weight: TvWeight = DEFAULTS.tv_weight,
+    lr: Lr = DEFAULTS.learning_rate,
+    content_layers: ContentLayers = ",".join(CONTENT_LAYERS),
+    style_layers: StyleLayers = ",".join(STYLE_LAYERS),
+    style_scale: StyleScale = DEFAULTS.style_scale,
+    init: Init = DEFAULTS.init,
+    seed: Seed = DEFAULTS.seed,
+    precision: Precision = DEFAULTS.precision,
+    weights: Weights = None,
+    quiet: Quiet = False,
+) -> None:
+    """Stylize every image below a folder into a mirrored tree; finished outputs are skipped."""
+    with reported_errors():
+        method = method_config(max_size=max_size, steps=steps, content_weight=content_weight,
+                               style_weight=style_weight, tv_weight=tv_weight, learning_rate=lr,
+                               content_layers=content_layers, style_layers=style_layers,
+                               style_scale=style_scale, init=init, seed=seed,
+                               precision=precision)  # fmt: skip
+        config = FolderConfig(overwrite=overwrite, suffix=_suffix(format))
+        results = run_folder(input_dir, style, output, method, config, weights, quiet)
+    print_summary(results)
+    if any(result.status == "failed" for result in results):
+        raise typer.Exit(1)
+
+
+def _suffix(format: str | None) -> str | None:
+    if format is None:
+        return None
+    suffix = "." + format.lower().lstrip(".")
+    if suffix not in (".png", ".jpg", ".jpeg", ".webp"):
+        raise UsageError(None, f"--format {format} is not one of png, jpg, webp")
+    return suffix
+
+
+def run_folder(input_dir, style, output, method, config, weights, quiet):
+    """Plan, check, build the engine once, and stylize every image of the folder."""
+    from vidstyle.fsutil import same_file
+    from vidstyle.pipeline import folder as folder_pipeline
+    from vidstyle.pipeline.image import stylize_file
+
+    if same_file(input_dir, output):
+        raise UsageError(output, "output folder is the input folder", hint="choose another -o")
+    items = folder_pipeline.plan(input_dir, output, config)
+    style_rgb = load_style(style)
+    todo = [i for i in items if config.overwrite or not i.output.exists()]
+    engine = engine_for(method, weights, quiet) if todo else None
+
+    def stylize_one(source: Path, target: Path):
+        return stylize_file(engine, source, style_rgb, target, progress)
+
+    progress = reporter(quiet)
+    return folder_pipeline.run(items, stylize_one, config, method.steps, progress)
+
+
+def print_summary(results) -> None:
+    """A table of the items that were not simply done, then the counts and the time."""
+    counts = {status: sum(r.status == status for r in results)
+              for status in ("done", "skipped", "failed")}  # fmt: skip
+    table = Table(title="vidstyle folder summary", show_lines=False)
+    for column in ("image", "status", "seconds", "reason"):
+        table.add_column(column)
+    style = {"done": "green", "skipped": "cyan", "failed": "red"}
+    for r in results:
+        table.add_row(escape(r.item.name), f"[{style[r.status]}]{r.status}[/]",
+                      f"{r.seconds:.1f}", escape(r.reason or ""))  # fmt: skip
+    console.print(table)
+    total = sum(r.seconds for r in results)
+    line = ", ".join(f"{n} {status}" for status, n in counts.items())
+    console.print(f"{line}; {total:.1f}s in all", highlight=False)
+    for r in results:
+        if r.status == "failed":
+            err_console.print(f"[bold red]failed:[/] {escape(r.reason or '')}", highlight=False)
+
+
+@app.command("weights")
+def weights_command(
+    weights: Weights = None,
+    offline: Annotated[bool, typer.Option(help="Do not download; only look locally.")] = False,
+) -> None:
+    """Show where the VGG19 weights come from, fetching them if needed."""
+    from vidstyle import weights as weights_module
+
+    with reported_errors():
+        source = weights_module.resolve(weights, download=not offline)
+        size = source.path.stat().st_size / 2**20
+        console.print(f"source: {source.origin}", highlight=False)
+        console.print(f"file:   {source.path} ({size:.1f} MiB, {source.kind})", highlight=False)
+
+
+@app.command()
+def demo(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write.")] = Path(
+        "vidstyle-demo"
+    ),
+    samples: Annotated[Path | None, typer.Option(help="The samples folder.")] = None,
+    max_size: MaxSize = 256,
+    steps: Steps = 150,
+    quiet: Quiet = False,
+) -> None:
+    """Stylize the bundled sample photos with the bundled painting (small and quick)."""
+    with reported_errors():
+        samples = samples or find_samples()
+        photos = samples / "photos"
+        style = samples / "swirls.jpg"
+        method = MethodConfig(max_size=max_size, steps=steps)
+        config = FolderConfig(overwrite=True, suffix=".png")
+        results = run_folder(photos, style, output, method, config, None, quiet)
+    print_summary(results)
+    if any(result.status == "failed" for result in results):
+        raise typer.Exit(1)
+
+
+def find_samples() -> Path:
+    """The bundled ``samples/`` folder: beside the package in a checkout, or in this folder."""
+    for candidate in (Path(__file__).resolve().parent.parent / "samples", Path("samples")):
+        if (candidate / "swirls.jpg").is_file():
+            return candidate
+    raise UsageError(Path("samples"), "bundled samples not found", hint="pass --samples DIR")

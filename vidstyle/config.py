@@ -1,0 +1,98 @@
+"""Options with their defaults, as frozen dataclasses; the CLI builds them and passes them down.
+
+The method defaults are those of Gatys et al. as specified for vidstyle (the TensorFlow tutorial
+recipe): VGG19 content layer ``block5_conv2``, five style layers, weights 1e4 / 1e-2 / 30 and Adam
+with learning rate 0.02, beta_1 0.99, epsilon 0.1 for 10 x 100 steps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vidstyle.errors import UsageError
+
+CONTENT_LAYERS = ("block5_conv2",)
+STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
+INIT_CHOICES = ("content", "noise")
+OPTIMIZERS = ("adam", "lbfgs")
+PRECISIONS = ("float32", "mixed")
+
+
+@dataclass(frozen=True)
+class MethodConfig:
+    """How one image is optimized.
+
+    Attributes:
+        content_layers, style_layers: VGG19 layer names used by the losses.
+        content_weight, style_weight, tv_weight: loss weights.
+        learning_rate, beta_1, beta_2, epsilon: Adam's settings.
+        steps: optimization steps per image.
+        max_size: longest side of the working image in pixels (inputs are only ever shrunk).
+        style_scale: longest side of the style image relative to the working image's.
+        init: ``content``, ``noise`` or the path of an image to start from.
+        seed: seed for the noise initialisation.
+        precision: ``float32`` or ``mixed`` (float16/bfloat16 network, float32 image and loss).
+    """
+
+    content_layers: tuple[str, ...] = CONTENT_LAYERS
+    style_layers: tuple[str, ...] = STYLE_LAYERS
+    content_weight: float = 1e4
+    style_weight: float = 1e-2
+    tv_weight: float = 30.0
+    learning_rate: float = 0.02
+    beta_1: float = 0.99
+    beta_2: float = 0.999
+    epsilon: float = 0.1
+    steps: int = 1000
+    max_size: int = 512
+    style_scale: float = 1.0
+    init: str = "content"
+    seed: int = 0
+    precision: str = "float32"
+
+    def __post_init__(self) -> None:
+        if self.steps < 0:
+            raise UsageError(None, f"--steps must be 0 or more, got {self.steps}")
+        if self.max_size < 16:
+            raise UsageError(None, f"--max-size must be at least 16, got {self.max_size}")
+        if self.style_scale <= 0:
+            raise UsageError(None, f"--style-scale must be positive, got {self.style_scale}")
+        if not self.content_layers or not self.style_layers:
+            raise UsageError(None, "at least one content layer and one style layer are needed")
+        if self.precision not in PRECISIONS:
+            raise UsageError(None, f"--precision must be one of {', '.join(PRECISIONS)}")
+        if self.init not in INIT_CHOICES and not Path(self.init).is_file():
+            raise UsageError(self.init, "--init is neither content, noise nor an existing image")
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        """Every layer the losses read, content layers first, without repeats."""
+        return tuple(dict.fromkeys(self.content_layers + self.style_layers))
+
+    def replace(self, **changes) -> MethodConfig:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class FolderConfig:
+    """How a folder of images is walked.
+
+    Attributes:
+        overwrite: redo outputs that already exist instead of skipping them.
+        suffix: output file extension (``.png``, ``.jpg``, ``.webp``), or None to keep the input's.
+    """
+
+    overwrite: bool = False
+    suffix: str | None = None
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one run needs besides its inputs."""
+
+    method: MethodConfig = field(default_factory=MethodConfig)
+    folder: FolderConfig = field(default_factory=FolderConfig)
+    weights: Path | None = None

@@ -1,0 +1,217 @@
+"""The optimization: Adam over the image's pixels, compiled once per image size.
+
+The whole state (image, Adam's moments, step count) lives in tensors that are passed in and out
+of one ``tf.function``, which runs a chunk of steps in a ``tf.while_loop``. Nothing goes back to
+the host inside a chunk; the loss is read once per chunk for progress. Because no ``tf.Variable``
+is created per item, a new image of a size already seen reuses the compiled graph.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from vidstyle.config import MethodConfig
+from vidstyle.engine import losses
+from vidstyle.engine.model import FeatureExtractor
+
+OnStep = Callable[[int, float], None]
+STEPS_PER_CALL = 10
+
+
+@dataclass(frozen=True)
+class StyleTargets:
+    """Gram matrices of one style image at the style layers, each [1, C, C]."""
+
+    grams: tuple[tf.Tensor, ...]
+
+
+@dataclass(frozen=True)
+class Temporal:
+    """The temporal term of a video frame.
+
+    Attributes:
+        warped: previous stylized frame warped into this one, HxWx3 float32 in 0..1.
+        mask: HxW float32, 1 where the optical flow is reliable.
+        weight: the term's weight.
+    """
+
+    warped: np.ndarray
+    mask: np.ndarray
+    weight: float
+
+
+def compute_dtype(precision: str) -> str:
+    """The convolutions' dtype: float32, or float16 on a GPU / bfloat16 on a CPU for ``mixed``."""
+    if precision != "mixed":
+        return "float32"
+    return "float16" if tf.config.list_physical_devices("GPU") else "bfloat16"
+
+
+def to_tensor(images: np.ndarray) -> tf.Tensor:
+    """uint8 or float 0..255 images (HxWx3 or BxHxWx3) as a float32 batch in 0..1."""
+    batch = images if images.ndim == 4 else images[None]
+    return tf.constant(np.asarray(batch, np.float32) / 255.0)
+
+
+def to_uint8(images: tf.Tensor) -> np.ndarray:
+    """A float batch in 0..1 as uint8 BxHxWx3."""
+    return np.clip(np.rint(images.numpy() * 255.0), 0, 255).astype(np.uint8)
+
+
+class Engine:
+    """Stylizes images with one VGG19 and one set of method options.
+
+    Args:
+        method: the method's options.
+        extractor: VGG19 features at ``method.layers`` (content layers first).
+    """
+
+    def __init__(self, method: MethodConfig, extractor: FeatureExtractor):
+        self.method = method
+        self.extractor = extractor
+        self.traces = 0
+        self._style_cache: dict[tuple, StyleTargets] = {}
+        self._run = tf.function(self._run_steps, autograph=False)
+        self._losses = tf.function(self._loss_terms, autograph=False)
+
+    # --------------------------------------------------------------------------------- targets
+
+    def style_targets(self, style: np.ndarray) -> StyleTargets:
+        """Gram targets of a style image (HxWx3 uint8), computed once and cached by content."""
+        key = (style.shape, hashlib.sha1(np.ascontiguousarray(style)).hexdigest())
+        if key not in self._style_cache:
+            n_content = len(self.method.content_layers)
+            features = self.extractor(to_tensor(style))[n_content:]
+            self._style_cache[key] = StyleTargets(tuple(losses.gram(f) for f in features))
+        return self._style_cache[key]
+
+    def _content_targets(self, content: tf.Tensor) -> list[tf.Tensor]:
+        return self.extractor(content)[: len(self.method.content_layers)]
+
+    # ------------------------------------------------------------------------------ optimizing
+
+    def stylize(
+        self,
+        content: np.ndarray,
+        style: StyleTargets,
+        init: np.ndarray | None = None,
+        steps: int | None = None,
+        temporal: Temporal | None = None,
+        on_step: OnStep | None = None,
+    ) -> np.ndarray:
+        """Optimize an image (or a batch of same-size images) towards content and style.
+
+        Args:
+            content: HxWx3 or BxHxWx3 uint8 at the working size.
+            style: targets from :meth:`style_targets`.
+            init: the starting image(s), same shape, uint8 or float 0..255; the content when None.
+            steps: how many Adam steps; ``method.steps`` when None.
+            temporal: the temporal term for a video frame (single image only).
+            on_step: called as ``on_step(steps_done, loss)`` after every chunk of steps.
+
+        Returns:
+            The result, uint8 of the shape of ``content``.
+        """
+        steps = self.method.steps if steps is None else steps
+        target = to_tensor(content)
+        x = target if init is None else to_tensor(init)
+        content_targets = self._content_targets(target)
+        warped, mask, t_weight = self._temporal_tensors(x, temporal)
+        params = self._params(t_weight)
+        m, v, t = tf.zeros_like(x), tf.zeros_like(x), tf.constant(0.0)
+        done = 0
+        while done < steps:
+            n = min(STEPS_PER_CALL, steps - done)
+            x, m, v, t, loss = self._run(x, m, v, t, tf.constant(n), params, content_targets,
+                                         list(style.grams), warped, mask)  # fmt: skip
+            done += n
+            if on_step is not None:
+                on_step(done, float(tf.reduce_sum(loss)))
+        out = to_uint8(x)
+        return out if content.ndim == 4 else out[0]
+
+    def _temporal_tensors(self, x: tf.Tensor, temporal: Temporal | None):
+        if temporal is None:
+            return tf.zeros_like(x), tf.zeros(tf.shape(x)[:3]), 0.0
+        warped = tf.constant(temporal.warped[None], tf.float32)
+        mask = tf.constant(temporal.mask[None], tf.float32)
+        return warped, mask, float(temporal.weight)
+
+    def _params(self, temporal_weight: float) -> tf.Tensor:
+        m = self.method
+        values = (m.content_weight, m.style_weight, m.tv_weight, temporal_weight,
+                  m.learning_rate, m.beta_1, m.beta_2, m.epsilon)  # fmt: skip
+        return tf.constant(values, tf.float32)
+
+    def _total(self, x, params, content_targets, style_grams, warped, mask) -> tf.Tensor:
+        terms = self._loss_terms(x, content_targets, style_grams, warped, mask)
+        return (params[0] * terms["content"] + params[1] * terms["style"]
+                + params[2] * terms["tv"] + params[3] * terms["temporal"])  # fmt: skip
+
+    def _loss_terms(self, x, content_targets, style_grams, warped, mask) -> dict[str, tf.Tensor]:
+        features = self.extractor(x)
+        n_content = len(self.method.content_layers)
+        return {
+            "content": losses.content_loss(features[:n_content], content_targets),
+            "style": losses.style_loss(features[n_content:], style_grams),
+            "tv": losses.total_variation(x),
+            "temporal": losses.temporal_loss(x, warped, mask),
+        }
+
+    def _run_steps(self, x, m, v, t, n, params, content_targets, style_grams, warped, mask):
+        """``n`` Adam steps (Keras's update rule), the image clipped to 0..1 after each."""
+        self.traces += 1  # runs only while tracing: counts compilations
+        lr, beta_1, beta_2, epsilon = params[4], params[5], params[6], params[7]
+
+        def step(i, x, m, v, t, _):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                loss = self._total(x, params, content_targets, style_grams, warped, mask)
+                summed = tf.reduce_sum(loss)
+            grad = tape.gradient(summed, x)
+            t = t + 1.0
+            m = m + (grad - m) * (1.0 - beta_1)
+            v = v + (tf.square(grad) - v) * (1.0 - beta_2)
+            alpha = lr * tf.sqrt(1.0 - tf.pow(beta_2, t)) / (1.0 - tf.pow(beta_1, t))
+            x = tf.clip_by_value(x - alpha * m / (tf.sqrt(v) + epsilon), 0.0, 1.0)
+            return i + 1, x, m, v, t, loss
+
+        start = (tf.constant(0), x, m, v, t, tf.zeros(tf.shape(x)[:1]))
+        _, x, m, v, t, loss = tf.while_loop(lambda i, *_: i < n, step, start)
+        return x, m, v, t, loss
+
+    # ----------------------------------------------------------------------------- measuring
+
+    def losses(self, image: np.ndarray, content: np.ndarray, style: StyleTargets) -> dict:
+        """The unweighted and weighted loss terms of an image (uint8) against content and style.
+
+        Returns:
+            ``{"content", "style", "tv", "total"}`` as floats; total uses the method's weights.
+        """
+        x, target = to_tensor(image), to_tensor(content)
+        zeros = tf.zeros_like(x)
+        terms = self._losses(x, self._content_targets(target), list(style.grams), zeros,
+                             tf.zeros(tf.shape(x)[:3]))  # fmt: skip
+        out = {name: float(tf.reduce_sum(terms[name])) for name in ("content", "style", "tv")}
+        m = self.method
+        out["total"] = (m.content_weight * out["content"] + m.style_weight * out["style"]
+                        + m.tv_weight * out["tv"])  # fmt: skip
+        return out
+
+
+def build_engine(method: MethodConfig, source) -> Engine:
+    """An engine with the VGG19 weights of ``source`` (a :class:`WeightsSource`; None: random).
+
+    Raises:
+        WeightsError: when the weights cannot be loaded.
+        UsageError: for an unknown layer name.
+    """
+    from vidstyle.engine.model import keras_vgg19
+
+    vgg = keras_vgg19(source)
+    return Engine(method, FeatureExtractor(vgg, method.layers, compute_dtype(method.precision)))

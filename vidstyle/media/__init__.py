@@ -1,0 +1,1 @@
+"""Media input and output: still images, video containers, optical flow."""

@@ -1,0 +1,324 @@
+"""Still-image input and output: decoding any colour mode to 8-bit RGB, resizing, atomic saving.
+
+Loading goes through Pillow: EXIF orientation is applied and every mode (bilevel, grey, palette,
+CMYK, 16-bit and float grey, with or without alpha) becomes an HxWx3 ``uint8`` array plus an
+optional HxW ``uint8`` alpha plane. Files Pillow cannot identify (float or exotic TIFFs, Radiance
+HDR) are retried with OpenCV. Saving picks the format from the extension and writes through
+:func:`vidstyle.fsutil.atomic_path`, so a failed save never leaves a partial file behind.
+
+This module never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from vidstyle.errors import DecodeError, EncodeError, InputError
+from vidstyle.fsutil import atomic_path, same_file
+
+IMAGE_SUFFIXES: frozenset[str] = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+)
+"""Lower-case suffixes treated as images when walking folders (a GIF is read as its first frame)."""
+
+OUTPUT_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+"""Suffixes :func:`save_image` can write."""
+
+_PILLOW_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+_ALPHA_FORMATS = frozenset({"PNG", "WEBP"})
+_WIDE_GREY_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
+_LANCZOS = Image.Resampling.LANCZOS
+
+
+@dataclass(frozen=True)
+class Picture:
+    """A decoded image: 8-bit RGB colour and, when the file has transparency, 8-bit alpha.
+
+    Attributes:
+        rgb: HxWx3 ``uint8`` colour.
+        alpha: HxW ``uint8`` opacity (255 is opaque), or None when the file has no transparency.
+    """
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None
+
+
+def load_image(path: str | Path) -> Picture:
+    """Decode an image file to upright 8-bit RGB and optional alpha; the file is only read.
+
+    Truncated files are reported, not padded: this relies on Pillow's
+    ``ImageFile.LOAD_TRUNCATED_IMAGES`` keeping its default, False.
+
+    Args:
+        path: the image file.
+
+    Returns:
+        The picture, rotated or mirrored as its EXIF orientation asks.
+
+    Raises:
+        InputError: the path does not exist, is a folder, or cannot be read.
+        DecodeError: the file is empty, truncated, corrupt or not an image.
+    """
+    path = Path(path)
+    _check_readable(path)
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return _picture_from_pillow(_upright(image))
+    except UnidentifiedImageError as exc:
+        return _load_with_opencv(path, exc)
+    except PermissionError as exc:
+        raise InputError(path, "cannot read file: permission denied") from exc
+    except Image.DecompressionBombError as exc:
+        raise DecodeError(path, "cannot decode image: too many pixels") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise DecodeError(path, f"cannot decode image: {_short_reason(exc)}") from exc
+
+
+def fit_longest(rgb: np.ndarray, max_size: int) -> np.ndarray:
+    """Shrink an image so its longest side is at most ``max_size``; never enlarge it.
+
+    Args:
+        rgb: HxWx3 ``uint8`` image.
+        max_size: the largest allowed side in pixels, at least 1.
+
+    Returns:
+        The resized ``uint8`` image (Lanczos, aspect kept, each side at least 1 pixel), or
+        ``rgb`` itself when it already fits.
+
+    Raises:
+        ValueError: ``max_size`` is below 1 or ``rgb`` is not ``uint8``.
+    """
+    if max_size < 1:
+        raise ValueError(f"max_size must be at least 1, got {max_size}")
+    _require_uint8(rgb)
+    height, width = rgb.shape[:2]
+    longest = max(height, width)
+    if longest <= max_size:
+        return rgb
+    scale = max_size / longest
+    return resize_to(rgb, max(1, round(width * scale)), max(1, round(height * scale)))
+
+
+def resize_to(array: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Resize a ``uint8`` HxW or HxWxC array to exactly ``height`` x ``width`` with Lanczos.
+
+    Channels are resampled independently (no alpha premultiplication), so this suits colour,
+    alpha planes and masks alike.
+
+    Args:
+        array: HxW or HxWxC ``uint8`` array.
+        width: the new width in pixels, at least 1.
+        height: the new height in pixels, at least 1.
+
+    Returns:
+        The resized array with the same number of channels, or ``array`` itself when its size
+        already matches.
+
+    Raises:
+        ValueError: a size below 1, or an array that is not ``uint8`` HxW / HxWxC.
+    """
+    if width < 1 or height < 1:
+        raise ValueError(f"size must be at least 1x1, got {width}x{height}")
+    _require_uint8(array)
+    if array.shape[:2] == (height, width):
+        return array
+    if array.ndim == 2 or array.shape[2] == 3:
+        return np.array(Image.fromarray(array).resize((width, height), _LANCZOS))
+    planes = [resize_to(array[..., i], width, height) for i in range(array.shape[2])]
+    return np.stack(planes, axis=2)
+
+
+def save_image(
+    path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = None, quality: int = 95
+) -> None:
+    """Write an image atomically, choosing the format from the extension.
+
+    Alpha is kept for PNG and WebP and dropped for JPEG; an alpha plane of another size is
+    resized to match ``rgb``. Parent folders are created. On failure nothing is left at ``path``
+    (an existing file there stays as it was) and no temporary file remains.
+
+    Args:
+        path: destination ending in .png, .jpg, .jpeg or .webp (any case).
+        rgb: HxWx3 ``uint8`` colour.
+        alpha: optional HxW ``uint8`` opacity.
+        quality: JPEG/WebP quality, 1 to 100; ignored for PNG.
+
+    Raises:
+        EncodeError: the extension is not supported, or the file cannot be written.
+        ValueError: ``rgb``, ``alpha`` or ``quality`` are malformed.
+    """
+    path = Path(path)
+    fmt = _output_format(path)
+    if not 1 <= quality <= 100:
+        raise ValueError(f"quality must be between 1 and 100, got {quality}")
+    image = _compose(rgb, alpha if fmt in _ALPHA_FORMATS else None)
+    try:
+        with atomic_path(path) as tmp:
+            image.save(tmp, format=fmt, **_encoder_options(fmt, quality))
+    except (OSError, ValueError) as exc:
+        raise EncodeError(path, f"cannot write image: {_short_reason(exc)}") from exc
+
+
+def check_distinct(inputs: Iterable[Path], output: Path) -> None:
+    """Refuse an output path that names one of the inputs (also through links or `..`).
+
+    Args:
+        inputs: the files that will be read.
+        output: the file that will be written.
+
+    Raises:
+        InputError: ``output`` is the same file as one of ``inputs``.
+    """
+    for source in inputs:
+        if same_file(source, output):
+            raise InputError(output, "output would overwrite an input", hint="choose another -o")
+
+
+def _check_readable(path: Path) -> None:
+    """Raise the input or decode error for a path that cannot possibly hold an image."""
+    if not path.exists():
+        raise InputError(path, "no such file")
+    if path.is_dir():
+        raise InputError(path, "is a folder, not an image")
+    if path.stat().st_size == 0:
+        raise DecodeError(path, "cannot decode image: empty file")
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation; a malformed EXIF block leaves the image as stored."""
+    try:
+        return ImageOps.exif_transpose(image)
+    except Exception:  # noqa: BLE001 - bad metadata must not make a decodable image unusable
+        return image
+
+
+def _picture_from_pillow(image: Image.Image) -> Picture:
+    """Convert a loaded Pillow image of any mode to a :class:`Picture`."""
+    if image.mode in _WIDE_GREY_MODES:
+        grey = _to_uint8(np.asarray(image))
+        return Picture(np.repeat(grey[..., None], 3, axis=2), None)
+    if _has_alpha(image):
+        rgba = np.asarray(image.convert("RGBA"))
+        return Picture(np.ascontiguousarray(rgba[..., :3]), rgba[..., 3].copy())
+    return Picture(np.array(image.convert("RGB")), None)
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    """True for an alpha band, a transparency key, or a palette with alpha entries."""
+    bands = image.getbands()
+    if "A" in bands or "a" in bands or "transparency" in image.info:
+        return True
+    return image.mode == "P" and image.palette is not None and image.palette.mode == "RGBA"
+
+
+def _load_with_opencv(path: Path, cause: Exception) -> Picture:
+    """Decode a file Pillow could not identify with OpenCV, or raise a DecodeError."""
+    reason = "cannot decode image: not a recognised image format"
+    try:
+        decoded = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    except (OSError, cv2.error) as exc:
+        raise DecodeError(path, reason) from exc
+    if decoded is None or decoded.size == 0 or decoded.ndim not in (2, 3):
+        raise DecodeError(path, reason) from cause
+    return _picture_from_opencv(_to_uint8(decoded))
+
+
+def _picture_from_opencv(decoded: np.ndarray) -> Picture:
+    """Turn an OpenCV grey, BGR or BGRA ``uint8`` array into a :class:`Picture`."""
+    if decoded.ndim == 2 or decoded.shape[2] == 1:
+        grey = decoded.reshape(decoded.shape[:2])
+        return Picture(np.repeat(grey[..., None], 3, axis=2), None)
+    rgb = np.ascontiguousarray(decoded[..., 2::-1])
+    alpha = decoded[..., 3].copy() if decoded.shape[2] >= 4 else None
+    return Picture(rgb, alpha)
+
+
+def _to_uint8(values: np.ndarray) -> np.ndarray:
+    """Scale samples of any depth to ``uint8``.
+
+    Integers in 0..65535 are taken as 16-bit (divided by 257, rounded); other integer ranges are
+    stretched from their minimum to their maximum. Floats up to 1.0 are taken as 0..1, larger
+    ones as Pillow's 0..255 convention, and clipped.
+    """
+    if values.dtype == np.uint8:
+        return values
+    if values.dtype.kind == "f":
+        return _float_to_uint8(values)
+    low, high = int(values.min()), int(values.max())
+    if low >= 0 and high <= 65535:
+        return ((values.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    spread = max(high - low, 1)
+    return np.round((values.astype(np.float64) - low) * (255 / spread)).astype(np.uint8)
+
+
+def _float_to_uint8(values: np.ndarray) -> np.ndarray:
+    """Map float samples (0..1, or 0..255 when any exceeds 1) to ``uint8``; NaN becomes 0."""
+    finite = np.nan_to_num(values.astype(np.float64), nan=0.0, posinf=255.0, neginf=0.0)
+    if finite.max(initial=0.0) <= 1.0:
+        finite = finite * 255.0
+    return np.round(np.clip(finite, 0.0, 255.0)).astype(np.uint8)
+
+
+def _output_format(path: Path) -> str:
+    """The Pillow format name for an output path, or an EncodeError for other extensions."""
+    fmt = _PILLOW_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        suffix = path.suffix or "(none)"
+        raise EncodeError(
+            path, f"unsupported output format '{suffix}'", hint="use .png, .jpg or .webp"
+        )
+    return fmt
+
+
+def _compose(rgb: np.ndarray, alpha: np.ndarray | None) -> Image.Image:
+    """Build the Pillow image to save: RGB, or RGBA with alpha resized to the colour's size."""
+    _require_uint8(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"rgb must be HxWx3, got shape {rgb.shape}")
+    image = Image.fromarray(np.ascontiguousarray(rgb))
+    if alpha is not None:
+        height, width = rgb.shape[:2]
+        image.putalpha(Image.fromarray(_alpha_plane(alpha, width, height)))
+    return image
+
+
+def _alpha_plane(alpha: np.ndarray, width: int, height: int) -> np.ndarray:
+    """An HxW (or HxWx1) ``uint8`` alpha as a contiguous plane of the given size."""
+    _require_uint8(alpha)
+    if alpha.ndim == 3:
+        if alpha.shape[2] != 1:
+            raise ValueError(f"alpha must be HxW, got shape {alpha.shape}")
+        alpha = alpha[..., 0]
+    return np.ascontiguousarray(resize_to(alpha, width, height))
+
+
+def _encoder_options(fmt: str, quality: int) -> dict[str, object]:
+    """Pillow save options: quality for JPEG/WebP, and full-resolution chroma for good JPEGs."""
+    if fmt == "JPEG":
+        return {"quality": quality, "optimize": True, "subsampling": 0 if quality >= 90 else 2}
+    if fmt == "WEBP":
+        return {"quality": quality}
+    return {}
+
+
+def _require_uint8(array: np.ndarray) -> None:
+    """Raise ValueError unless ``array`` is a 2-D or 3-D ``uint8`` array."""
+    if not isinstance(array, np.ndarray) or array.dtype != np.uint8 or array.ndim not in (2, 3):
+        kind = getattr(array, "dtype", type(array).__name__)
+        raise ValueError(f"expected a 2-D or 3-D uint8 array, got {kind}")
+
+
+def _short_reason(exc: BaseException) -> str:
+    """A short, path-free description of an exception for an error message."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else type(exc).__name__
+    return text if len(text) <= 120 else text[:117] + "..."

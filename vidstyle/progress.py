@@ -1,0 +1,134 @@
+"""Progress reporting: a small protocol the pipelines call, a rich display, plain log lines for
+when the output is not a terminal, and a null sink for ``--quiet`` and library use.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+
+class Reporter(Protocol):
+    """What the pipelines tell about a run: items (images or frames), and steps within an item."""
+
+    def begin(self, total: int, unit: str) -> None:
+        """A run of ``total`` items starts; ``unit`` names them ("images", "frames")."""
+
+    def start_item(self, name: str, steps: int) -> None:
+        """An item starts with ``steps`` optimization steps."""
+
+    def step(self, done: int, loss: float) -> None:
+        """``done`` steps of the current item are finished; ``loss`` is the latest total loss."""
+
+    def end_item(self, name: str, status: str, seconds: float) -> None:
+        """The current item ended as ``done``, ``skipped`` or ``failed``."""
+
+    def end(self) -> None:
+        """The run is over."""
+
+
+class NullReporter:
+    """Reports nothing."""
+
+    def begin(self, total: int, unit: str) -> None:
+        pass
+
+    def start_item(self, name: str, steps: int) -> None:
+        pass
+
+    def step(self, done: int, loss: float) -> None:
+        pass
+
+    def end_item(self, name: str, status: str, seconds: float) -> None:
+        pass
+
+    def end(self) -> None:
+        pass
+
+
+class RichReporter:
+    """A live display: the run's bar (items, ETA) and the current item's bar (steps, loss, ETA)."""
+
+    def __init__(self, console: Console):
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TaskProgressColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
+                   TextColumn("ETA"), TimeRemainingColumn())  # fmt: skip
+        self.progress = Progress(*columns, console=console, transient=False)
+        self.run_task = self.item_task = None
+        self.started = 0.0
+
+    def begin(self, total: int, unit: str) -> None:
+        self.progress.start()
+        self.run_task = self.progress.add_task(unit, total=total, info="")
+
+    def start_item(self, name: str, steps: int) -> None:
+        self.started = time.monotonic()
+        if self.item_task is not None:
+            self.progress.remove_task(self.item_task)
+        self.item_task = self.progress.add_task(f"  {name}", total=max(steps, 1), info="")
+
+    def step(self, done: int, loss: float) -> None:
+        self.progress.update(self.item_task, completed=done, info=f"loss {loss:.4g}")
+
+    def end_item(self, name: str, status: str, seconds: float) -> None:
+        self.progress.advance(self.run_task)
+        self.progress.update(self.run_task, info=f"last: {status} in {seconds:.1f}s")
+
+    def end(self) -> None:
+        if self.item_task is not None:
+            self.progress.remove_task(self.item_task)
+            self.item_task = None
+        self.progress.stop()
+
+
+class PlainReporter:
+    """Plain lines for logs: one when an item starts, every ``every`` steps, and when it ends."""
+
+    def __init__(self, console: Console, every: int = 100):
+        self.console = console
+        self.every = every
+        self.total = self.index = self.steps = 0
+        self.unit = "items"
+        self.started = 0.0
+        self.next_report = every
+
+    def begin(self, total: int, unit: str) -> None:
+        self.total, self.unit, self.index = total, unit, 0
+
+    def start_item(self, name: str, steps: int) -> None:
+        self.index += 1
+        self.steps, self.started, self.next_report = steps, time.monotonic(), self.every
+        self.console.print(f"[{self.index}/{self.total}] {name}: {steps} steps", highlight=False)
+
+    def step(self, done: int, loss: float) -> None:
+        if done < self.next_report and done < self.steps:
+            return
+        self.next_report = (done // self.every + 1) * self.every
+        elapsed = time.monotonic() - self.started
+        eta = elapsed / done * (self.steps - done) if done else 0.0
+        line = f"  step {done}/{self.steps} loss {loss:.4g} {elapsed:.0f}s ETA {eta:.0f}s"
+        self.console.print(line, highlight=False)
+
+    def end_item(self, name: str, status: str, seconds: float) -> None:
+        self.console.print(f"  {name}: {status} in {seconds:.1f}s", highlight=False)
+
+    def end(self) -> None:
+        pass
+
+
+def reporter_for(console: Console, quiet: bool) -> Reporter:
+    """The reporter that fits: none when quiet, rich on a terminal, plain lines otherwise."""
+    if quiet:
+        return NullReporter()
+    return RichReporter(console) if console.is_terminal else PlainReporter(console)
