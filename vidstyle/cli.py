@@ -206,20 +206,18 @@ def run_folder(input_dir, style, output, method, config, weights, quiet):
 
 
 def print_summary(results) -> None:
-    """A table of the items that were not simply done, then the counts and the time."""
-    counts = {status: sum(r.status == status for r in results)
-              for status in ("done", "skipped", "failed")}  # fmt: skip
-    table = Table(title="vidstyle folder summary", show_lines=False)
-    for column in ("image", "status", "seconds", "reason"):
-        table.add_column(column)
-    style = {"done": "green", "skipped": "cyan", "failed": "red"}
-    for r in results:
-        table.add_row(escape(r.item.name), f"[{style[r.status]}]{r.status}[/]",
-                      f"{r.seconds:.1f}", escape(r.reason or ""))  # fmt: skip
+    """A table of counts and time per status, then each failure with its reason."""
+    table = Table(title="vidstyle folder summary")
+    for column, justify in (("status", "left"), ("images", "right"), ("seconds", "right")):
+        table.add_column(column, justify=justify)
+    colour = {"done": "green", "skipped": "cyan", "failed": "red"}
+    for status in ("done", "skipped", "failed"):
+        chosen = [r for r in results if r.status == status]
+        seconds = sum(r.seconds for r in chosen)
+        table.add_row(f"[{colour[status]}]{status}[/]", str(len(chosen)), f"{seconds:.1f}")
     console.print(table)
-    total = sum(r.seconds for r in results)
-    line = ", ".join(f"{n} {status}" for status, n in counts.items())
-    console.print(f"{line}; {total:.1f}s in all", highlight=False)
+    counts = ", ".join(f"{sum(r.status == s for r in results)} {s}" for s in colour)
+    console.print(f"{counts}; {sum(r.seconds for r in results):.1f}s in all", highlight=False)
     for r in results:
         if r.status == "failed":
             err_console.print(f"[bold red]failed:[/] {escape(r.reason or '')}", highlight=False)

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from tinyvgg import tiny_vgg
+
 from vidstyle.config import STYLE_LAYERS
 from vidstyle.engine.model import FeatureExtractor, keras_vgg19
 from vidstyle.errors import UsageError, WeightsError

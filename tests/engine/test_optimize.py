@@ -3,9 +3,9 @@
 import keras
 import numpy as np
 import tensorflow as tf
-
 from conftest import textured
 from tinyvgg import tiny_engine
+
 from vidstyle.config import MethodConfig
 from vidstyle.engine.optimize import Temporal
 
@@ -33,7 +33,9 @@ def test_loss_goes_down_and_progress_is_reported():
     content = textured(32, 32, seed=1)
     style = engine.style_targets(textured(32, 32, seed=5))
     reports = []
-    out = engine.stylize(content, style, steps=40, on_step=lambda s, loss: reports.append((s, loss)))
+    out = engine.stylize(
+        content, style, steps=40, on_step=lambda s, loss: reports.append((s, loss))
+    )
     assert out.shape == content.shape and out.dtype == np.uint8
     assert [s for s, _ in reports] == [10, 20, 30, 40]
     assert reports[-1][1] < reports[0][1]
@@ -62,7 +64,9 @@ def test_adam_update_matches_keras_adam():
     targets = engine._content_targets(tf.constant(content[None] / 255.0, tf.float32))
     for _ in range(5):
         with tf.GradientTape() as tape:
-            loss = engine._loss_terms(image, targets, list(style.grams), image, tf.zeros((1, 16, 16)))
+            loss = engine._loss_terms(
+                image, targets, list(style.grams), image, tf.zeros((1, 16, 16))
+            )
         adam.apply_gradients([(tape.gradient(loss["content"], image), image)])
         image.assign(tf.clip_by_value(image, 0.0, 1.0))
     theirs = np.clip(np.rint(image.numpy()[0] * 255.0), 0, 255)

@@ -1,0 +1,85 @@
+"""`vidstyle image`, `weights` and the CLI's error handling."""
+
+import pytest
+from conftest import textured
+from PIL import Image
+from typer.testing import CliRunner
+
+from vidstyle.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def pair(tmp_path):
+    content, style = tmp_path / "photo.png", tmp_path / "paint.jpg"
+    Image.fromarray(textured(30, 40, seed=1)).save(content)
+    Image.fromarray(textured(40, 40, seed=2)).save(style)
+    return content, style
+
+
+def test_help_lists_the_commands():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("image", "folder", "weights", "demo"):
+        assert command in result.output
+
+
+@pytest.mark.real_weights
+def test_image_default_output_name_in_current_folder(pair, tmp_path, monkeypatch):
+    content, style = pair
+    monkeypatch.chdir(tmp_path)
+    rgba = Image.fromarray(textured(30, 40, seed=3)).convert("RGBA")
+    rgba.putalpha(128)
+    rgba.save(tmp_path / "clear.png")
+    result = runner.invoke(app, ["image", "clear.png", "-s", str(style), "--max-size", "24",
+                                 "--steps", "2", "--quiet"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    out = Image.open(tmp_path / "clear_paint.png")
+    assert out.size == (24, 18) and out.mode == "RGBA"  # alpha carried over
+    assert out.getchannel("A").getextrema() == (128, 128)
+
+
+def test_output_equal_to_input_is_refused_before_any_work(pair):
+    content, style = pair
+    before = content.read_bytes()
+    result = runner.invoke(app, ["image", str(content), "-s", str(style), "-o", str(content)])
+    assert result.exit_code == 1
+    assert "photo.png: output would overwrite an input" in result.output
+    assert content.read_bytes() == before
+
+
+def test_missing_content_is_one_line_naming_the_file(pair, tmp_path, real_weights):
+    _, style = pair
+    result = runner.invoke(app, ["image", str(tmp_path / "gone.jpg"), "-s", str(style),
+                                 "-o", str(tmp_path / "o.png"), "--quiet"])  # fmt: skip
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines == [f"error: {tmp_path / 'gone.jpg'}: no such file"]
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_bad_option_values_exit_2(pair, tmp_path):
+    content, style = pair
+    base = ["image", str(content), "-s", str(style), "-o", str(tmp_path / "o.png")]
+    assert runner.invoke(app, [*base, "--style-scale", "0"]).exit_code == 2
+    assert runner.invoke(app, [*base, "--init", "nonsense"]).exit_code == 2
+    assert runner.invoke(app, [*base, "--no-such-option"]).exit_code == 2
+
+
+@pytest.mark.real_weights
+def test_unknown_layer_exits_2_with_the_valid_names(pair, tmp_path):
+    content, style = pair
+    out = str(tmp_path / "o.png")
+    args = ["image", str(content), "-s", str(style), "-o", out, "--style-layers", "block9_conv9"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "block9_conv9" in result.output and "block1_conv1" in result.output
+
+
+@pytest.mark.real_weights
+def test_weights_command_says_where_from(real_weights):
+    result = runner.invoke(app, ["weights", "--offline"])
+    assert result.exit_code == 0, result.output
+    assert f"source: {real_weights.origin}" in result.output
+    assert str(real_weights.path) in result.output

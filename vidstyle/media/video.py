@@ -1,0 +1,627 @@
+"""Video container IO with PyAV: probe a clip, decode its frames, encode frames and audio to H.264.
+
+Conventions shared by the functions here:
+
+- Frame times are presentation times in seconds relative to the video stream's start time, so
+  the first frame of an ordinary clip is at 0.0. Frames come in presentation order, each once.
+- Rotation: phones store portrait clips as landscape pictures plus a display matrix (or, in
+  older files, a ``rotate`` tag). :attr:`VideoInfo.rotation` is the clockwise angle a player
+  turns the picture by, the meaning of FFmpeg's ``rotate`` tag and of its autorotate
+  (``-av_display_rotation_get``). Frames are returned already turned; flips are ignored.
+- Colour: decoding honours the stream's colour tags (untagged video is taken as BT.601, as
+  FFmpeg does). Encoding writes BT.709 limited range and tags it, which browsers expect.
+- Pixels are taken as square; a non-square sample aspect ratio is not corrected.
+- Truncated input: an mp4/mov cut short is refused up front (its index is lost, or points past
+  the end of the file); formats read front to back (mkv, webm, avi, gif) end at their last
+  whole frame.
+- Odd output sizes: H.264 4:2:0 needs even sizes, so the last column/row is repeated once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from vidstyle.errors import DecodeError, EncodeError, InputError
+from vidstyle.fsutil import atomic_path
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
+OUTPUT_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+_COPY_AUDIO = {"mp4": {"aac", "mp3"}, "mov": {"aac", "mp3"}}  # matroska takes any codec
+_AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
+_TIME_BASE = Fraction(1, 90000)  # video ticks: exact for 24, 25, 30, 30000/1001, 50, 60 fps
+_SEEK_MIN = 2.0  # seconds; earlier starts are reached by decoding from the beginning
+_SEEK_MARGIN = 1.0  # seconds before ``start`` to seek to
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What :func:`probe` learns about a clip.
+
+    Attributes:
+        path: the file.
+        width: frame width in pixels, after rotation is applied.
+        height: frame height in pixels, after rotation is applied.
+        fps: the average frame rate.
+        time_base: the video stream's time base.
+        frame_count: frames according to the container; None when it does not say (mkv, webm),
+            and only approximate for some formats.
+        duration: seconds, or None when unknown.
+        rotation: clockwise degrees (0, 90, 180 or 270) the frames are turned by on reading.
+        has_audio: whether the file has an audio stream.
+        codec: the video codec's name, e.g. ``h264``, ``vp9``, ``gif``.
+    """
+
+    path: Path
+    width: int
+    height: int
+    fps: Fraction
+    time_base: Fraction
+    frame_count: int | None
+    duration: float | None
+    rotation: int
+    has_audio: bool
+    codec: str
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame.
+
+    Attributes:
+        index: position among the frames yielded by :func:`read_frames`, from 0.
+        time: presentation time in seconds relative to the stream start.
+        rgb: HxWx3 uint8 picture with rotation applied.
+    """
+
+    index: int
+    time: float
+    rgb: np.ndarray
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Read a clip's properties; decodes its first frame to be sure the video is readable.
+
+    Args:
+        path: a video file (mp4, mov, mkv, webm, avi, animated gif, ...).
+
+    Returns:
+        The clip's :class:`VideoInfo`.
+
+    Raises:
+        InputError: the file does not exist or is a folder.
+        DecodeError: the file is empty, corrupt, not media, has no video stream or no frames.
+    """
+    path = Path(path)
+    with _open_input(path) as container:
+        stream = _video_stream(container, path)
+        _check_complete(container, stream, path)
+        first = next(_decode(container, stream, path), None)
+        if first is None:
+            raise DecodeError(path, "contains no video frames")
+        rotation = _rotation(first, stream)
+        size = (first.height, first.width) if rotation % 180 else (first.width, first.height)
+        frames = stream.frames or None
+        duration = _duration(container, stream)
+        return VideoInfo(
+            path=path,
+            width=size[0],
+            height=size[1],
+            fps=_rate(stream, frames, duration),
+            time_base=Fraction(stream.time_base),
+            frame_count=frames,
+            duration=duration,
+            rotation=rotation,
+            has_audio=len(container.streams.audio) > 0,
+            codec=stream.codec_context.codec.canonical_name,
+        )
+
+
+def read_frames(
+    path: str | Path,
+    start: float | None = None,
+    end: float | None = None,
+    max_frames: int | None = None,
+) -> Iterator[Frame]:
+    """Decode the first video stream in presentation order, each frame once, rotation applied.
+
+    Truncated files: an mp4/mov cut short raises DecodeError before any frame is yielded (its
+    index is lost or points past the end of the file). Formats read front to back (mkv, webm,
+    avi, gif) simply end at the last complete frame. An error FFmpeg reports while
+    decoding raises DecodeError when the iteration reaches it (the frames before it were
+    valid). All errors are raised on the first ``next()``, not when the generator is made.
+
+    Args:
+        path: the video file.
+        start: first time (seconds) to include; starts from 2 s on are reached by seeking.
+        end: time (seconds) at which to stop, exclusive.
+        max_frames: yield at most this many frames.
+
+    Yields:
+        :class:`Frame` objects, ``index`` counting from 0, ``time`` increasing.
+
+    Raises:
+        InputError: the file does not exist.
+        DecodeError: the file cannot be decoded, breaks off with an error, or has no frames
+            (in the requested range).
+        ValueError: ``end <= start`` or ``max_frames < 1``.
+    """
+    path = Path(path)
+    _check_range(start, end, max_frames)
+    count = 0
+    for time, frame, rotation in _timed_frames(path, start):
+        if start is not None and time < start:
+            continue
+        if end is not None and time >= end:
+            break
+        rgb = frame.to_ndarray(format="rgb24")
+        yield Frame(count, time, np.ascontiguousarray(np.rot90(rgb, k=-rotation // 90)))
+        count += 1
+        if max_frames is not None and count >= max_frames:
+            return
+    if count == 0:
+        window = "" if start is None and end is None else f" between {start or 0} s and {end} s"
+        raise DecodeError(path, f"contains no video frames{window}")
+
+
+def write_video(
+    dest: str | Path,
+    frames: Iterable[tuple[np.ndarray, float]],
+    fps: Fraction,
+    audio_from: Path | None = None,
+    audio_start: float = 0.0,
+    audio_end: float | None = None,
+    crf: int = 18,
+) -> None:
+    """Encode RGB frames with their times to H.264 (yuv420p) in mp4, mov or mkv, atomically.
+
+    Each frame keeps its time (90 kHz ticks; mkv stores milliseconds), so variable-rate input
+    stays variable and constant-rate input keeps its rate; a time not after the previous one is
+    moved one tick later. Odd widths or heights are padded to even by repeating the last
+    column or row, so the file may be one pixel wider or taller than the frames. mp4 and mov get
+    ``+faststart`` so browsers can play them while loading.
+
+    Audio: the source's first audio stream, from ``audio_start`` to ``audio_end`` of the
+    source's timeline (relative to its video start), is placed at output time 0, so frame times
+    must be output times (subtract the trim start). It ends with the video (to within one audio
+    packet). Packets are copied when nothing is trimmed and the codec suits the container (aac
+    or mp3 into mp4/mov, anything into mkv); otherwise the audio is re-encoded to AAC (mono stays
+    mono, more channels become stereo).
+
+    Args:
+        dest: output path; its suffix picks the container (.mp4, .m4v, .mov, .mkv).
+        frames: (rgb, time) pairs: HxWx3 uint8 pictures, all the same size, with increasing
+            times in seconds.
+        fps: the nominal frame rate, stored as the stream's average rate.
+        audio_from: a file whose audio to carry over, or None for a silent video.
+        audio_start: source time (seconds) of the first audio sample to keep.
+        audio_end: source time (seconds) at which the audio stops, or None for the end.
+        crf: x264 constant rate factor (0 lossless, 18 visually lossless, 23 default).
+
+    Raises:
+        InputError: ``audio_from`` does not exist.
+        DecodeError: ``audio_from`` cannot be read.
+        EncodeError: unsupported suffix, no frames, frames of changing size, or the encoder or
+            file system failed. Nothing is left at ``dest`` then, nor any temporary file.
+        ValueError: a frame is not HxWx3 uint8, ``fps`` is not positive, or ``audio_end`` is
+            not after ``audio_start``.
+    """
+    dest = Path(dest)
+    fmt = OUTPUT_FORMATS.get(dest.suffix.lower())
+    if fmt is None:
+        raise EncodeError(
+            dest, f"cannot write '{dest.suffix}' files", hint="use .mp4, .mov or .mkv"
+        )
+    fps = Fraction(fps)
+    if fps <= 0:
+        raise ValueError(f"fps must be positive, not {fps}")
+    if audio_end is not None and audio_end <= audio_start:
+        raise ValueError(f"audio_end ({audio_end}) must be after audio_start ({audio_start})")
+    timed = _timed(iter(frames), fps)
+    first = next(timed, None)
+    if first is None:
+        raise EncodeError(dest, "no frames to write")
+    audio = _AudioSource.open(audio_from, audio_start, audio_end) if audio_from else None
+    try:
+        _check_folder(dest)
+        with atomic_path(dest) as tmp:
+            _encode(tmp, fmt, dest, first, timed, fps, audio, crf)
+    except av.error.FFmpegError as exc:
+        raise EncodeError(dest, f"cannot encode video: {_reason(exc)}") from exc
+    finally:
+        if audio is not None:
+            audio.container.close()
+
+
+def list_sequence(folder: str | Path) -> list[Path]:
+    """The image files directly in a folder, in natural order (frame2 before frame10).
+
+    Sorting ignores case; hidden files (including unfinished outputs) are skipped.
+
+    Args:
+        folder: the folder of an image sequence.
+
+    Returns:
+        Paths of files with suffix .png .jpg .jpeg .webp .bmp .tif or .tiff (any case).
+
+    Raises:
+        InputError: the folder does not exist, is not a folder, or contains no images.
+    """
+    folder = Path(folder)
+    if not folder.exists():
+        raise InputError(folder, "no such folder")
+    if not folder.is_dir():
+        raise InputError(folder, "is not a folder")
+    images = [
+        p
+        for p in folder.iterdir()
+        if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()
+    ]
+    if not images:
+        raise InputError(folder, "contains no images")
+    return sorted(images, key=_natural_key)
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def _open_input(path: Path) -> av.container.InputContainer:
+    if not path.exists():
+        raise InputError(path, "no such file")
+    if path.is_dir():
+        raise InputError(path, "is a folder, not a video file")
+    if path.stat().st_size == 0:
+        raise DecodeError(path, "cannot read video: the file is empty")
+    try:
+        return av.open(str(path), metadata_errors="replace")
+    except av.error.FFmpegError as exc:
+        raise DecodeError(path, f"cannot read video: {_reason(exc)}") from exc
+
+
+def _reason(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or str(exc)
+
+
+def _video_stream(container: av.container.InputContainer, path: Path) -> av.VideoStream:
+    for stream in container.streams.video:
+        if not stream.disposition & av.stream.Disposition.attached_pic:  # not cover art
+            return stream
+    raise DecodeError(path, "has no video stream")
+
+
+def _check_complete(container, stream, path: Path) -> None:
+    """Raise when the container's index points past the end of the file (a cut-off mp4/mov)."""
+    size = path.stat().st_size
+    if any(entry.pos + entry.size > size for entry in stream.index_entries):
+        hint = "the file is incomplete; copy or download it again"
+        raise DecodeError(path, "is truncated: frames are missing at the end", hint=hint)
+
+
+def _decode(container, stream, path: Path) -> Iterator[av.VideoFrame]:
+    count = 0
+    try:
+        for packet in container.demux(stream):
+            for frame in packet.decode():
+                count += 1
+                yield frame
+    except av.error.FFmpegError as exc:
+        where = f" after {count} frames" if count else ""
+        raise DecodeError(path, f"cannot read video{where}: {_reason(exc)}") from exc
+
+
+def _timed_frames(path: Path, start: float | None) -> Iterator[tuple[float, av.VideoFrame, int]]:
+    """(time, frame, clockwise rotation) from a keyframe at or before ``start``."""
+    if start is not None and start >= _SEEK_MIN:
+        with _open_input(path) as container:
+            frames = _decode_from(container, path, start - _SEEK_MARGIN)
+            first = next(frames, None)
+            if first is not None and first[0] <= start:  # the seek did not overshoot
+                yield first
+                yield from frames
+                return
+    with _open_input(path) as container:
+        yield from _decode_from(container, path, None)
+
+
+def _decode_from(container, path: Path, seek: float | None):
+    stream = _video_stream(container, path)
+    _check_complete(container, stream, path)
+    stream.thread_type = "AUTO"
+    tb = stream.time_base
+    origin = stream.start_time or 0
+    if seek is not None:
+        try:
+            container.seek(origin + int(seek / tb), stream=stream, backward=True)
+        except av.error.FFmpegError:
+            return  # unseekable: the caller decodes from the beginning
+    step = 1 / float(_rate(stream, None, None))
+    time = -step
+    for frame in _decode(container, stream, path):
+        time = float((frame.pts - origin) * tb) if frame.pts is not None else time + step
+        yield time, frame, _rotation(frame, stream)
+
+
+def _rotation(frame: av.VideoFrame, stream) -> int:
+    ccw = frame.rotation  # from the display matrix: counter-clockwise degrees
+    if ccw:
+        return round(-float(ccw) / 90) % 4 * 90
+    tags = {key.lower(): value for key, value in stream.metadata.items()}
+    try:
+        return round(float(tags.get("rotate", 0)) / 90) % 4 * 90  # legacy tag: clockwise
+    except ValueError:
+        return 0
+
+
+def _rate(stream, frames: int | None, duration: float | None) -> Fraction:
+    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
+        if rate:
+            return Fraction(rate)
+    if frames and duration:
+        return Fraction(frames / duration).limit_denominator(1001)
+    return Fraction(25)  # no timing at all: FFmpeg's default
+
+
+def _duration(container, stream) -> float | None:
+    if stream.duration:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        return container.duration / av.time_base
+    return None
+
+
+def _check_range(start: float | None, end: float | None, max_frames: int | None) -> None:
+    if start is not None and end is not None and end <= start:
+        raise ValueError(f"end ({end}) must be after start ({start})")
+    if max_frames is not None and max_frames < 1:
+        raise ValueError(f"max_frames must be at least 1, not {max_frames}")
+
+
+def _natural_key(path: Path) -> tuple:
+    parts = re.split(r"(\d+)", path.name.lower())  # text, digits, text, ...
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts)), path.name
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+def _check_folder(dest: Path) -> None:
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EncodeError(dest, f"cannot create the folder: {exc.strerror or exc}") from exc
+    if not os.access(dest.parent, os.W_OK):
+        raise EncodeError(dest, "cannot write into the folder: permission denied")
+
+
+def _timed(frames: Iterator[tuple[np.ndarray, float]], fps: Fraction):
+    """(rgb, pts, duration) in 90 kHz ticks, looking one frame ahead for the duration."""
+    previous = None
+    for rgb, time in frames:
+        pts = _ticks(time, fps)
+        if previous is not None:
+            pts = max(pts, previous[1] + 1)
+            yield previous[0], previous[1], pts - previous[1]
+        previous = (rgb, pts)
+    if previous is not None:
+        yield previous[0], previous[1], max(1, round(1 / (fps * _TIME_BASE)))
+
+
+def _ticks(time: float, fps: Fraction) -> int:
+    """90 kHz ticks of ``time``, snapped to the frame grid when within a millisecond of it.
+
+    Snapping undoes the millisecond rounding of mkv/webm timestamps, so that a constant rate
+    stays exactly constant; genuinely irregular times are kept.
+    """
+    slot = round(time * fps)
+    if abs(time - slot / fps) < 0.001:
+        return round(slot / fps / _TIME_BASE)
+    return round(time / _TIME_BASE)
+
+
+def _encode(tmp: Path, fmt: str, dest: Path, first, timed, fps: Fraction, audio, crf: int):
+    options = {"movflags": "+faststart"} if fmt in ("mp4", "mov") else {}
+    with av.open(str(tmp), "w", format=fmt, options=options) as out:
+        height, width = _check_rgb(first[0], 0).shape[:2]
+        stream = _add_video(out, width + width % 2, height + height % 2, fps, crf)
+        pump = audio.pump(out, fmt) if audio is not None else _AudioPump(out, _no_packets())
+        durations: dict[int, int] = {}
+        end = 0
+        for index, (rgb, pts, duration) in enumerate(itertools.chain([first], timed)):
+            if _check_rgb(rgb, index).shape[:2] != (height, width):
+                shape = f"{rgb.shape[1]}x{rgb.shape[0]}"
+                raise EncodeError(dest, f"frame {index} is {shape}, not {width}x{height}")
+            durations[pts] = duration
+            _mux_video(out, stream.encode(_video_frame(rgb, pts)), durations)
+            end = pts + duration
+            pump.feed(float(pts * _TIME_BASE))
+        _mux_video(out, stream.encode(None), durations)
+        pump.finish(float(end * _TIME_BASE))
+
+
+def _check_rgb(rgb: np.ndarray, index: int) -> np.ndarray:
+    if not (isinstance(rgb, np.ndarray) and rgb.dtype == np.uint8 and rgb.ndim == 3):
+        raise ValueError(f"frame {index} must be an HxWx3 uint8 array")
+    if rgb.shape[2] != 3:
+        raise ValueError(f"frame {index} must be an HxWx3 uint8 array, not {rgb.shape}")
+    return rgb
+
+
+def _add_video(out, width: int, height: int, fps: Fraction, crf: int):
+    stream = out.add_stream("libx264", rate=fps, options={"crf": str(crf)})
+    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+    stream.codec_context.time_base = _TIME_BASE
+    stream.time_base = _TIME_BASE
+    ctx = stream.codec_context
+    ctx.colorspace = ctx.color_primaries = ctx.color_trc = 1  # BT.709
+    ctx.color_range = 1  # limited ("tv") range
+    return stream
+
+
+def _video_frame(rgb: np.ndarray, pts: int) -> av.VideoFrame:
+    pad = ((0, rgb.shape[0] % 2), (0, rgb.shape[1] % 2), (0, 0))
+    even = np.pad(rgb, pad, mode="edge") if any(p[1] for p in pad) else rgb
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(even), format="rgb24")
+    frame = frame.reformat(format="yuv420p", dst_colorspace="itu709", dst_color_range=1)
+    frame.pts = pts
+    frame.time_base = _TIME_BASE
+    return frame
+
+
+def _mux_video(out, packets, durations: dict[int, int]) -> None:
+    for packet in packets:
+        packet.duration = durations.pop(packet.pts, packet.duration)
+        out.mux(packet)
+
+
+# --- audio -------------------------------------------------------------------------------------
+
+
+def _no_packets() -> Iterator[tuple[float, av.Packet]]:
+    yield from ()
+
+
+class _AudioPump:
+    """Muxes audio packets up to the current video time so that audio and video interleave."""
+
+    def __init__(self, out, packets: Iterator[tuple[float, av.Packet]]):
+        self._out = out
+        self._packets = packets
+        self._next = next(packets, None)
+
+    def feed(self, until: float) -> None:
+        while self._next is not None and self._next[0] < until:
+            self._out.mux(self._next[1])
+            self._next = next(self._packets, None)
+
+    def finish(self, end: float) -> None:
+        self.feed(end)
+        self._packets.close()
+
+
+@dataclass
+class _AudioSource:
+    """An open audio stream and the part of it to carry over."""
+
+    path: Path
+    container: av.container.InputContainer
+    stream: av.AudioStream
+    origin: float  # source time that output time 0 corresponds to before trimming
+    trim_start: float
+    trim_end: float | None
+
+    @classmethod
+    def open(cls, path: Path, start: float, end: float | None) -> _AudioSource | None:
+        """Open ``path`` and its first audio stream, or return None when it has none."""
+        path = Path(path)
+        container = _open_input(path)
+        if not container.streams.audio:
+            container.close()
+            return None
+        stream = container.streams.audio[0]
+        timed = [s for s in container.streams.video if s.start_time is not None] + [stream]
+        origin = timed[0].start_time * timed[0].time_base if timed[0].start_time else 0
+        return cls(path, container, stream, float(origin), start, end)
+
+    def pump(self, out, fmt: str) -> _AudioPump:
+        """Add the output audio stream to ``out``: a copy when possible, else AAC."""
+        codec = self.stream.codec_context.codec.canonical_name
+        fits = fmt == "matroska" or codec in _COPY_AUDIO.get(fmt, ())
+        if fits and self.trim_start <= 0 and self.trim_end is None:
+            return _AudioPump(out, self._copied(out.add_stream_from_template(self.stream)))
+        return _AudioPump(out, self._encoded(_add_aac(out, self.stream)))
+
+    def _copied(self, target) -> Iterator[tuple[float, av.Packet]]:
+        shift = round(self.origin / self.stream.time_base)
+        for packet in self._demux():
+            if packet.dts is None:
+                continue  # the empty packet that flushes a decoder
+            packet.dts -= shift
+            packet.pts = packet.dts if packet.pts is None else packet.pts - shift
+            packet.stream = target
+            yield float(packet.pts * packet.time_base), packet
+
+    def _encoded(self, target) -> Iterator[tuple[float, av.Packet]]:
+        for frame in _trimmed_pcm(self._resampled(target.codec_context), self._rate_stop(target)):
+            for packet in target.encode(frame):
+                yield float(packet.pts * packet.time_base), packet
+        for packet in target.encode(None):
+            yield float(packet.pts * packet.time_base), packet
+
+    def _rate_stop(self, target) -> tuple[int, int | None]:
+        """The output sample rate and the output sample index to stop at (None: the end)."""
+        rate = target.codec_context.sample_rate
+        stop = None if self.trim_end is None else round((self.trim_end - self.trim_start) * rate)
+        return rate, stop
+
+    def _resampled(self, ctx) -> Iterator[tuple[float, np.ndarray]]:
+        """(output time of the stream's first sample, planar float32 samples of the output)."""
+        resampler = av.AudioResampler(format="fltp", layout=ctx.layout.name, rate=ctx.sample_rate)
+        first = None
+        for packet in self._demux():
+            for frame in self._decode(packet):
+                if first is None:
+                    first = float(frame.pts * frame.time_base) if frame.pts is not None else 0.0
+                for chunk in resampler.resample(frame):
+                    yield first - self.origin - self.trim_start, chunk.to_ndarray()
+        for chunk in resampler.resample(None):
+            yield (first or 0.0) - self.origin - self.trim_start, chunk.to_ndarray()
+
+    def _demux(self) -> Iterator[av.Packet]:
+        try:
+            yield from self.container.demux(self.stream)
+        except av.error.FFmpegError as exc:
+            raise DecodeError(self.path, f"cannot read audio: {_reason(exc)}") from exc
+
+    def _decode(self, packet: av.Packet) -> list[av.AudioFrame]:
+        try:
+            return packet.decode()
+        except av.error.FFmpegError as exc:
+            raise DecodeError(self.path, f"cannot read audio: {_reason(exc)}") from exc
+
+
+def _trimmed_pcm(chunks, rate_stop: tuple[int, int | None]) -> Iterator[av.AudioFrame]:
+    """Place resampled chunks on the output timeline, pad a late start, cut to [0, stop).
+
+    Samples are taken as contiguous from the first one's timestamp; gaps are not filled.
+    """
+    rate, stop = rate_stop
+    pos = None  # output sample index of the next chunk's first sample
+    for start, data in chunks:
+        if pos is None:
+            pos = round(start * rate)
+            lead = pos if stop is None else min(pos, stop)
+            if lead > 0:  # the audio begins after the video: lead in with silence
+                yield _pcm_frame(np.zeros((data.shape[0], lead), np.float32), 0, rate)
+        lo, hi = max(pos, 0), pos + data.shape[1]
+        hi = hi if stop is None else min(hi, stop)
+        if hi > lo:
+            yield _pcm_frame(data[:, lo - pos : hi - pos], lo, rate)
+        pos += data.shape[1]
+        if stop is not None and pos >= stop:
+            return
+
+
+def _pcm_frame(data: np.ndarray, pts: int, rate: int) -> av.AudioFrame:
+    layout = "mono" if data.shape[0] == 1 else "stereo"
+    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(data), format="fltp", layout=layout)
+    frame.sample_rate = rate
+    frame.pts = pts
+    frame.time_base = Fraction(1, rate)
+    return frame
+
+
+def _add_aac(out, source) -> av.AudioStream:
+    rate = source.codec_context.sample_rate
+    channels = 1 if source.layout.nb_channels == 1 else 2
+    stream = out.add_stream("aac", rate=rate if rate in _AAC_RATES else 48000)
+    stream.layout = "mono" if channels == 1 else "stereo"
+    stream.bit_rate = 96000 * channels
+    return stream
