@@ -15,8 +15,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from vidstyle.config import CONTENT_LAYERS, STYLE_LAYERS, FolderConfig, MethodConfig
-from vidstyle.errors import UsageError, VidstyleError
+from vidstyle.config import (
+    CONTENT_LAYERS,
+    STYLE_LAYERS,
+    FolderConfig,
+    MethodConfig,
+    VideoConfig,
+    parse_time,
+)
+from vidstyle.errors import InputError, UsageError, VidstyleError
 
 app = typer.Typer(
     add_completion=False,
@@ -221,6 +228,88 @@ def print_summary(results) -> None:
     for r in results:
         if r.status == "failed":
             err_console.print(f"[bold red]failed:[/] {escape(r.reason or '')}", highlight=False)
+
+
+@app.command()
+def video(
+    source: Annotated[Path, typer.Argument(help="A video file, or a folder of frames.")],
+    style: Style,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Result video, or folder for frames.")
+    ] = None,
+    steps_first: Annotated[
+        int | None, typer.Option(help="Steps for the first frame and after a cut [--steps].")
+    ] = None,
+    steps_next: Annotated[
+        int, typer.Option(help="Steps for later frames.")
+    ] = VideoConfig.steps_next,
+    warm_start: Annotated[
+        str, typer.Option(help="flow (warped previous result), prev or none.")
+    ] = VideoConfig.warm_start,
+    temporal_weight: Annotated[
+        float, typer.Option(help="Weight of the temporal loss (flow warm start).")
+    ] = VideoConfig.temporal_weight,
+    frames_dir: Annotated[Path | None, typer.Option(help="Also keep the frames as PNG.")] = None,
+    start: Annotated[str | None, typer.Option(help="Start time (seconds or hh:mm:ss).")] = None,
+    end: Annotated[str | None, typer.Option(help="End time (seconds or hh:mm:ss).")] = None,
+    max_frames: Annotated[int | None, typer.Option(help="Stop after N frames.")] = None,
+    keep_size: Annotated[
+        bool, typer.Option(help="Scale the result back to the source size.")
+    ] = False,
+    restart: Annotated[bool, typer.Option(help="Discard an unfinished earlier run.")] = False,
+    max_size: MaxSize = DEFAULTS.max_size,
+    steps: Steps = DEFAULTS.steps,
+    content_weight: ContentWeight = DEFAULTS.content_weight,
+    style_weight: StyleWeight = DEFAULTS.style_weight,
+    tv_weight: TvWeight = DEFAULTS.tv_weight,
+    lr: Lr = DEFAULTS.learning_rate,
+    content_layers: ContentLayers = ",".join(CONTENT_LAYERS),
+    style_layers: StyleLayers = ",".join(STYLE_LAYERS),
+    style_scale: StyleScale = DEFAULTS.style_scale,
+    precision: Precision = DEFAULTS.precision,
+    weights: Weights = None,
+    quiet: Quiet = False,
+) -> None:
+    """Stylize a video clip (sound kept) or an image sequence, resumably and without flicker."""
+    with reported_errors():
+        method = method_config(max_size=max_size, steps=steps, content_weight=content_weight,
+                               style_weight=style_weight, tv_weight=tv_weight, learning_rate=lr,
+                               content_layers=content_layers, style_layers=style_layers,
+                               style_scale=style_scale, precision=precision)  # fmt: skip
+        config = VideoConfig(steps_first=steps_first, steps_next=steps_next,
+                             warm_start=warm_start, temporal_weight=temporal_weight,
+                             start=parse_time(start), end=parse_time(end), max_frames=max_frames,
+                             keep_size=keep_size, frames_dir=frames_dir)  # fmt: skip
+        result = run_video(source, style, output, method, config, weights, quiet, restart)
+    print_video_summary(result)
+
+
+def run_video(source, style, output, method, config, weights, quiet, restart):
+    """Check the paths, build the engine and stylize the clip."""
+    from vidstyle.fsutil import same_file
+    from vidstyle.pipeline.video import stylize_clip
+
+    if not source.exists():
+        raise InputError(source, "no such file or folder")
+    default = f"{source.stem}_{style.stem}" + ("" if source.is_dir() else ".mp4")
+    output = output or Path(default)
+    if same_file(source, output) or same_file(style, output):
+        raise UsageError(output, "output would overwrite an input", hint="choose another -o")
+    style_rgb = load_style(style)
+    engine = engine_for(method, weights, quiet)
+    return stylize_clip(engine, source, style_rgb, output, config, reporter(quiet), restart)
+
+
+def print_video_summary(result) -> None:
+    """The quality report's summary as a table, and where the files are."""
+    table = Table(title="vidstyle video summary")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key, value in result.summary.items():
+        shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+        table.add_row(key.replace("_", " "), shown)
+    console.print(table)
+    console.print(f"wrote {result.output} (report: {result.report_path})", highlight=False)
 
 
 @app.command("weights")

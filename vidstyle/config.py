@@ -89,6 +89,69 @@ class FolderConfig:
     suffix: str | None = None
 
 
+WARM_STARTS = ("flow", "prev", "none")
+
+
+@dataclass(frozen=True)
+class VideoConfig:
+    """How a clip is stylized frame by frame (Ruder, Dosovitskiy, Brox 2016).
+
+    Attributes:
+        steps_first: steps for the first frame and the first frame after a shot cut (None: the
+            method's ``steps``).
+        steps_next: steps for every other frame, which starts from the previous result.
+        warm_start: ``flow`` (previous result warped by optical flow, plus the temporal loss),
+            ``prev`` (previous result as it is) or ``none`` (every frame from its content).
+        temporal_weight: weight of the temporal loss (with ``flow``).
+        shot_threshold: histogram distance above which two frames are a shot cut.
+        start, end: the part of the clip to use, in seconds (None: from the start / to the end).
+        max_frames: stop after this many frames.
+        keep_size: scale the result back to the source's size.
+        frames_dir: also keep the stylized frames there as numbered PNGs.
+    """
+
+    steps_first: int | None = None
+    steps_next: int = 200
+    warm_start: str = "flow"
+    temporal_weight: float = 1e4
+    shot_threshold: float = 0.5
+    start: float | None = None
+    end: float | None = None
+    max_frames: int | None = None
+    keep_size: bool = False
+    frames_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.warm_start not in WARM_STARTS:
+            raise UsageError(None, f"--warm-start must be one of {', '.join(WARM_STARTS)}")
+        if self.steps_next < 0 or (self.steps_first or 0) < 0:
+            raise UsageError(None, "--steps-first and --steps-next must be 0 or more")
+        if self.max_frames is not None and self.max_frames < 1:
+            raise UsageError(None, f"--max-frames must be at least 1, got {self.max_frames}")
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise UsageError(None, f"--end ({self.end}) must come after --start ({self.start})")
+
+
+def parse_time(text: str | None) -> float | None:
+    """Seconds from ``12.5``, ``1:02.5`` or ``01:00:02.5``; None stays None.
+
+    Raises:
+        UsageError: for anything else.
+    """
+    if text is None:
+        return None
+    parts = text.strip().split(":")
+    try:
+        seconds = 0.0
+        for part in parts:
+            seconds = seconds * 60 + float(part)
+    except ValueError:
+        seconds = -1.0
+    if len(parts) > 3 or seconds < 0:
+        raise UsageError(None, f"cannot read the time {text!r}", hint="use seconds or hh:mm:ss")
+    return seconds
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything one run needs besides its inputs."""

@@ -187,20 +187,26 @@ class Engine:
 
     # ----------------------------------------------------------------------------- measuring
 
-    def losses(self, image: np.ndarray, content: np.ndarray, style: StyleTargets) -> dict:
-        """The unweighted and weighted loss terms of an image (uint8) against content and style.
+    def losses(
+        self,
+        image: np.ndarray,
+        content: np.ndarray,
+        style: StyleTargets,
+        temporal: Temporal | None = None,
+    ) -> dict[str, float]:
+        """The loss terms of an image (uint8 HxWx3) against content, style and a temporal term.
 
         Returns:
-            ``{"content", "style", "tv", "total"}`` as floats; total uses the method's weights.
+            ``{"content", "style", "tv", "temporal"}`` unweighted, and ``"total"`` with the
+            method's weights (and the temporal weight when a temporal term is given).
         """
         x, target = to_tensor(image), to_tensor(content)
-        zeros = tf.zeros_like(x)
-        terms = self._losses(x, self._content_targets(target), list(style.grams), zeros,
-                             tf.zeros(tf.shape(x)[:3]))  # fmt: skip
-        out = {name: float(tf.reduce_sum(terms[name])) for name in ("content", "style", "tv")}
+        warped, mask, t_weight = self._temporal_tensors(x, temporal)
+        terms = self._losses(x, self._content_targets(target), list(style.grams), warped, mask)
+        out = {name: float(tf.reduce_sum(value)) for name, value in terms.items()}
         m = self.method
         out["total"] = (m.content_weight * out["content"] + m.style_weight * out["style"]
-                        + m.tv_weight * out["tv"])  # fmt: skip
+                        + m.tv_weight * out["tv"] + t_weight * out["temporal"])  # fmt: skip
         return out
 
 

@@ -1,0 +1,320 @@
+"""The frame loop of a clip: warm start, temporal loss, shot cuts, a resumable work folder, the
+quality report, and the final encode (Ruder, Dosovitskiy, Brox, "Artistic style transfer for
+videos", 2016).
+
+Each finished frame is saved as a PNG in a work folder beside the output, with a manifest of
+what was done. A rerun of the same command continues after the last finished frame; the final
+video is written to a temporary name and renamed only when complete, then the work folder goes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from vidstyle.config import VideoConfig
+from vidstyle.errors import DecodeError, ResumeError
+from vidstyle.fsutil import atomic_path
+from vidstyle.media import flow as flowlib
+from vidstyle.media import video as videolib
+from vidstyle.media.images import fit_longest, load_image, resize_to, save_image
+from vidstyle.pipeline.image import style_for
+from vidstyle.progress import NullReporter, Reporter
+
+SEQUENCE_FPS = Fraction(25)
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A video file or a folder of images taken as a sequence."""
+
+    path: Path
+    is_sequence: bool
+    fps: Fraction
+    frame_count: int | None
+    size: tuple[int, int]  # (width, height) of the source
+
+
+def open_clip(path: Path) -> Clip:
+    """Probe a clip. Raises InputError or DecodeError naming the file."""
+    if path.is_dir():
+        frames = videolib.list_sequence(path)
+        first = load_image(frames[0]).rgb
+        return Clip(path, True, SEQUENCE_FPS, len(frames), (first.shape[1], first.shape[0]))
+    info = videolib.probe(path)
+    return Clip(path, False, info.fps, info.frame_count, (info.width, info.height))
+
+
+def frames_of(clip: Clip, config: VideoConfig) -> Iterator[videolib.Frame]:
+    """The clip's frames in presentation order, within --start/--end and --max-frames."""
+    if not clip.is_sequence:
+        yield from videolib.read_frames(clip.path, config.start, config.end, config.max_frames)
+        return
+    files = videolib.list_sequence(clip.path)[: config.max_frames]
+    for index, file in enumerate(files):
+        yield videolib.Frame(index, float(index / clip.fps), load_image(file).rgb)
+
+
+class WorkDir:
+    """Finished frames and their records, beside the output: ``<output>.vidstyle-work/``."""
+
+    def __init__(self, output: Path, fingerprint: str):
+        self.root = output.with_name(output.name + ".vidstyle-work")
+        self.manifest = self.root / "manifest.json"
+        self.fingerprint = fingerprint
+
+    def frame(self, index: int) -> Path:
+        return self.root / "frames" / f"{index:06d}.png"
+
+    def load(self, restart: bool) -> list[dict]:
+        """Records of the frames already done (none on a new run or with ``restart``).
+
+        Raises:
+            ResumeError: when the folder was left by a run with another input, style or options.
+        """
+        if restart and self.root.exists():
+            shutil.rmtree(self.root)
+        if not self.manifest.is_file():
+            return []
+        saved = json.loads(self.manifest.read_text())
+        if saved.get("fingerprint") != self.fingerprint:
+            raise ResumeError(self.root, "was left by a run with another input, style or options",
+                              hint="rerun with --restart to start over")  # fmt: skip
+        return saved["frames"]
+
+    def save(self, records: list[dict]) -> None:
+        with atomic_path(self.manifest) as tmp:
+            tmp.write_text(json.dumps({"fingerprint": self.fingerprint, "frames": records}))
+
+
+def fingerprint(clip: Clip, style: np.ndarray, method, config: VideoConfig) -> str:
+    """A digest of everything that decides the frames: input, style and options."""
+    stat = clip.path.stat()
+    options = dataclasses.asdict(config) | {"frames_dir": None, "keep_size": None}
+    parts = [str(clip.path.resolve()), stat.st_size, stat.st_mtime_ns,
+             hashlib.sha256(np.ascontiguousarray(style)).hexdigest(),
+             dataclasses.asdict(method), options]  # fmt: skip
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
+
+
+@dataclass
+class _Previous:
+    content: np.ndarray
+    result: np.ndarray
+
+
+class FrameLoop:
+    """Stylizes frames one after the other, each starting from the previous result.
+
+    Args:
+        engine: the engine (its method gives the working size and the default steps).
+        style: the style painting, HxWx3 uint8.
+        config: the video options.
+        reporter: progress.
+    """
+
+    def __init__(self, engine, style: np.ndarray, config: VideoConfig, reporter: Reporter):
+        self.engine = engine
+        self.style = style
+        self.config = config
+        self.reporter = reporter
+        self.steps_first = engine.method.steps if config.steps_first is None else config.steps_first
+        self.targets = None
+
+    def run(self, frame: videolib.Frame, previous: _Previous | None) -> tuple[np.ndarray, dict]:
+        """Stylize one frame. Returns its result (working size, uint8) and its record."""
+        started = time.monotonic()
+        work = fit_longest(frame.rgb, self.engine.method.max_size)
+        if self.targets is None:
+            self.targets = self.engine.style_targets(
+                style_for(self.style, work.shape, self.engine.method.style_scale)
+            )
+        cut = previous is not None and flowlib.is_shot_cut(
+            previous.content, work, self.config.shot_threshold
+        )
+        fresh = previous is None or cut or self.config.warm_start == "none"
+        init, temporal, steps, flows = self._start(work, None if fresh else previous)
+        self.reporter.start_item(f"frame {frame.index}", steps)
+        result = self.engine.stylize(work, self.targets, init=init, steps=steps,
+                                     temporal=temporal, on_step=self.reporter.step)  # fmt: skip
+        record = {"index": frame.index, "time": frame.time, "steps": steps, "cut": cut,
+                  "seconds": round(time.monotonic() - started, 3)}  # fmt: skip
+        record |= self._measure(work, result, previous, flows, temporal)
+        return result, record
+
+    def _start(self, work: np.ndarray, previous: _Previous | None):
+        from vidstyle.engine.optimize import Temporal
+
+        if previous is None:
+            return None, None, self.steps_first, None
+        if self.config.warm_start == "prev":
+            return previous.result, None, self.config.steps_next, None
+        flows = _flows(previous.content, work)
+        warped = flowlib.warp(previous.result.astype(np.float32), flows[1])
+        mask = flowlib.reliable_mask(*flows)
+        temporal = Temporal(warped / 255.0, mask, self.config.temporal_weight)
+        return warped, temporal, self.config.steps_next, flows
+
+    def _measure(self, work, result, previous, flows, temporal) -> dict:
+        """Temporal errors of the result and of the content (the floor), and the temporal share."""
+        if previous is None:
+            return {}
+        flow_ab, flow_ba = flows or _flows(previous.content, work)
+        mask = flowlib.reliable_mask(flow_ab, flow_ba)
+        out = {
+            "temporal_error": flowlib.temporal_error(result, previous.result, flow_ba, mask),
+            "content_error": flowlib.temporal_error(work, previous.content, flow_ba, mask),
+        }
+        if temporal is not None:
+            losses = self.engine.losses(result, work, self.targets, temporal)
+            weighted = temporal.weight * losses["temporal"]
+            out["temporal_share"] = weighted / max(losses["total"], 1e-12)
+        return out
+
+
+def _flows(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return flowlib.flow(a, b), flowlib.flow(b, a)
+
+
+@dataclass(frozen=True)
+class VideoResult:
+    """What a clip run produced: the output, the report's path and its summary."""
+
+    output: Path
+    report_path: Path
+    summary: dict
+
+
+def stylize_clip(
+    engine,
+    source: Path,
+    style: np.ndarray,
+    output: Path,
+    config: VideoConfig,
+    reporter: Reporter | None = None,
+    restart: bool = False,
+) -> VideoResult:
+    """Stylize a clip (video file or image folder) into ``output``, resuming if possible.
+
+    Args:
+        engine: the engine.
+        source: a video file, or a folder of images taken as a sequence in natural order.
+        style: the style painting, HxWx3 uint8.
+        output: a video file (.mp4, .mov, .mkv), or a folder of numbered PNGs for a sequence.
+        config: the video options.
+        reporter: progress (frames, and steps of the current frame).
+        restart: discard a work folder left by an earlier run instead of resuming it.
+
+    Returns:
+        The output, the report's path and its summary.
+
+    Raises:
+        InputError, DecodeError: for unusable input; EncodeError when the output cannot be
+        written; ResumeError when a work folder of another run is in the way.
+    """
+    reporter = reporter or NullReporter()
+    clip = open_clip(source)
+    work = WorkDir(output, fingerprint(clip, style, engine.method, config))
+    records = work.load(restart)
+    loop = FrameLoop(engine, style, config, reporter)
+    reporter.begin(_expected_frames(clip, config), "frames")
+    try:
+        records = _process(clip, config, loop, work, records, reporter)
+    finally:
+        reporter.end()
+    if not records:
+        raise DecodeError(source, "contains no video frames")
+    _deliver(clip, config, work, records, output)
+    report_path = _report_path(output)
+    summary = write_report(report_path, records, clip, config)
+    shutil.rmtree(work.root)
+    return VideoResult(output, report_path, summary)
+
+
+def _expected_frames(clip: Clip, config: VideoConfig) -> int:
+    count = clip.frame_count or 0
+    if config.start is not None or config.end is not None:
+        span = (config.end or count / clip.fps) - (config.start or 0.0)
+        count = min(count, round(span * clip.fps)) if count else round(span * clip.fps)
+    return min(count, config.max_frames) if config.max_frames else count
+
+
+def _process(clip, config, loop: FrameLoop, work: WorkDir, records, reporter) -> list[dict]:
+    """Run the frames not yet done; returns every frame's record."""
+    done = len(records)
+    previous = None
+    for frame in frames_of(clip, config):
+        if frame.index < done:
+            if frame.index == done - 1:
+                content = fit_longest(frame.rgb, loop.engine.method.max_size)
+                previous = _Previous(content, load_image(work.frame(frame.index)).rgb)
+            reporter.end_item(f"frame {frame.index}", "skipped", 0.0)
+            continue
+        result, record = loop.run(frame, previous)
+        save_image(work.frame(frame.index), result)
+        records.append(record)
+        work.save(records)
+        reporter.end_item(f"frame {frame.index}", "done", record["seconds"])
+        previous = _Previous(fit_longest(frame.rgb, loop.engine.method.max_size), result)
+    return records
+
+
+def _final_frames(clip: Clip, config: VideoConfig, work: WorkDir, records) -> Iterator:
+    for record in records:
+        rgb = load_image(work.frame(record["index"])).rgb
+        if config.keep_size and rgb.shape[:2] != clip.size[::-1]:
+            rgb = resize_to(rgb, *clip.size)
+        yield record, rgb
+
+
+def _deliver(clip: Clip, config: VideoConfig, work: WorkDir, records, output: Path) -> None:
+    """Encode the video (or write the numbered PNGs), and copy frames to --frames-dir."""
+    frames = _final_frames(clip, config, work, records)
+    if clip.is_sequence:
+        for record, rgb in frames:
+            save_image(output / f"{record['index'] + 1:06d}.png", rgb)
+    else:
+        offset = config.start or 0.0
+        timed = ((rgb, record["time"] - offset) for record, rgb in frames)
+        videolib.write_video(output, timed, clip.fps, audio_from=clip.path,
+                             audio_start=offset, audio_end=config.end)  # fmt: skip
+    if config.frames_dir is not None:
+        for record, rgb in _final_frames(clip, config, work, records):
+            save_image(config.frames_dir / f"{record['index'] + 1:06d}.png", rgb)
+
+
+def _report_path(output: Path) -> Path:
+    return output.with_name(output.name + ".report.json")
+
+
+def write_report(path: Path, records: list[dict], clip: Clip, config: VideoConfig) -> dict:
+    """Save the quality report (per frame and summary) as JSON; returns the summary."""
+    pairs = [r for r in records if "temporal_error" in r and not r["cut"]]
+    later = [r["seconds"] for r in records[1:] if not r["cut"]]
+    shares = [r["temporal_share"] for r in records if "temporal_share" in r]
+    summary = {
+        "frames": len(records),
+        "shot_cuts": sum(bool(r["cut"]) for r in records),
+        "temporal_error": _mean([r["temporal_error"] for r in pairs]),
+        "content_temporal_error": _mean([r["content_error"] for r in pairs]),
+        "seconds_first_frame": records[0]["seconds"],
+        "seconds_per_later_frame": _mean(later),
+        "temporal_share_of_loss": _mean(shares),
+        "warm_start": config.warm_start,
+    }
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps({"summary": summary, "frames": records}, indent=1))
+    return summary
+
+
+def _mean(values: list[float]) -> float | None:
+    return float(np.mean(values)) if values else None
