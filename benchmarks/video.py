@@ -7,7 +7,7 @@ each: the mean temporal error of the output (mean over reliable pixels of (x_t -
 and the seconds of the first frame and of the later frames.
 
 Usage: ``python benchmarks/video.py [--size 128] [--frames 12] [--steps-first 100]
-[--steps-next 30] [--weights 0 1e4 1e5] [--equal-steps 60] [--json out.json]``
+[--steps-next 30] [--weights 0 1e4 1e5] [--equal-steps 60] [--skip-prev] [--json out.json]``
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ def configs(args) -> list[tuple[str, VideoConfig]]:
     base = dict(steps_first=args.steps_first, steps_next=args.steps_next, max_frames=args.frames)
     out = [(f"flow w={w:g}", VideoConfig(warm_start="flow", temporal_weight=w, **base))
            for w in args.weights]  # fmt: skip
-    out.append(("prev", VideoConfig(warm_start="prev", **base)))
+    if not args.skip_prev:
+        out.append(("prev", VideoConfig(warm_start="prev", **base)))
     if args.equal_steps:
         equal = dict(steps_first=args.equal_steps, steps_next=args.equal_steps,
                      max_frames=args.frames)  # fmt: skip
@@ -52,6 +53,7 @@ def main() -> None:
     parser.add_argument("--steps-next", type=int, default=30)
     parser.add_argument("--weights", type=float, nargs="*", default=[0.0, 1e4, 1e5])
     parser.add_argument("--equal-steps", type=int, default=60)
+    parser.add_argument("--skip-prev", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     engine = load_engine(MethodConfig(max_size=args.size))
