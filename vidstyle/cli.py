@@ -37,6 +37,13 @@ err_console = Console(stderr=True, soft_wrap=True)
 Style = Annotated[Path, typer.Option("--style", "-s", help="The style painting.")]
 MaxSize = Annotated[int, typer.Option(help="Longest side of the working image, in pixels.")]
 Steps = Annotated[int, typer.Option(help="Optimization steps per image (10 epochs x 100).")]
+Optimizer = Annotated[str, typer.Option(help="adam (the tutorial's) or lbfgs (Gatys et al.'s).")]
+Scales = Annotated[
+    int, typer.Option(help="Coarse-to-fine levels: 1 full size only, N from size / 2^(N-1) up.")
+]
+Tol = Annotated[
+    float, typer.Option(help="Stop early once the loss changes less than this fraction (0: off).")
+]
 ContentWeight = Annotated[float, typer.Option(help="Weight of the content loss.")]
 StyleWeight = Annotated[float, typer.Option(help="Weight of the style loss.")]
 TvWeight = Annotated[float, typer.Option(help="Weight of the total-variation loss.")]
@@ -105,6 +112,9 @@ def image(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Result file.")] = None,
     max_size: MaxSize = DEFAULTS.max_size,
     steps: Steps = DEFAULTS.steps,
+    optimizer: Optimizer = DEFAULTS.optimizer,
+    scales: Scales = DEFAULTS.scales,
+    tol: Tol = DEFAULTS.tol,
     content_weight: ContentWeight = DEFAULTS.content_weight,
     style_weight: StyleWeight = DEFAULTS.style_weight,
     tv_weight: TvWeight = DEFAULTS.tv_weight,
@@ -123,7 +133,8 @@ def image(
     from vidstyle.pipeline.image import stylize_file
 
     with reported_errors():
-        method = method_config(max_size=max_size, steps=steps, content_weight=content_weight,
+        method = method_config(max_size=max_size, steps=steps, optimizer=optimizer,
+                               scales=scales, tol=tol, content_weight=content_weight,
                                style_weight=style_weight, tv_weight=tv_weight, learning_rate=lr,
                                content_layers=content_layers, style_layers=style_layers,
                                style_scale=style_scale, init=init, seed=seed,
@@ -156,6 +167,9 @@ def folder(
     ] = None,
     max_size: MaxSize = DEFAULTS.max_size,
     steps: Steps = DEFAULTS.steps,
+    optimizer: Optimizer = DEFAULTS.optimizer,
+    scales: Scales = DEFAULTS.scales,
+    tol: Tol = DEFAULTS.tol,
     content_weight: ContentWeight = DEFAULTS.content_weight,
     style_weight: StyleWeight = DEFAULTS.style_weight,
     tv_weight: TvWeight = DEFAULTS.tv_weight,
@@ -171,7 +185,8 @@ def folder(
 ) -> None:
     """Stylize every image below a folder into a mirrored tree; finished outputs are skipped."""
     with reported_errors():
-        method = method_config(max_size=max_size, steps=steps, content_weight=content_weight,
+        method = method_config(max_size=max_size, steps=steps, optimizer=optimizer,
+                               scales=scales, tol=tol, content_weight=content_weight,
                                style_weight=style_weight, tv_weight=tv_weight, learning_rate=lr,
                                content_layers=content_layers, style_layers=style_layers,
                                style_scale=style_scale, init=init, seed=seed,
@@ -259,6 +274,9 @@ def video(
     restart: Annotated[bool, typer.Option(help="Discard an unfinished earlier run.")] = False,
     max_size: MaxSize = DEFAULTS.max_size,
     steps: Steps = DEFAULTS.steps,
+    optimizer: Optimizer = DEFAULTS.optimizer,
+    scales: Scales = DEFAULTS.scales,
+    tol: Tol = DEFAULTS.tol,
     content_weight: ContentWeight = DEFAULTS.content_weight,
     style_weight: StyleWeight = DEFAULTS.style_weight,
     tv_weight: TvWeight = DEFAULTS.tv_weight,
@@ -272,7 +290,8 @@ def video(
 ) -> None:
     """Stylize a video clip (sound kept) or an image sequence, resumably and without flicker."""
     with reported_errors():
-        method = method_config(max_size=max_size, steps=steps, content_weight=content_weight,
+        method = method_config(max_size=max_size, steps=steps, optimizer=optimizer,
+                               scales=scales, tol=tol, content_weight=content_weight,
                                style_weight=style_weight, tv_weight=tv_weight, learning_rate=lr,
                                content_layers=content_layers, style_layers=style_layers,
                                style_scale=style_scale, precision=precision)  # fmt: skip

@@ -2,7 +2,8 @@
 
 The method defaults are those of Gatys et al. as specified for vidstyle (the TensorFlow tutorial
 recipe): VGG19 content layer ``block5_conv2``, five style layers, weights 1e4 / 1e-2 / 30 and Adam
-with learning rate 0.02, beta_1 0.99, epsilon 0.1 for 10 x 100 steps.
+with learning rate 0.02, beta_1 0.99, epsilon 0.1 for 10 x 100 steps. L-BFGS (Gatys et al.'s own
+optimizer), coarse-to-fine levels and an early stop are available beside it.
 """
 
 from __future__ import annotations
@@ -28,7 +29,14 @@ class MethodConfig:
         content_layers, style_layers: VGG19 layer names used by the losses.
         content_weight, style_weight, tv_weight: loss weights.
         learning_rate, beta_1, beta_2, epsilon: Adam's settings.
-        steps: optimization steps per image.
+        optimizer: ``adam`` (the tutorial's, with the settings above) or ``lbfgs`` (SciPy's L-BFGS-B
+            with the pixels bounded to 0..1, as Gatys et al. optimized).
+        steps: optimization steps per image: Adam steps, or L-BFGS iterations. With ``scales`` above
+            1 they are shared out over the levels (see :mod:`vidstyle.engine.schedule`).
+        scales: coarse-to-fine levels: 1 optimizes at the working size only; N starts at the
+            working size / 2^(N-1) and doubles the size at each level.
+        tol: early stop: a level ends when its loss changed by less than this fraction over the
+            last window (50 Adam steps, or 10 L-BFGS iterations); 0 turns it off.
         max_size: longest side of the working image in pixels (inputs are only ever shrunk).
         style_scale: longest side of the style image relative to the working image's.
         init: ``content``, ``noise`` or the path of an image to start from.
@@ -45,7 +53,10 @@ class MethodConfig:
     beta_1: float = 0.99
     beta_2: float = 0.999
     epsilon: float = 0.1
+    optimizer: str = "adam"
     steps: int = 1000
+    scales: int = 1
+    tol: float = 0.0
     max_size: int = 512
     style_scale: float = 1.0
     init: str = "content"
@@ -55,6 +66,12 @@ class MethodConfig:
     def __post_init__(self) -> None:
         if self.steps < 0:
             raise UsageError(None, f"--steps must be 0 or more, got {self.steps}")
+        if self.optimizer not in OPTIMIZERS:
+            raise UsageError(None, f"--optimizer must be one of {', '.join(OPTIMIZERS)}")
+        if self.scales < 1:
+            raise UsageError(None, f"--scales must be at least 1, got {self.scales}")
+        if not self.tol >= 0:  # also rejects NaN
+            raise UsageError(None, f"--tol must be 0 or more, got {self.tol}")
         if self.max_size < 16:
             raise UsageError(None, f"--max-size must be at least 16, got {self.max_size}")
         if self.style_scale <= 0:
@@ -111,9 +128,9 @@ class VideoConfig:
     """
 
     steps_first: int | None = None
-    steps_next: int = 200
+    steps_next: int = 100
     warm_start: str = "flow"
-    temporal_weight: float = 1e4
+    temporal_weight: float = 1e6
     shot_threshold: float = 0.5
     start: float | None = None
     end: float | None = None

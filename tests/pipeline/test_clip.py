@@ -188,6 +188,6 @@ def test_bad_inputs_give_one_error_naming_the_file(tmp_path):
         result = _video([str(source)], tmp_path)
         assert result.exit_code == 1, (path, result.output)
         assert str(path) in result.output and words in result.output, result.output
-    after_the_end = _video([str(good), "--start", "10"], tmp_path, "late.mp4")  # zero frames in range
+    after_the_end = _video([str(good), "--start", "10"], tmp_path, "late.mp4")  # no frames
     assert after_the_end.exit_code == 1
     assert f"{good}: contains no video frames" in after_the_end.output

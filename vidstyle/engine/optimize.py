@@ -1,9 +1,14 @@
-"""The optimization: Adam over the image's pixels, compiled once per image size.
+"""The optimization: Adam (or L-BFGS) over the image's pixels, compiled once per image size.
 
-The whole state (image, Adam's moments, step count) lives in tensors that are passed in and out
-of one ``tf.function``, which runs a chunk of steps in a ``tf.while_loop``. Nothing goes back to
-the host inside a chunk; the loss is read once per chunk for progress. Because no ``tf.Variable``
-is created per item, a new image of a size already seen reuses the compiled graph.
+Adam: the whole state (image, Adam's moments, step count) lives in tensors that are passed in and
+out of one ``tf.function``, which runs a chunk of steps in a ``tf.while_loop``. Nothing goes back
+to the host inside a chunk; the loss is read once per chunk for progress. Because no
+``tf.Variable`` is created per item, a new image of a size already seen reuses the compiled graph.
+
+L-BFGS: SciPy drives the iterations (:mod:`vidstyle.engine.lbfgs`); each evaluation is one call of
+a compiled loss-and-gradient function of the image, the same loss as Adam's.
+
+Both run over the levels of :mod:`vidstyle.engine.schedule` (coarse to fine, early stop).
 """
 
 from __future__ import annotations
@@ -16,11 +21,14 @@ import numpy as np
 import tensorflow as tf
 
 from vidstyle.config import MethodConfig
-from vidstyle.engine import losses
+from vidstyle.engine import lbfgs, losses, schedule
 from vidstyle.engine.model import FeatureExtractor
 
 OnStep = Callable[[int, float], None]
 STEPS_PER_CALL = 10
+ADAM_WINDOW = 50  # steps over which the early stop compares the loss (5 chunks)
+LBFGS_WINDOW = 10  # iterations over which the early stop compares the loss
+LBFGS_REPORT_EVERY = 10  # iterations between progress reports
 
 
 @dataclass(frozen=True)
@@ -28,6 +36,20 @@ class StyleTargets:
     """Gram matrices of one style image at the style layers, each [1, C, C]."""
 
     grams: tuple[tf.Tensor, ...]
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """What the loss of one level needs besides the image, in the compiled functions' order."""
+
+    params: tf.Tensor
+    content_targets: list[tf.Tensor]
+    style_grams: list[tf.Tensor]
+    warped: tf.Tensor
+    mask: tf.Tensor
+
+    def args(self) -> tuple:
+        return self.params, self.content_targets, self.style_grams, self.warped, self.mask
 
 
 @dataclass(frozen=True)
@@ -74,9 +96,10 @@ class Engine:
     def __init__(self, method: MethodConfig, extractor: FeatureExtractor):
         self.method = method
         self.extractor = extractor
-        self.traces = 0
+        self.traces = 0  # compilations of the Adam chunk and of the L-BFGS loss and gradient
         self._style_cache: dict[tuple, StyleTargets] = {}
         self._run = tf.function(self._run_steps, autograph=False)
+        self._value_grad = tf.function(self._value_and_grad, autograph=False)
         self._losses = tf.function(self._loss_terms, autograph=False)
 
     # --------------------------------------------------------------------------------- targets
@@ -106,13 +129,17 @@ class Engine:
     ) -> np.ndarray:
         """Optimize an image (or a batch of same-size images) towards content and style.
 
+        The optimizer, the coarse-to-fine levels and the early stop are the method's
+        (``optimizer``, ``scales``, ``tol``); a batch is optimized as the sum of its losses.
+
         Args:
             content: HxWx3 or BxHxWx3 uint8 at the working size.
             style: targets from :meth:`style_targets`.
             init: the starting image(s), same shape, uint8 or float 0..255; the content when None.
-            steps: how many Adam steps; ``method.steps`` when None.
+            steps: Adam steps or L-BFGS iterations over all levels; ``method.steps`` when None.
             temporal: the temporal term for a video frame (single image only).
-            on_step: called as ``on_step(steps_done, loss)`` after every chunk of steps.
+            on_step: called as ``on_step(steps_done, loss)`` after every chunk of steps (every
+                10 L-BFGS iterations), counted over all levels.
 
         Returns:
             The result, uint8 of the shape of ``content``.
@@ -120,20 +147,66 @@ class Engine:
         steps = self.method.steps if steps is None else steps
         target = to_tensor(content)
         x = target if init is None else to_tensor(init)
-        content_targets = self._content_targets(target)
         warped, mask, t_weight = self._temporal_tensors(x, temporal)
-        params = self._params(t_weight)
+        solve = self._lbfgs if self.method.optimizer == "lbfgs" else self._adam
+        height, width = target.shape[1:3]
+        start, done, base = x, 0, None
+        for level in schedule.levels(height, width, steps, self.method.scales):
+            problem = self._problem(level, target, style, warped, mask, t_weight)
+            level_start = schedule.resize(start, level.height, level.width)
+            x = level_start if base is None else schedule.carry(level_start, x, base)
+            x = solve(x, problem, level.steps, _offset(on_step, done))
+            done, base = done + level.steps, level_start
+        out = to_uint8(x)
+        return out if content.ndim == 4 else out[0]
+
+    def _problem(self, level, target, style, warped, mask, t_weight: float) -> _Problem:
+        """The level's loss inputs: content targets, temporal term resized to its size."""
+        size = (level.height, level.width)
+        return _Problem(
+            self._params(t_weight),
+            self._content_targets(schedule.resize(target, *size)),
+            list(style.grams),
+            schedule.resize(warped, *size),
+            schedule.resize_mask(mask, *size),
+        )
+
+    def _adam(self, x: tf.Tensor, problem: _Problem, steps: int, on_step: OnStep | None):
+        """``steps`` Adam steps from ``x`` (fresh moments), in compiled chunks; early stop."""
         m, v, t = tf.zeros_like(x), tf.zeros_like(x), tf.constant(0.0)
+        plateau = schedule.Plateau(self.method.tol, ADAM_WINDOW // STEPS_PER_CALL)
         done = 0
         while done < steps:
             n = min(STEPS_PER_CALL, steps - done)
-            x, m, v, t, loss = self._run(x, m, v, t, tf.constant(n), params, content_targets,
-                                         list(style.grams), warped, mask)  # fmt: skip
+            x, m, v, t, loss = self._run(x, m, v, t, tf.constant(n), *problem.args())
             done += n
+            if on_step is None and plateau.tol <= 0:
+                continue
+            loss = float(tf.reduce_sum(loss))
             if on_step is not None:
-                on_step(done, float(tf.reduce_sum(loss)))
-        out = to_uint8(x)
-        return out if content.ndim == 4 else out[0]
+                on_step(done, loss)
+            if plateau.update(loss):
+                break
+        return x
+
+    def _lbfgs(self, x: tf.Tensor, problem: _Problem, steps: int, on_step: OnStep | None):
+        """``steps`` L-BFGS-B iterations from ``x``, pixels bounded to 0..1; early stop."""
+        shape = tuple(x.shape)
+        plateau = schedule.Plateau(self.method.tol, LBFGS_WINDOW)
+
+        def value_and_grad(flat: np.ndarray) -> tuple[float, np.ndarray]:
+            image = tf.constant(flat.reshape(shape), tf.float32)
+            loss, grad = self._value_grad(image, *problem.args())
+            return float(loss), grad.numpy().astype(np.float64).ravel()
+
+        def on_iteration(iteration: int, loss: float) -> bool:
+            if on_step is not None and iteration % LBFGS_REPORT_EVERY == 0:
+                on_step(iteration, loss)
+            return plateau.update(loss)
+
+        start = x.numpy().astype(np.float64).ravel()
+        flat = lbfgs.minimize(value_and_grad, start, steps, on_iteration)
+        return tf.constant(flat.reshape(shape), tf.float32)
 
     def _temporal_tensors(self, x: tf.Tensor, temporal: Temporal | None):
         if temporal is None:
@@ -185,6 +258,14 @@ class Engine:
         _, x, m, v, t, loss = tf.while_loop(lambda i, *_: i < n, step, start)
         return x, m, v, t, loss
 
+    def _value_and_grad(self, x, params, content_targets, style_grams, warped, mask):
+        """The batch's summed loss and its gradient with respect to the image."""
+        self.traces += 1  # runs only while tracing: counts compilations
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(self._total(x, params, content_targets, style_grams, warped, mask))
+        return loss, tape.gradient(loss, x)
+
     # ----------------------------------------------------------------------------- measuring
 
     def losses(
@@ -208,6 +289,13 @@ class Engine:
         out["total"] = (m.content_weight * out["content"] + m.style_weight * out["style"]
                         + m.tv_weight * out["tv"] + t_weight * out["temporal"])  # fmt: skip
         return out
+
+
+def _offset(on_step: OnStep | None, done: int) -> OnStep | None:
+    """``on_step`` with ``done`` added to the step count (a level's steps after the earlier's)."""
+    if on_step is None:
+        return None
+    return lambda step, loss: on_step(done + step, loss)
 
 
 def build_engine(method: MethodConfig, source) -> Engine:

@@ -1,0 +1,166 @@
+"""How an image's step budget is spent: coarse-to-fine levels and the early stop.
+
+Coarse to fine: with ``scales = N`` the image is first optimized at the working size / 2^(N-1),
+then carried to the next level, doubling the size each time, up to the exact working size. A step
+at half size costs about a quarter of a full-size one, so the coarse levels cheaply settle the
+large-scale arrangement of the style and the full-size level only has to sharpen it. The content,
+the start image and the temporal term are resized to each level (area averaging); the style's
+Gram targets are normalised by the number of positions and are reused at every level as they are.
+
+Carrying a result up (:func:`carry`): what the coarse levels changed, ``result - start`` at the
+coarse size, is upsampled (bilinear) and added to the start image at the finer size, rather than
+upsampling the result itself. The detail of the start image (the photo, or a video frame's
+warped previous result) is kept instead of blurred away, which the content and temporal terms
+would otherwise have to pay back at full size. Gatys et al. use a coarse-to-fine procedure for
+large images in "Controlling Perceptual Factors in Neural Style Transfer" (CVPR 2017).
+
+The step split: ``steps // N`` at every level, the remainder going to the coarsest levels (one
+each), so N=2 gives half the steps at half size and half at full size (1000: 500 + 500), N=3 gives
+thirds (1000: 334 + 333 + 333, coarsest first). A coarse level whose shorter side would fall below
+:data:`MIN_SIDE` pixels is dropped and its share goes to the others.
+
+Early stop (``tol = R > 0``): after every report (each chunk of 10 Adam steps, each L-BFGS
+iteration) the loss is compared with the one a window earlier (50 Adam steps, 10 L-BFGS
+iterations); the level ends when ``|L_before - L_now| <= R * L_now`` (a relative change of at
+most R; a loss stuck at 0 counts as converged too). It applies at every level, each level with its
+own window (the loss of a new level is measured at another size), so the first check of a level
+comes a full window into it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import tensorflow as tf
+
+MIN_SIDE = 32  # four 2x2 poolings before block5 leave at least 2 x 2 positions
+
+
+@dataclass(frozen=True)
+class Level:
+    """One level of the coarse-to-fine schedule.
+
+    Attributes:
+        height, width: the image size at this level, in pixels.
+        steps: the steps (Adam) or iterations (L-BFGS) spent at this level.
+    """
+
+    height: int
+    width: int
+    steps: int
+
+
+def split_steps(steps: int, parts: int) -> list[int]:
+    """``steps`` shared out over ``parts`` levels, coarsest first.
+
+    Args:
+        steps: the whole budget, 0 or more.
+        parts: the number of levels, 1 or more.
+
+    Returns:
+        ``parts`` counts summing to ``steps``: ``steps // parts`` each, plus one for each of the
+        first ``steps % parts`` (the coarsest) levels.
+    """
+    share, extra = divmod(steps, parts)
+    return [share + (1 if i < extra else 0) for i in range(parts)]
+
+
+def levels(height: int, width: int, steps: int, scales: int) -> list[Level]:
+    """The coarse-to-fine levels of an image, coarsest first; the last is the working size.
+
+    Args:
+        height, width: the working size.
+        steps: the step budget of the whole image.
+        scales: the number of levels wanted (``MethodConfig.scales``).
+
+    Returns:
+        One :class:`Level` per level kept; coarse levels smaller than :data:`MIN_SIDE` on their
+        shorter side, and coarse levels given no steps, are left out. The working size is always
+        the last level, even with no steps.
+    """
+    factors = [2**k for k in range(scales - 1, 0, -1)]
+    factors = [f for f in factors if min(height, width) / f >= MIN_SIDE] + [1]
+    plan = [
+        Level(max(1, round(height / f)), max(1, round(width / f)), n)
+        for f, n in zip(factors, split_steps(steps, len(factors)))
+    ]
+    return [level for level in plan[:-1] if level.steps > 0] + plan[-1:]
+
+
+def resize(images: tf.Tensor, height: int, width: int) -> tf.Tensor:
+    """Images (BxHxWxC, float) at another size: area averaging down, bilinear up.
+
+    Args:
+        images: the batch.
+        height, width: the size wanted.
+
+    Returns:
+        The batch at that size (the same tensor when it already is), float32.
+    """
+    current = tuple(images.shape[1:3])
+    if current == (height, width):
+        return images
+    shrinking = current[0] >= height and current[1] >= width
+    method = "area" if shrinking else "bilinear"
+    return tf.cast(tf.image.resize(images, (height, width), method=method), tf.float32)
+
+
+def carry(start: tf.Tensor, result: tf.Tensor, result_start: tf.Tensor) -> tf.Tensor:
+    """The start of a finer level: its own start image plus the coarser level's change, upsampled.
+
+    Args:
+        start: the start image at the finer size (the original start, resized).
+        result: the coarser level's result.
+        result_start: the original start at the coarser size (what ``result`` began as, before
+            any carried change).
+
+    Returns:
+        ``clip(start + upsample(result - result_start), 0, 1)``, at the size of ``start``.
+    """
+    change = resize(result - result_start, start.shape[1], start.shape[2])
+    return tf.clip_by_value(start + change, 0.0, 1.0)
+
+
+def resize_mask(mask: tf.Tensor, height: int, width: int) -> tf.Tensor:
+    """A reliability mask (BxHxW, 0 or 1) at another size: area average, then 1 where >= 0.5.
+
+    Args:
+        mask: the mask.
+        height, width: the size wanted.
+
+    Returns:
+        The mask at that size, float32 of 0 and 1 (the same tensor when it already is that size).
+    """
+    if tuple(mask.shape[1:3]) == (height, width):
+        return mask
+    averaged = resize(mask[..., None], height, width)[..., 0]
+    return tf.cast(averaged >= 0.5, tf.float32)
+
+
+class Plateau:
+    """The early stop: true once the loss stops falling by more than ``tol`` over ``window``.
+
+    Args:
+        tol: the relative change below which to stop; 0 never stops.
+        window: how many reports back the loss is compared with.
+    """
+
+    def __init__(self, tol: float, window: int):
+        self.tol = tol
+        self.window = window
+        self.history: list[float] = []
+
+    def update(self, loss: float) -> bool:
+        """Record the latest loss.
+
+        Args:
+            loss: the loss at this report.
+
+        Returns:
+            True when ``|L[-1 - window] - loss| <= tol * |loss|``: the level should end.
+        """
+        self.history.append(loss)
+        if self.tol <= 0 or len(self.history) <= self.window:
+            return False
+        before = self.history[-1 - self.window]
+        return abs(before - loss) <= self.tol * abs(loss)
