@@ -36,7 +36,10 @@ err_console = Console(stderr=True, soft_wrap=True)
 # Options shared by the commands that stylize.
 Style = Annotated[Path, typer.Option("--style", "-s", help="The style painting.")]
 MaxSize = Annotated[int, typer.Option(help="Longest side of the working image, in pixels.")]
-Steps = Annotated[int, typer.Option(help="Optimization steps per image (10 epochs x 100).")]
+Steps = Annotated[
+    int | None,
+    typer.Option(help="Steps per image [default: 1000 for adam (10 x 100), 250 for lbfgs]."),
+]
 Optimizer = Annotated[str, typer.Option(help="adam (the tutorial's) or lbfgs (Gatys et al.'s).")]
 Scales = Annotated[
     int, typer.Option(help="Coarse-to-fine levels: 1 full size only, N from size / 2^(N-1) up.")
@@ -77,6 +80,8 @@ def reported_errors():
 
 def method_config(**options) -> MethodConfig:
     """MethodConfig from the command line's values (layers given as comma-separated names)."""
+    if options.get("steps") is None:
+        options["steps"] = MethodConfig.default_steps(options.get("optimizer", "adam"))
     for name in ("content_layers", "style_layers"):
         options[name] = tuple(n.strip() for n in options[name].split(",") if n.strip())
     return MethodConfig(**options)
@@ -111,7 +116,7 @@ def image(
     style: Style,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Result file.")] = None,
     max_size: MaxSize = DEFAULTS.max_size,
-    steps: Steps = DEFAULTS.steps,
+    steps: Steps = None,
     optimizer: Optimizer = DEFAULTS.optimizer,
     scales: Scales = DEFAULTS.scales,
     tol: Tol = DEFAULTS.tol,
@@ -166,7 +171,7 @@ def folder(
         str | None, typer.Option("--format", help="Output format: png, jpg, webp (default: keep).")
     ] = None,
     max_size: MaxSize = DEFAULTS.max_size,
-    steps: Steps = DEFAULTS.steps,
+    steps: Steps = None,
     optimizer: Optimizer = DEFAULTS.optimizer,
     scales: Scales = DEFAULTS.scales,
     tol: Tol = DEFAULTS.tol,
@@ -273,7 +278,7 @@ def video(
     ] = False,
     restart: Annotated[bool, typer.Option(help="Discard an unfinished earlier run.")] = False,
     max_size: MaxSize = DEFAULTS.max_size,
-    steps: Steps = DEFAULTS.steps,
+    steps: Steps = None,
     optimizer: Optimizer = DEFAULTS.optimizer,
     scales: Scales = DEFAULTS.scales,
     tol: Tol = DEFAULTS.tol,
@@ -352,19 +357,24 @@ def demo(
         "vidstyle-demo"
     ),
     samples: Annotated[Path | None, typer.Option(help="The samples folder.")] = None,
-    max_size: MaxSize = 256,
-    steps: Steps = 150,
     quiet: Quiet = False,
 ) -> None:
-    """Stylize the bundled sample photos with the bundled painting (small and quick)."""
+    """Stylize the bundled photos and the first second of the bundled clip (a few minutes).
+
+    Small and quick: photos at 192 px and the clip at 128 px, with 100 L-BFGS iterations per
+    image and first frame and 20 for each later frame.
+    """
     with reported_errors():
         samples = samples or find_samples()
-        photos = samples / "photos"
         style = samples / "swirls.jpg"
-        method = MethodConfig(max_size=max_size, steps=steps)
+        method = MethodConfig(max_size=192, steps=100, optimizer="lbfgs")
         config = FolderConfig(overwrite=True, suffix=".png")
-        results = run_folder(photos, style, output, method, config, None, quiet)
-    print_summary(results)
+        results = run_folder(samples / "photos", style, output, method, config, None, quiet)
+        print_summary(results)
+        clip = VideoConfig(steps_first=100, steps_next=20, max_frames=12)
+        video_result = run_video(samples / "pan.mp4", style, output / "pan.mp4",
+                                 method.replace(max_size=128), clip, None, quiet, True)  # fmt: skip
+    print_video_summary(video_result)
     if any(result.status == "failed" for result in results):
         raise typer.Exit(1)
 
@@ -372,6 +382,6 @@ def demo(
 def find_samples() -> Path:
     """The bundled ``samples/`` folder: beside the package in a checkout, or in this folder."""
     for candidate in (Path(__file__).resolve().parent.parent / "samples", Path("samples")):
-        if (candidate / "swirls.jpg").is_file():
+        if (candidate / "swirls.jpg").is_file() and (candidate / "pan.mp4").is_file():
             return candidate
     raise UsageError(Path("samples"), "bundled samples not found", hint="pass --samples DIR")
