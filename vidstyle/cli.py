@@ -78,8 +78,16 @@ def reported_errors():
         raise typer.Exit(130) from None
 
 
-def method_config(**options) -> MethodConfig:
-    """MethodConfig from the command line's values (layers given as comma-separated names)."""
+METHOD_OPTIONS = ("max_size", "steps", "optimizer", "scales", "tol", "content_weight",
+                  "style_weight", "tv_weight", "content_layers", "style_layers", "style_scale",
+                  "init", "seed", "precision")  # fmt: skip
+
+
+def method_config(values: dict) -> MethodConfig:
+    """MethodConfig from a command's parameters (its ``locals()``): the method's options, ``lr``
+    as the learning rate, layers given as comma-separated names, steps by the optimizer."""
+    options = {name: values[name] for name in METHOD_OPTIONS if name in values}
+    options["learning_rate"] = values["lr"]
     if options.get("steps") is None:
         options["steps"] = MethodConfig.default_steps(options.get("optimizer", "adam"))
     for name in ("content_layers", "style_layers"):
@@ -138,12 +146,7 @@ def image(
     from vidstyle.pipeline.image import stylize_file
 
     with reported_errors():
-        method = method_config(max_size=max_size, steps=steps, optimizer=optimizer,
-                               scales=scales, tol=tol, content_weight=content_weight,
-                               style_weight=style_weight, tv_weight=tv_weight, learning_rate=lr,
-                               content_layers=content_layers, style_layers=style_layers,
-                               style_scale=style_scale, init=init, seed=seed,
-                               precision=precision)  # fmt: skip
+        method = method_config(locals())
         output = output or Path(f"{content.stem}_{style.stem}.png")
         check_distinct([content, style], output)
         style_rgb = load_style(style)
@@ -190,12 +193,7 @@ def folder(
 ) -> None:
     """Stylize every image below a folder into a mirrored tree; finished outputs are skipped."""
     with reported_errors():
-        method = method_config(max_size=max_size, steps=steps, optimizer=optimizer,
-                               scales=scales, tol=tol, content_weight=content_weight,
-                               style_weight=style_weight, tv_weight=tv_weight, learning_rate=lr,
-                               content_layers=content_layers, style_layers=style_layers,
-                               style_scale=style_scale, init=init, seed=seed,
-                               precision=precision)  # fmt: skip
+        method = method_config(locals())
         config = FolderConfig(overwrite=overwrite, suffix=_suffix(format))
         results = run_folder(input_dir, style, output, method, config, weights, quiet)
     print_summary(results)
@@ -295,11 +293,7 @@ def video(
 ) -> None:
     """Stylize a video clip (sound kept) or an image sequence, resumably and without flicker."""
     with reported_errors():
-        method = method_config(max_size=max_size, steps=steps, optimizer=optimizer,
-                               scales=scales, tol=tol, content_weight=content_weight,
-                               style_weight=style_weight, tv_weight=tv_weight, learning_rate=lr,
-                               content_layers=content_layers, style_layers=style_layers,
-                               style_scale=style_scale, precision=precision)  # fmt: skip
+        method = method_config(locals())
         config = VideoConfig(steps_first=steps_first, steps_next=steps_next,
                              warm_start=warm_start, temporal_weight=temporal_weight,
                              start=parse_time(start), end=parse_time(end), max_frames=max_frames,
