@@ -22,8 +22,8 @@ from rich.progress import (
 class Reporter(Protocol):
     """What the pipelines tell about a run: items (images or frames), and steps within an item."""
 
-    def begin(self, total: int, unit: str) -> None:
-        """A run of ``total`` items starts; ``unit`` names them ("images", "frames")."""
+    def begin(self, total: int | None, unit: str) -> None:
+        """A run of ``total`` items (None: not known) starts; ``unit`` names them ("frames")."""
 
     def start_item(self, name: str, steps: int) -> None:
         """An item starts with ``steps`` optimization steps."""
@@ -41,7 +41,7 @@ class Reporter(Protocol):
 class NullReporter:
     """Reports nothing."""
 
-    def begin(self, total: int, unit: str) -> None:
+    def begin(self, total: int | None, unit: str) -> None:
         pass
 
     def start_item(self, name: str, steps: int) -> None:
@@ -68,7 +68,7 @@ class RichReporter:
         self.run_task = self.item_task = None
         self.started = 0.0
 
-    def begin(self, total: int, unit: str) -> None:
+    def begin(self, total: int | None, unit: str) -> None:
         self.progress.start()
         self.run_task = self.progress.add_task(unit, total=total, info="")
 
@@ -103,13 +103,14 @@ class PlainReporter:
         self.started = 0.0
         self.next_report = every
 
-    def begin(self, total: int, unit: str) -> None:
+    def begin(self, total: int | None, unit: str) -> None:
         self.total, self.unit, self.index = total, unit, 0
 
     def start_item(self, name: str, steps: int) -> None:
         self.index += 1
         self.steps, self.started, self.next_report = steps, time.monotonic(), self.every
-        self.console.print(f"[{self.index}/{self.total}] {name}: {steps} steps", highlight=False)
+        count = f"{self.index}/{self.total}" if self.total else str(self.index)
+        self.console.print(f"[{count}] {name}: {steps} steps", highlight=False)
 
     def step(self, done: int, loss: float) -> None:
         if done < self.next_report and done < self.steps:

@@ -226,7 +226,7 @@ def stylize_clip(
     work = WorkDir(output, fingerprint(clip, style, engine.method, config))
     records = work.load(restart)
     loop = FrameLoop(engine, style, config, reporter)
-    reporter.begin(_expected_frames(clip, config), "frames")
+    reporter.begin(_expected_frames(clip, config) or None, "frames")
     try:
         records = _process(clip, config, loop, work, records, reporter)
     finally:
