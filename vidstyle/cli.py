@@ -149,6 +149,8 @@ def image(
         method = method_config(locals())
         output = output or Path(f"{content.stem}_{style.stem}.png")
         check_distinct([content, style], output)
+        if not content.is_file():
+            raise InputError(content, "no such file")
         style_rgb = load_style(style)
         engine = engine_for(method, weights, quiet)
         progress = reporter(quiet)

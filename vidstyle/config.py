@@ -19,7 +19,7 @@ STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", 
 INIT_CHOICES = ("content", "noise")
 OPTIMIZERS = ("adam", "lbfgs")
 # L-BFGS iterations when --steps is not given: about the tutorial's 1000 Adam steps' loss
-# (benchmarks/quality.py at 128 px: 200 iterations reach 1.03x its loss in 0.23x its time).
+# (benchmarks/quality.py at 256 px: 1.02x its loss in 0.26x its time).
 LBFGS_STEPS = 250
 PRECISIONS = ("float32", "mixed")
 
