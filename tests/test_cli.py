@@ -83,3 +83,12 @@ def test_weights_command_says_where_from(real_weights):
     assert result.exit_code == 0, result.output
     assert f"source: {real_weights.origin}" in result.output
     assert str(real_weights.path) in result.output
+
+
+def test_steps_default_follows_the_optimizer_unless_given():
+    from vidstyle.cli import method_config
+
+    base = {"lr": 0.02, "content_layers": "block5_conv2", "style_layers": "block1_conv1"}
+    assert method_config({**base, "steps": None, "optimizer": "adam"}).steps == 1000
+    assert method_config({**base, "steps": None, "optimizer": "lbfgs"}).steps == 250
+    assert method_config({**base, "steps": 7, "optimizer": "lbfgs"}).steps == 7

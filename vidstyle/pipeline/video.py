@@ -130,8 +130,9 @@ class FrameLoop:
         self.steps_first = engine.method.steps if config.steps_first is None else config.steps_first
         self.targets = None
 
-    def run(self, frame: videolib.Frame, previous: _Previous | None) -> tuple[np.ndarray, dict]:
-        """Stylize one frame. Returns its result (working size, uint8) and its record."""
+    def run(self, frame: videolib.Frame, previous: _Previous | None) -> tuple[_Previous, dict]:
+        """Stylize one frame. Returns its content and result (working size, uint8), the next
+        frame's ``previous``, and its record."""
         started = time.monotonic()
         work = fit_longest(frame.rgb, self.engine.method.max_size)
         if self.targets is None:
@@ -149,7 +150,7 @@ class FrameLoop:
         record = {"index": frame.index, "time": frame.time, "steps": steps, "cut": cut,
                   "seconds": round(time.monotonic() - started, 3)}  # fmt: skip
         record |= self._measure(work, result, previous, flows, temporal)
-        return result, record
+        return _Previous(work, result), record
 
     def _start(self, work: np.ndarray, previous: _Previous | None):
         from vidstyle.engine.optimize import Temporal
@@ -169,7 +170,7 @@ class FrameLoop:
         if previous is None:
             return {}
         flow_ab, flow_ba = flows or _flows(previous.content, work)
-        mask = flowlib.reliable_mask(flow_ab, flow_ba)
+        mask = flowlib.reliable_mask(flow_ab, flow_ba) if temporal is None else temporal.mask
         out = {
             "temporal_error": flowlib.temporal_error(result, previous.result, flow_ba, mask),
             "content_error": flowlib.temporal_error(work, previous.content, flow_ba, mask),
@@ -259,20 +260,23 @@ def _process(clip, config, loop: FrameLoop, work: WorkDir, records, reporter) ->
                 previous = _Previous(content, load_image(work.frame(frame.index)).rgb)
             reporter.end_item(f"frame {frame.index}", "skipped", 0.0)
             continue
-        result, record = loop.run(frame, previous)
-        save_image(work.frame(frame.index), result)
+        previous, record = loop.run(frame, previous)
+        save_image(work.frame(frame.index), previous.result)
         records.append(record)
         work.save(records)
         reporter.end_item(f"frame {frame.index}", "done", record["seconds"])
-        previous = _Previous(fit_longest(frame.rgb, loop.engine.method.max_size), result)
     return records
 
 
 def _final_frames(clip: Clip, config: VideoConfig, work: WorkDir, records) -> Iterator:
+    """(record, frame at the output size) of every finished frame, each also saved in
+    --frames-dir when given, so the work folder is read once."""
     for record in records:
         rgb = load_image(work.frame(record["index"])).rgb
         if config.keep_size and rgb.shape[:2] != clip.size[::-1]:
             rgb = resize_to(rgb, *clip.size)
+        if config.frames_dir is not None:
+            save_image(config.frames_dir / f"{record['index'] + 1:06d}.png", rgb)
         yield record, rgb
 
 
@@ -287,9 +291,6 @@ def _deliver(clip: Clip, config: VideoConfig, work: WorkDir, records, output: Pa
         timed = ((rgb, record["time"] - offset) for record, rgb in frames)
         videolib.write_video(output, timed, clip.fps, audio_from=clip.path,
                              audio_start=offset, audio_end=config.end)  # fmt: skip
-    if config.frames_dir is not None:
-        for record, rgb in _final_frames(clip, config, work, records):
-            save_image(config.frames_dir / f"{record['index'] + 1:06d}.png", rgb)
 
 
 def _report_path(output: Path) -> Path:
