@@ -57,6 +57,9 @@ StyleScale = Annotated[float, typer.Option(help="Style image size relative to th
 Init = Annotated[str, typer.Option(help="Start from: content, noise, or an image FILE.")]
 Seed = Annotated[int, typer.Option(help="Seed for --init noise.")]
 Precision = Annotated[str, typer.Option(help="float32, or mixed (16-bit network, GPU).")]
+MemoryLimit = Annotated[
+    float, typer.Option(help="GiB an image may use; larger ones are refused (0: what is free).")
+]
 Weights = Annotated[Path | None, typer.Option(help="VGG19 weights file (.h5 or .bin).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 
@@ -80,7 +83,7 @@ def reported_errors():
 
 METHOD_OPTIONS = ("max_size", "steps", "optimizer", "scales", "tol", "content_weight",
                   "style_weight", "tv_weight", "content_layers", "style_layers", "style_scale",
-                  "init", "seed", "precision")  # fmt: skip
+                  "init", "seed", "precision", "memory_limit")  # fmt: skip
 
 
 def method_config(values: dict) -> MethodConfig:
@@ -138,6 +141,7 @@ def image(
     init: Init = DEFAULTS.init,
     seed: Seed = DEFAULTS.seed,
     precision: Precision = DEFAULTS.precision,
+    memory_limit: MemoryLimit = DEFAULTS.memory_limit,
     weights: Weights = None,
     quiet: Quiet = False,
 ) -> None:
@@ -190,6 +194,7 @@ def folder(
     init: Init = DEFAULTS.init,
     seed: Seed = DEFAULTS.seed,
     precision: Precision = DEFAULTS.precision,
+    memory_limit: MemoryLimit = DEFAULTS.memory_limit,
     weights: Weights = None,
     quiet: Quiet = False,
 ) -> None:
@@ -290,6 +295,7 @@ def video(
     style_layers: StyleLayers = ",".join(STYLE_LAYERS),
     style_scale: StyleScale = DEFAULTS.style_scale,
     precision: Precision = DEFAULTS.precision,
+    memory_limit: MemoryLimit = DEFAULTS.memory_limit,
     weights: Weights = None,
     quiet: Quiet = False,
 ) -> None:

@@ -45,6 +45,8 @@ class MethodConfig:
         init: ``content``, ``noise`` or the path of an image to start from.
         seed: seed for the noise initialisation.
         precision: ``float32`` or ``mixed`` (float16/bfloat16 network, float32 image and loss).
+        memory_limit: GiB the optimization may use; an image that would need more is refused up
+            front (0: what the machine has free, see :mod:`vidstyle.engine.memory`).
     """
 
     content_layers: tuple[str, ...] = CONTENT_LAYERS
@@ -65,6 +67,7 @@ class MethodConfig:
     init: str = "content"
     seed: int = 0
     precision: str = "float32"
+    memory_limit: float = 0.0
 
     def __post_init__(self) -> None:
         if self.steps < 0:
@@ -83,6 +86,8 @@ class MethodConfig:
             raise UsageError(None, "at least one content layer and one style layer are needed")
         if self.precision not in PRECISIONS:
             raise UsageError(None, f"--precision must be one of {', '.join(PRECISIONS)}")
+        if not self.memory_limit >= 0:
+            raise UsageError(None, f"--memory-limit must be 0 or more, got {self.memory_limit}")
         if self.init not in INIT_CHOICES and not Path(self.init).is_file():
             raise UsageError(self.init, "--init is neither content, noise nor an existing image")
 

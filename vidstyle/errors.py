@@ -62,3 +62,9 @@ class ResumeError(VidstyleError):
     """A work folder left by a run with other inputs or options."""
 
     kind = "resume"
+
+
+class TooLargeError(VidstyleError):
+    """An image too large for the memory there is; the message gives the largest size that fits."""
+
+    kind = "memory"

@@ -188,6 +188,11 @@ def test_bad_inputs_give_one_error_naming_the_file(tmp_path):
         result = _video([str(source)], tmp_path)
         assert result.exit_code == 1, (path, result.output)
         assert str(path) in result.output and words in result.output, result.output
+    too_large = _video([str(good), "--memory-limit", "0.001"], tmp_path, "big.mp4")
+    assert too_large.exit_code == 1
+    assert f"{good}: 32x21 needs about 2 MiB" in too_large.output
+    assert "use --max-size 22 or less" in too_large.output
+    assert not list(tmp_path.glob("big.mp4*"))  # refused before any work folder
     after_the_end = _video([str(good), "--start", "10"], tmp_path, "late.mp4")  # no frames
     assert after_the_end.exit_code == 1
     assert f"{good}: contains no video frames" in after_the_end.output

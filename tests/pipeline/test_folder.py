@@ -80,9 +80,21 @@ def test_a_corrupt_file_fails_alone_with_its_reason_and_exit_code_1(tree):
     assert _files(out) == ["a.png", "trip/b.jpg", "trip/deep/c.webp"]
 
 
+def test_an_image_too_large_for_the_memory_limit_fails_alone_with_a_size_that_fits(tree):
+    photos, style, out = tree
+    _save(photos / "big.png", textured(160, 200, seed=5))  # 32000 pixels, about 98 MiB
+    result = _run(photos, style, out, "--max-size", "200", "--memory-limit", "0.05")  # 51 MiB
+    assert result.exit_code == 1
+    assert "3 done, 0 skipped, 1 failed" in result.output
+    assert f"{photos / 'big.png'}: 200x160 needs about 98 MiB" in result.output
+    assert "use --max-size 144 or less" in result.output
+    assert _files(out) == ["a.png", "trip/b.jpg", "trip/deep/c.webp"]
+
+
 def test_usage_errors_exit_2(tree):
     photos, style, out = tree
     assert _run(photos, style, out, "--steps", "-1").exit_code == 2
+    assert _run(photos, style, out, "--memory-limit", "-1").exit_code == 2
     assert _run(photos, style, out, "--format", "gif").exit_code == 2
     assert runner.invoke(app, ["folder", str(photos)]).exit_code == 2  # no --style / -o
     assert _run(photos, style, photos).exit_code == 2  # output folder is the input folder

@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from vidstyle.config import MethodConfig
-from vidstyle.engine import lbfgs, losses, schedule
+from vidstyle.engine import lbfgs, losses, memory, schedule
 from vidstyle.engine.model import FeatureExtractor
 
 OnStep = Callable[[int, float], None]
@@ -97,6 +97,8 @@ class Engine:
         self.method = method
         self.extractor = extractor
         self.traces = 0  # compilations of the Adam chunk and of the L-BFGS loss and gradient
+        gpu = bool(tf.config.list_physical_devices("GPU"))
+        self.memory_budget = memory.budget_bytes(method.memory_limit, gpu)  # None: unknown
         self._style_cache: dict[tuple, StyleTargets] = {}
         self._run = tf.function(self._run_steps, autograph=False)
         self._value_grad = tf.function(self._value_and_grad, autograph=False)
@@ -115,6 +117,14 @@ class Engine:
 
     def _content_targets(self, content: tf.Tensor) -> list[tf.Tensor]:
         return self.extractor(content)[: len(self.method.content_layers)]
+
+    def check_fits(self, path, height: int, width: int, batch: int = 1) -> None:
+        """Refuse up front an image (or batch) too large for the memory budget.
+
+        Raises:
+            TooLargeError: naming ``path`` and the largest ``--max-size`` that fits.
+        """
+        memory.check(path, height, width, self.method.optimizer, self.memory_budget, batch)
 
     # ------------------------------------------------------------------------------ optimizing
 
@@ -143,8 +153,13 @@ class Engine:
 
         Returns:
             The result, uint8 of the shape of ``content``.
+
+        Raises:
+            TooLargeError: when the optimization would not fit in the memory budget.
         """
         steps = self.method.steps if steps is None else steps
+        batch = content.shape[0] if content.ndim == 4 else 1
+        self.check_fits(None, *content.shape[-3:-1], batch)
         target = to_tensor(content)
         x = target if init is None else to_tensor(init)
         warped, mask, t_weight = self._temporal_tensors(x, temporal)

@@ -99,11 +99,17 @@ def fit_longest(rgb: np.ndarray, max_size: int) -> np.ndarray:
         raise ValueError(f"max_size must be at least 1, got {max_size}")
     _require_uint8(rgb)
     height, width = rgb.shape[:2]
+    size = fitted_size(width, height, max_size)
+    return rgb if size == (width, height) else resize_to(rgb, *size)
+
+
+def fitted_size(width: int, height: int, max_size: int) -> tuple[int, int]:
+    """(width, height) shrunk so the longest side is at most ``max_size``, aspect kept."""
     longest = max(height, width)
     if longest <= max_size:
-        return rgb
+        return width, height
     scale = max_size / longest
-    return resize_to(rgb, max(1, round(width * scale)), max(1, round(height * scale)))
+    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 def resize_to(array: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -57,12 +57,14 @@ def stylize_file(
         The stylized image, HxWx3 uint8.
 
     Raises:
-        InputError, DecodeError: for an unusable input; EncodeError when it cannot be saved.
+        InputError, DecodeError: for an unusable input; EncodeError when it cannot be saved;
+        TooLargeError: when the working size would not fit in memory.
     """
     reporter = reporter or NullReporter()
     method = engine.method
     picture = load_image(content_path)
     work = fit_longest(picture.rgb, method.max_size)
+    engine.check_fits(content_path, *work.shape[:2])
     targets = engine.style_targets(style_for(style, work.shape, method.style_scale))
     result = engine.stylize(work, targets, init=initial_image(method, work), on_step=reporter.step)
     alpha = picture.alpha

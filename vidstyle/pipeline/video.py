@@ -26,7 +26,7 @@ from vidstyle.errors import DecodeError, ResumeError
 from vidstyle.fsutil import atomic_path
 from vidstyle.media import flow as flowlib
 from vidstyle.media import video as videolib
-from vidstyle.media.images import fit_longest, load_image, resize_to, save_image
+from vidstyle.media.images import fit_longest, fitted_size, load_image, resize_to, save_image
 from vidstyle.pipeline.image import style_for
 from vidstyle.progress import NullReporter, Reporter
 
@@ -102,7 +102,7 @@ def fingerprint(clip: Clip, style: np.ndarray, method, config: VideoConfig) -> s
     options = dataclasses.asdict(config) | {"frames_dir": None, "keep_size": None}
     parts = [str(clip.path.resolve()), stat.st_size, stat.st_mtime_ns,
              hashlib.sha256(np.ascontiguousarray(style)).hexdigest(),
-             dataclasses.asdict(method), options]  # fmt: skip
+             dataclasses.asdict(method) | {"memory_limit": None}, options]  # fmt: skip
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
 
 
@@ -220,10 +220,13 @@ def stylize_clip(
 
     Raises:
         InputError, DecodeError: for unusable input; EncodeError when the output cannot be
-        written; ResumeError when a work folder of another run is in the way.
+        written; ResumeError when a work folder of another run is in the way; TooLargeError
+        when the frames' working size would not fit in memory.
     """
     reporter = reporter or NullReporter()
     clip = open_clip(source)
+    width, height = fitted_size(*clip.size, engine.method.max_size)
+    engine.check_fits(source, height, width)
     work = WorkDir(output, fingerprint(clip, style, engine.method, config))
     records = work.load(restart)
     loop = FrameLoop(engine, style, config, reporter)
