@@ -4,7 +4,11 @@ Runs the clip (``samples/pan.mp4``: a pan across a photo, then a cut) several ti
 process with one engine, changing only the warm start and the temporal weight, and prints for
 each: the mean temporal error of the output (mean over reliable pixels of (x_t - warp(x_t-1))^2,
 0..255 RGB), the same for the content frames (the floor), the temporal term's share of the loss,
-and the seconds of the first frame and of the later frames.
+the seconds of the first frame and of the later frames, and their ratio (the steady-state cost).
+
+The video defaults (1000 steps for the first frame, 100 for later ones, temporal weight 1e6):
+``python benchmarks/video.py --steps-first 1000 --steps-next 100 --weights 1e6 --equal-steps 0
+--skip-prev --frames 8``.
 
 Usage: ``python benchmarks/video.py [--size 128] [--frames 12] [--steps-first 100]
 [--steps-next 30] [--weights 0 1e4 1e5] [--equal-steps 60] [--skip-prev] [--json out.json]``
@@ -60,12 +64,13 @@ def main() -> None:
     style = load_image(SAMPLES / "swirls.jpg").rgb
     rows = {}
     print(f"{'run':>16} {'temporal err':>12} {'content err':>11} {'t. share':>8} "
-          f"{'s first':>7} {'s later':>7}")  # fmt: skip
+          f"{'s first':>7} {'s later':>7} {'later/first':>11}")  # fmt: skip
     for name, config in configs(args):
         s = rows[name] = run(engine, style, config)
         share = s["temporal_share_of_loss"] or 0.0
         print(f"{name:>16} {s['temporal_error']:12.1f} {s['content_temporal_error']:11.1f} "
-              f"{share:8.3f} {s['seconds_first_frame']:7.2f} {s['seconds_per_later_frame']:7.2f}",
+              f"{share:8.3f} {s['seconds_first_frame']:7.2f} {s['seconds_per_later_frame']:7.2f} "
+              f"{s['seconds_per_later_frame'] / s['seconds_first_frame']:11.3f}",
               flush=True)  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))

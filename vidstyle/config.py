@@ -113,10 +113,16 @@ class FolderConfig:
     Attributes:
         overwrite: redo outputs that already exist instead of skipping them.
         suffix: output file extension (``.png``, ``.jpg``, ``.webp``), or None to keep the input's.
+        batch: how many images of one working size are optimized together (for a GPU).
     """
 
     overwrite: bool = False
     suffix: str | None = None
+    batch: int = 1
+
+    def __post_init__(self) -> None:
+        if self.batch < 1:
+            raise UsageError(None, f"--batch must be at least 1, got {self.batch}")
 
 
 WARM_STARTS = ("flow", "prev", "none")

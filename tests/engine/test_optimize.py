@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 from conftest import textured
 from tinyvgg import tiny_engine
@@ -94,3 +95,26 @@ def test_batch_of_images_is_optimized_independently():
     alone = engine.stylize(a, style, steps=10)
     assert batch.shape == (2, 16, 16, 3)
     assert np.abs(batch[0].astype(int) - alone.astype(int)).max() <= 1
+
+
+@pytest.mark.real_weights
+def test_float16_network_gradient_stays_finite_and_matches_float32(real_weights):
+    from vidstyle.engine.model import FeatureExtractor, keras_vgg19
+    from vidstyle.engine.optimize import Engine, to_tensor
+
+    vgg, method = keras_vgg19(real_weights), MethodConfig(max_size=64)
+    content, style = textured(64, 64, seed=1), textured(64, 64, seed=2)
+    x = to_tensor(textured(64, 64, seed=3))
+    grads = {}
+    for dtype in ("float32", "float16"):
+        engine = Engine(method, FeatureExtractor(vgg, method.layers, dtype))
+        grams = list(engine.style_targets(style).grams)
+        targets = engine._content_targets(to_tensor(content))
+        params = engine._params(0.0)
+        _, grads[dtype] = engine._loss_and_grad(
+            x, params, targets, grams, tf.zeros_like(x), tf.zeros([1, 64, 64])
+        )
+    assert np.abs(grads["float32"].numpy()).max() > 65504 / 255  # too large for float16 unscaled
+    g16, g32 = grads["float16"].numpy(), grads["float32"].numpy()
+    assert np.isfinite(g16).all()
+    assert (g16 * g32).sum() / (np.linalg.norm(g16) * np.linalg.norm(g32)) > 0.99

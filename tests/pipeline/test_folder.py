@@ -91,10 +91,25 @@ def test_an_image_too_large_for_the_memory_limit_fails_alone_with_a_size_that_fi
     assert _files(out) == ["a.png", "trip/b.jpg", "trip/deep/c.webp"]
 
 
+def test_batch_gives_the_results_of_one_image_at_a_time(tree, tmp_path):
+    photos, style, out = tree
+    _save(photos / "trip" / "a2.png", textured(40, 50, seed=6))  # a.png's size
+    assert _run(photos, style, out, "--batch", "1").exit_code == 0
+    batched = tmp_path / "batched"
+    result = _run(photos, style, batched, "--batch", "2")
+    assert result.exit_code == 0, result.output
+    assert "4 done, 0 skipped, 0 failed" in result.output
+    assert _files(batched) == _files(out)
+    for name in ("a.png", "trip/a2.png", "trip/deep/c.webp"):
+        one, two = (np.asarray(Image.open(root / name), int) for root in (out, batched))
+        assert np.abs(one - two).max() <= 1, name
+
+
 def test_usage_errors_exit_2(tree):
     photos, style, out = tree
     assert _run(photos, style, out, "--steps", "-1").exit_code == 2
     assert _run(photos, style, out, "--memory-limit", "-1").exit_code == 2
+    assert _run(photos, style, out, "--batch", "-1").exit_code == 2
     assert _run(photos, style, out, "--format", "gif").exit_code == 2
     assert runner.invoke(app, ["folder", str(photos)]).exit_code == 2  # no --style / -o
     assert _run(photos, style, photos).exit_code == 2  # output folder is the input folder

@@ -29,6 +29,7 @@ STEPS_PER_CALL = 10
 ADAM_WINDOW = 50  # steps over which the early stop compares the loss (5 chunks)
 LBFGS_WINDOW = 10  # iterations over which the early stop compares the loss
 LBFGS_REPORT_EVERY = 10  # iterations between progress reports
+FP16_GRAD_MAX = 64.0  # the largest feature gradient once scaled, with a float16 network
 
 
 @dataclass(frozen=True)
@@ -236,13 +237,15 @@ class Engine:
                   m.learning_rate, m.beta_1, m.beta_2, m.epsilon)  # fmt: skip
         return tf.constant(values, tf.float32)
 
-    def _total(self, x, params, content_targets, style_grams, warped, mask) -> tf.Tensor:
-        terms = self._loss_terms(x, content_targets, style_grams, warped, mask)
+    def _total(self, x, features, params, content_targets, style_grams, warped, mask):
+        terms = self._terms(x, features, content_targets, style_grams, warped, mask)
         return (params[0] * terms["content"] + params[1] * terms["style"]
                 + params[2] * terms["tv"] + params[3] * terms["temporal"])  # fmt: skip
 
     def _loss_terms(self, x, content_targets, style_grams, warped, mask) -> dict[str, tf.Tensor]:
-        features = self.extractor(x)
+        return self._terms(x, self.extractor(x), content_targets, style_grams, warped, mask)
+
+    def _terms(self, x, features, content_targets, style_grams, warped, mask) -> dict:
         n_content = len(self.method.content_layers)
         return {
             "content": losses.content_loss(features[:n_content], content_targets),
@@ -251,17 +254,37 @@ class Engine:
             "temporal": losses.temporal_loss(x, warped, mask),
         }
 
+    def _loss_and_grad(self, x, params, content_targets, style_grams, warped, mask):
+        """Per-image losses and the gradient of their sum with respect to the images.
+
+        Two tapes: one over the network, one over the loss of its features (and of the image, for
+        the total-variation and temporal terms). With a float16 network the feature gradients are
+        scaled by a power of two that brings their largest to FP16_GRAD_MAX before they flow back
+        through it, and the image's gradient is scaled back: float16's range (65504) is far below
+        the unscaled gradients (about 1e5 at the input). Dynamic loss scaling, without retries.
+        """
+        with tf.GradientTape() as network:
+            network.watch(x)
+            features = self.extractor(x)
+        with tf.GradientTape() as loss_tape:
+            loss_tape.watch([x, features])
+            loss = self._total(x, features, params, content_targets, style_grams, warped, mask)
+            summed = tf.reduce_sum(loss)
+        direct, feature_grads = loss_tape.gradient(summed, [x, features])
+        if self.extractor.compute_dtype != tf.float16:
+            return loss, direct + network.gradient(features, x, output_gradients=feature_grads)
+        largest = tf.reduce_max([tf.reduce_max(tf.abs(g)) for g in feature_grads])
+        scale = tf.pow(2.0, tf.math.floor(tf.math.log(FP16_GRAD_MAX / largest) / tf.math.log(2.0)))
+        scaled = [g * scale for g in feature_grads]
+        return loss, direct + network.gradient(features, x, output_gradients=scaled) / scale
+
     def _run_steps(self, x, m, v, t, n, params, content_targets, style_grams, warped, mask):
         """``n`` Adam steps (Keras's update rule), the image clipped to 0..1 after each."""
         self.traces += 1  # runs only while tracing: counts compilations
         lr, beta_1, beta_2, epsilon = params[4], params[5], params[6], params[7]
 
         def step(i, x, m, v, t, _):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                loss = self._total(x, params, content_targets, style_grams, warped, mask)
-                summed = tf.reduce_sum(loss)
-            grad = tape.gradient(summed, x)
+            loss, grad = self._loss_and_grad(x, params, content_targets, style_grams, warped, mask)
             t = t + 1.0
             m = m + (grad - m) * (1.0 - beta_1)
             v = v + (tf.square(grad) - v) * (1.0 - beta_2)
@@ -276,10 +299,8 @@ class Engine:
     def _value_and_grad(self, x, params, content_targets, style_grams, warped, mask):
         """The batch's summed loss and its gradient with respect to the image."""
         self.traces += 1  # runs only while tracing: counts compilations
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            loss = tf.reduce_sum(self._total(x, params, content_targets, style_grams, warped, mask))
-        return loss, tape.gradient(loss, x)
+        loss, grad = self._loss_and_grad(x, params, content_targets, style_grams, warped, mask)
+        return tf.reduce_sum(loss), grad
 
     # ----------------------------------------------------------------------------- measuring
 

@@ -81,6 +81,18 @@ def load_image(path: str | Path) -> Picture:
         raise DecodeError(path, f"cannot decode image: {_short_reason(exc)}") from exc
 
 
+def probe_size(path: str | Path) -> tuple[int, int] | None:
+    """An image's upright (width, height) from its header, without decoding it; None when the
+    header cannot be read (:func:`load_image` then gives the reason)."""
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            turned = image.getexif().get(_EXIF_ORIENTATION) in (5, 6, 7, 8)
+    except Exception:  # noqa: BLE001 - any unreadable header: the full load reports it
+        return None
+    return (height, width) if turned else (width, height)
+
+
 def fit_longest(rgb: np.ndarray, max_size: int) -> np.ndarray:
     """Shrink an image so its longest side is at most ``max_size``; never enlarge it.
 
@@ -195,6 +207,9 @@ def _check_readable(path: Path) -> None:
         raise InputError(path, "is a folder, not an image")
     if path.stat().st_size == 0:
         raise DecodeError(path, "cannot decode image: empty file")
+
+
+_EXIF_ORIENTATION = 0x0112
 
 
 def _upright(image: Image.Image) -> Image.Image:

@@ -7,11 +7,9 @@ a rerun after a crash or Ctrl-C skips it unless asked to overwrite.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 from vidstyle.config import FolderConfig
 from vidstyle.errors import InputError, VidstyleError
@@ -71,53 +69,86 @@ def _is_candidate(path: Path, relative: Path, output_root: Path) -> bool:
     return output_root not in path.resolve().parents
 
 
-StylizeOne = Callable[[Path, Path], np.ndarray]
+StylizeGroup = Callable[[list[tuple[Path, Path]]], list[tuple[object, VidstyleError | None]]]
+GroupKey = Callable[[Item], Hashable | None]
+
+
+def groups(items: list[Item], key: GroupKey | None, size: int) -> list[list[Item]]:
+    """The items in groups of up to ``size`` with equal keys (a None key: alone), each group at
+    the place of its first item."""
+    if size <= 1 or key is None:
+        return [[item] for item in items]
+    out: list[list[Item]] = []
+    filling: dict[Hashable, list[Item]] = {}
+    for item in items:
+        k = key(item)
+        group = filling.get(k) if k is not None else None
+        if group is None or len(group) >= size:
+            group = []
+            out.append(group)
+            if k is not None:
+                filling[k] = group
+        group.append(item)
+    return out
 
 
 def run(
     items: list[Item],
-    stylize_one: StylizeOne,
+    stylize_group: StylizeGroup,
     config: FolderConfig,
     steps: int,
     reporter: Reporter | None = None,
+    key: GroupKey | None = None,
 ) -> list[ItemResult]:
-    """Stylize every item, going on past failures.
+    """Stylize every item, ``config.batch`` items of equal ``key`` at a time, past failures.
 
     Args:
         items: from :func:`plan`.
-        stylize_one: ``stylize_one(source, output)`` writes one result atomically.
-        config: overwrite or skip finished outputs.
+        stylize_group: ``stylize_group([(source, output), ...])`` writes each result atomically
+            and returns per item ``(result, None)`` or ``(None, error)``
+            (see :func:`vidstyle.pipeline.image.stylize_files`).
+        config: overwrite or skip finished outputs; the batch size.
         steps: steps per item, for progress.
         reporter: progress.
+        key: the working size of an item (None when unknown), to batch equal sizes.
 
     Returns:
         One result per item, in order.
     """
     reporter = reporter or NullReporter()
     reporter.begin(len(items), "images")
-    results = []
+    results: dict[Path, ItemResult] = {}
+    todo = []
+    for item in items:
+        if item.output.exists() and not config.overwrite:
+            reporter.end_item(item.name, "skipped", 0.0)
+            results[item.source] = ItemResult(item, "skipped", reason="output exists")
+        else:
+            todo.append(item)
     try:
-        for item in items:
-            results.append(_run_one(item, stylize_one, config, steps, reporter))
+        for group in groups(todo, key, config.batch):
+            for result in _run_group(group, stylize_group, steps, reporter):
+                results[result.item.source] = result
     finally:
         reporter.end()
-    return results
+    return [results[item.source] for item in items]
 
 
-def _run_one(item: Item, stylize_one: StylizeOne, config: FolderConfig, steps: int, reporter):
-    if item.output.exists() and not config.overwrite:
-        reporter.end_item(item.name, "skipped", 0.0)
-        return ItemResult(item, "skipped", reason="output exists")
+def _run_group(group: list[Item], stylize_group: StylizeGroup, steps: int, reporter):
     started = time.monotonic()
-    reporter.start_item(item.name, steps)
+    more = f" +{len(group) - 1}" if len(group) > 1 else ""
+    reporter.start_item(group[0].name + more, steps)
     try:
-        stylize_one(item.source, item.output)
+        outcomes = stylize_group([(item.source, item.output) for item in group])
+        reasons = [None if error is None else error.message() for _, error in outcomes]
     except VidstyleError as error:
-        result = ItemResult(item, "failed", time.monotonic() - started, error.message())
+        reasons = [error.message()] * len(group)
     except Exception as error:  # one bad item must not stop the others
-        reason = f"{item.source}: {type(error).__name__}: {error}"
-        result = ItemResult(item, "failed", time.monotonic() - started, reason)
-    else:
-        result = ItemResult(item, "done", time.monotonic() - started)
-    reporter.end_item(item.name, result.status, result.seconds)
-    return result
+        reasons = [f"{item.source}: {type(error).__name__}: {error}" for item in group]
+    seconds = (time.monotonic() - started) / len(group)
+    results = []
+    for item, reason in zip(group, reasons, strict=True):
+        status = "done" if reason is None else "failed"
+        results.append(ItemResult(item, status, seconds, reason))
+        reporter.end_item(item.name, status, seconds)
+    return results

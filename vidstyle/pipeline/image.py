@@ -1,4 +1,5 @@
-"""One image: working size, style scale, initial image, the engine run, alpha, atomic save."""
+"""Image files: working size, style scale, initial image, the engine run (same-size images as
+one batch), alpha, atomic save."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from vidstyle.config import MethodConfig
-from vidstyle.media.images import fit_longest, load_image, resize_to, save_image
+from vidstyle.errors import TooLargeError, VidstyleError
+from vidstyle.media.images import Picture, fit_longest, load_image, resize_to, save_image
 from vidstyle.progress import NullReporter, Reporter
 
 
@@ -60,15 +62,78 @@ def stylize_file(
         InputError, DecodeError: for an unusable input; EncodeError when it cannot be saved;
         TooLargeError: when the working size would not fit in memory.
     """
+    [(result, error)] = stylize_files(engine, [(content_path, output)], style, reporter)
+    if error is not None:
+        raise error
+    return result
+
+
+Outcome = tuple[np.ndarray | None, VidstyleError | None]
+
+
+def stylize_files(
+    engine,
+    jobs: list[tuple[Path, Path]],
+    style: np.ndarray,
+    reporter: Reporter | None = None,
+) -> list[Outcome]:
+    """Stylize several image files, those of one working size together as one batch.
+
+    A batch is optimized as one problem (the sum of its images' losses): with Adam every image
+    follows the same steps it would alone, while a GPU runs them in parallel. A batch too large
+    for the memory budget is run one image at a time.
+
+    Args:
+        engine: an :class:`vidstyle.engine.optimize.Engine`.
+        jobs: (content path, output path) pairs.
+        style: the style painting, HxWx3 uint8 at its own size.
+        reporter: told of each chunk of steps.
+
+    Returns:
+        Per job, in order: (the result, None), or (None, the error that stopped that job alone).
+    """
     reporter = reporter or NullReporter()
     method = engine.method
-    picture = load_image(content_path)
-    work = fit_longest(picture.rgb, method.max_size)
-    engine.check_fits(content_path, *work.shape[:2])
-    targets = engine.style_targets(style_for(style, work.shape, method.style_scale))
-    result = engine.stylize(work, targets, init=initial_image(method, work), on_step=reporter.step)
-    alpha = picture.alpha
-    if alpha is not None and alpha.shape[:2] != work.shape[:2]:
-        alpha = resize_to(alpha, work.shape[1], work.shape[0])
-    save_image(output, result, alpha)
-    return result
+    outcomes: list[Outcome] = [(None, None)] * len(jobs)
+    shapes: dict[tuple, list[tuple[int, Picture, np.ndarray]]] = {}
+    for index, (source, _) in enumerate(jobs):
+        try:
+            picture = load_image(source)
+            work = fit_longest(picture.rgb, method.max_size)
+            engine.check_fits(source, *work.shape[:2])
+        except VidstyleError as error:
+            outcomes[index] = (None, error)
+            continue
+        shapes.setdefault(work.shape, []).append((index, picture, work))
+    for shape, members in shapes.items():
+        batches = [members] if _fits(engine, shape, len(members)) else [[m] for m in members]
+        for batch in batches:
+            _stylize_batch(engine, batch, jobs, style, reporter, outcomes)
+    return outcomes
+
+
+def _fits(engine, shape: tuple, count: int) -> bool:
+    try:
+        engine.check_fits(None, shape[0], shape[1], count)
+    except TooLargeError:
+        return False
+    return True
+
+
+def _stylize_batch(engine, batch, jobs, style, reporter, outcomes: list[Outcome]) -> None:
+    """Optimize same-size images together and save each; a failed save fails only its job."""
+    method = engine.method
+    works = np.stack([work for _, _, work in batch])
+    targets = engine.style_targets(style_for(style, works.shape[1:], method.style_scale))
+    starts = [initial_image(method, work) for _, _, work in batch]
+    init = None if starts[0] is None else np.stack(starts)
+    results = engine.stylize(works, targets, init=init, on_step=reporter.step)
+    for (index, picture, work), result in zip(batch, results, strict=True):
+        alpha = picture.alpha
+        if alpha is not None and alpha.shape[:2] != work.shape[:2]:
+            alpha = resize_to(alpha, work.shape[1], work.shape[0])
+        try:
+            save_image(jobs[index][1], result, alpha)
+            outcomes[index] = (result, None)
+        except VidstyleError as error:
+            outcomes[index] = (None, error)

@@ -1,0 +1,81 @@
+"""Same-size images of a folder optimized together as one batch (tiny random-weight model)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import textured
+from PIL import Image
+from tinyvgg import tiny_engine
+
+from vidstyle.config import MethodConfig
+from vidstyle.errors import DecodeError
+from vidstyle.pipeline.folder import Item, groups
+from vidstyle.pipeline.image import stylize_files
+
+METHOD = MethodConfig(max_size=40, steps=20)
+
+
+def _item(name):
+    return Item(Path(name), Path("out") / name, name)
+
+
+def test_groups_collect_equal_keys_up_to_the_size_in_first_seen_order():
+    items = [_item(n) for n in "abcdefg"]
+    keys = {"a": 1, "b": 2, "c": 1, "d": 1, "e": None, "f": 2, "g": 1}
+    found = groups(items, lambda item: keys[item.name], 2)
+    assert [[i.name for i in g] for g in found] == [["a", "c"], ["b", "f"], ["d", "g"], ["e"]]
+    singles = groups(items, lambda item: 1, 1)
+    assert [[i.name for i in g] for g in singles] == [[n] for n in "abcdefg"]
+
+
+@pytest.fixture
+def spy_engine():
+    engine = tiny_engine(METHOD)
+    calls = []
+    stylize = engine.stylize
+
+    def recording(content, *args, **kwargs):
+        calls.append(content.shape)
+        return stylize(content, *args, **kwargs)
+
+    engine.stylize = recording
+    return engine, calls
+
+
+def _photos(tmp_path):
+    paths = []
+    for name, (height, width), seed in (("a.png", (30, 40), 1), ("b.png", (24, 24), 2),
+                                        ("c.png", (30, 40), 3)):  # fmt: skip
+        Image.fromarray(textured(height, width, seed)).save(tmp_path / name)
+        paths.append(tmp_path / name)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    return paths + [broken]
+
+
+def test_same_size_images_run_as_one_batch_with_the_results_they_get_alone(tmp_path, spy_engine):
+    engine, calls = spy_engine
+    style = textured(40, 40, seed=9)
+    photos = _photos(tmp_path)
+    jobs = [(p, tmp_path / f"out_{p.name}") for p in photos]
+    outcomes = stylize_files(engine, jobs, style)
+    assert sorted(calls) == [(1, 24, 24, 3), (2, 30, 40, 3)]  # a and c together, b alone
+    assert isinstance(outcomes[3][1], DecodeError) and "broken.png" in outcomes[3][1].message()
+    assert not (tmp_path / "out_broken.png").exists()
+    alone = tiny_engine(METHOD)
+    for (photo, output), (result, error) in zip(jobs[:3], outcomes[:3], strict=True):
+        assert error is None
+        single = stylize_files(alone, [(photo, tmp_path / "single.png")], style)[0][0]
+        assert np.abs(result.astype(int) - single.astype(int)).max() <= 1
+        assert np.array_equal(np.asarray(Image.open(output)), result)
+
+
+def test_a_batch_too_large_for_memory_runs_one_image_at_a_time(tmp_path, spy_engine):
+    engine, calls = spy_engine
+    engine.memory_budget = int(1.5 * 30 * 40 * 3.0 * 2**30 / 1e6)  # one 30x40 image, not two
+    photos = _photos(tmp_path)
+    jobs = [(p, tmp_path / f"out_{p.name}") for p in (photos[0], photos[2])]
+    outcomes = stylize_files(engine, jobs, textured(40, 40, seed=9))
+    assert calls == [(1, 30, 40, 3), (1, 30, 40, 3)]
+    assert all(error is None for _, error in outcomes)
