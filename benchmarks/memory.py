@@ -3,7 +3,8 @@
 For each size a child process builds the engine, runs ``--steps`` Adam steps on a synthetic
 image of that size and reports its peak resident memory (``ru_maxrss``); a baseline child does
 the same at 64x64, so the difference is what the image size costs. Memory per megapixel shows
-whether memory grows no faster than the pixel count.
+whether memory grows no faster than the pixel count. With a GPU the figures are the first GPU's
+peak allocation (TensorFlow's ``get_memory_info``) instead, and the same columns apply.
 
 Usage: ``python benchmarks/memory.py [--sizes 512x512 1024x1024 1920x1080] [--steps 1]``
 """
@@ -18,6 +19,7 @@ import sys
 CHILD = """
 import json, resource, sys
 import numpy as np
+import tensorflow as tf
 from vidstyle import load_engine
 from vidstyle.config import MethodConfig
 width, height, steps = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
@@ -26,7 +28,11 @@ rng = np.random.default_rng(0)
 image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
 style = engine.style_targets(rng.integers(0, 256, (256, 256, 3), dtype=np.uint8))
 engine.stylize(image, style, steps=steps)
-print(json.dumps({"peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+if tf.config.list_physical_devices("GPU"):
+    peak = tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
+else:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"peak_mib": peak}))
 """
 
 
