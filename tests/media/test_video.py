@@ -22,7 +22,8 @@ from clipmaker import (
 
 from vidstyle.errors import DecodeError, EncodeError, InputError
 from vidstyle.fsutil import is_temporary
-from vidstyle.media.video import list_sequence, probe, read_frames, write_video
+from vidstyle.media.encode import write_video
+from vidstyle.media.video import list_sequence, probe, read_frames
 
 FAST_VP9 = {"deadline": "realtime", "cpu-used": "8"}
 

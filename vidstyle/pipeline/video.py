@@ -26,6 +26,7 @@ from vidstyle.errors import DecodeError, ResumeError
 from vidstyle.fsutil import atomic_path
 from vidstyle.media import flow as flowlib
 from vidstyle.media import video as videolib
+from vidstyle.media.encode import write_video
 from vidstyle.media.images import fit_longest, fitted_size, load_image, resize_to, save_image
 from vidstyle.pipeline.image import style_for
 from vidstyle.progress import NullReporter, Reporter
@@ -292,7 +293,7 @@ def _deliver(clip: Clip, config: VideoConfig, work: WorkDir, records, output: Pa
     else:
         offset = config.start or 0.0
         timed = ((rgb, record["time"] - offset) for record, rgb in frames)
-        videolib.write_video(output, timed, clip.fps, audio_from=clip.path,
+        write_video(output, timed, clip.fps, audio_from=clip.path,
                              audio_start=offset, audio_end=config.end)  # fmt: skip
 
 
