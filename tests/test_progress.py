@@ -35,3 +35,16 @@ def test_plain_lines_report_items_steps_loss_and_eta():
     assert "loss 1234" in lines[1] and "ETA" in lines[1]
     assert lines[4] == "  a.jpg: done in 3.2s"
     assert lines[5] == "[1] frame 0: 10 steps"  # unknown total
+
+
+def test_plain_count_follows_ended_items_through_skips_and_batches():
+    console, out = _console(False)
+    reporter = PlainReporter(console)
+    reporter.begin(5, "images")
+    reporter.end_item("a.jpg", "skipped", 0.0)
+    reporter.start_item("b.jpg +1", 10)  # a batch of two
+    reporter.end_item("b.jpg", "done", 1.0)
+    reporter.end_item("c.jpg", "done", 1.0)
+    reporter.start_item("d.jpg", 10)
+    starts = [line for line in out.getvalue().splitlines() if line.startswith("[")]
+    assert starts == ["[2/5] b.jpg +1: 10 steps", "[4/5] d.jpg: 10 steps"]

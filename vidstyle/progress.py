@@ -107,9 +107,9 @@ class PlainReporter:
         self.total, self.unit, self.index = total, unit, 0
 
     def start_item(self, name: str, steps: int) -> None:
-        self.index += 1
         self.steps, self.started, self.next_report = steps, time.monotonic(), self.every
-        count = f"{self.index}/{self.total}" if self.total else str(self.index)
+        number = self.index + 1  # skipped items and whole batches count as they end
+        count = f"{number}/{self.total}" if self.total else str(number)
         self.console.print(f"[{count}] {name}: {steps} steps", highlight=False)
 
     def step(self, done: int, loss: float) -> None:
@@ -122,6 +122,7 @@ class PlainReporter:
         self.console.print(line, highlight=False)
 
     def end_item(self, name: str, status: str, seconds: float) -> None:
+        self.index += 1
         self.console.print(f"  {name}: {status} in {seconds:.1f}s", highlight=False)
 
     def end(self) -> None:
