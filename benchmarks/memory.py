@@ -6,7 +6,8 @@ the same at 64x64, so the difference is what the image size costs. Memory per me
 whether memory grows no faster than the pixel count. With a GPU the figures are the first GPU's
 peak allocation (TensorFlow's ``get_memory_info``) instead, and the same columns apply.
 
-Usage: ``python benchmarks/memory.py [--sizes 512x512 1024x1024 1920x1080] [--steps 1]``
+Usage: ``python benchmarks/memory.py [--sizes 512x512 1024x1024 1920x1080] [--steps 1]
+[--optimizer adam|lbfgs]``
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import tensorflow as tf
 from vidstyle import load_engine
 from vidstyle.config import MethodConfig
 width, height, steps = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-engine = load_engine(MethodConfig(max_size=max(width, height)))
+engine = load_engine(MethodConfig(max_size=max(width, height), optimizer=sys.argv[4]))
 rng = np.random.default_rng(0)
 image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
 style = engine.style_targets(rng.integers(0, 256, (256, 256, 3), dtype=np.uint8))
@@ -36,23 +37,24 @@ print(json.dumps({"peak_mib": peak}))
 """
 
 
-def peak_mib(width: int, height: int, steps: int) -> float:
-    done = subprocess.run([sys.executable, "-c", CHILD, str(width), str(height), str(steps)],
-                          capture_output=True, text=True, check=True)  # fmt: skip
+def peak_mib(width: int, height: int, steps: int, optimizer: str) -> float:
+    args = [sys.executable, "-c", CHILD, str(width), str(height), str(steps), optimizer]
+    done = subprocess.run(args, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])["peak_mib"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="*", default=["512x512", "1024x1024", "1920x1080"])
-    parser.add_argument("--steps", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=1, help="Adam steps or L-BFGS iterations")
+    parser.add_argument("--optimizer", default="adam", choices=["adam", "lbfgs"])
     args = parser.parse_args()
-    base = peak_mib(64, 64, args.steps)
+    base = peak_mib(64, 64, args.steps, args.optimizer)
     print(f"baseline (64x64): {base:.0f} MiB peak")
     print(f"{'size':>10} {'peak MiB':>9} {'above base':>10} {'MiB / Mpixel':>12}")
     for size in args.sizes:
         width, height = (int(v) for v in size.split("x"))
-        peak = peak_mib(width, height, args.steps)
+        peak = peak_mib(width, height, args.steps, args.optimizer)
         extra = peak - base
         print(f"{size:>10} {peak:9.0f} {extra:10.0f} {extra / (width * height / 1e6):12.0f}",
               flush=True)  # fmt: skip

@@ -13,16 +13,12 @@ paused and its loss measured, giving its loss-against-time curve.
 Each candidate is a vidstyle method given as ``optimizer:key=value,...`` (fields of
 :class:`vidstyle.config.MethodConfig`, e.g. ``lbfgs:steps=200,scales=2,tol=1e-3``; a bare
 ``adam`` is vidstyle's default method). Its time is one ``Engine.stylize`` call, including the
-call's own setup (content targets per level, host copies, SciPy's bookkeeping for L-BFGS); the
-style targets are computed once before, as the pipelines do.
+call's own setup (content targets per level, host copies); the style targets are computed once
+before, as the pipelines do.
 
 Compilation is not timed for anyone: the recipe's step is traced and run once first (then the
 image and Adam's state are reset), and each candidate's engine first runs one step per level at
 the same size, which traces every graph the timed call uses.
-
-L-BFGS's own bookkeeping (SciPy's L-BFGS-B over every pixel) is level-1 BLAS whose OpenBLAS
-threads spin beside TensorFlow's unless ``threadpoolctl`` is installed (see
-:mod:`vidstyle.engine.lbfgs`); the run says which.
 
 A candidate meets the goal when its loss is at most the recipe's and its time at most a quarter
 of the recipe's. Everything runs in one process, one after the other (recipe first), so a change
@@ -50,7 +46,6 @@ import tensorflow as tf
 from step import make_recipe
 
 from vidstyle.config import MethodConfig
-from vidstyle.engine import lbfgs
 from vidstyle.engine.model import FeatureExtractor, keras_vgg19
 from vidstyle.engine.optimize import Engine, compute_dtype, to_uint8
 from vidstyle.media.images import fit_longest, load_image
@@ -263,8 +258,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     source = resolve(args.weights)
     print(f"TensorFlow {tf.__version__}; weights: {source.origin}", flush=True)
-    blas = "one thread (threadpoolctl)" if lbfgs.threadpool_limits else "OpenBLAS's own threads"
-    print(f"SciPy's BLAS during L-BFGS: {blas}")
     content, style = load_inputs(args.size)
     print(f"content {content.shape[1]}x{content.shape[0]}, style {style.shape[1]}x{style.shape[0]}")
     vgg = keras_vgg19(source)
@@ -280,8 +273,7 @@ def main(argv: list[str] | None = None) -> None:
     print_table(recipe, rows, args.recipe_steps)
     if args.json:
         meta = {"size": args.size, "recipe_steps": args.recipe_steps,
-                "tensorflow": tf.__version__, "weights": source.origin,
-                "lbfgs_blas_one_thread": lbfgs.threadpool_limits is not None}  # fmt: skip
+                "tensorflow": tf.__version__, "weights": source.origin}  # fmt: skip
         out = {**meta, "recipe": recipe, "candidates": rows}
         Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
 

@@ -19,7 +19,7 @@ STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", 
 INIT_CHOICES = ("content", "noise")
 OPTIMIZERS = ("adam", "lbfgs")
 # L-BFGS iterations when --steps is not given: about the tutorial's 1000 Adam steps' loss
-# (benchmarks/quality.py at 256 px: 1.02x its loss in 0.26x its time).
+# (benchmarks/quality.py at 256 px: 1.03x its loss in 0.27x its time).
 LBFGS_STEPS = 250
 PRECISIONS = ("float32", "mixed")
 
@@ -32,8 +32,8 @@ class MethodConfig:
         content_layers, style_layers: VGG19 layer names used by the losses.
         content_weight, style_weight, tv_weight: loss weights.
         learning_rate, beta_1, beta_2, epsilon: Adam's settings.
-        optimizer: ``adam`` (the tutorial's, with the settings above) or ``lbfgs`` (SciPy's L-BFGS-B
-            with the pixels bounded to 0..1, as Gatys et al. optimized).
+        optimizer: ``adam`` (the tutorial's, with the settings above) or ``lbfgs`` (projected
+            L-BFGS in the graph, the pixels kept in 0..1, as Gatys et al. optimized with L-BFGS).
         steps: optimization steps per image: Adam steps, or L-BFGS iterations. With ``scales`` above
             1 they are shared out over the levels (see :mod:`vidstyle.engine.schedule`).
         scales: coarse-to-fine levels: 1 optimizes at the working size only; N starts at the

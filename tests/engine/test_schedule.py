@@ -71,15 +71,17 @@ def test_invalid_options_are_usage_errors(change):
 # --------------------------------------------------------------------------------- L-BFGS
 
 
-def test_lbfgs_minimize_keeps_to_the_bounds():
-    target = np.linspace(-1.0, 2.0, 50)
+def test_lbfgs_finds_the_bounded_minimum_of_a_quadratic():
+    target = tf.constant(np.linspace(-1.0, 2.0, 50), tf.float32)
+    scales = tf.constant(np.linspace(1.0, 20.0, 50), tf.float32)  # an ill-conditioned bowl
 
     def quadratic(x):
-        return float(np.sum((x - target) ** 2)), 2.0 * (x - target)
+        return tf.reduce_sum(scales * (x - target) ** 2), 2.0 * scales * (x - target)
 
-    x = lbfgs.minimize(quadratic, np.full(50, 0.5), 20, lambda i, loss: False)
-    assert x.min() >= 0.0 and x.max() <= 1.0
-    np.testing.assert_allclose(x, np.clip(target, 0.0, 1.0), atol=1e-6)
+    x = tf.fill([50], 0.5)
+    state = lbfgs.iterate(quadratic, lbfgs.start(x, *quadratic(x)), tf.constant(30))
+    assert float(tf.reduce_min(state.x)) >= 0.0 and float(tf.reduce_max(state.x)) <= 1.0
+    np.testing.assert_allclose(state.x.numpy(), np.clip(target.numpy(), 0.0, 1.0), atol=1e-3)
 
 
 def test_lbfgs_lowers_the_loss_and_reuses_its_compiled_function():

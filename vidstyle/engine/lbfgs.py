@@ -1,136 +1,135 @@
-"""L-BFGS over the image's pixels: SciPy's L-BFGS-B with every pixel bounded to 0..1.
+"""L-BFGS over the image's pixels, inside the TensorFlow graph, every pixel kept in 0..1.
 
 Gatys, Ecker, Bethge, "A Neural Algorithm of Artistic Style" (2015) and "Image Style Transfer
-Using Convolutional Neural Networks" (CVPR 2016) optimize the image with L-BFGS; it typically
-reaches a given loss in far fewer loss-and-gradient evaluations than Adam. The bounds keep the
-image a valid picture without the clipping Adam needs.
+Using Convolutional Neural Networks" (CVPR 2016) optimize the image with L-BFGS; it reaches a
+given loss in far fewer loss-and-gradient evaluations than Adam. This is projected L-BFGS:
 
-This module only drives SciPy. The loss and its gradient come from the engine as a function of a
-flat float64 array (see :meth:`vidstyle.engine.optimize.Engine.stylize`), so that the loss is
-exactly the one Adam minimizes. An iteration costs about one evaluation (1.02 on average on the
-real VGG19 at 96 px) plus SciPy's bookkeeping, which with the bounds takes about 0.4 to 0.8
-microseconds per pixel channel on one BLAS thread (80 to 160 ms at 256 x 256).
+- direction: the two-loop recursion (Nocedal and Wright, "Numerical Optimization", Algorithm 7.4)
+  over the last :data:`MEMORY` pairs ``s = x_k+1 - x_k``, ``y = g_k+1 - g_k`` with
+  ``H0 = (s.y / y.y) I`` from the newest pair, applied to the gradient of the free pixels (those
+  not held at 0 or 1 by their gradient);
+- step: from ``t = 1``, halved until Armijo's condition ``f(x_t) <= f(x) + C1 g.(x_t - x)``
+  holds along the projected path ``x_t = clip(x + t d, 0, 1)`` (at most :data:`MAX_HALVINGS`);
+- memory: a pair is kept when ``s.y > 0``; everything is forgotten when the direction does not
+  descend (the steepest descent is taken instead) or no step lowers the loss.
+
+The state is a tuple of tensors passed in and out of one compiled function that runs a chunk of
+iterations in a ``tf.while_loop``, as the engine's Adam does: nothing goes back to the host inside
+a chunk, and on a GPU everything stays there. An iteration costs one evaluation when the full
+step is taken, as it nearly always is.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
+from typing import NamedTuple
 
-import numpy as np
-import scipy.optimize
+import tensorflow as tf
 
-try:  # optional: without it SciPy's OpenBLAS keeps its own thread count
-    from threadpoolctl import threadpool_limits
-except ImportError:  # pragma: no cover - depends on the environment
-    threadpool_limits = None
+MEMORY = 10  # correction pairs kept
+C1 = 1e-4  # Armijo's sufficient-decrease constant
+MAX_HALVINGS = 10  # line-search halvings before giving up on an iteration
+FIRST_STEP = 0.05  # without pairs: the step moves the steepest free pixel by this much
 
-ValueAndGrad = Callable[[np.ndarray], tuple[float, np.ndarray]]
-OnIteration = Callable[[int, float], bool]
-
-MAXCOR = 20  # correction pairs kept (SciPy's default is 10)
-FTOL = 1e-12  # relative loss change that ends a run: practically off, ``tol`` decides instead
-GTOL = 1e-12  # projected gradient that ends a run: practically off (the losses run to 1e8)
-MAX_RESTARTS = 3  # fresh starts after a failed line search, while iterations remain
+LossAndGrad = Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
 
 
-def max_evaluations(iterations: int) -> int:
-    """The cap on loss-and-gradient evaluations for a budget of iterations: 1.25 x + 20.
+class State(NamedTuple):
+    """Where L-BFGS is: the image, its loss and gradient, and the correction pairs."""
 
-    A line search usually succeeds with one evaluation, sometimes needs two or three; the cap
-    bounds the time of a run to about 1.25 times that of its iterations.
-    """
-    return int(1.25 * iterations) + 20
-
-
-class _Stopped(Exception):
-    """Raised from SciPy's callback to end a run early."""
+    x: tf.Tensor
+    loss: tf.Tensor
+    grad: tf.Tensor
+    s: tf.Tensor  # [MEMORY, *x.shape], oldest first
+    y: tf.Tensor
+    rho: tf.Tensor  # [MEMORY], 1 / s.y, 0 for an empty or forgotten pair
 
 
-class _Run:
-    """One SciPy run: counts iterations, remembers the last iterate and the loss there."""
-
-    def __init__(self, value_and_grad: ValueAndGrad, on_iteration: OnIteration, done: int):
-        self.value_and_grad = value_and_grad
-        self.on_iteration = on_iteration
-        self.iteration = done
-        self.loss = float("nan")
-        self.x: np.ndarray | None = None
-
-    def fun(self, x: np.ndarray) -> tuple[float, np.ndarray]:
-        self.loss, grad = self.value_and_grad(x)
-        return self.loss, grad
-
-    def callback(self, xk: np.ndarray) -> None:
-        # L-BFGS-B's accepted iterate is the point its line search evaluated last.
-        self.iteration += 1
-        self.x = np.array(xk, dtype=np.float64)
-        if self.on_iteration(self.iteration, self.loss):
-            raise _Stopped
+def start(x: tf.Tensor, loss: tf.Tensor, grad: tf.Tensor) -> State:
+    """The state at ``x`` (in 0..1) with its loss and gradient, and no pairs yet."""
+    pairs = tf.zeros((MEMORY, *x.shape), x.dtype)
+    return State(x, loss, grad, pairs, pairs, tf.zeros([MEMORY], x.dtype))
 
 
-def minimize(
-    value_and_grad: ValueAndGrad,
-    x0: np.ndarray,
-    iterations: int,
-    on_iteration: OnIteration,
-) -> np.ndarray:
-    """Minimize a loss over pixels in 0..1 with L-BFGS-B.
-
-    A run that ends early because a line search failed (the float32 loss is noisy at its last
-    digits) is restarted from where it got to with a fresh memory, at most
-    :data:`MAX_RESTARTS` times, while iterations remain.
+def iterate(loss_and_grad: LossAndGrad, state: State, n: tf.Tensor) -> State:
+    """``n`` iterations from ``state``, to be traced inside a ``tf.function``.
 
     Args:
-        value_and_grad: the loss and its gradient (float64, shape of ``x0``) at a flat array.
-        x0: the start, flat float64 in 0..1.
-        iterations: the most iterations in all (SciPy's ``maxiter``); the evaluations are capped
-            at :func:`max_evaluations` of it.
-        on_iteration: called as ``on_iteration(iteration, loss)`` after every iteration, counted
-            from 1; returning True ends the minimization there.
-
-    Returns:
-        The last iterate, flat float64 in 0..1 (``x0`` when ``iterations`` is 0).
+        loss_and_grad: the scalar loss and its gradient at an image.
+        state: from :func:`start` or a previous call.
+        n: how many iterations, a scalar int32 tensor.
     """
-    x, done = np.clip(x0, 0.0, 1.0), 0
-    for _ in range(MAX_RESTARTS + 1):
-        if done >= iterations:
-            break
-        run = _Run(value_and_grad, on_iteration, done)
-        try:
-            result = _scipy_run(run, x, iterations - done)
-        except _Stopped:
-            return run.x
-        x, made = result.x, run.iteration - done
-        done = run.iteration
-        if result.status != 2 or made == 0:  # 2: a line search failed, anything else is final
-            break
-    return x
+
+    def body(i, *fields):
+        return (i + 1, *_iteration(loss_and_grad, State(*fields)))
+
+    out = tf.while_loop(lambda i, *_: i < n, body, (tf.constant(0), *state))
+    return State(*out[1:])
 
 
-def _scipy_run(run: _Run, x: np.ndarray, iterations: int) -> scipy.optimize.OptimizeResult:
-    options = {
-        "maxiter": iterations,
-        "maxfun": max_evaluations(iterations),
-        "maxcor": MAXCOR,
-        "ftol": FTOL,
-        "gtol": GTOL,
-    }
-    bounds = scipy.optimize.Bounds(np.zeros_like(x), np.ones_like(x))
-    with _one_blas_thread():
-        return scipy.optimize.minimize(run.fun, x, jac=True, method="L-BFGS-B", bounds=bounds,
-                                       callback=run.callback, options=options)  # fmt: skip
+def _iteration(loss_and_grad: LossAndGrad, st: State) -> State:
+    free = _free(st.x, st.grad)
+    d = -_two_loop(st.grad * free, st.s, st.y, st.rho) * free
+    descent = _dot(st.grad, d) < 0
+    d = tf.where(descent, d, -_first_scale(st.grad * free) * st.grad * free)
+    x, loss, grad = _line_search(loss_and_grad, st, d)
+    better = loss < st.loss
+    s, y = x - st.x, grad - st.grad
+    sy = _dot(s, y)
+    rho = tf.where(descent & better, st.rho, tf.zeros_like(st.rho))
+    keep = better & (sy > 0)
+    new = State(
+        tf.where(better, x, st.x),
+        tf.where(better, loss, st.loss),
+        tf.where(better, grad, st.grad),
+        tf.where(keep, tf.concat([st.s[1:], s[None]], 0), st.s),
+        tf.where(keep, tf.concat([st.y[1:], y[None]], 0), st.y),
+        tf.where(keep, tf.concat([rho[1:], [1.0 / sy]], 0), rho),
+    )
+    return new
 
 
-def _one_blas_thread():
-    """A context with SciPy's BLAS on one thread, when ``threadpoolctl`` is installed.
+def _free(x: tf.Tensor, grad: tf.Tensor) -> tf.Tensor:
+    """1 for pixels free to move, 0 for those held at a bound by their gradient."""
+    held = ((x <= 0.0) & (grad > 0.0)) | ((x >= 1.0) & (grad < 0.0))
+    return tf.cast(~held, x.dtype)
 
-    L-BFGS-B's bookkeeping is level-1 BLAS over every pixel, which OpenBLAS spreads over threads
-    that then spin beside TensorFlow's. Measured on a busy 2-core machine, per iteration: 388 ms
-    with OpenBLAS's threads against 164 ms with one at 256 x 256 x 3 pixels (a synthetic loss),
-    317 against 41 ms at 128 x 128 x 3 with the engine (the loss and gradient were faster too).
-    TensorFlow does not use this BLAS, so the loss and gradient keep all their threads.
-    """
-    if threadpool_limits is None:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+
+def _two_loop(q: tf.Tensor, s: tf.Tensor, y: tf.Tensor, rho: tf.Tensor) -> tf.Tensor:
+    """The inverse-Hessian approximation times ``q`` (forgotten pairs have ``rho`` 0)."""
+    alphas = [None] * MEMORY
+    for j in reversed(range(MEMORY)):
+        alphas[j] = rho[j] * _dot(s[j], q)
+        q = q - alphas[j] * y[j]
+    newest = rho[MEMORY - 1] > 0
+    gamma = tf.where(newest, _dot(s[-1], y[-1]) / (_dot(y[-1], y[-1]) + 1e-30), 0.0)
+    r = tf.where(newest, gamma, _first_scale(q)) * q
+    for j in range(MEMORY):
+        r = r + s[j] * (alphas[j] - rho[j] * _dot(y[j], r))
+    return r
+
+
+def _first_scale(grad: tf.Tensor) -> tf.Tensor:
+    return FIRST_STEP / (tf.reduce_max(tf.abs(grad)) + 1e-30)
+
+
+def _line_search(loss_and_grad: LossAndGrad, st: State, d: tf.Tensor):
+    """Backtracking along the projected path; returns the last point tried."""
+
+    def trial(t):
+        x = tf.clip_by_value(st.x + t * d, 0.0, 1.0)
+        return (x, *loss_and_grad(x))
+
+    def unmet(k, t, x, loss, grad):
+        return (k < MAX_HALVINGS) & ~(loss <= st.loss + C1 * _dot(st.grad, x - st.x))
+
+    def halve(k, t, x, loss, grad):
+        return (k + 1, t / 2, *trial(t / 2))
+
+    first = (tf.constant(0), tf.constant(1.0), *trial(tf.constant(1.0)))
+    _, _, x, loss, grad = tf.while_loop(unmet, halve, first)
+    return x, loss, grad
+
+
+def _dot(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
+    return tf.reduce_sum(a * b)

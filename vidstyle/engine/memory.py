@@ -3,7 +3,7 @@
 The estimate is linear in the pixel count, from ``benchmarks/memory.py`` on the CPU (one Adam
 step, peak resident memory above a 64x64 run): 2.5 GiB per megapixel at 512x512, 2.9 at
 1024x1024 and at 1920x1080. Adam is budgeted at 3.0 GiB per megapixel; L-BFGS keeps its
-float64 correction pairs and SciPy's work arrays on top (measured: about 2 GB more at 1080p),
+correction pairs and line-search point on top (measured: 3.9 GiB per megapixel at 1920x1080),
 budgeted at 1.0 GiB per megapixel more. The estimate covers the optimization only: the
 process's own baseline (TensorFlow and the weights, about 0.9 GiB) is already in use when the
 budget is read.

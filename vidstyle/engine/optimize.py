@@ -5,8 +5,9 @@ out of one ``tf.function``, which runs a chunk of steps in a ``tf.while_loop``. 
 to the host inside a chunk; the loss is read once per chunk for progress. Because no
 ``tf.Variable`` is created per item, a new image of a size already seen reuses the compiled graph.
 
-L-BFGS: SciPy drives the iterations (:mod:`vidstyle.engine.lbfgs`); each evaluation is one call of
-a compiled loss-and-gradient function of the image, the same loss as Adam's.
+L-BFGS (:mod:`vidstyle.engine.lbfgs`) runs the same way: its state (image, loss, gradient and
+correction pairs) goes in and out of one ``tf.function`` running a chunk of iterations, on the same
+loss as Adam's.
 
 Both run over the levels of :mod:`vidstyle.engine.schedule` (coarse to fine, early stop).
 """
@@ -27,8 +28,7 @@ from vidstyle.engine.model import FeatureExtractor
 OnStep = Callable[[int, float], None]
 STEPS_PER_CALL = 10
 ADAM_WINDOW = 50  # steps over which the early stop compares the loss (5 chunks)
-LBFGS_WINDOW = 10  # iterations over which the early stop compares the loss
-LBFGS_REPORT_EVERY = 10  # iterations between progress reports
+LBFGS_WINDOW = 10  # iterations over which the early stop compares the loss (1 chunk)
 FP16_GRAD_MAX = 64.0  # the largest feature gradient once scaled, with a float16 network
 
 
@@ -97,12 +97,13 @@ class Engine:
     def __init__(self, method: MethodConfig, extractor: FeatureExtractor):
         self.method = method
         self.extractor = extractor
-        self.traces = 0  # compilations of the Adam chunk and of the L-BFGS loss and gradient
+        self.traces = 0  # compilations of the Adam chunk and of the L-BFGS chunk
         gpu = bool(tf.config.list_physical_devices("GPU"))
         self.memory_budget = memory.budget_bytes(method.memory_limit, gpu)  # None: unknown
         self._style_cache: dict[tuple, StyleTargets] = {}
         self._run = tf.function(self._run_steps, autograph=False)
         self._value_grad = tf.function(self._value_and_grad, autograph=False)
+        self._lbfgs_run = tf.function(self._lbfgs_steps, autograph=False)
         self._losses = tf.function(self._loss_terms, autograph=False)
 
     # --------------------------------------------------------------------------------- targets
@@ -149,8 +150,8 @@ class Engine:
             init: the starting image(s), same shape, uint8 or float 0..255; the content when None.
             steps: Adam steps or L-BFGS iterations over all levels; ``method.steps`` when None.
             temporal: the temporal term for a video frame (single image only).
-            on_step: called as ``on_step(steps_done, loss)`` after every chunk of steps (every
-                10 L-BFGS iterations), counted over all levels.
+            on_step: called as ``on_step(steps_done, loss)`` after every chunk of 10 steps or
+                iterations, counted over all levels.
 
         Returns:
             The result, uint8 of the shape of ``content``.
@@ -206,23 +207,22 @@ class Engine:
         return x
 
     def _lbfgs(self, x: tf.Tensor, problem: _Problem, steps: int, on_step: OnStep | None):
-        """``steps`` L-BFGS-B iterations from ``x``, pixels bounded to 0..1; early stop."""
-        shape = tuple(x.shape)
-        plateau = schedule.Plateau(self.method.tol, LBFGS_WINDOW)
-
-        def value_and_grad(flat: np.ndarray) -> tuple[float, np.ndarray]:
-            image = tf.constant(flat.reshape(shape), tf.float32)
-            loss, grad = self._value_grad(image, *problem.args())
-            return float(loss), grad.numpy().astype(np.float64).ravel()
-
-        def on_iteration(iteration: int, loss: float) -> bool:
-            if on_step is not None and iteration % LBFGS_REPORT_EVERY == 0:
-                on_step(iteration, loss)
-            return plateau.update(loss)
-
-        start = x.numpy().astype(np.float64).ravel()
-        flat = lbfgs.minimize(value_and_grad, start, steps, on_iteration)
-        return tf.constant(flat.reshape(shape), tf.float32)
+        """``steps`` L-BFGS iterations from ``x`` (no pairs yet), in compiled chunks; early stop."""
+        plateau = schedule.Plateau(self.method.tol, LBFGS_WINDOW // STEPS_PER_CALL)
+        state = lbfgs.start(x, *self._value_grad(x, *problem.args()))
+        done = 0
+        while done < steps:
+            n = min(STEPS_PER_CALL, steps - done)
+            state = self._lbfgs_run(state, tf.constant(n), *problem.args())
+            done += n
+            if on_step is None and plateau.tol <= 0:
+                continue
+            loss = float(state.loss)
+            if on_step is not None:
+                on_step(done, loss)
+            if plateau.update(loss):
+                break
+        return state.x
 
     def _temporal_tensors(self, x: tf.Tensor, temporal: Temporal | None):
         if temporal is None:
@@ -298,9 +298,17 @@ class Engine:
 
     def _value_and_grad(self, x, params, content_targets, style_grams, warped, mask):
         """The batch's summed loss and its gradient with respect to the image."""
-        self.traces += 1  # runs only while tracing: counts compilations
         loss, grad = self._loss_and_grad(x, params, content_targets, style_grams, warped, mask)
         return tf.reduce_sum(loss), grad
+
+    def _lbfgs_steps(self, state, n, params, content_targets, style_grams, warped, mask):
+        """``n`` L-BFGS iterations (:mod:`vidstyle.engine.lbfgs`) on the batch's summed loss."""
+        self.traces += 1  # runs only while tracing: counts compilations
+
+        def value_and_grad(x):
+            return self._value_and_grad(x, params, content_targets, style_grams, warped, mask)
+
+        return lbfgs.iterate(value_and_grad, lbfgs.State(*state), n)
 
     # ----------------------------------------------------------------------------- measuring
 
