@@ -190,39 +190,44 @@ class Engine:
 
     def _adam(self, x: tf.Tensor, problem: _Problem, steps: int, on_step: OnStep | None):
         """``steps`` Adam steps from ``x`` (fresh moments), in compiled chunks; early stop."""
-        m, v, t = tf.zeros_like(x), tf.zeros_like(x), tf.constant(0.0)
-        plateau = schedule.Plateau(self.method.tol, ADAM_WINDOW // STEPS_PER_CALL)
+        state = (x, tf.zeros_like(x), tf.zeros_like(x), tf.constant(0.0))  # x, m, v, t
+
+        def advance(n: tf.Tensor) -> tf.Tensor:
+            nonlocal state
+            *state, loss = self._run(*state, n, *problem.args())
+            return loss
+
+        self._chunks(advance, steps, on_step, ADAM_WINDOW)
+        return state[0]
+
+    def _lbfgs(self, x: tf.Tensor, problem: _Problem, steps: int, on_step: OnStep | None):
+        """``steps`` L-BFGS iterations from ``x`` (no pairs yet), in compiled chunks; early stop."""
+        state = lbfgs.start(x, *self._value_grad(x, *problem.args()))
+
+        def advance(n: tf.Tensor) -> tf.Tensor:
+            nonlocal state
+            state = self._lbfgs_run(state, n, *problem.args())
+            return state.loss
+
+        self._chunks(advance, steps, on_step, LBFGS_WINDOW)
+        return state.x
+
+    def _chunks(self, advance, steps: int, on_step: OnStep | None, window: int) -> None:
+        """Run ``advance(n)`` (n steps, returning the loss) in chunks of STEPS_PER_CALL until
+        ``steps`` are done; report after each chunk and stop once the loss is on a plateau."""
+        plateau = schedule.Plateau(self.method.tol, window // STEPS_PER_CALL)
         done = 0
         while done < steps:
             n = min(STEPS_PER_CALL, steps - done)
-            x, m, v, t, loss = self._run(x, m, v, t, tf.constant(n), *problem.args())
+            loss = advance(tf.constant(n))
             done += n
             if on_step is None and plateau.tol <= 0:
-                continue
+                continue  # nothing reads the loss: no host round trip
             loss = float(tf.reduce_sum(loss))
             if on_step is not None:
                 on_step(done, loss)
             if plateau.update(loss):
                 break
-        return x
-
-    def _lbfgs(self, x: tf.Tensor, problem: _Problem, steps: int, on_step: OnStep | None):
-        """``steps`` L-BFGS iterations from ``x`` (no pairs yet), in compiled chunks; early stop."""
-        plateau = schedule.Plateau(self.method.tol, LBFGS_WINDOW // STEPS_PER_CALL)
-        state = lbfgs.start(x, *self._value_grad(x, *problem.args()))
-        done = 0
-        while done < steps:
-            n = min(STEPS_PER_CALL, steps - done)
-            state = self._lbfgs_run(state, tf.constant(n), *problem.args())
-            done += n
-            if on_step is None and plateau.tol <= 0:
-                continue
-            loss = float(state.loss)
-            if on_step is not None:
-                on_step(done, loss)
-            if plateau.update(loss):
-                break
-        return state.x
 
     def _temporal_tensors(self, x: tf.Tensor, temporal: Temporal | None):
         if temporal is None:
