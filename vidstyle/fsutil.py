@@ -8,6 +8,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from vidstyle.errors import DecodeError, InputError
+
 TEMP_MARKER = ".vidstyle-tmp-"
 
 
@@ -56,3 +58,22 @@ def same_file(a: str | Path, b: str | Path) -> bool:
     if a == b:
         return True
     return a.exists() and b.exists() and os.path.samefile(a, b)
+
+
+def check_input_file(path: Path, what: str, empty: str) -> None:
+    """Refuse a path that cannot possibly hold an input: missing, a folder, or an empty file.
+
+    Args:
+        path: the input.
+        what: what it should be, for the folder message (``"an image"``, ``"a video file"``).
+        empty: the reason given for an empty file.
+
+    Raises:
+        InputError: when it is missing or a folder; DecodeError: when it is empty.
+    """
+    if not path.exists():
+        raise InputError(path, "no such file")
+    if path.is_dir():
+        raise InputError(path, f"is a folder, not {what}")
+    if path.stat().st_size == 0:
+        raise DecodeError(path, empty)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import av
 
-from vidstyle.errors import DecodeError, InputError
+from vidstyle.errors import DecodeError
+from vidstyle.fsutil import check_input_file
 
 
 def open_input(path: Path) -> av.container.InputContainer:
@@ -16,12 +17,7 @@ def open_input(path: Path) -> av.container.InputContainer:
         InputError: when it is missing or a folder.
         DecodeError: when it is empty or FFmpeg cannot open it.
     """
-    if not path.exists():
-        raise InputError(path, "no such file")
-    if path.is_dir():
-        raise InputError(path, "is a folder, not a video file")
-    if path.stat().st_size == 0:
-        raise DecodeError(path, "cannot read video: the file is empty")
+    check_input_file(path, "a video file", "cannot read video: the file is empty")
     try:
         return av.open(str(path), metadata_errors="replace")
     except av.error.FFmpegError as exc:

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from vidstyle.errors import DecodeError, EncodeError, InputError
-from vidstyle.fsutil import atomic_path, same_file
+from vidstyle.fsutil import atomic_path, check_input_file, same_file
 
 IMAGE_SUFFIXES: frozenset[str] = frozenset(
     {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
@@ -201,12 +201,7 @@ def check_distinct(inputs: Iterable[Path], output: Path) -> None:
 
 def _check_readable(path: Path) -> None:
     """Raise the input or decode error for a path that cannot possibly hold an image."""
-    if not path.exists():
-        raise InputError(path, "no such file")
-    if path.is_dir():
-        raise InputError(path, "is a folder, not an image")
-    if path.stat().st_size == 0:
-        raise DecodeError(path, "cannot decode image: empty file")
+    check_input_file(path, "an image", "cannot decode image: empty file")
 
 
 _EXIF_ORIENTATION = 0x0112
