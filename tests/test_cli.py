@@ -44,7 +44,7 @@ def test_output_equal_to_input_is_refused_before_any_work(pair):
     content, style = pair
     before = content.read_bytes()
     result = runner.invoke(app, ["image", str(content), "-s", str(style), "-o", str(content)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error, for every command
     assert "photo.png: output would overwrite an input" in result.output
     assert content.read_bytes() == before
 

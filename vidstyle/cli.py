@@ -23,7 +23,7 @@ from vidstyle.config import (
     VideoConfig,
     parse_time,
 )
-from vidstyle.errors import InputError, UsageError, VidstyleError
+from vidstyle.errors import InputError, UsageError, VidstyleError, flag
 
 app = typer.Typer(
     add_completion=False,
@@ -74,7 +74,7 @@ def reported_errors():
     except VidstyleError as error:
         if os.environ.get("VIDSTYLE_DEBUG"):
             raise
-        err_console.print(f"[bold red]error:[/] {escape(error.message())}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {escape(error.message(flag))}", highlight=False)
         raise typer.Exit(2 if isinstance(error, UsageError) else 1) from None
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]: finished outputs are kept; rerun to resume")
@@ -88,11 +88,9 @@ METHOD_OPTIONS = ("max_size", "steps", "optimizer", "scales", "tol", "content_we
 
 def method_config(values: dict) -> MethodConfig:
     """MethodConfig from a command's parameters (its ``locals()``): the method's options, ``lr``
-    as the learning rate, layers given as comma-separated names, steps by the optimizer."""
+    as the learning rate, layers given as comma-separated names."""
     options = {name: values[name] for name in METHOD_OPTIONS if name in values}
     options["learning_rate"] = values["lr"]
-    if options.get("steps") is None:
-        options["steps"] = MethodConfig.default_steps(options.get("optimizer", "adam"))
     for name in ("content_layers", "style_layers"):
         options[name] = tuple(n.strip() for n in options[name].split(",") if n.strip())
     return MethodConfig(**options)
@@ -225,7 +223,7 @@ def _suffix(format: str | None) -> str | None:
         return None
     suffix = "." + format.lower().lstrip(".")
     if suffix not in (".png", ".jpg", ".jpeg", ".webp"):
-        raise UsageError(None, f"--format {format} is not one of png, jpg, webp")
+        raise UsageError(None, f"{{format}} {format} is not one of png, jpg, webp")
     return suffix
 
 
@@ -330,15 +328,14 @@ def video(
 
 def run_video(source, style, output, method, config, weights, quiet, restart):
     """Check the paths, build the engine and stylize the clip."""
-    from vidstyle.fsutil import same_file
+    from vidstyle.media.images import check_distinct
     from vidstyle.pipeline.video import stylize_clip
 
     if not source.exists():
         raise InputError(source, "no such file or folder")
     default = f"{source.stem}_{style.stem}" + ("" if source.is_dir() else ".mp4")
     output = output or Path(default)
-    if same_file(source, output) or same_file(style, output):
-        raise UsageError(output, "output would overwrite an input", hint="choose another -o")
+    check_distinct([source, style], output)
     style_rgb = load_style(style)
     engine = engine_for(method, weights, quiet)
     return stylize_clip(engine, source, style_rgb, output, config, reporter(quiet), restart)

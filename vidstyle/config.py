@@ -9,7 +9,7 @@ optimizer), coarse-to-fine levels and an early stop are available beside it.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from vidstyle.errors import UsageError
@@ -18,7 +18,8 @@ CONTENT_LAYERS = ("block5_conv2",)
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 INIT_CHOICES = ("content", "noise")
 OPTIMIZERS = ("adam", "lbfgs")
-# L-BFGS iterations when --steps is not given: about the tutorial's 1000 Adam steps' loss
+ADAM_STEPS = 1000  # the method's 10 epochs x 100 steps
+# L-BFGS iterations when no steps are given: about the tutorial's 1000 Adam steps' loss
 # (benchmarks/quality.py at 256 px: 1.03x its loss in 0.27x its time).
 LBFGS_STEPS = 250
 PRECISIONS = ("float32", "mixed")
@@ -35,7 +36,8 @@ class MethodConfig:
         optimizer: ``adam`` (the tutorial's, with the settings above) or ``lbfgs`` (projected
             L-BFGS in the graph, the pixels kept in 0..1, as Gatys et al. optimized with L-BFGS).
         steps: optimization steps per image: Adam steps, or L-BFGS iterations. With ``scales`` above
-            1 they are shared out over the levels (see :mod:`vidstyle.engine.schedule`).
+            1 they are shared out over the levels (see :mod:`vidstyle.engine.schedule`). None (the
+            default) takes the optimizer's: 1000 for Adam (10 x 100), LBFGS_STEPS for L-BFGS.
         scales: coarse-to-fine levels: 1 optimizes at the working size only; N starts at the
             working size / 2^(N-1) and doubles the size at each level.
         tol: early stop: a level ends when its loss changed by less than this fraction over the
@@ -59,7 +61,7 @@ class MethodConfig:
     beta_2: float = 0.999
     epsilon: float = 0.1
     optimizer: str = "adam"
-    steps: int = 1000
+    steps: int | None = None
     scales: int = 1
     tol: float = 0.0
     max_size: int = 512
@@ -70,26 +72,28 @@ class MethodConfig:
     memory_limit: float = 0.0
 
     def __post_init__(self) -> None:
+        if self.steps is None:
+            object.__setattr__(self, "steps", self.default_steps(self.optimizer))
         if self.steps < 0:
-            raise UsageError(None, f"--steps must be 0 or more, got {self.steps}")
+            raise UsageError(None, f"{{steps}} must be 0 or more, got {self.steps}")
         if self.optimizer not in OPTIMIZERS:
-            raise UsageError(None, f"--optimizer must be one of {', '.join(OPTIMIZERS)}")
+            raise UsageError(None, f"{{optimizer}} must be one of {', '.join(OPTIMIZERS)}")
         if self.scales < 1:
-            raise UsageError(None, f"--scales must be at least 1, got {self.scales}")
+            raise UsageError(None, f"{{scales}} must be at least 1, got {self.scales}")
         if not self.tol >= 0:  # also rejects NaN
-            raise UsageError(None, f"--tol must be 0 or more, got {self.tol}")
+            raise UsageError(None, f"{{tol}} must be 0 or more, got {self.tol}")
         if self.max_size < 16:
-            raise UsageError(None, f"--max-size must be at least 16, got {self.max_size}")
+            raise UsageError(None, f"{{max_size}} must be at least 16, got {self.max_size}")
         if self.style_scale <= 0:
-            raise UsageError(None, f"--style-scale must be positive, got {self.style_scale}")
+            raise UsageError(None, f"{{style_scale}} must be positive, got {self.style_scale}")
         if not self.content_layers or not self.style_layers:
             raise UsageError(None, "at least one content layer and one style layer are needed")
         if self.precision not in PRECISIONS:
-            raise UsageError(None, f"--precision must be one of {', '.join(PRECISIONS)}")
+            raise UsageError(None, f"{{precision}} must be one of {', '.join(PRECISIONS)}")
         if not self.memory_limit >= 0:
-            raise UsageError(None, f"--memory-limit must be 0 or more, got {self.memory_limit}")
+            raise UsageError(None, f"{{memory_limit}} must be 0 or more, got {self.memory_limit}")
         if self.init not in INIT_CHOICES and not Path(self.init).is_file():
-            raise UsageError(self.init, "--init is neither content, noise nor an existing image")
+            raise UsageError(self.init, "{init} is neither content, noise nor an existing image")
 
     @property
     def layers(self) -> tuple[str, ...]:
@@ -99,7 +103,7 @@ class MethodConfig:
     @staticmethod
     def default_steps(optimizer: str) -> int:
         """Steps when none are given: the method's 1000 for Adam, LBFGS_STEPS for L-BFGS."""
-        return LBFGS_STEPS if optimizer == "lbfgs" else MethodConfig.steps
+        return LBFGS_STEPS if optimizer == "lbfgs" else ADAM_STEPS
 
     def replace(self, **changes) -> MethodConfig:
         """A copy with some fields changed."""
@@ -122,7 +126,7 @@ class FolderConfig:
 
     def __post_init__(self) -> None:
         if self.batch < 1:
-            raise UsageError(None, f"--batch must be at least 1, got {self.batch}")
+            raise UsageError(None, f"{{batch}} must be at least 1, got {self.batch}")
 
 
 WARM_STARTS = ("flow", "prev", "none")
@@ -159,13 +163,13 @@ class VideoConfig:
 
     def __post_init__(self) -> None:
         if self.warm_start not in WARM_STARTS:
-            raise UsageError(None, f"--warm-start must be one of {', '.join(WARM_STARTS)}")
+            raise UsageError(None, f"{{warm_start}} must be one of {', '.join(WARM_STARTS)}")
         if self.steps_next < 0 or (self.steps_first or 0) < 0:
-            raise UsageError(None, "--steps-first and --steps-next must be 0 or more")
+            raise UsageError(None, "{steps_first} and {steps_next} must be 0 or more")
         if self.max_frames is not None and self.max_frames < 1:
-            raise UsageError(None, f"--max-frames must be at least 1, got {self.max_frames}")
+            raise UsageError(None, f"{{max_frames}} must be at least 1, got {self.max_frames}")
         if self.start is not None and self.end is not None and self.end <= self.start:
-            raise UsageError(None, f"--end ({self.end}) must come after --start ({self.start})")
+            raise UsageError(None, f"{{end}} ({self.end}) must come after {{start}} ({self.start})")
 
 
 def parse_time(text: str | None) -> float | None:
@@ -186,12 +190,3 @@ def parse_time(text: str | None) -> float | None:
     if len(parts) > 3 or seconds < 0:
         raise UsageError(None, f"cannot read the time {text!r}", hint="use seconds or hh:mm:ss")
     return seconds
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """Everything one run needs besides its inputs."""
-
-    method: MethodConfig = field(default_factory=MethodConfig)
-    folder: FolderConfig = field(default_factory=FolderConfig)
-    weights: Path | None = None

@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from pathlib import Path
+
+_PARAMETER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
+
+
+def param(name: str) -> str:
+    """How a message names a parameter (``param("max_size")`` is ``{max_size}``): the library
+    shows it as ``max_size``, the CLI as its flag ``--max-size`` (see :meth:`message`)."""
+    return "{" + name + "}"
+
+
+def flag(name: str) -> str:
+    """The command-line flag of a parameter: ``max_size`` is ``--max-size``."""
+    return "--" + name.replace("_", "-")
 
 
 class VidstyleError(Exception):
     """An error a user can act on: which file, what went wrong, and how to fix it.
+
+    Reasons and hints name parameters as ``{name}`` (see :func:`param`), never as flags.
 
     Args:
         path: the file or folder concerned, or None when no file is involved.
@@ -14,57 +31,45 @@ class VidstyleError(Exception):
         hint: an optional suggestion how to fix it.
     """
 
-    kind = "error"
-
     def __init__(self, path: str | Path | None, reason: str, hint: str | None = None):
         self.path = None if path is None else Path(path)
         self.reason = reason
         self.hint = hint
         super().__init__(self.message())
 
-    def message(self) -> str:
-        """One line: ``<path>: <reason> (<hint>)``."""
-        text = f"{self.path}: {self.reason}" if self.path is not None else self.reason
-        return f"{text} ({self.hint})" if self.hint else text
+    def message(self, name: Callable[[str], str] = str) -> str:
+        """One line: ``<path>: <reason> (<hint>)``, each parameter written as ``name(param)``
+        (the parameter's own name by default; the CLI passes :func:`flag`)."""
+        reason, hint = (_PARAMETER.sub(lambda m: name(m[1]), t) if t else t
+                        for t in (self.reason, self.hint))  # fmt: skip
+        text = f"{self.path}: {reason}" if self.path is not None else reason
+        return f"{text} ({hint})" if hint else text
 
 
 class UsageError(VidstyleError):
-    """An option value that cannot work; the CLI exits with code 2 as for other usage errors."""
-
-    kind = "usage"
+    """An option value that cannot work, or an output that would overwrite an input; the CLI
+    exits with code 2 as for other usage errors."""
 
 
 class InputError(VidstyleError):
-    """An input that cannot be used: missing, unsupported, or equal to an output."""
-
-    kind = "input"
+    """An input that cannot be used: missing, unsupported or unreadable."""
 
 
 class DecodeError(VidstyleError):
     """An image or video that exists but cannot be decoded."""
 
-    kind = "decode"
-
 
 class EncodeError(VidstyleError):
     """An output that cannot be written."""
-
-    kind = "encode"
 
 
 class WeightsError(VidstyleError):
     """VGG19 weights that cannot be found, fetched or trusted."""
 
-    kind = "weights"
-
 
 class ResumeError(VidstyleError):
     """A work folder left by a run with other inputs or options."""
 
-    kind = "resume"
-
 
 class TooLargeError(VidstyleError):
     """An image too large for the memory there is; the message gives the largest size that fits."""
-
-    kind = "memory"

@@ -112,7 +112,7 @@ def resolve(user_file: str | Path | None = None, download: bool = True) -> Weigh
         path = Path(user_file).expanduser()
         if not path.is_file():
             raise WeightsError(path, "no such weights file")
-        return WeightsSource(path, kind_of(path), f"--weights {path}")
+        return WeightsSource(path, kind_of(path), "the file given")
     if keras_cache_file().is_file():
         return WeightsSource(keras_cache_file(), "h5", "Keras cache")
     cached_bin = cache_dir() / BIN_FILE
@@ -127,7 +127,7 @@ def resolve(user_file: str | Path | None = None, download: bool = True) -> Weigh
         except WeightsError as error:
             failures.append(error.message())
     raise WeightsError(None, "could not get the VGG19 weights: " + "; ".join(failures),
-                       hint="download them elsewhere and pass --weights FILE")  # fmt: skip
+                       hint="download them elsewhere and pass {weights} FILE")  # fmt: skip
 
 
 def fetch_keras() -> WeightsSource:

@@ -28,7 +28,7 @@ def test_refusal_names_the_file_and_a_max_size_that_fits(height, width, optimize
     message = caught.value.message()
     assert message.startswith(f"big.jpg: {width}x{height} needs about ")
     assert "8.0 GiB is available" in message and "\n" not in message
-    side = int(message.rsplit("--max-size ", 1)[1].split()[0])
+    side = int(message.rsplit("use max_size ", 1)[1].split()[0])
     scale = side / max(height, width)
     memory.check("big.jpg", round(height * scale), round(width * scale), optimizer, budget)
     scale = (side + 8) / max(height, width)
@@ -49,6 +49,6 @@ def test_engine_refuses_before_optimizing():
     engine = tiny_engine(MethodConfig(memory_limit=0.01, steps=1))  # 10 MiB: about 3300 pixels
     targets = engine.style_targets(np.zeros((32, 32, 3), np.uint8))
     engine.stylize(np.zeros((32, 32, 3), np.uint8), targets)
-    with pytest.raises(TooLargeError, match=r"128x128 needs about .* --max-size 57 "):
+    with pytest.raises(TooLargeError, match=r"128x128 needs about .* max_size 57 "):
         engine.stylize(np.zeros((128, 128, 3), np.uint8), targets)
     assert engine.traces == 1  # nothing was compiled for the refused size

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vidstyle.errors import DecodeError, EncodeError, InputError
+from vidstyle.errors import DecodeError, EncodeError, InputError, UsageError, flag
 from vidstyle.fsutil import is_temporary
 from vidstyle.media.images import (
     IMAGE_SUFFIXES,
@@ -500,9 +500,10 @@ def test_check_distinct_accepts_other_output(tmp_path):
 def test_check_distinct_refuses_same_path(tmp_path):
     a = tmp_path / "a.png"
     a.write_bytes(b"x")
-    with pytest.raises(InputError, match="overwrite an input") as info:
+    with pytest.raises(UsageError, match="overwrite an input") as info:
         check_distinct([tmp_path / "other.png", a], a)
-    assert info.value.hint == "choose another -o"
+    assert info.value.message().endswith("(choose another output)")
+    assert info.value.message(flag).endswith("(choose another --output)")
     assert "a.png" in str(info.value)
 
 
@@ -511,9 +512,9 @@ def test_check_distinct_refuses_other_spelling(tmp_path, monkeypatch):
     a = tmp_path / "a.png"
     a.write_bytes(b"x")
     monkeypatch.chdir(tmp_path / "sub")
-    with pytest.raises(InputError):
+    with pytest.raises(UsageError):
         check_distinct([a], Path("../sub/../a.png"))
-    with pytest.raises(InputError):
+    with pytest.raises(UsageError):
         check_distinct([Path("../a.png")], a)
 
 
@@ -523,7 +524,7 @@ def test_check_distinct_refuses_symlink(tmp_path):
     a.write_bytes(b"x")
     link = tmp_path / "link.png"
     link.symlink_to(a)
-    with pytest.raises(InputError):
+    with pytest.raises(UsageError):
         check_distinct([a], link)
-    with pytest.raises(InputError):
+    with pytest.raises(UsageError):
         check_distinct([link], a)

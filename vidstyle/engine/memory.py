@@ -72,7 +72,7 @@ def check(
     images = f"{batch} images of " if batch > 1 else ""
     reason = (f"{images}{width}x{height} needs about {_amount(need)} of memory to stylize "
               f"with {optimizer}, {_amount(budget)} is available")  # fmt: skip
-    raise TooLargeError(path, reason, hint=f"use --max-size {side} or less")
+    raise TooLargeError(path, reason, hint=f"use {{max_size}} {side} or less")
 
 
 def _amount(size: int) -> str:

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from vidstyle.errors import DecodeError, EncodeError, InputError
+from vidstyle.errors import DecodeError, EncodeError, InputError, UsageError
 from vidstyle.fsutil import atomic_path, check_input_file, same_file
 
 IMAGE_SUFFIXES: frozenset[str] = frozenset(
@@ -192,11 +192,12 @@ def check_distinct(inputs: Iterable[Path], output: Path) -> None:
         output: the file that will be written.
 
     Raises:
-        InputError: ``output`` is the same file as one of ``inputs``.
+        UsageError: ``output`` is the same file as one of ``inputs``.
     """
     for source in inputs:
         if same_file(source, output):
-            raise InputError(output, "output would overwrite an input", hint="choose another -o")
+            raise UsageError(output, "output would overwrite an input",
+                             hint="choose another {output}")  # fmt: skip
 
 
 def _check_readable(path: Path) -> None:

@@ -89,7 +89,7 @@ class WorkDir:
         saved = json.loads(self.manifest.read_text())
         if saved.get("fingerprint") != self.fingerprint:
             raise ResumeError(self.root, "was left by a run with another input, style or options",
-                              hint="rerun with --restart to start over")  # fmt: skip
+                              hint="rerun with {restart} to start over")  # fmt: skip
         return saved["frames"]
 
     def save(self, records: list[dict]) -> None:
