@@ -1,5 +1,5 @@
 """``python -m vidstyle``: the same as the ``vidstyle`` command."""
 
-from vidstyle.cli import app
+from vidstyle.cli import main
 
-app(prog_name="vidstyle")
+main()

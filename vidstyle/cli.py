@@ -5,7 +5,6 @@ rich and picks exit codes (0 success, 1 failure, 2 usage error, 130 interrupted)
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -23,7 +22,14 @@ from vidstyle.config import (
     VideoConfig,
     parse_time,
 )
-from vidstyle.errors import InputError, UsageError, VidstyleError, flag
+from vidstyle.errors import (
+    InputError,
+    InternalError,
+    UsageError,
+    VidstyleError,
+    debugging,
+    flag,
+)
 
 app = typer.Typer(
     add_completion=False,
@@ -66,19 +72,32 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output."
 DEFAULTS = MethodConfig()
 
 
+def main() -> None:
+    """The ``vidstyle`` program: stderr keeps only vidstyle's own lines (unless debugging)."""
+    if not debugging():
+        from vidstyle.quietlogs import silence_native_logs
+
+        silence_native_logs()
+    app(prog_name="vidstyle")
+
+
 @contextlib.contextmanager
-def reported_errors():
-    """Turn library errors into one-line messages and exit codes (tracebacks: VIDSTYLE_DEBUG=1)."""
+def reported_errors(subject: Path | None = None):
+    """Turn errors into one-line messages and exit codes (tracebacks: VIDSTYLE_DEBUG=1); an
+    unexpected one is an internal error about ``subject``, the item being worked on."""
     try:
         yield
-    except VidstyleError as error:
-        if os.environ.get("VIDSTYLE_DEBUG"):
-            raise
-        err_console.print(f"[bold red]error:[/] {escape(error.message(flag))}", highlight=False)
-        raise typer.Exit(2 if isinstance(error, UsageError) else 1) from None
+    except (typer.Exit, typer.Abort):
+        raise
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]: finished outputs are kept; rerun to resume")
         raise typer.Exit(130) from None
+    except Exception as error:
+        if debugging():
+            raise
+        known = error if isinstance(error, VidstyleError) else InternalError(subject, error)
+        err_console.print(f"[bold red]error:[/] {escape(known.message(flag))}", highlight=False)
+        raise typer.Exit(2 if isinstance(error, UsageError) else 1) from None
 
 
 METHOD_OPTIONS = ("max_size", "steps", "optimizer", "scales", "tol", "content_weight",
@@ -147,7 +166,7 @@ def image(
     from vidstyle.media.images import check_distinct
     from vidstyle.pipeline.image import stylize_file
 
-    with reported_errors():
+    with reported_errors(content):
         method = method_config(locals())
         output = output or Path(f"{content.stem}_{style.stem}.png")
         check_distinct([content, style], output)
@@ -316,7 +335,7 @@ def video(
     quiet: Quiet = False,
 ) -> None:
     """Stylize a video clip (sound kept) or an image sequence, resumably and without flicker."""
-    with reported_errors():
+    with reported_errors(source):
         method = method_config(locals())
         config = VideoConfig(steps_first=steps_first, steps_next=steps_next,
                              warm_start=warm_start, temporal_weight=temporal_weight,

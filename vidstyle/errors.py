@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -73,3 +74,23 @@ class ResumeError(VidstyleError):
 
 class TooLargeError(VidstyleError):
     """An image too large for the memory there is; the message gives the largest size that fits."""
+
+
+class InternalError(VidstyleError):
+    """An unexpected failure (a bug, or a library's own error): one line instead of a traceback.
+
+    Args:
+        path: the item being worked on, when known.
+        cause: the exception.
+    """
+
+    def __init__(self, path: str | Path | None, cause: BaseException):
+        lines = str(cause).strip().splitlines()
+        detail = f"{type(cause).__name__}: {lines[0][:200]}" if lines else type(cause).__name__
+        super().__init__(path, f"internal error: {detail}",
+                         hint="rerun with VIDSTYLE_DEBUG=1 for the traceback")  # fmt: skip
+
+
+def debugging() -> bool:
+    """Whether ``VIDSTYLE_DEBUG`` asks for tracebacks (and TensorFlow's own log lines)."""
+    return os.environ.get("VIDSTYLE_DEBUG", "") not in ("", "0")

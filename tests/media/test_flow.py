@@ -151,3 +151,13 @@ def test_cut_from_a_dark_to_a_bright_scene_and_threshold():
     assert is_shot_cut(night[1], day[0]) and is_shot_cut(day[1], night[0])
     assert not is_shot_cut(night[1], day[0], threshold=1.0)
     assert is_shot_cut(night[0], night[1], threshold=-1.0)
+
+
+@pytest.mark.parametrize(("height", "width"), [(1, 1), (1, 9), (15, 15), (11, 40)])
+def test_flow_and_mask_of_frames_smaller_than_dis_takes(height, width):
+    a = make_texture(width, height, seed=3)
+    field = flow(a, a)
+    assert field.shape == (height, width, 2) and field.dtype == np.float32
+    assert np.abs(field).max() < 0.5  # no motion between equal frames
+    mask = reliable_mask(field, field)
+    assert mask.shape == (height, width)

@@ -82,6 +82,12 @@ class FeatureExtractor:
         return _Op(layer.name, "pool")
 
     @property
+    def min_side(self) -> int:
+        """The smallest image side the forward pass takes: each 2x2 pooling before the deepest
+        layer halves the size, and that layer needs at least one position (16 for block5)."""
+        return 2 ** sum(op.kind == "pool" for op in self.ops)
+
+    @property
     def depth(self) -> int:
         """How many VGG19 layers the forward pass runs."""
         return len(self.ops)

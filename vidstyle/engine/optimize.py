@@ -113,6 +113,11 @@ class Engine:
         key = (style.shape, hashlib.sha1(np.ascontiguousarray(style)).hexdigest())
         if key not in self._style_cache:
             n_content = len(self.method.content_layers)
+            short = min(style.shape[:2])
+            if short < self.extractor.min_side:  # too small for the network: enlarge it
+                factor = self.extractor.min_side / short
+                size = [max(self.extractor.min_side, round(n * factor)) for n in style.shape[:2]]
+                style = _resized(style, size, "bilinear")
             features = self.extractor(to_tensor(style))[n_content:]
             self._style_cache[key] = StyleTargets(tuple(losses.gram(f) for f in features))
         return self._style_cache[key]
@@ -159,6 +164,9 @@ class Engine:
         Raises:
             TooLargeError: when the optimization would not fit in the memory budget.
         """
+        height, width = content.shape[-3:-1]
+        if min(height, width) < self.extractor.min_side:
+            return self._stylize_enlarged(content, style, init, steps, temporal, on_step)
         steps = self.method.steps if steps is None else steps
         batch = content.shape[0] if content.ndim == 4 else 1
         self.check_fits(None, *content.shape[-3:-1], batch)
@@ -176,6 +184,25 @@ class Engine:
             done, base = done + level.steps, level_start
         out = to_uint8(x)
         return out if content.ndim == 4 else out[0]
+
+    def _stylize_enlarged(self, content, style, init, steps, temporal, on_step) -> np.ndarray:
+        """Stylize an image with a side below the network's smallest (``extractor.min_side``):
+        enlarge it (and its start and temporal term) to that side, then shrink the result back."""
+        height, width = content.shape[-3:-1]
+        big, start, temporal = self._enlarged(content, init, temporal)
+        result = self.stylize(big, style, start, steps, temporal, on_step)
+        return _resized(result, [height, width], "area")
+
+    def _enlarged(self, image, init=None, temporal=None):
+        """An image (with its start and temporal term) enlarged so that each side is at least
+        ``extractor.min_side``; bilinear for pictures, nearest for the mask."""
+        size = [max(n, self.extractor.min_side) for n in image.shape[-3:-1]]
+        if temporal is not None:
+            warped, mask = temporal.warped, temporal.mask
+            temporal = Temporal(_resized(warped, size, "bilinear"), _resized(mask, size, "nearest"),
+                                temporal.weight)  # fmt: skip
+        big = [None if a is None else _resized(a, size, "bilinear") for a in (image, init)]
+        return big[0], big[1], temporal
 
     def _problem(self, level, target, style, warped, mask, t_weight: float) -> _Problem:
         """The level's loss inputs: content targets, temporal term resized to its size."""
@@ -330,6 +357,8 @@ class Engine:
             ``{"content", "style", "tv", "temporal"}`` unweighted, and ``"total"`` with the
             method's weights (and the temporal weight when a temporal term is given).
         """
+        if min(image.shape[:2]) < self.extractor.min_side:
+            image, content, temporal = self._enlarged(image, content, temporal)
         x, target = to_tensor(image), to_tensor(content)
         warped, mask, t_weight = self._temporal_tensors(x, temporal)
         terms = self._losses(x, self._content_targets(target), list(style.grams), warped, mask)
@@ -338,6 +367,16 @@ class Engine:
         out["total"] = (m.content_weight * out["content"] + m.style_weight * out["style"]
                         + m.tv_weight * out["tv"] + t_weight * out["temporal"])  # fmt: skip
         return out
+
+
+def _resized(array: np.ndarray, size: list[int], method: str) -> np.ndarray:
+    """An HxW, HxWxC or BxHxWxC array at another height and width, in its own dtype (uint8 is
+    rounded)."""
+    batch = array.reshape(array.shape[:2] + (1,)) if array.ndim == 2 else array
+    out = tf.image.resize(np.asarray(batch, np.float32), size, method=method).numpy()
+    if array.dtype == np.uint8:
+        out = np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    return out.reshape(out.shape[:2]) if array.ndim == 2 else out.astype(array.dtype)
 
 
 def _offset(on_step: OnStep | None, done: int) -> OnStep | None:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+MIN_FLOW_SIDE = 16  # DIS needs a side of 12 or more; smaller frames are enlarged for the flow
+
 
 def flow(prev_rgb: np.ndarray, next_rgb: np.ndarray) -> np.ndarray:
     """Dense optical flow from ``prev_rgb`` to ``next_rgb`` (OpenCV DIS, medium preset, on grey).
@@ -32,8 +34,17 @@ def flow(prev_rgb: np.ndarray, next_rgb: np.ndarray) -> np.ndarray:
     """
     if prev_rgb.shape[:2] != next_rgb.shape[:2]:
         raise ValueError(f"frame sizes differ: {prev_rgb.shape} and {next_rgb.shape}")
+    height, width = prev_rgb.shape[:2]
+    big = (max(width, MIN_FLOW_SIDE), max(height, MIN_FLOW_SIDE))
+    a, b = (_grey(rgb) for rgb in (prev_rgb, next_rgb))
+    if big != (width, height):  # too small for DIS: measure at a larger size, then scale back
+        a, b = (cv2.resize(grey, big, interpolation=cv2.INTER_LINEAR) for grey in (a, b))
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    return dis.calc(_grey(prev_rgb), _grey(next_rgb), None).astype(np.float32, copy=False)
+    field = dis.calc(a, b, None).astype(np.float32, copy=False)
+    if big == (width, height):
+        return field
+    field = cv2.resize(field, (width, height), interpolation=cv2.INTER_AREA)
+    return field * np.array([width / big[0], height / big[1]], np.float32)
 
 
 def warp(image: np.ndarray, flow_ba: np.ndarray) -> np.ndarray:
@@ -90,7 +101,7 @@ def reliable_mask(flow_ab: np.ndarray, flow_ba: np.ndarray) -> np.ndarray:
     w_tilde = warp(flow_ab.astype(np.float32), w_hat)
     sq = np.sum((w_tilde + w_hat) ** 2, axis=2)
     inconsistent = sq > 0.01 * (np.sum(w_tilde**2, axis=2) + np.sum(w_hat**2, axis=2)) + 0.5
-    gradient = sum(g**2 for c in (0, 1) for g in np.gradient(w_hat[..., c]))
+    gradient = sum(_squared_gradient(w_hat[..., c]) for c in (0, 1))
     boundary = gradient > 0.01 * np.sum(w_hat**2, axis=2) + 0.002
     return (~(inconsistent | boundary | _outside(w_hat))).astype(np.float32)
 
@@ -182,3 +193,11 @@ def _hsv_histogram(rgb: np.ndarray) -> np.ndarray:
 def _remap(image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
     image = np.ascontiguousarray(image)
     return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _squared_gradient(plane: np.ndarray) -> np.ndarray:
+    """``|∇plane|²`` by central differences; an axis of one pixel has no change along it."""
+    axes = [axis for axis in (0, 1) if plane.shape[axis] > 1]
+    parts = np.gradient(plane, axis=axes) if axes else []
+    parts = parts if isinstance(parts, list | tuple) else [parts]
+    return sum((g**2 for g in parts), np.zeros_like(plane))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vidstyle.config import FolderConfig
-from vidstyle.errors import InputError, VidstyleError
+from vidstyle.errors import InputError, InternalError, VidstyleError, debugging
 from vidstyle.fsutil import is_temporary
 from vidstyle.media.images import IMAGE_SUFFIXES
 from vidstyle.progress import NullReporter, Reporter
@@ -144,7 +144,9 @@ def _run_group(group: list[Item], stylize_group: StylizeGroup, steps: int, repor
     except VidstyleError as error:
         reasons = [error.message()] * len(group)
     except Exception as error:  # one bad item must not stop the others
-        reasons = [f"{item.source}: {type(error).__name__}: {error}" for item in group]
+        if debugging():
+            raise
+        reasons = [InternalError(item.source, error).message() for item in group]
     seconds = (time.monotonic() - started) / len(group)
     results = []
     for item, reason in zip(group, reasons, strict=True):

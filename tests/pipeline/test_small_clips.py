@@ -1,0 +1,30 @@
+"""Clips of frames smaller than the network takes (1x1, 1xN, 15x15) come out whole: the same
+frames and rate, H.264 (odd sizes padded to even), with the tiny random-weight model."""
+
+import numpy as np
+import pytest
+from clipmaker import write_clip
+from tinyvgg import tiny_engine
+
+from vidstyle.config import MethodConfig, VideoConfig
+from vidstyle.media.video import probe
+from vidstyle.pipeline.video import stylize_clip
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return tiny_engine(MethodConfig(steps=2))
+
+
+@pytest.mark.parametrize(("height", "width"), [(1, 1), (1, 9), (15, 15)])
+def test_tiny_clips_are_stylized_frame_by_frame(engine, tmp_path, height, width):
+    frames = np.random.default_rng(0).integers(0, 256, (4, height, width, 3)).astype(np.uint8)
+    source = tmp_path / "tiny.mkv"
+    write_clip(source, frames, fps=12, codec="ffv1")  # lossless: any size
+    out = tmp_path / "out.mp4"
+    result = stylize_clip(engine, source, np.full((20, 20, 3), 80, np.uint8), out,
+                          VideoConfig(steps_next=1))  # fmt: skip
+    info = probe(out)
+    assert (info.codec, info.frame_count) == ("h264", 4)
+    assert (info.width, info.height) == (width + width % 2, height + height % 2)
+    assert result.summary["frames"] == 4
