@@ -1,4 +1,5 @@
-"""Atomic file output: write to a temporary name beside the destination, then rename."""
+"""Atomic file output (write to a temporary name beside the destination, then rename), and the
+checks that an input can be read and an output written before any work starts."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from vidstyle.errors import DecodeError, InputError
+from vidstyle.errors import DecodeError, EncodeError, InputError, param
 
 TEMP_MARKER = ".vidstyle-tmp-"
 
@@ -77,3 +78,29 @@ def check_input_file(path: Path, what: str, empty: str) -> None:
         raise InputError(path, f"is a folder, not {what}")
     if path.stat().st_size == 0:
         raise DecodeError(path, empty)
+
+
+def check_writable(path: Path, folder: bool = False, name: str = "output") -> None:
+    """Refuse an output that cannot be created, before any work is spent on it.
+
+    Args:
+        path: the file (or, with ``folder``, the folder) that will be written; it need not exist.
+        folder: whether the output is a folder.
+        name: the parameter that gave ``path``, for the hint.
+
+    Raises:
+        EncodeError: ``path`` exists as a folder (a file is wanted) or as a file (a folder is
+            wanted), its nearest existing parent is a file, or that parent is not writable.
+    """
+    hint = "choose another " + param(name)
+    if path.is_dir() and not folder:
+        raise EncodeError(path, "is a folder, not a file", hint=hint)
+    if path.exists() and not path.is_dir() and folder:
+        raise EncodeError(path, "is a file, not a folder", hint=hint)
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise EncodeError(path, f"cannot create it: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise EncodeError(path, f"cannot write in {parent}: permission denied")

@@ -15,11 +15,17 @@ from vidstyle.errors import DecodeError, EncodeError, InputError, UsageError, fl
 from vidstyle.fsutil import is_temporary
 from vidstyle.media.images import (
     IMAGE_SUFFIXES,
+    MAX_PIXELS,
     OUTPUT_SUFFIXES,
     Picture,
     check_distinct,
+    check_output,
+    check_pixels,
     fit_longest,
+    format_suffix,
     load_image,
+    output_suffix,
+    probe_size,
     resize_to,
     save_image,
 )
@@ -210,9 +216,10 @@ def test_other_formats(tmp_path, suffix):
 
 
 def test_image_suffixes():
-    assert {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"} == IMAGE_SUFFIXES
+    photos = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+    assert photos | {".ppm", ".pgm", ".pnm", ".pbm", ".tga"} == IMAGE_SUFFIXES
     assert all(s == s.lower() for s in IMAGE_SUFFIXES)
-    assert OUTPUT_SUFFIXES == (".png", ".jpg", ".jpeg", ".webp")
+    assert OUTPUT_SUFFIXES == (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
 
 
 # --- orientation --------------------------------------------------------------------------------
@@ -420,7 +427,7 @@ def test_save_replaces_existing_file(tmp_path):
     assert single(load_image(path)) == (255, 255, 255)
 
 
-@pytest.mark.parametrize("name", ["out.gif", "out.bmp", "out.tiff", "out"])
+@pytest.mark.parametrize("name", ["out.gif", "out.bmp", "out.ppm", "out"])
 def test_save_unsupported_suffix(tmp_path, name):
     with pytest.raises(EncodeError, match="unsupported output format") as info:
         save_image(tmp_path / name, noise(3, 3))
@@ -528,3 +535,154 @@ def test_check_distinct_refuses_symlink(tmp_path):
         check_distinct([a], link)
     with pytest.raises(UsageError):
         check_distinct([link], a)
+
+
+# --- what is read maps to what is written ------------------------------------------------------
+
+
+def _sample(suffix: str) -> Image.Image:
+    """A small picture in a mode the format holds."""
+    image = Image.fromarray(noise(6, 9, seed=7))
+    return {".pgm": image.convert("L"), ".pbm": image.convert("1")}.get(suffix, image)
+
+
+@pytest.mark.parametrize("suffix", sorted(IMAGE_SUFFIXES))
+def test_every_readable_suffix_decodes_and_maps_to_a_written_one(tmp_path, suffix):
+    path = tmp_path / f"in{suffix}"
+    _sample(suffix).save(path)
+    picture = load_image(path)
+    assert picture.rgb.shape == (6, 9, 3)
+    out = tmp_path / f"out{output_suffix(path)}"
+    assert out.suffix in OUTPUT_SUFFIXES
+    check_output(out)
+    save_image(out, picture.rgb, picture.alpha)
+    assert load_image(out).rgb.shape == (6, 9, 3)
+
+
+def test_output_suffix_keeps_written_formats_and_makes_the_others_png():
+    kept = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff"}
+    for suffix in IMAGE_SUFFIXES:
+        assert output_suffix(f"a{suffix.upper()}") == (suffix if suffix in kept else ".png")
+    assert output_suffix("café au lait.TIF") == ".tif"
+
+
+def test_sixteen_bit_tiff_comes_out_as_eight_bit_tiff_with_alpha(tmp_path):
+    grey = np.linspace(0, 65535, 12, dtype=np.uint16).reshape(3, 4)
+    source = tmp_path / "deep.tif"
+    Image.fromarray(grey).save(source)
+    picture = load_image(source)
+    assert picture.rgb.dtype == np.uint8 and picture.rgb[-1, -1, 0] == 255
+    out = tmp_path / "out.tiff"
+    alpha = np.full((3, 4), 100, np.uint8)
+    save_image(out, picture.rgb, alpha)
+    with Image.open(out) as written:
+        assert written.format == "TIFF" and written.mode == "RGBA"
+        assert written.info.get("compression") == "tiff_lzw"
+    assert np.array_equal(load_image(out).rgb, picture.rgb)
+
+
+@pytest.mark.parametrize("name, suffix", [("tif", ".tif"), ("TIFF", ".tiff"), (".jpg", ".jpg"),
+                                          ("webp", ".webp"), ("Png", ".png")])  # fmt: skip
+def test_format_suffix(name, suffix):
+    assert format_suffix(name) == suffix
+
+
+@pytest.mark.parametrize("name", ["gif", "bmp", "ppm", ""])
+def test_format_suffix_refuses_unwritten_formats_naming_the_parameter(name):
+    with pytest.raises(UsageError) as info:
+        format_suffix(name)
+    assert "{format}" in info.value.reason and "tif" in info.value.reason
+    assert "--format" in info.value.message(flag)
+
+
+# --- outputs checked before any work -----------------------------------------------------------
+
+
+def test_check_output_accepts_a_new_file_in_a_new_folder(tmp_path):
+    check_output(tmp_path / "new" / "deeper" / "ünïcode name.tif", 500, 400)
+    assert list(tmp_path.iterdir()) == []  # checking creates nothing
+
+
+@pytest.mark.parametrize("name", ["out.gif", "out.bmp", "out.ppm", "out"])
+def test_check_output_refuses_an_unwritten_suffix(tmp_path, name):
+    with pytest.raises(UsageError, match="cannot write") as info:
+        check_output(tmp_path / name)
+    assert name in str(info.value) and "--output" in info.value.message(flag)
+
+
+def test_check_output_refuses_a_path_under_a_file_or_a_folder_in_the_way(tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder")
+    with pytest.raises(EncodeError, match="blocker is a file"):
+        check_output(blocker / "deeper" / "out.png")
+    (tmp_path / "taken.png").mkdir()
+    with pytest.raises(EncodeError, match="is a folder"):
+        check_output(tmp_path / "taken.png")
+    assert blocker.read_text() == "not a folder"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
+def test_check_output_refuses_an_unwritable_folder(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    with pytest.raises(EncodeError, match="permission denied"):
+        check_output(locked / "out.png")
+
+
+def test_check_output_knows_the_encoders_size_limits(tmp_path):
+    check_output(tmp_path / "ok.webp", 16383, 100)
+    with pytest.raises(EncodeError, match="16383") as info:
+        check_output(tmp_path / "huge.webp", 16400, 1)
+    assert "--max-size" in info.value.message(flag)
+    check_output(tmp_path / "huge.png", 70000, 1)  # PNG has no such limit
+
+
+# --- decompression bombs ------------------------------------------------------------------------
+
+
+def png_header_only(path: Path, width: int, height: int) -> Path:
+    """A tiny PNG whose header claims ``width`` x ``height`` RGB pixels (the data is missing)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\0" * 64)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat)
+                     + chunk(b"IEND", b""))  # fmt: skip
+    return path
+
+
+def _peak_rss_mib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@pytest.mark.parametrize("width, height, megapixels", [(60000, 60000, 3600), (13000, 13000, 169)])
+def test_a_decompression_bomb_is_refused_from_its_header(tmp_path, width, height, megapixels):
+    """3600 MP is over Pillow's own error; 169 MP is where Pillow only warns: ours refuses both."""
+    import time
+    import warnings
+
+    path = png_header_only(tmp_path / "bomb.png", width, height)
+    before, started = _peak_rss_mib(), time.monotonic()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no Pillow warning gets through
+        with pytest.raises(InputError) as info:
+            load_image(path)
+    assert time.monotonic() - started < 2 and _peak_rss_mib() - before < 50
+    message = info.value.message()
+    assert "\n" not in message and str(path) in message
+    assert f"too large: {megapixels} MP" in message or f"is {megapixels} MP" in message
+    assert f"{MAX_PIXELS // 1_000_000} MP vidstyle reads" in message
+    assert probe_size(path) in (None, (width, height))
+
+
+def test_check_pixels_allows_the_largest_camera_photos():
+    check_pixels(Path("x.tif"), 14204, 10652)  # a 151 MP Phase One IQ4 frame
+    with pytest.raises(InputError, match="16000x12000 is 192 MP"):
+        check_pixels(Path("x.tif"), 16000, 12000)

@@ -416,3 +416,51 @@ def test_list_sequence_without_images(tmp_path):
         list_sequence(tmp_path)
     with pytest.raises(InputError, match="no such folder"):
         list_sequence(tmp_path / "missing")
+
+
+def test_list_sequence_takes_every_readable_image_suffix(tmp_path):
+    from vidstyle.media.images import IMAGE_SUFFIXES
+
+    names = [f"f{i:02d}{suffix}" for i, suffix in enumerate(sorted(IMAGE_SUFFIXES))]
+    for name in names + ["f99.txt", "f98.mp4"]:
+        (tmp_path / name).write_bytes(b"x")
+    assert [p.name for p in list_sequence(tmp_path)] == names
+
+
+def test_a_sequence_of_ppm_frames_is_read(tmp_path):
+    from PIL import Image
+
+    for index in (1, 2, 10):
+        Image.new("RGB", (6, 4), (index * 20, 0, 0)).save(tmp_path / f"frame{index}.ppm")
+    Image.new("L", (6, 4), 7).save(tmp_path / "frame11.pgm")
+    found = list_sequence(tmp_path)
+    assert [p.name for p in found] == ["frame1.ppm", "frame2.ppm", "frame10.ppm", "frame11.pgm"]
+
+
+def y4m_header_only(path: Path, width: int, height: int) -> Path:
+    """A tiny YUV4MPEG2 clip whose header claims ``width`` x ``height`` frames (data missing)."""
+    header = f"YUV4MPEG2 W{width} H{height} F25:1 Ip A1:1 C420jpeg\n".encode()
+    path.write_bytes(header + b"FRAME\n" + b"\x80" * 1000)
+    return path
+
+
+def test_a_clip_claiming_huge_frames_is_refused_before_decoding(tmp_path):
+    import resource
+    import time
+
+    path = y4m_header_only(tmp_path / "huge.y4m", 16000, 12000)  # 192 MP: FFmpeg would try
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.monotonic()
+    for attempt in (lambda: probe(path), lambda: next(read_frames(path))):
+        with pytest.raises(InputError, match="16000x12000 is 192 MP, more than the 160 MP") as info:
+            attempt()
+        assert str(path) in info.value.message() and "\n" not in info.value.message()
+    assert time.monotonic() - started < 2
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50 * 1024  # KiB
+
+
+def test_a_clip_claiming_absurd_frames_is_one_line(tmp_path):
+    path = y4m_header_only(tmp_path / "absurd.y4m", 60000, 60000)  # FFmpeg refuses it itself
+    with pytest.raises((DecodeError, InputError)) as info:
+        probe(path)
+    assert str(path) in info.value.message() and "\n" not in info.value.message()

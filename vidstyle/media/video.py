@@ -17,6 +17,8 @@ Conventions shared with the writing side:
   the end of the file); formats read front to back (mkv, webm, avi, gif) end at their last
   whole frame.
 - Odd output sizes: H.264 4:2:0 needs even sizes, so the last column/row is repeated once.
+- Size: a clip whose header claims frames of more than
+  :data:`vidstyle.media.images.MAX_PIXELS` is refused before a frame is decoded.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ import numpy as np
 
 from vidstyle.errors import DecodeError, InputError
 from vidstyle.media.container import ffmpeg_reason, open_input
+from vidstyle.media.images import IMAGE_SUFFIXES, check_pixels
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
 _SEEK_MIN = 2.0  # seconds; earlier starts are reached by decoding from the beginning
 _SEEK_MARGIN = 1.0  # seconds before ``start`` to seek to
 
@@ -93,16 +95,19 @@ def probe(path: str | Path) -> VideoInfo:
         The clip's :class:`VideoInfo`.
 
     Raises:
-        InputError: the file does not exist or is a folder.
+        InputError: the file does not exist or is a folder, or its frames are larger than
+            :data:`vidstyle.media.images.MAX_PIXELS`.
         DecodeError: the file is empty, corrupt, not media, has no video stream or no frames.
     """
     path = Path(path)
     with open_input(path) as container:
         stream = _video_stream(container, path)
         _check_complete(container, stream, path)
+        check_pixels(path, stream.codec_context.width, stream.codec_context.height)
         first = next(_decode(container, stream, path), None)
         if first is None:
             raise DecodeError(path, "contains no video frames")
+        check_pixels(path, first.width, first.height)
         rotation = _rotation(first, stream)
         size = (first.height, first.width) if rotation % 180 else (first.width, first.height)
         frames = stream.frames or None
@@ -177,7 +182,8 @@ def list_sequence(folder: str | Path) -> list[Path]:
         folder: the folder of an image sequence.
 
     Returns:
-        Paths of files with suffix .png .jpg .jpeg .webp .bmp .tif or .tiff (any case).
+        Paths of the readable images
+        (:data:`vidstyle.media.images.IMAGE_SUFFIXES`, any case).
 
     Raises:
         InputError: the folder does not exist, is not a folder, or contains no images.
@@ -244,6 +250,7 @@ def _timed_frames(path: Path, start: float | None) -> Iterator[tuple[float, av.V
 def _decode_from(container, path: Path, seek: float | None):
     stream = _video_stream(container, path)
     _check_complete(container, stream, path)
+    check_pixels(path, stream.codec_context.width, stream.codec_context.height)
     stream.thread_type = "AUTO"
     tb = stream.time_base
     origin = stream.start_time or 0
