@@ -100,19 +100,9 @@ def reported_errors(subject: Path | None = None):
         raise typer.Exit(2 if isinstance(error, UsageError) else 1) from None
 
 
-METHOD_OPTIONS = ("max_size", "steps", "optimizer", "scales", "tol", "content_weight",
-                  "style_weight", "tv_weight", "content_layers", "style_layers", "style_scale",
-                  "init", "seed", "precision", "memory_limit")  # fmt: skip
-
-
 def method_config(values: dict) -> MethodConfig:
-    """MethodConfig from a command's parameters (its ``locals()``): the method's options, ``lr``
-    as the learning rate, layers given as comma-separated names."""
-    options = {name: values[name] for name in METHOD_OPTIONS if name in values}
-    options["learning_rate"] = values["lr"]
-    for name in ("content_layers", "style_layers"):
-        options[name] = tuple(n.strip() for n in options[name].split(",") if n.strip())
-    return MethodConfig(**options)
+    """MethodConfig from a command's parameters (its ``locals()``)."""
+    return MethodConfig.from_options(values)
 
 
 def reporter(quiet: bool):

@@ -109,6 +109,19 @@ class MethodConfig:
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)
 
+    @classmethod
+    def from_options(cls, options: dict) -> MethodConfig:
+        """The method from options named as on the command line (and in job files): ``lr`` is
+        the learning rate, layers are comma-separated names; other keys are ignored."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        chosen = {k: v for k, v in options.items() if k in fields and v is not None}
+        if options.get("lr") is not None:
+            chosen["learning_rate"] = options["lr"]
+        for name in ("content_layers", "style_layers"):
+            if isinstance(chosen.get(name), str):
+                chosen[name] = tuple(n.strip() for n in chosen[name].split(",") if n.strip())
+        return cls(**chosen)
+
 
 @dataclass(frozen=True)
 class FolderConfig:
@@ -170,6 +183,17 @@ class VideoConfig:
             raise UsageError(None, f"{{max_frames}} must be at least 1, got {self.max_frames}")
         if self.start is not None and self.end is not None and self.end <= self.start:
             raise UsageError(None, f"{{end}} ({self.end}) must come after {{start}} ({self.start})")
+
+
+def video_config(options: dict) -> VideoConfig:
+    """The video options from options named as on the command line (and in job files); times
+    may be seconds or ``hh:mm:ss`` text; other keys are ignored."""
+    fields = {f.name for f in dataclasses.fields(VideoConfig)}
+    chosen = {k: v for k, v in options.items() if k in fields and v is not None}
+    for name in ("start", "end"):
+        if isinstance(chosen.get(name), str):
+            chosen[name] = parse_time(chosen[name])
+    return VideoConfig(**chosen)
 
 
 def parse_time(text: str | None) -> float | None:

@@ -129,6 +129,33 @@ class PlainReporter:
         pass
 
 
+class Tee:
+    """Tells several reporters the same things (the screen and the run's log)."""
+
+    def __init__(self, *reporters: Reporter):
+        self.reporters = reporters
+
+    def begin(self, total: int | None, unit: str) -> None:
+        for r in self.reporters:
+            r.begin(total, unit)
+
+    def start_item(self, name: str, steps: int) -> None:
+        for r in self.reporters:
+            r.start_item(name, steps)
+
+    def step(self, done: int, loss: float) -> None:
+        for r in self.reporters:
+            r.step(done, loss)
+
+    def end_item(self, name: str, status: str, seconds: float) -> None:
+        for r in self.reporters:
+            r.end_item(name, status, seconds)
+
+    def end(self) -> None:
+        for r in self.reporters:
+            r.end()
+
+
 def reporter_for(console: Console, quiet: bool) -> Reporter:
     """The reporter that fits: none when quiet, rich on a terminal, plain lines otherwise."""
     if quiet:

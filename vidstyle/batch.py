@@ -1,0 +1,281 @@
+"""Overnight batch jobs: a job file run to the end across crashes, reboots and several processes.
+
+``run(path)`` plans the job file (:mod:`vidstyle.jobs.plan`), adds the new tasks to the run's
+ledger (:mod:`vidstyle.jobs.ledger`) in ``<job file>.vidstyle-run/`` beside it, and runs the
+pending ones (:mod:`vidstyle.jobs.runner`), writing ``run.log`` and ``report.html`` as it goes.
+``status(path)`` reads where a run stands. The ``vidstyle batch`` commands are these two.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+
+from vidstyle.errors import UsageError
+from vidstyle.jobs import jobfile as jobfile_module
+from vidstyle.jobs.ledger import Ledger, Row
+from vidstyle.jobs.plan import Task, plan
+from vidstyle.jobs.report import write_report
+from vidstyle.jobs.runner import (
+    Executor,
+    RunResult,
+    StopFlag,
+    estimate,
+    run_tasks,
+    stop_on_signals,
+)
+from vidstyle.progress import NullReporter, PlainReporter, Reporter, Tee
+
+LEDGER_NAME = "ledger.sqlite"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A job file's tasks and the run folder they are kept in."""
+
+    path: Path
+    run_dir: Path
+    tasks: list[Task]
+
+    def steps(self) -> int:
+        return sum(t.steps for t in self.tasks)
+
+
+def load_plan(path: str | Path) -> Plan:
+    """Read, check and expand a job file (nothing is written).
+
+    Raises:
+        UsageError: one line naming the file, the job and the key.
+    """
+    jobs = jobfile_module.load(path)
+    return Plan(jobs.path, jobs.run_dir, plan(jobs))
+
+
+def run(
+    path: str | Path,
+    deadline: float | None = None,
+    max_attempts: int = 2,
+    reporter: Reporter | None = None,
+    engine_factory=None,
+    weights: str | Path | None = None,
+) -> RunResult:
+    """Start, or continue, the job file's run.
+
+    Args:
+        path: the job file.
+        deadline: epoch seconds after which no task starts that cannot end in time (and a clip
+            under way stops between frames), or None.
+        max_attempts: attempts a task gets when its process dies or it fails unexpectedly.
+        reporter: progress (every line also goes to ``run.log``).
+        engine_factory: builds an engine for a method (default: VGG19 with ``weights``).
+        weights: a VGG19 weights file, else the usual sources.
+
+    Returns:
+        What this run did and why it stopped (``signal`` is set when SIGINT or SIGTERM asked).
+
+    Raises:
+        UsageError: for a bad job file (nothing runs); WeightsError: when no weights are found.
+    """
+    if max_attempts < 1:
+        raise UsageError(None, f"{{max_attempts}} must be at least 1, got {max_attempts}")
+    work = load_plan(path)
+    ledger = Ledger(work.run_dir / LEDGER_NAME, max_attempts)
+    log = RunLog(work.run_dir / "run.log")
+    try:
+        new = ledger.sync(work.tasks)
+        log(f"run of {work.path.name}: {len(work.tasks)} tasks in the plan, {new} new")
+        factory = engine_factory or default_engine_factory(weights)
+        stop = StopFlag(deadline=deadline)
+        restore = stop_on_signals(stop)
+
+        def after_task() -> None:
+            for line in ledger.recovered:
+                log(f"recovered {line}")
+            ledger.recovered.clear()
+            write_report(work.run_dir, ledger.rows(), f"vidstyle batch: {work.path.name}")
+
+        try:
+            after_task()
+            tee = Tee(reporter or NullReporter(), PlainReporter(log.console))
+            result = run_tasks(work.tasks, ledger, Executor(factory), tee, stop, after_task, log)
+        finally:
+            restore()
+        log(f"run ended: {result.done} done, {result.failed} failed"
+            + (f", stopped by {result.stopped_by}" if result.stopped_by else ""))  # fmt: skip
+        return result
+    finally:
+        ledger.close()
+        log.close()
+
+
+def default_engine_factory(weights: str | Path | None = None):
+    """Engines with the real VGG19 weights, loaded once per set of layers and precision."""
+    from vidstyle import weights as weights_module
+
+    source = weights_module.resolve(weights)
+    extractors: dict = {}
+
+    def make(method):
+        from vidstyle.engine.optimize import Engine, build_engine
+
+        key = (method.layers, method.precision)
+        if key in extractors:
+            return Engine(method, extractors[key])
+        engine = build_engine(method, source)
+        extractors[key] = engine.extractor
+        return engine
+
+    return make
+
+
+class RunLog:
+    """``run.log``: every line with its time, appended across runs."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = path.open("a", encoding="utf-8", buffering=1)
+        self.console = Console(file=_Stamped(self.file), width=200, no_color=True,
+                               highlight=False, soft_wrap=True)  # fmt: skip
+
+    def __call__(self, line: str) -> None:
+        self.console.print(line, markup=False)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class _Stamped:
+    """A text file that starts every line with the time."""
+
+    def __init__(self, file):
+        self.file, self.at_start = file, True
+
+    def write(self, text: str) -> int:
+        for piece in text.splitlines(keepends=True):
+            if self.at_start:
+                self.file.write(time.strftime("%Y-%m-%d %H:%M:%S "))
+            self.file.write(piece)
+            self.at_start = piece.endswith("\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self.file.flush()
+
+
+# ------------------------------------------------------------------------------------- status
+
+
+@dataclass
+class JobStatus:
+    """Where one job stands."""
+
+    job: str
+    counts: dict = field(default_factory=dict)  # status -> tasks
+    seconds: float = 0.0
+    left: float = 0.0  # estimated seconds for the tasks not done
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (input, reason)
+
+
+@dataclass
+class Status:
+    """Where a run stands, job by job."""
+
+    path: Path
+    jobs: list[JobStatus]
+    started: bool
+
+    @property
+    def exit_code(self) -> int:
+        """0 when all is done, 1 when something failed, 3 when work remains."""
+        if any(j.counts.get("failed") for j in self.jobs):
+            return 1
+        if any(j.counts.get(s) for j in self.jobs for s in ("pending", "running")):
+            return 3
+        return 0
+
+    def as_dict(self) -> dict:
+        return {"job_file": str(self.path), "started": self.started, "exit_code": self.exit_code,
+                "jobs": [vars(j) for j in self.jobs]}  # fmt: skip
+
+
+def status(path: str | Path) -> Status:
+    """Where the job file's run stands, from its ledger (or its plan, before any run).
+
+    Raises:
+        UsageError: for a bad job file.
+    """
+    jobs = jobfile_module.load(path)
+    ledger_path = jobs.run_dir / LEDGER_NAME
+    if not ledger_path.is_file():
+        rows = [_pending_row(t) for t in plan(jobs)]
+        return Status(jobs.path, _by_job(rows, None), started=False)
+    ledger = Ledger(ledger_path)
+    try:
+        return Status(jobs.path, _by_job(ledger.rows(), ledger), started=True)
+    finally:
+        ledger.close()
+
+
+def _by_job(rows: list[Row], ledger: Ledger | None) -> list[JobStatus]:
+    out: dict[str, JobStatus] = {}
+    for row in rows:
+        job = out.setdefault(row.job, JobStatus(row.job))
+        job.counts[row.status] = job.counts.get(row.status, 0) + 1
+        job.seconds += row.seconds
+        if row.status in ("pending", "running"):
+            job.left += _estimate(ledger, row.steps, row.pixels)
+        if row.status == "failed":
+            job.failures.append((row.source, row.error or ""))
+    return list(out.values())
+
+
+def _estimate(ledger: Ledger | None, steps: int, pixels: int) -> float:
+    if ledger is None:
+        from vidstyle.jobs.runner import PRIOR_SECONDS_PER_STEP_PIXEL
+
+        return PRIOR_SECONDS_PER_STEP_PIXEL * steps * max(pixels, 1)
+    return estimate(ledger, steps, pixels)
+
+
+def _pending_row(task: Task) -> Row:
+    return Row(task.key, task.job, task.kind, str(task.source), str(task.style),
+               str(task.output), task.variant, task.steps, task.pixels, "pending", 0, 0.0,
+               None, None, None, None, None, None, {})  # fmt: skip
+
+
+# ----------------------------------------------------------------------------------- deadline
+
+
+def deadline_from(until: str | None, within: str | None, now: float | None = None) -> float | None:
+    """Epoch seconds from ``until`` (``HH:MM``, the next such local time) or ``within``
+    (``8h``, ``90m``, ``1h30m``, ``45s``); None when neither is given.
+
+    Raises:
+        UsageError: for both, or for text that is neither form.
+    """
+    if until and within:
+        raise UsageError(None, "give {until} or {for}, not both")
+    now = time.time() if now is None else now
+    if until:
+        match = re.fullmatch(r"(\d{1,2}):(\d{2})", until.strip())
+        if not match or int(match[1]) > 23 or int(match[2]) > 59:
+            raise UsageError(None, f"cannot read {{until}} {until!r}", hint="use HH:MM, e.g. 07:30")
+        start = dt.datetime.fromtimestamp(now)
+        target = start.replace(hour=int(match[1]), minute=int(match[2]), second=0, microsecond=0)
+        if target <= start:
+            target += dt.timedelta(days=1)
+        return target.timestamp()
+    if within:
+        match = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", within.strip())
+        if not match or not any(match.groups()):
+            raise UsageError(
+                None, f"cannot read {{for}} {within!r}", hint="use e.g. 8h, 90m, 1h30m"
+            )
+        hours, minutes, seconds = (int(g or 0) for g in match.groups())
+        return now + hours * 3600 + minutes * 60 + seconds
+    return None

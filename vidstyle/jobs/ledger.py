@@ -1,0 +1,268 @@
+"""The ledger: every task of a run and what became of it, in SQLite (``ledger.sqlite`` in the run
+folder), so that a night survives crashes, reboots and several processes at once.
+
+Per task it keeps the status (``pending``, ``running``, ``done``, ``failed``), the attempts, the
+seconds spent, the error, the output, and who runs it (host, pid, heartbeat). Several runners
+share one ledger: a task is claimed inside an ``IMMEDIATE`` transaction, so two processes never
+claim the same task. SQLite's locking needs a local disk: the run folder must not be on NFS.
+
+A task left ``running`` by a process that died (a pid that no longer exists on this host, or a
+heartbeat older than :data:`STALE_SECONDS` from any host) is found on the next claim and goes back
+to ``pending``; its attempt counts, and after ``max_attempts`` it is ``failed`` with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from vidstyle.jobs.plan import Task
+
+STALE_SECONDS = 600.0  # a running task whose heartbeat is older is taken as abandoned
+HEARTBEAT_SECONDS = 15.0  # how often a runner refreshes the heartbeat of its task
+STATUSES = ("pending", "running", "done", "failed")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tasks (
+    key TEXT PRIMARY KEY,
+    job TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    source TEXT NOT NULL,
+    style TEXT NOT NULL,
+    output TEXT NOT NULL,
+    variant TEXT NOT NULL,
+    options TEXT NOT NULL,
+    steps INTEGER NOT NULL,
+    pixels INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    in_plan INTEGER NOT NULL DEFAULT 1,
+    status TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    seconds REAL NOT NULL DEFAULT 0,
+    error TEXT,
+    host TEXT,
+    pid INTEGER,
+    heartbeat REAL,
+    started REAL,
+    finished REAL,
+    detail TEXT
+);
+"""
+
+
+@dataclass(frozen=True)
+class Row:
+    """A task as the ledger has it."""
+
+    key: str
+    job: str
+    kind: str
+    source: str
+    style: str
+    output: str
+    variant: str
+    steps: int
+    pixels: int
+    status: str
+    attempts: int
+    seconds: float
+    error: str | None
+    host: str | None
+    pid: int | None
+    heartbeat: float | None
+    started: float | None
+    finished: float | None
+    detail: dict
+
+
+class Ledger:
+    """One run folder's ledger.
+
+    Args:
+        path: the SQLite file (created with its folder when missing).
+        max_attempts: attempts a task gets before it is ``failed``.
+    """
+
+    def __init__(self, path: Path, max_attempts: int = 2):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.max_attempts = max_attempts
+        self.host = socket.gethostname()
+        self.pid = os.getpid()
+        self.recovered: list[str] = []  # what _recover did, for the run's log
+        self.db = sqlite3.connect(path, timeout=60.0, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # ---------------------------------------------------------------------------- the plan
+
+    def sync(self, tasks: list[Task]) -> int:
+        """Add the plan's new tasks as pending and mark which tasks the plan holds; finished
+        tasks stay as they are. Returns how many tasks were new."""
+        with self._transaction():
+            before = self.db.execute("SELECT COUNT(*) FROM tasks").fetchone()[0]
+            self.db.execute("UPDATE tasks SET in_plan = 0")
+            for t in tasks:
+                self.db.execute(
+                    "INSERT INTO tasks (key, job, kind, source, style, output, variant, options,"
+                    " steps, pixels, position) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+                    " ON CONFLICT(key) DO UPDATE SET in_plan = 1, position = excluded.position",
+                    (t.key, t.job, t.kind, str(t.source), str(t.style), str(t.output), t.variant,
+                     json.dumps(t.options), t.steps, t.pixels, t.position),
+                )  # fmt: skip
+            after = self.db.execute("SELECT COUNT(*) FROM tasks").fetchone()[0]
+        return after - before
+
+    # --------------------------------------------------------------------------- claiming
+
+    def claim(self, fits=None, keys: set[str] | None = None) -> str | None:
+        """Take the first pending task of the plan (among ``keys``, and that
+        ``fits(steps, pixels)``, when given) for this process: running, one more attempt.
+        Abandoned tasks are recovered first.
+
+        Returns:
+            The task's key, or None when no pending task (that fits) is left.
+        """
+        with self._transaction():
+            self._recover()
+            rows = self.db.execute(
+                "SELECT key, steps, pixels FROM tasks WHERE in_plan AND status = 'pending'"
+                " ORDER BY position"
+            ).fetchall()
+            for key, steps, pixels in rows:
+                if keys is not None and key not in keys:
+                    continue
+                if fits is None or fits(steps, pixels):
+                    now = time.time()
+                    self.db.execute(
+                        "UPDATE tasks SET status = 'running', attempts = attempts + 1,"
+                        " host = ?, pid = ?, heartbeat = ?, started = ?, error = NULL"
+                        " WHERE key = ?",
+                        (self.host, self.pid, now, now, key),
+                    )
+                    return key
+        return None
+
+    def _recover(self) -> None:
+        """Running tasks whose process is gone go back to pending, or fail after max_attempts."""
+        now = time.time()
+        for key, host, pid, heartbeat, attempts in self.db.execute(
+            "SELECT key, host, pid, heartbeat, attempts FROM tasks WHERE status = 'running'"
+        ).fetchall():
+            dead = host == self.host and pid is not None and not _alive(pid)
+            if not (dead or (heartbeat or 0) < now - STALE_SECONDS):
+                continue
+            reason = f"the process running it (pid {pid} on {host}) stopped without finishing"
+            self.recovered.append(f"{key}: {reason} (attempt {attempts})")
+            if attempts >= self.max_attempts:
+                self.db.execute(
+                    "UPDATE tasks SET status = 'failed', error = ?, pid = NULL WHERE key = ?",
+                    (f"{reason}, {attempts} attempts", key),
+                )
+            else:
+                self.db.execute(
+                    "UPDATE tasks SET status = 'pending', error = ?, pid = NULL WHERE key = ?",
+                    (reason, key),
+                )
+
+    def heartbeat(self, key: str) -> None:
+        """Tell other runners this process is still at ``key``."""
+        self.db.execute(
+            "UPDATE tasks SET heartbeat = ? WHERE key = ? AND pid = ?", (time.time(), key, self.pid)
+        )
+
+    # ---------------------------------------------------------------------------- outcomes
+
+    def finish(self, key: str, seconds: float, detail: dict | None = None) -> None:
+        """The task is done."""
+        self._end(key, "done", seconds, None, detail)
+
+    def fail(self, key: str, seconds: float, error: str) -> None:
+        """The task failed with ``error``: pending again while attempts are left, else failed."""
+        (attempts,) = self.db.execute("SELECT attempts FROM tasks WHERE key = ?", (key,)).fetchone()
+        status = "failed" if attempts >= self.max_attempts else "pending"
+        self._end(key, status, seconds, error, None)
+
+    def give_up(self, key: str, seconds: float, error: str) -> None:
+        """The task failed in a way another attempt cannot mend (a bad input): failed now."""
+        self._end(key, "failed", seconds, error, None)
+
+    def release(self, key: str, seconds: float) -> None:
+        """Stopped on purpose (deadline, Ctrl-C): pending again, the attempt not counted."""
+        self.db.execute(
+            "UPDATE tasks SET status = 'pending', attempts = MAX(attempts - 1, 0),"
+            " seconds = seconds + ?, pid = NULL WHERE key = ?",
+            (seconds, key),
+        )
+
+    def _end(self, key, status, seconds, error, detail) -> None:
+        self.db.execute(
+            "UPDATE tasks SET status = ?, seconds = seconds + ?, error = ?, finished = ?,"
+            " pid = NULL, detail = ? WHERE key = ?",
+            (status, seconds, error, time.time(), json.dumps(detail or {}), key),
+        )
+
+    # ----------------------------------------------------------------------------- reading
+
+    def rows(self, plan_only: bool = True) -> list[Row]:
+        """Every task (of the current plan), in the plan's order."""
+        where = "WHERE in_plan" if plan_only else ""
+        query = (
+            "SELECT key, job, kind, source, style, output, variant, steps, pixels, status,"
+            " attempts, seconds, error, host, pid, heartbeat, started, finished, detail"
+            f" FROM tasks {where} ORDER BY position"
+        )
+        return [Row(*r[:-1], json.loads(r[-1] or "{}")) for r in self.db.execute(query)]
+
+    def count(self, status: str) -> int:
+        """How many tasks of the plan have this status."""
+        query = "SELECT COUNT(*) FROM tasks WHERE in_plan AND status = ?"
+        return self.db.execute(query, (status,)).fetchone()[0]
+
+    def options(self, key: str) -> dict:
+        (text,) = self.db.execute("SELECT options FROM tasks WHERE key = ?", (key,)).fetchone()
+        return json.loads(text)
+
+    def seconds_per_step_pixel(self) -> float | None:
+        """Measured speed: seconds per optimization step per working pixel, over done tasks."""
+        seconds, work = self.db.execute(
+            "SELECT SUM(seconds), SUM(CAST(steps AS REAL) * pixels) FROM tasks"
+            " WHERE status = 'done' AND pixels > 0 AND steps > 0"
+        ).fetchone()
+        return seconds / work if seconds and work else None
+
+    def _transaction(self):
+        return _Immediate(self.db)
+
+
+class _Immediate:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on an exception): the write lock is
+    taken at the start, so a read-then-update cannot interleave with another process."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self):
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind, value, traceback):
+        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,238 @@
+"""Planning: a job file expanded into tasks, one per (input image or clip, style, variant).
+
+Each task is keyed by a fingerprint of its input (path, size, modification time), its style's
+pixels, its options and its output, so a ledger can tell a task already done from a new one: an
+edited option or a touched input makes a new task, never a silent reuse of an old output.
+
+The plan reads only file headers (image sizes, clip frame counts), never whole images or frames.
+"""
+
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vidstyle.config import MethodConfig, VideoConfig, video_config
+from vidstyle.errors import UsageError, VidstyleError
+from vidstyle.fsutil import is_temporary, same_file
+from vidstyle.jobs.jobfile import Job, JobFile
+from vidstyle.media.images import (
+    IMAGE_SUFFIXES,
+    fitted_size,
+    format_suffix,
+    load_image,
+    output_suffix,
+    probe_size,
+)
+from vidstyle.pipeline.fingerprint import fingerprint, pixels_digest
+
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg",
+                            ".ts", ".mts", ".wmv", ".flv", ".3gp", ".ogv"})  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Task:
+    """One output to make.
+
+    Attributes:
+        key: the fingerprint (16 hex digits).
+        job: the job's name.
+        kind: ``image`` or ``video`` (a video file or a frame folder).
+        source: the input file or frame folder.
+        style: the style image.
+        output: the result's path (a folder for a frame folder).
+        variant: the swept options of this task, as text (empty without a sweep).
+        options: every option of the task, named as on the command line.
+        steps: optimization steps the task takes in all (every frame of a clip).
+        pixels: working pixels of an image or of each frame (0 when the header is unreadable).
+        position: the task's place in the plan.
+    """
+
+    key: str
+    job: str
+    kind: str
+    source: Path
+    style: Path
+    output: Path
+    variant: str = ""
+    options: dict = field(default_factory=dict)
+    steps: int = 0
+    pixels: int = 0
+    position: int = 0
+
+    @property
+    def method(self) -> MethodConfig:
+        return MethodConfig.from_options(self.options)
+
+    @property
+    def video(self) -> VideoConfig:
+        return video_config(self.options)
+
+    @property
+    def label(self) -> str:
+        """A short name for progress lines: ``job: input -> style [variant]``."""
+        variant = f" [{self.variant}]" if self.variant else ""
+        return f"{self.job}: {self.source.name} ~ {self.style.stem}{variant}"
+
+
+def plan(jobfile: JobFile) -> list[Task]:
+    """Every task of the job file, in the file's order.
+
+    Raises:
+        UsageError: naming the file and the job, for an input that is missing or holds nothing
+            to stylize, an unusable option, two tasks writing one output, or an output that
+            would overwrite an input.
+    """
+    tasks: list[Task] = []
+    style_digests: dict[Path, str] = {}
+    for job in jobfile.jobs:
+        where = f"job {job.name!r}"
+        try:
+            items = _inputs(job)
+            for style in job.styles:
+                if style not in style_digests:
+                    style_digests[style] = pixels_digest(load_image(style).rgb)
+            for variant in job.variants():
+                options = job.options | variant
+                MethodConfig.from_options(options), video_config(options)  # check them
+                for (source, relative), style in _product(items, job.styles):
+                    tasks.append(_task(job, source, relative, style, style_digests[style],
+                                       variant, options, len(tasks)))  # fmt: skip
+        except UsageError as error:
+            raise UsageError(jobfile.path, f"{where}: {error.message()}") from None
+        except VidstyleError as error:
+            raise UsageError(jobfile.path, f"{where}: {error.message()}") from None
+    _check_outputs(jobfile, tasks)
+    return tasks
+
+
+def _product(items, styles):
+    return [(item, style) for style in styles for item in items]
+
+
+def _inputs(job: Job) -> list[tuple[Path, str]]:
+    """(input, its path relative to the input's root without suffix) for every image or clip."""
+    text = str(job.input)
+    if any(c in text for c in "*?["):
+        root = Path(text.split("*")[0].split("?")[0].split("[")[0]).parent
+        found = [Path(p) for p in sorted(glob.glob(text, recursive=True))]
+        items = [p for p in found if p.is_file() and _kind(p) is not None]
+        where = root
+    elif job.input.is_dir() and job.options.get("sequence"):
+        return [(job.input, job.input.name)]
+    elif job.input.is_dir():
+        items = [p for p in sorted(job.input.rglob("*")) if _wanted(p, job.input)]
+        where = job.input
+    elif job.input.is_file():
+        return [(job.input, job.input.stem)]
+    else:
+        raise UsageError(None, f"key 'input': no such file or folder {job.input}")
+    if not items:
+        raise UsageError(None, f"key 'input': {job.input} holds no images or videos")
+    return [(p, p.relative_to(where).with_suffix("").as_posix()) for p in items]
+
+
+def _wanted(path: Path, root: Path) -> bool:
+    relative = path.relative_to(root)
+    if any(part.startswith(".") for part in relative.parts) or is_temporary(path):
+        return False
+    return path.is_file() and _kind(path) is not None
+
+
+def _kind(path: Path) -> str | None:
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return "image"
+    return "video" if suffix in VIDEO_SUFFIXES else None
+
+
+def _task(job, source, relative, style, style_digest, variant, options, position) -> Task:
+    kind = "video" if source.is_dir() or _kind(source) != "image" else "image"
+    label = _variant_label(variant)
+    output = _output(job, kind, source, relative, style, label, options)
+    method = MethodConfig.from_options(options)
+    steps, pixels = _size(kind, source, method, options)
+    decides = {"kind": kind, "output": str(output), "video": _video_part(kind, options)}
+    key = fingerprint(source, style_digest, method, decides)
+    return Task(key, job.name, kind, source, style, output, label, dict(options), steps, pixels,
+                position)  # fmt: skip
+
+
+def _output(job, kind, source, relative, style, label, options) -> Path:
+    """The job's output template filled in, under the job file's folder, with the suffix the
+    result is written in (none for a frame folder's folder of frames)."""
+    fields = {"job": job.name, "style": style.stem, "path": relative,
+              "name": Path(relative).name, "variant": label or "default"}  # fmt: skip
+    name = job.output.format(**fields)
+    if label and "{variant}" not in job.output:
+        name = f"{name}_{label}"
+    if kind == "image":
+        fmt = options.get("format")
+        name += format_suffix(fmt) if fmt else output_suffix(source)
+    elif not source.is_dir():
+        name += ".mp4"
+    return Path(name) if Path(name).is_absolute() else job.root / name
+
+
+def _variant_label(variant: dict) -> str:
+    return "_".join(f"{key}-{value:g}" if isinstance(value, float) else f"{key}-{value}"
+                    for key, value in variant.items())  # fmt: skip
+
+
+def _video_part(kind: str, options: dict) -> dict | None:
+    if kind != "video":
+        return None
+    config = video_config(options)
+    return {k: v for k, v in vars(config).items() if k not in ("frames_dir",)}
+
+
+def _size(kind: str, source: Path, method: MethodConfig, options: dict) -> tuple[int, int]:
+    """(steps in all, working pixels per image or frame), from headers; 0 pixels if unknown."""
+    if kind == "image":
+        size = probe_size(source)
+        width, height = fitted_size(*size, method.max_size) if size else (0, 0)
+        return method.steps, width * height
+    config = video_config(options)
+    frames, size = _clip_header(source, config)
+    width, height = fitted_size(*size, method.max_size) if size else (0, 0)
+    first = method.steps if config.steps_first is None else config.steps_first
+    return first + max(frames - 1, 0) * config.steps_next, width * height
+
+
+def _clip_header(source: Path, config: VideoConfig) -> tuple[int, tuple[int, int] | None]:
+    from vidstyle.media import video as videolib
+
+    try:
+        if source.is_dir():
+            files = videolib.list_sequence(source)
+            return len(files), probe_size(files[0])
+        info = videolib.probe(source)
+    except VidstyleError:
+        return 1, None  # the task itself will fail with the reason
+    frames = info.frame_count or round((info.duration or 0) * float(info.fps)) or 1
+    if config.start is not None or config.end is not None:
+        span = (config.end or info.duration or 0) - (config.start or 0)
+        frames = max(1, min(frames, round(span * float(info.fps))))
+    if config.max_frames:
+        frames = min(frames, config.max_frames)
+    return frames, (info.width, info.height)
+
+
+def _check_outputs(jobfile: JobFile, tasks: list[Task]) -> None:
+    """Refuse two tasks writing one output, and an output that is an input or a style."""
+    seen: dict[Path, Task] = {}
+    for task in tasks:
+        other = seen.get(task.output)
+        if other is not None:
+            who = f"jobs {other.job!r} and {task.job!r}"
+            if other.job == task.job:
+                who = f"job {task.job!r}: {other.source.name} and {task.source.name}"
+            raise UsageError(jobfile.path, f"{who} both write {task.output}",
+                             hint="tell them apart in the 'output' template")  # fmt: skip
+        seen[task.output] = task
+    inputs = {t.source for t in tasks} | {t.style for t in tasks}
+    for task in tasks:
+        if any(same_file(source, task.output) for source in inputs):
+            raise UsageError(jobfile.path, f"job {task.job!r}: output {task.output} would "
+                             "overwrite an input")  # fmt: skip

@@ -1,0 +1,257 @@
+"""The run's picture report: ``report.html`` in the run folder, one self-contained page (no
+scripts, no network) with its thumbnails in ``thumbs/`` beside it, rewritten after every task.
+
+Per job: a grid of content | style | result thumbnails; for each clip a strip of frames and a
+chart of its temporal error per frame (inline SVG); then the failures with their reasons and the
+night's timings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from vidstyle.fsutil import atomic_path
+from vidstyle.jobs.ledger import Row
+
+THUMB = 200  # longest side of a thumbnail, in pixels
+STRIP_FRAMES = 6
+_STYLE = """
+body{font:14px/1.4 system-ui,sans-serif;margin:0;background:#f4f4f6;color:#222}
+header{background:#23262e;color:#fff;padding:16px 24px}
+header h1{margin:0 0 4px;font-size:20px} header p{margin:0;color:#c8cad0}
+main{padding:8px 24px 32px} h2{margin:24px 0 8px;font-size:17px}
+.counts span{display:inline-block;margin-right:14px}
+.grid{display:flex;flex-wrap:wrap;gap:12px}
+.card{background:#fff;border-radius:6px;box-shadow:0 1px 3px #0002;padding:8px;width:640px}
+.card.failed{border-left:4px solid #c0392b}
+.trio{display:flex;gap:6px;align-items:flex-start}
+.trio figure{margin:0;width:206px;text-align:center}
+.trio img,.strip img{max-width:200px;max-height:150px;border-radius:3px;background:#ddd}
+figcaption{font-size:12px;color:#666}
+.meta{font-size:12px;color:#444;margin-top:4px;word-break:break-all}
+.strip{display:flex;gap:4px;margin-top:6px;overflow:hidden}
+.strip img{max-width:100px;max-height:75px}
+.status{font-weight:600} .done{color:#1e8449} .failed{color:#c0392b}
+.pending{color:#7f8c8d} .running{color:#2471a3}
+table{border-collapse:collapse;background:#fff} td,th{padding:4px 10px;border-bottom:1px solid #eee;
+text-align:left}
+"""
+
+
+def write_report(run_dir: Path, rows: list[Row], title: str) -> Path:
+    """Rewrite ``report.html`` (and any thumbnails it lacks) from the ledger's rows.
+
+    Returns:
+        The report's path.
+    """
+    thumbs = run_dir / "thumbs"
+    thumbs.mkdir(parents=True, exist_ok=True)
+    jobs: dict[str, list[Row]] = {}
+    for row in rows:
+        jobs.setdefault(row.job, []).append(row)
+    parts = [_header(rows, title)]
+    for job, members in jobs.items():
+        parts.append(f"<h2>{_e(job)}</h2><div class='grid'>")
+        parts += [_card(row, thumbs) for row in members]
+        parts.append("</div>")
+    parts.append(_failures(rows))
+    parts.append(_timings(rows))
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>{_e(title)}</title><style>{_STYLE}</style></head><body>"
+        + "".join(parts)
+        + "</main></body></html>"
+    )
+    path = run_dir / "report.html"
+    with atomic_path(path) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    return path
+
+
+def _header(rows: list[Row], title: str) -> str:
+    counts = {s: sum(r.status == s for r in rows) for s in ("done", "running", "pending", "failed")}
+    shown = "".join(f"<span class='{s}'>{n} {s}</span>" for s, n in counts.items())
+    spent = sum(r.seconds for r in rows)
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    return (
+        f"<header><h1>{_e(title)}</h1><p>{len(rows)} tasks, {_duration(spent)} of work; "
+        f"written {stamp}</p></header><main><p class='counts'>{shown}</p>"
+    )
+
+
+def _card(row: Row, thumbs: Path) -> str:
+    content = _thumb(thumbs, Path(row.source), row.kind)
+    style = _thumb(thumbs, Path(row.style), "image")
+    result = _thumb(thumbs, Path(row.output), row.kind) if row.status == "done" else None
+    variant = f" [{_e(row.variant)}]" if row.variant else ""
+    trio = "".join(
+        _figure(src, caption)
+        for src, caption in (
+            (content, Path(row.source).name),
+            (style, Path(row.style).stem),
+            (result, row.status),
+        )  # fmt: skip
+    )
+    extra = _clip_extras(row, thumbs) if row.kind == "video" and row.status == "done" else ""
+    why = f"<div class='meta failed'>{_e(row.error)}</div>" if row.status == "failed" else ""
+    return (
+        f"<div class='card {row.status}'><div class='trio'>{trio}</div>{extra}"
+        f"<div class='meta'><span class='status {row.status}'>{row.status}</span>{variant}"
+        f" · {row.attempts} attempt(s) · {_duration(row.seconds)} · {_e(row.output)}</div>"
+        f"{why}</div>"
+    )
+
+
+def _figure(src: str | None, caption: str) -> str:
+    image = f"<img src='{_e(src)}' alt=''>" if src else "<div style='height:60px'></div>"
+    return f"<figure>{image}<figcaption>{_e(caption)}</figcaption></figure>"
+
+
+def _clip_extras(row: Row, thumbs: Path) -> str:
+    """A strip of the clip's frames and its temporal-error chart."""
+    frames = _strip(thumbs, Path(row.output))
+    strip = "".join(f"<img src='{_e(src)}' alt=''>" for src in frames)
+    chart = _chart(row.detail.get("report"))
+    summary = row.detail.get("summary", {})
+    error = summary.get("temporal_error")
+    floor = summary.get("content_temporal_error")
+    numbers = ""
+    if error is not None and floor is not None:
+        numbers = f"<div class='meta'>temporal error {error:.3g} (content {floor:.3g})</div>"
+    return f"<div class='strip'>{strip}</div>{chart}{numbers}"
+
+
+def _chart(report_path: str | None, width: int = 620, height: int = 90) -> str:
+    """An inline SVG line of the temporal error per frame, from the clip's report.json."""
+    if not report_path or not Path(report_path).is_file():
+        return ""
+    frames = json.loads(Path(report_path).read_text()).get("frames", [])
+    points = [(f["index"], f["temporal_error"]) for f in frames if "temporal_error" in f]
+    if len(points) < 2:
+        return ""
+    last = max(i for i, _ in points) or 1
+    top = max(v for _, v in points) or 1.0
+    xy = " ".join(f"{4 + i / last * (width - 8):.1f},{height - 14 - v / top * (height - 24):.1f}"
+                  for i, v in points)  # fmt: skip
+    return (
+        f"<svg width='{width}' height='{height}' role='img' aria-label='temporal error'>"
+        f"<rect width='{width}' height='{height}' fill='#fafafa'/>"
+        f"<polyline fill='none' stroke='#2471a3' stroke-width='1.5' points='{xy}'/>"
+        f"<text x='4' y='{height - 2}' font-size='10' fill='#666'>temporal error per frame "
+        f"(max {top:.3g})</text></svg>"
+    )
+
+
+def _thumb(thumbs: Path, source: Path, kind: str) -> str | None:
+    """The thumbnail of an image (or a clip's first frame), made once; None if unreadable."""
+    name = _tag(source) + ".jpg"
+    target = thumbs / name
+    if not target.is_file():
+        try:
+            rgb = _first_frame(source) if kind == "video" else _image(source)
+            _save_thumb(target, rgb)
+        except Exception:  # noqa: BLE001 - a missing thumbnail must not stop the report
+            return None
+    return f"thumbs/{name}"
+
+
+def _strip(thumbs: Path, clip: Path) -> list[str]:
+    """Thumbnails of a few frames spread over a stylized clip (or frame folder)."""
+    key = _tag(clip)
+    names = [f"{key}-{i}.jpg" for i in range(STRIP_FRAMES)]
+    if not all((thumbs / n).is_file() for n in names):
+        try:
+            for name, rgb in zip(names, _spread_frames(clip, STRIP_FRAMES)):
+                _save_thumb(thumbs / name, rgb)
+        except Exception:  # noqa: BLE001 - as above
+            pass
+    return [f"thumbs/{n}" for n in names if (thumbs / n).is_file()]
+
+
+def _tag(path: Path) -> str:
+    """A file name for a thumbnail of ``path`` as it is now (a remade output gets a new one)."""
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        stamp = 0
+    return hashlib.sha1(f"{path}:{stamp}".encode()).hexdigest()[:16]
+
+
+def _image(path: Path) -> np.ndarray:
+    from vidstyle.media.images import load_image
+
+    return load_image(path).rgb
+
+
+def _first_frame(path: Path) -> np.ndarray:
+    return next(iter(_spread_frames(path, 1)))
+
+
+def _spread_frames(path: Path, count: int) -> list[np.ndarray]:
+    """``count`` frames spread evenly over a clip or a folder of frames."""
+    from vidstyle.media import video as videolib
+
+    if path.is_dir():
+        files = videolib.list_sequence(path)
+        picks = sorted({round(i * (len(files) - 1) / max(count - 1, 1)) for i in range(count)})
+        return [_image(files[i]) for i in picks]
+    frames = [frame.rgb for frame in videolib.read_frames(path, None, None, None)]
+    picks = sorted({round(i * (len(frames) - 1) / max(count - 1, 1)) for i in range(count)})
+    return [frames[i] for i in picks]
+
+
+def _save_thumb(target: Path, rgb: np.ndarray) -> None:
+    from PIL import Image
+
+    image = Image.fromarray(rgb)
+    image.thumbnail((THUMB, THUMB))
+    with atomic_path(target) as tmp:
+        image.save(tmp, format="JPEG", quality=85)
+
+
+def _failures(rows: list[Row]) -> str:
+    failed = [r for r in rows if r.status == "failed"]
+    if not failed:
+        return ""
+    items = "".join(f"<tr><td>{_e(r.job)}</td><td>{_e(Path(r.source).name)}</td>"
+                    f"<td>{_e(r.error)}</td></tr>" for r in failed)  # fmt: skip
+    return (
+        f"<h2>Failures</h2><table><tr><th>job</th><th>input</th><th>reason</th></tr>{items}</table>"
+    )
+
+
+def _timings(rows: list[Row]) -> str:
+    jobs: dict[str, list[Row]] = {}
+    for row in rows:
+        jobs.setdefault(row.job, []).append(row)
+    lines = "".join(
+        f"<tr><td>{_e(job)}</td><td>{sum(r.status == 'done' for r in members)}/{len(members)}</td>"
+        f"<td>{_duration(sum(r.seconds for r in members))}</td></tr>"
+        for job, members in jobs.items()
+    )
+    started = [r.started for r in rows if r.started]
+    finished = [r.finished for r in rows if r.finished]
+    span = ""
+    if started and finished:
+        first, last = min(started), max(finished)
+        span = (f"<p>first task started {time.strftime('%H:%M:%S', time.localtime(first))}, "
+                f"last ended {time.strftime('%H:%M:%S', time.localtime(last))}</p>")  # fmt: skip
+    return (f"<h2>Timings</h2><table><tr><th>job</th><th>done</th><th>time</th></tr>{lines}"
+            f"</table>{span}")  # fmt: skip
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def _e(text) -> str:
+    return html.escape(str(text), quote=True)
