@@ -10,7 +10,6 @@ video is written to a temporary name and renamed only when complete, then the wo
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import shutil
 import time
@@ -28,6 +27,7 @@ from vidstyle.media import flow as flowlib
 from vidstyle.media import video as videolib
 from vidstyle.media.encode import write_video
 from vidstyle.media.images import fit_longest, fitted_size, load_image, resize_to, save_image
+from vidstyle.pipeline import fingerprint as fingerprints
 from vidstyle.pipeline.image import style_for
 from vidstyle.progress import NullReporter, Reporter
 
@@ -98,13 +98,10 @@ class WorkDir:
 
 
 def fingerprint(clip: Clip, style: np.ndarray, method, config: VideoConfig) -> str:
-    """A digest of everything that decides the frames: input, style and options."""
-    stat = clip.path.stat()
+    """A digest of everything that decides the frames: input, style and options
+    (see :mod:`vidstyle.pipeline.fingerprint`)."""
     options = dataclasses.asdict(config) | {"frames_dir": None, "keep_size": None}
-    parts = [str(clip.path.resolve()), stat.st_size, stat.st_mtime_ns,
-             hashlib.sha256(np.ascontiguousarray(style)).hexdigest(),
-             dataclasses.asdict(method) | {"memory_limit": None}, options]  # fmt: skip
-    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
+    return fingerprints.fingerprint(clip.path, fingerprints.pixels_digest(style), method, options)
 
 
 @dataclass
