@@ -144,13 +144,14 @@ def image(
     quiet: Quiet = False,
 ) -> None:
     """Stylize one image. -o defaults to <content>_<style>.png in the current folder."""
-    from vidstyle.media.images import check_distinct
+    from vidstyle.media.images import check_distinct, check_output
     from vidstyle.pipeline.image import stylize_file
 
     with reported_errors():
         method = method_config(locals())
         output = output or Path(f"{content.stem}_{style.stem}.png")
         check_distinct([content, style], output)
+        check_output(output)
         if not content.is_file():
             raise InputError(content, "no such file")
         style_rgb = load_style(style)
@@ -334,13 +335,14 @@ def video(
 def run_video(source, style, output, method, config, weights, quiet, restart):
     """Check the paths, build the engine and stylize the clip."""
     from vidstyle.media.images import check_distinct
-    from vidstyle.pipeline.video import stylize_clip
+    from vidstyle.pipeline.video import check_outputs, stylize_clip
 
     if not source.exists():
         raise InputError(source, "no such file or folder")
     default = f"{source.stem}_{style.stem}" + ("" if source.is_dir() else ".mp4")
     output = output or Path(default)
     check_distinct([source, style], output)
+    check_outputs(source, output, config)
     style_rgb = load_style(style)
     engine = engine_for(method, weights, quiet)
     return stylize_clip(engine, source, style_rgb, output, config, reporter(quiet), restart)
