@@ -92,3 +92,25 @@ def test_steps_default_follows_the_optimizer_unless_given():
     assert method_config({**base, "steps": None, "optimizer": "adam"}).steps == 1000
     assert method_config({**base, "steps": None, "optimizer": "lbfgs"}).steps == 250
     assert method_config({**base, "steps": 7, "optimizer": "lbfgs"}).steps == 7
+
+
+def test_unwritable_image_outputs_are_refused_before_building_an_engine(
+    pair, tmp_path, monkeypatch
+):
+    import vidstyle.cli
+
+    def build(*args):
+        raise AssertionError("an engine was built")
+
+    monkeypatch.setattr(vidstyle.cli, "engine_for", build)
+    content, style = pair
+    base = ["image", str(content), "-s", str(style), "--quiet", "-o"]
+    gif = runner.invoke(app, [*base, str(tmp_path / "out.gif")])
+    assert gif.exit_code == 2 and "cannot write '.gif' images" in gif.output
+    assert "--output" in gif.output
+    (tmp_path / "blocker").write_text("a file")
+    under = runner.invoke(app, [*base, str(tmp_path / "blocker" / "out.png")])
+    assert under.exit_code == 1 and "blocker is a file, not a folder" in under.output
+    (tmp_path / "taken.png").mkdir()
+    taken = runner.invoke(app, [*base, str(tmp_path / "taken.png")])
+    assert taken.exit_code == 1 and "taken.png: is a folder, not a file" in taken.output

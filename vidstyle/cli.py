@@ -153,13 +153,14 @@ def image(
     quiet: Quiet = False,
 ) -> None:
     """Stylize one image. -o defaults to <content>_<style>.png in the current folder."""
-    from vidstyle.media.images import check_distinct
+    from vidstyle.media.images import check_distinct, check_output
     from vidstyle.pipeline.image import stylize_file
 
     with reported_errors(content):
         method = method_config(locals())
         output = output or Path(f"{content.stem}_{style.stem}.png")
         check_distinct([content, style], output)
+        check_output(output)
         if not content.is_file():
             raise InputError(content, "no such file")
         style_rgb = load_style(style)
@@ -182,9 +183,11 @@ def folder(
     input_dir: Annotated[Path, typer.Argument(help="Folder of photos (walked recursively).")],
     style: Style,
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
-    overwrite: Annotated[bool, typer.Option(help="Redo outputs that already exist.")] = False,
+    overwrite: Annotated[
+        bool, typer.Option(help="Redo every output, even one made with the same options.")
+    ] = False,
     format: Annotated[
-        str | None, typer.Option("--format", help="Output format: png, jpg, webp (default: keep).")
+        str | None, typer.Option("--format", help="Output format: png, jpg, webp, tif [keep].")
     ] = None,
     batch: Annotated[
         int, typer.Option(help="Same-size images optimized together [default: 4 on a GPU, else 1].")
@@ -208,7 +211,8 @@ def folder(
     weights: Weights = None,
     quiet: Quiet = False,
 ) -> None:
-    """Stylize every image below a folder into a mirrored tree; finished outputs are skipped."""
+    """Stylize every image below a folder into a mirrored tree; outputs finished with the same
+    input, style and options are skipped, others redone."""
     with reported_errors():
         method = method_config(locals())
         config = FolderConfig(overwrite=overwrite, suffix=_suffix(format), batch=_batch(batch))
@@ -228,12 +232,9 @@ def _batch(batch: int) -> int:
 
 
 def _suffix(format: str | None) -> str | None:
-    if format is None:
-        return None
-    suffix = "." + format.lower().lstrip(".")
-    if suffix not in (".png", ".jpg", ".jpeg", ".webp"):
-        raise UsageError(None, f"{{format}} {format} is not one of png, jpg, webp")
-    return suffix
+    from vidstyle.media.images import format_suffix
+
+    return None if format is None else format_suffix(format)
 
 
 def run_folder(input_dir, style, output, method, config, weights, quiet):
@@ -247,8 +248,8 @@ def run_folder(input_dir, style, output, method, config, weights, quiet):
         raise UsageError(output, "output folder is the input folder", hint="choose another -o")
     items = folder_pipeline.plan(input_dir, output, config)
     style_rgb = load_style(style)
-    todo = [i for i in items if config.overwrite or not i.output.exists()]
-    engine = engine_for(method, weights, quiet) if todo else None
+    job = folder_pipeline.prepare(items, output, config, style_rgb, method)
+    engine = engine_for(method, weights, quiet) if job.todo else None
 
     def stylize_group(jobs: list[tuple[Path, Path]]):
         return stylize_files(engine, jobs, style_rgb, progress)
@@ -259,7 +260,7 @@ def run_folder(input_dir, style, output, method, config, weights, quiet):
 
     progress = reporter(quiet)
     key = working_size if config.batch > 1 else None
-    return folder_pipeline.run(items, stylize_group, config, method.steps, progress, key)
+    return folder_pipeline.run(job, stylize_group, method.steps, progress, key)
 
 
 def print_summary(results) -> None:
@@ -275,6 +276,11 @@ def print_summary(results) -> None:
     console.print(table)
     counts = ", ".join(f"{sum(r.status == s for r in results)} {s}" for s in colour)
     console.print(f"{counts}; {sum(r.seconds for r in results):.1f}s in all", highlight=False)
+    from vidstyle.pipeline.folder import REDO_REASONS
+
+    for why, text in REDO_REASONS.items():
+        if count := sum(r.redone == why for r in results):
+            console.print(f"{count} redone: {text}", highlight=False)
     for r in results:
         if r.status == "failed":
             err_console.print(f"[bold red]failed:[/] {escape(r.reason or '')}", highlight=False)
@@ -338,13 +344,14 @@ def video(
 def run_video(source, style, output, method, config, weights, quiet, restart):
     """Check the paths, build the engine and stylize the clip."""
     from vidstyle.media.images import check_distinct
-    from vidstyle.pipeline.video import stylize_clip
+    from vidstyle.pipeline.video import check_outputs, stylize_clip
 
     if not source.exists():
         raise InputError(source, "no such file or folder")
     default = f"{source.stem}_{style.stem}" + ("" if source.is_dir() else ".mp4")
     output = output or Path(default)
     check_distinct([source, style], output)
+    check_outputs(source, output, config)
     style_rgb = load_style(style)
     engine = engine_for(method, weights, quiet)
     return stylize_clip(engine, source, style_rgb, output, config, reporter(quiet), restart)

@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from vidstyle.errors import DecodeError, EncodeError, InputError, param
+from vidstyle.errors import DecodeError, EncodeError, InputError
 
 TEMP_MARKER = ".vidstyle-tmp-"
 
@@ -80,23 +80,21 @@ def check_input_file(path: Path, what: str, empty: str) -> None:
         raise DecodeError(path, empty)
 
 
-def check_writable(path: Path, folder: bool = False, name: str = "output") -> None:
+def check_writable(path: Path, folder: bool = False) -> None:
     """Refuse an output that cannot be created, before any work is spent on it.
 
     Args:
         path: the file (or, with ``folder``, the folder) that will be written; it need not exist.
         folder: whether the output is a folder.
-        name: the parameter that gave ``path``, for the hint.
 
     Raises:
         EncodeError: ``path`` exists as a folder (a file is wanted) or as a file (a folder is
             wanted), its nearest existing parent is a file, or that parent is not writable.
     """
-    hint = "choose another " + param(name)
     if path.is_dir() and not folder:
-        raise EncodeError(path, "is a folder, not a file", hint=hint)
+        raise EncodeError(path, "is a folder, not a file")
     if path.exists() and not path.is_dir() and folder:
-        raise EncodeError(path, "is a file, not a folder", hint=hint)
+        raise EncodeError(path, "is a file, not a folder")
     parent = path.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent

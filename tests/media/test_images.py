@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import png_header_only
 from PIL import Image
 
 from vidstyle.errors import DecodeError, EncodeError, InputError, UsageError, flag
@@ -638,22 +639,6 @@ def test_check_output_knows_the_encoders_size_limits(tmp_path):
 
 
 # --- decompression bombs ------------------------------------------------------------------------
-
-
-def png_header_only(path: Path, width: int, height: int) -> Path:
-    """A tiny PNG whose header claims ``width`` x ``height`` RGB pixels (the data is missing)."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    idat = zlib.compress(b"\0" * 64)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat)
-                     + chunk(b"IEND", b""))  # fmt: skip
-    return path
 
 
 def _peak_rss_mib() -> float:

@@ -79,3 +79,18 @@ def test_a_batch_too_large_for_memory_runs_one_image_at_a_time(tmp_path, spy_eng
     outcomes = stylize_files(engine, jobs, textured(40, 40, seed=9))
     assert calls == [(1, 30, 40, 3), (1, 30, 40, 3)]
     assert all(error is None for _, error in outcomes)
+
+
+def test_an_output_that_cannot_be_written_fails_before_its_input_is_read(tmp_path, spy_engine):
+    engine, calls = spy_engine
+    photos = _photos(tmp_path)
+    (tmp_path / "blocker").write_text("a file")
+    blocked = tmp_path / "blocker"
+    jobs = [(photos[0], blocked / "a.png"), (photos[1], tmp_path / "b.gif"),
+            (photos[3], blocked / "broken.png"), (photos[2], tmp_path / "c.tif")]  # fmt: skip
+    outcomes = stylize_files(engine, jobs, textured(40, 40, seed=9))
+    assert "blocker is a file" in outcomes[0][1].message()
+    assert "cannot write '.gif' images" in outcomes[1][1].message()
+    assert "blocker is a file" in outcomes[2][1].message()  # not the decode error: never read
+    assert outcomes[3][1] is None and calls == [(1, 30, 40, 3)]
+    assert Image.open(tmp_path / "c.tif").format == "TIFF"

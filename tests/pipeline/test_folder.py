@@ -1,16 +1,22 @@
-"""`vidstyle folder` end to end (real weights, tiny size): tree, resume, failures, exit codes."""
+"""`vidstyle folder` end to end: tree, resume, failures, exit codes (real weights, tiny size);
+formats, names, the manifest and outputs checked before work (tiny random-weight model)."""
 
 import hashlib
+import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import textured
+from conftest import png_header_only, textured
 from PIL import Image
 from typer.testing import CliRunner
 
+from vidstyle import cli
 from vidstyle.cli import app
+from vidstyle.config import FolderConfig, MethodConfig
+from vidstyle.pipeline import folder as folder_pipeline
 
-pytestmark = pytest.mark.real_weights
 FAST = ["--max-size", "32", "--steps", "2", "--quiet"]
 runner = CliRunner()
 
@@ -39,13 +45,16 @@ def _run(photos, style, out, *extra):
 
 
 def _files(root):
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    """The visible files below ``root`` (the manifest is hidden)."""
+    found = (p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    return sorted(name for name in found if not name.startswith("."))
 
 
 def _digests(root):
     return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()}
 
 
+@pytest.mark.real_weights
 def test_output_tree_mirrors_input_and_inputs_are_untouched(tree):
     photos, style, out = tree
     before = _digests(photos)
@@ -57,6 +66,7 @@ def test_output_tree_mirrors_input_and_inputs_are_untouched(tree):
     assert _digests(photos) == before
 
 
+@pytest.mark.real_weights
 def test_rerun_skips_finished_outputs_and_overwrite_redoes_them(tree):
     photos, style, out = tree
     assert _run(photos, style, out).exit_code == 0
@@ -70,6 +80,7 @@ def test_rerun_skips_finished_outputs_and_overwrite_redoes_them(tree):
     assert (out / "trip" / "b.png").is_file()
 
 
+@pytest.mark.real_weights
 def test_a_corrupt_file_fails_alone_with_its_reason_and_exit_code_1(tree):
     photos, style, out = tree
     (photos / "trip" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 definitely not a jpeg")
@@ -80,6 +91,7 @@ def test_a_corrupt_file_fails_alone_with_its_reason_and_exit_code_1(tree):
     assert _files(out) == ["a.png", "trip/b.jpg", "trip/deep/c.webp"]
 
 
+@pytest.mark.real_weights
 def test_an_image_too_large_for_the_memory_limit_fails_alone_with_a_size_that_fits(tree):
     photos, style, out = tree
     _save(photos / "big.png", textured(160, 200, seed=5))  # 32000 pixels, about 98 MiB
@@ -91,6 +103,7 @@ def test_an_image_too_large_for_the_memory_limit_fails_alone_with_a_size_that_fi
     assert _files(out) == ["a.png", "trip/b.jpg", "trip/deep/c.webp"]
 
 
+@pytest.mark.real_weights
 def test_batch_gives_the_results_of_one_image_at_a_time(tree, tmp_path):
     photos, style, out = tree
     _save(photos / "trip" / "a2.png", textured(40, 50, seed=6))  # a.png's size
@@ -105,6 +118,7 @@ def test_batch_gives_the_results_of_one_image_at_a_time(tree, tmp_path):
         assert np.abs(one - two).max() <= 1, name
 
 
+@pytest.mark.real_weights
 def test_usage_errors_exit_2(tree):
     photos, style, out = tree
     assert _run(photos, style, out, "--steps", "-1").exit_code == 2
@@ -115,6 +129,7 @@ def test_usage_errors_exit_2(tree):
     assert _run(photos, style, photos).exit_code == 2  # output folder is the input folder
 
 
+@pytest.mark.real_weights
 def test_missing_folder_and_missing_style_name_the_file(tree, tmp_path):
     photos, style, out = tree
     missing = _run(tmp_path / "nowhere", style, out)
@@ -123,6 +138,7 @@ def test_missing_folder_and_missing_style_name_the_file(tree, tmp_path):
     assert no_style.exit_code == 1 and "nostyle.png" in no_style.output
 
 
+@pytest.mark.real_weights
 def test_interrupted_write_leaves_nothing_half_written_and_rerun_resumes(tree, monkeypatch):
     photos, style, out = tree
     real_save = Image.Image.save
@@ -145,3 +161,211 @@ def test_interrupted_write_leaves_nothing_half_written_and_rerun_resumes(tree, m
     assert "2 done, 1 skipped" in resumed.output
     assert _files(out) == ["a.png", "trip/b.jpg", "trip/deep/c.webp"]
     assert np.asarray(Image.open(out / "trip" / "b.jpg")).shape == (30, 30, 3)
+
+
+# --- tiny random-weight model: formats, names, manifest, outputs checked before work -----------
+
+TINY = ["--max-size", "24", "--steps", "2", "--batch", "1", "--quiet"]
+
+
+@pytest.fixture
+def tiny(monkeypatch):
+    """``vidstyle.cli`` builds the tiny random-weight engine; the list holds each one built,
+    and the engine counts the images it optimizes in ``engine.stylized``."""
+    from tinyvgg import tiny_engine
+
+    built = []
+
+    def build(method, weights, quiet):
+        engine = tiny_engine(method)
+        engine.stylized = []
+        stylize = engine.stylize
+
+        def counting(content, *args, **kwargs):
+            engine.stylized.append(content.shape)
+            return stylize(content, *args, **kwargs)
+
+        engine.stylize = counting
+        built.append(engine)
+        return engine
+
+    monkeypatch.setattr(cli, "engine_for", build)
+    return built
+
+
+def _tiny(photos, style, out, *extra):
+    args = ["folder", str(photos), "-s", str(style), "-o", str(out), *TINY, *extra]
+    return runner.invoke(app, args)
+
+
+def _mixed_folder(tmp_path):
+    """Photos in every kind of file a camera, scanner or editor leaves, with awkward names."""
+    photos = tmp_path / "photos"
+    (photos / "été 2024").mkdir(parents=True)
+    rgb = Image.fromarray(textured(20, 28, seed=1))
+    rgb.save(photos / "café au lait.tif")
+    Image.fromarray(np.linspace(0, 65535, 20 * 28, dtype=np.uint16).reshape(20, 28)).save(
+        photos / "scan 16-bit.tiff"
+    )
+    rgb.save(photos / "über 2.bmp")
+    frames = [rgb, Image.fromarray(textured(20, 28, seed=2))]
+    frames[0].save(photos / "anim.gif", save_all=True, append_images=frames[1:], duration=100)
+    rgb.save(photos / "été 2024" / "plage 日本.png")
+    rgb.save(photos / "été 2024" / "ñandú.jpg")
+    rgb.save(photos / "été 2024" / "x.JPEG")
+    rgb.save(photos / "web photo.webp")
+    rgb.save(photos / "old.ppm")
+    rgb.convert("L").save(photos / "grey.pgm")
+    rgb.convert("RGBA").save(photos / "game.tga")
+    style = tmp_path / "style.png"
+    Image.fromarray(textured(24, 24, seed=4)).save(style)
+    return photos, style
+
+
+MIXED_OUTPUTS = ["anim.png", "café au lait.tif", "game.png", "grey.png", "old.png",
+                 "scan 16-bit.tiff", "web photo.webp", "über 2.png", "été 2024/plage 日本.png",
+                 "été 2024/x.jpeg", "été 2024/ñandú.jpg"]  # fmt: skip
+
+
+def test_every_kind_of_photo_and_name_gives_one_output_and_exit_0(tmp_path, tiny):
+    photos, style = _mixed_folder(tmp_path)
+    out = tmp_path / "styled"
+    result = _tiny(photos, style, out)
+    assert result.exit_code == 0, result.output
+    assert "11 done, 0 skipped, 0 failed" in result.output
+    assert _files(out) == sorted(MIXED_OUTPUTS)
+    with Image.open(out / "café au lait.tif") as tif:
+        assert tif.format == "TIFF" and tif.size == (24, 17)
+    with Image.open(out / "game.png") as tga:
+        assert tga.mode == "RGBA"  # the TGA's alpha carried over
+    assert len(tiny[0].stylized) == 11
+
+
+def test_format_tif_and_unwritten_formats(tmp_path, tiny):
+    photos, style = _mixed_folder(tmp_path)
+    result = _tiny(photos, style, tmp_path / "tif", "--format", "TIF")
+    assert result.exit_code == 0, result.output
+    assert {Path(name).suffix for name in _files(tmp_path / "tif")} == {".tif"}
+    for bad in ("gif", "bmp", "ppm"):
+        refused = _tiny(photos, style, tmp_path / "bad", "--format", bad)
+        assert refused.exit_code == 2 and "--format" in refused.output
+    assert len(tiny) == 1  # no engine for the refused runs
+
+
+def test_rerun_skips_only_what_the_same_input_style_and_options_made(tmp_path, tiny):
+    photos, style = _mixed_folder(tmp_path)
+    out = tmp_path / "styled"
+    assert _tiny(photos, style, out).exit_code == 0
+    assert (out / folder_pipeline.MANIFEST_NAME).is_file()
+    same = _tiny(photos, style, out)
+    assert "0 done, 11 skipped, 0 failed" in same.output and len(tiny) == 1  # no engine needed
+    other = tmp_path / "other style.jpg"
+    Image.fromarray(textured(24, 24, seed=9)).save(other)
+    restyled = _tiny(photos, other, out)
+    assert restyled.exit_code == 0, restyled.output
+    assert "11 done, 0 skipped" in restyled.output
+    assert "11 redone: made with another input, style or options" in restyled.output
+    more_steps = _tiny(photos, other, out, "--steps", "3")
+    assert "11 done, 0 skipped" in more_steps.output and "11 redone" in more_steps.output
+    back = _tiny(photos, other, out, "--steps", "3", "--memory-limit", "4")  # not in the print
+    assert "0 done, 11 skipped" in back.output
+    touched = photos / "old.ppm"
+    os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 10**9))
+    one = _tiny(photos, other, out, "--steps", "3")
+    assert "1 done, 10 skipped" in one.output and "1 redone" in one.output
+
+
+def test_outputs_with_no_record_are_redone_never_skipped(tmp_path, tiny):
+    photos, style = _mixed_folder(tmp_path)
+    out = tmp_path / "styled"
+    (out / "été 2024").mkdir(parents=True)
+    (out / "old.png").write_bytes(b"made by hand")
+    Image.new("RGB", (5, 5)).save(out / "été 2024" / "ñandú.jpg")  # an older version's output
+    result = _tiny(photos, style, out)
+    assert result.exit_code == 0, result.output
+    assert "11 done, 0 skipped" in result.output
+    assert "2 redone: no record of how it was made" in result.output
+    assert Image.open(out / "old.png").size == (24, 17)
+    edited = out / "web photo.webp"  # changed by hand after it was made
+    Image.new("RGB", (5, 5)).save(edited)
+    (out / "café au lait.tif").unlink()
+    again = _tiny(photos, style, out)
+    assert "2 done, 9 skipped" in again.output and "1 redone: no record" in again.output
+    (out / folder_pipeline.MANIFEST_NAME).write_text("{not json")
+    broken = _tiny(photos, style, out)
+    assert "11 done, 0 skipped" in broken.output and "11 redone: no record" in broken.output
+    recorded = json.loads((out / folder_pipeline.MANIFEST_NAME).read_text())["outputs"]
+    assert sorted(recorded) == sorted(MIXED_OUTPUTS)
+
+
+def test_overwrite_redoes_everything(tmp_path, tiny):
+    photos, style = _mixed_folder(tmp_path)
+    out = tmp_path / "styled"
+    assert _tiny(photos, style, out).exit_code == 0
+    again = _tiny(photos, style, out, "--overwrite")
+    assert "11 done, 0 skipped" in again.output and "redone:" not in again.output
+
+
+def test_an_output_that_cannot_be_written_fails_at_once_and_alone(tmp_path, tiny):
+    photos, style = _mixed_folder(tmp_path)
+    out = tmp_path / "styled"
+    out.mkdir()
+    (out / "été 2024").write_text("a file where a folder goes")
+    (out / "anim.png").mkdir()  # a folder where a file goes
+    result = _tiny(photos, style, out)
+    assert result.exit_code == 1
+    assert "7 done, 0 skipped, 4 failed" in result.output
+    assert "été 2024 is a file, not a folder" in result.output
+    assert "anim.png: is a folder, not a file" in result.output
+    assert len(tiny[0].stylized) == 7  # the four were never optimized
+    everything_blocked = tmp_path / "blocked"
+    everything_blocked.write_text("a file")
+    blocked = _tiny(photos, style, everything_blocked / "sub")
+    assert blocked.exit_code == 1 and "0 done, 0 skipped, 11 failed" in blocked.output
+    assert len(tiny) == 1  # no engine built when nothing can be written
+
+
+def test_inputs_sharing_an_output_name_get_one_each(tmp_path, tiny):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("a.png", "a.bmp", "a.gif", "b.jpg", "b.jpeg"):
+        Image.fromarray(textured(16, 16, seed=len(name))).save(photos / name)
+    style = tmp_path / "style.png"
+    Image.fromarray(textured(24, 24, seed=4)).save(style)
+    result = _tiny(photos, style, tmp_path / "out", "--format", "png")
+    assert result.exit_code == 0, result.output
+    assert _files(tmp_path / "out") == ["a.bmp.png", "a.gif.png", "a.png", "b.jpeg.png",
+                                        "b.jpg.png"]  # fmt: skip
+
+
+def test_a_decompression_bomb_fails_alone_in_seconds(tmp_path, tiny):
+    import time
+
+    photos, style = _mixed_folder(tmp_path)
+    png_header_only(photos / "bomb.png", 60000, 60000)
+    started = time.monotonic()
+    result = _tiny(photos, style, tmp_path / "out")
+    assert time.monotonic() - started < 60
+    assert result.exit_code == 1 and "11 done, 0 skipped, 1 failed" in result.output
+    assert "bomb.png: too large: 3600 MP, more than the 160 MP vidstyle reads" in result.output
+
+
+def test_prepare_decides_before_any_work(tmp_path):
+    photos, style_path = _mixed_folder(tmp_path)
+    out = tmp_path / "styled"
+    config = FolderConfig()
+    items = folder_pipeline.plan(photos, out, config)
+    style = np.asarray(Image.open(style_path))
+    method = MethodConfig(max_size=24, steps=2)
+    job = folder_pipeline.prepare(items, out, config, style, method)
+    assert [task.action for task in job.tasks] == ["run"] * 11 and not out.exists()
+    first = job.tasks[0]
+    first.item.output.parent.mkdir(parents=True, exist_ok=True)
+    first.item.output.write_bytes(b"x")
+    job.manifest.record(first.item.output, first.fingerprint)
+    again = folder_pipeline.prepare(items, out, config, style, method)
+    assert [task.action for task in again.tasks].count("skip") == 1
+    other = folder_pipeline.prepare(items, out, config, style, method.replace(seed=5))
+    assert other.tasks[0].action == "run" and other.tasks[0].redo == "changed"
+    limit = folder_pipeline.prepare(items, out, config, style, method.replace(memory_limit=2))
+    assert limit.tasks[0].action == "skip"

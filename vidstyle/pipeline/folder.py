@@ -1,21 +1,36 @@
 """A folder of images: walk it, mirror its tree, skip finished outputs, collect failures.
 
-Each output is written to a temporary name and renamed, so an output that exists is complete;
-a rerun after a crash or Ctrl-C skips it unless asked to overwrite.
+Each output is written to a temporary name and renamed, so an output that exists is complete.
+A manifest in the output folder (:class:`Manifest`) records what made each output; a rerun skips
+an output only when the manifest vouches that it came from the same input, style and method
+options, and redoes it otherwise (``--overwrite`` redoes every one). Outputs that could not be
+written fail before any work is spent on them.
 """
 
 from __future__ import annotations
 
+import json
 import time
+from collections import Counter
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from vidstyle.config import FolderConfig
-from vidstyle.errors import InputError, InternalError, VidstyleError, debugging
-from vidstyle.fsutil import is_temporary
-from vidstyle.media.images import IMAGE_SUFFIXES
+from vidstyle.errors import EncodeError, InputError, InternalError, VidstyleError, debugging
+from vidstyle.fsutil import atomic_path, is_temporary
+from vidstyle.media.images import IMAGE_SUFFIXES, check_output, output_suffix
+from vidstyle.pipeline.fingerprint import fingerprint, pixels_digest
 from vidstyle.progress import NullReporter, Reporter
+
+MANIFEST_NAME = ".vidstyle-manifest.json"  # hidden: a walk of the output folder passes it by
+REDO_REASONS = {
+    "changed": "made with another input, style or options",
+    "unrecorded": "no record of how it was made",
+}
+"""Why an existing output was redone rather than skipped (``--overwrite`` aside)."""
 
 
 @dataclass(frozen=True)
@@ -29,19 +44,27 @@ class Item:
 
 @dataclass(frozen=True)
 class ItemResult:
-    """What became of one item: ``done``, ``skipped`` or ``failed`` (with the reason)."""
+    """What became of one item: ``done``, ``skipped`` or ``failed`` (with the reason).
+
+    ``redone`` says why a ``done`` item replaced an existing output: a key of
+    :data:`REDO_REASONS`, ``overwrite``, or None when there was no output before.
+    """
 
     item: Item
     status: str
     seconds: float = 0.0
     reason: str | None = None
+    redone: str | None = None
 
 
 def plan(input_dir: Path, output_dir: Path, config: FolderConfig) -> list[Item]:
     """The images below ``input_dir`` (recursively, sorted) and their mirrored output paths.
 
     Hidden files and folders, leftover temporary files and anything inside ``output_dir`` (when
-    it lies within the input folder) are left out.
+    it lies within the input folder) are left out. An output has ``config.suffix`` or else
+    :func:`vidstyle.media.images.output_suffix` (TIFF stays TIFF, BMP, GIF, PPM, TGA... become
+    PNG). When two inputs would give one output (``a.bmp`` and ``a.png``), each whose name
+    differs from that output keeps its own suffix too (``a.bmp.png``).
 
     Raises:
         InputError: when ``input_dir`` is not a folder or holds no images.
@@ -49,16 +72,146 @@ def plan(input_dir: Path, output_dir: Path, config: FolderConfig) -> list[Item]:
     if not input_dir.is_dir():
         raise InputError(input_dir, "no such folder")
     output_root = output_dir.resolve()
-    items = []
-    for path in sorted(input_dir.rglob("*")):
-        relative = path.relative_to(input_dir)
-        if not _is_candidate(path, relative, output_root):
-            continue
-        suffix = config.suffix or path.suffix.lower()
-        items.append(Item(path, (output_dir / relative).with_suffix(suffix), relative.as_posix()))
-    if not items:
+    found = [(path, path.relative_to(input_dir)) for path in sorted(input_dir.rglob("*"))]
+    found = [(path, rel) for path, rel in found if _is_candidate(path, rel, output_root)]
+    if not found:
         raise InputError(input_dir, "contains no images", hint="images end in .jpg, .png, ...")
+    outputs = [(output_dir / rel).with_suffix(config.suffix or output_suffix(path))
+               for path, rel in found]  # fmt: skip
+    shared = Counter(outputs)
+    items = []
+    for (path, relative), output in zip(found, outputs, strict=True):
+        if shared[output] > 1 and output.name != path.name:
+            output = output.with_name(path.name + output.suffix)
+        items.append(Item(path, output, relative.as_posix()))
     return items
+
+
+class Manifest:
+    """What made each finished output: ``<output folder>/.vidstyle-manifest.json``.
+
+    Maps each output's path relative to the output folder to the fingerprint of its input,
+    style and method options (:mod:`vidstyle.pipeline.fingerprint`) and the output's size and
+    modification time, so an output changed since is not vouched for either. It is rewritten
+    atomically as each output finishes. A missing or unreadable manifest vouches for nothing.
+    """
+
+    def __init__(self, output_dir: Path):
+        self.root = output_dir
+        self.path = output_dir / MANIFEST_NAME
+        self.entries = self._read()
+
+    def _read(self) -> dict:
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+        entries = data.get("outputs") if isinstance(data, dict) else None
+        return entries if isinstance(entries, dict) else {}
+
+    def _key(self, output: Path) -> str:
+        return output.relative_to(self.root).as_posix()
+
+    def verdict(self, output: Path, stamp: str) -> str:
+        """``same`` when the entry vouches for ``output`` with fingerprint ``stamp``, else
+        ``changed`` (another fingerprint) or ``unrecorded`` (no entry, or the file changed)."""
+        entry = self.entries.get(self._key(output))
+        if not isinstance(entry, dict):
+            return "unrecorded"
+        if entry.get("fingerprint") != stamp:
+            return "changed"
+        stat = output.stat()
+        same = entry.get("size") == stat.st_size and entry.get("mtime_ns") == stat.st_mtime_ns
+        return "same" if same else "unrecorded"
+
+    def record(self, output: Path, stamp: str) -> None:
+        """Note that ``output`` (now written) was made with fingerprint ``stamp``.
+
+        Raises:
+            EncodeError: the manifest cannot be written.
+        """
+        stat = output.stat()
+        entry = {"fingerprint": stamp, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+        self.entries[self._key(output)] = entry
+        try:
+            with atomic_path(self.path) as tmp:
+                tmp.write_text(json.dumps({"version": 1, "outputs": self.entries}, indent=0))
+        except OSError as exc:
+            raise EncodeError(self.path, f"cannot record the output: {exc.strerror}") from exc
+
+
+@dataclass(frozen=True)
+class Task:
+    """An item and what to do with it: ``run`` (``redo`` saying why an output is replaced),
+    ``skip`` or ``fail`` (with the error)."""
+
+    item: Item
+    action: str
+    fingerprint: str = ""
+    redo: str | None = None
+    error: VidstyleError | None = None
+
+
+@dataclass(frozen=True)
+class FolderJob:
+    """The tasks of a folder run and the manifest they are recorded in."""
+
+    tasks: list[Task]
+    manifest: Manifest
+    batch: int
+
+    @property
+    def todo(self) -> list[Task]:
+        """The tasks that need the engine."""
+        return [task for task in self.tasks if task.action == "run"]
+
+
+def prepare(items: list[Item], output_dir: Path, config: FolderConfig, style: np.ndarray,
+            method) -> FolderJob:  # fmt: skip
+    """Decide for every item, before any work: skip it, run it, or fail it at once.
+
+    An existing output is skipped only when the manifest vouches it was made from the same
+    input, style and method options; otherwise (or with ``config.overwrite``) it is redone. An
+    output that could not be written (see :func:`vidstyle.media.images.check_output`), or that
+    two inputs would share, fails its item here.
+
+    Args:
+        items: from :func:`plan`.
+        output_dir: the output folder (where the manifest lives).
+        config: ``overwrite`` and ``batch``.
+        style: the style image's pixels.
+        method: the :class:`vidstyle.config.MethodConfig`.
+    """
+    manifest = Manifest(output_dir)
+    digest = pixels_digest(style)
+    owners: dict[Path, Item] = {}
+    tasks = []
+    for item in items:
+        owner = owners.setdefault(item.output, item)
+        if owner is not item:
+            error = EncodeError(item.output, f"is also the output of {owner.source}",
+                                hint="rename one of the two inputs")  # fmt: skip
+            tasks.append(Task(item, "fail", error=error))
+            continue
+        tasks.append(_task(item, manifest, digest, method, config.overwrite))
+    return FolderJob(tasks, manifest, config.batch)
+
+
+def _task(item: Item, manifest: Manifest, digest: str, method, overwrite: bool) -> Task:
+    try:
+        stamp = fingerprint(item.source, digest, method)
+    except OSError as exc:
+        return Task(item, "fail", error=InputError(item.source, f"cannot read file: {exc}"))
+    redo = None
+    if item.output.is_file():
+        redo = "overwrite" if overwrite else manifest.verdict(item.output, stamp)
+        if redo == "same":
+            return Task(item, "skip", stamp)
+    try:
+        check_output(item.output)
+    except VidstyleError as error:
+        return Task(item, "fail", stamp, error=error)
+    return Task(item, "run", stamp, redo)
 
 
 def _is_candidate(path: Path, relative: Path, output_root: Path) -> bool:
@@ -93,48 +246,55 @@ def groups(items: list[Item], key: GroupKey | None, size: int) -> list[list[Item
 
 
 def run(
-    items: list[Item],
+    job: FolderJob,
     stylize_group: StylizeGroup,
-    config: FolderConfig,
     steps: int,
     reporter: Reporter | None = None,
     key: GroupKey | None = None,
 ) -> list[ItemResult]:
-    """Stylize every item, ``config.batch`` items of equal ``key`` at a time, past failures.
+    """Stylize every task to run, ``job.batch`` items of equal ``key`` at a time, past failures;
+    record each finished output in the manifest.
 
     Args:
-        items: from :func:`plan`.
+        job: from :func:`prepare`.
         stylize_group: ``stylize_group([(source, output), ...])`` writes each result atomically
             and returns per item ``(result, None)`` or ``(None, error)``
             (see :func:`vidstyle.pipeline.image.stylize_files`).
-        config: overwrite or skip finished outputs; the batch size.
         steps: steps per item, for progress.
         reporter: progress.
         key: the working size of an item (None when unknown), to batch equal sizes.
 
     Returns:
-        One result per item, in order.
+        One result per task, in order.
     """
     reporter = reporter or NullReporter()
-    reporter.begin(len(items), "images")
+    reporter.begin(len(job.tasks), "images")
     results: dict[Path, ItemResult] = {}
-    todo = []
-    for item in items:
-        if item.output.exists() and not config.overwrite:
-            reporter.end_item(item.name, "skipped", 0.0)
-            results[item.source] = ItemResult(item, "skipped", reason="output exists")
-        else:
-            todo.append(item)
+    for task in job.tasks:
+        if task.action != "run":
+            result = _settled(task)
+            reporter.end_item(task.item.name, result.status, 0.0)
+            results[task.item.source] = result
+    todo = {task.item.source: task for task in job.todo}
     try:
-        for group in groups(todo, key, config.batch):
-            for result in _run_group(group, stylize_group, steps, reporter):
+        for group in groups([task.item for task in todo.values()], key, job.batch):
+            tasks = [todo[item.source] for item in group]
+            for result in _run_group(tasks, stylize_group, steps, reporter, job.manifest):
                 results[result.item.source] = result
     finally:
         reporter.end()
-    return [results[item.source] for item in items]
+    return [results[task.item.source] for task in job.tasks]
 
 
-def _run_group(group: list[Item], stylize_group: StylizeGroup, steps: int, reporter):
+def _settled(task: Task) -> ItemResult:
+    """The result of a task decided in :func:`prepare`: skipped, or failed at once."""
+    if task.action == "skip":
+        return ItemResult(task.item, "skipped", reason="finished with the same input and options")
+    return ItemResult(task.item, "failed", reason=task.error.message())
+
+
+def _run_group(tasks: list[Task], stylize_group: StylizeGroup, steps: int, reporter, manifest):
+    group = [task.item for task in tasks]
     started = time.monotonic()
     more = f" +{len(group) - 1}" if len(group) > 1 else ""
     reporter.start_item(group[0].name + more, steps)
@@ -149,8 +309,20 @@ def _run_group(group: list[Item], stylize_group: StylizeGroup, steps: int, repor
         reasons = [InternalError(item.source, error).message() for item in group]
     seconds = (time.monotonic() - started) / len(group)
     results = []
-    for item, reason in zip(group, reasons, strict=True):
+    for task, reason in zip(tasks, reasons, strict=True):
+        if reason is None:
+            reason = _record(manifest, task)
         status = "done" if reason is None else "failed"
-        results.append(ItemResult(item, status, seconds, reason))
-        reporter.end_item(item.name, status, seconds)
+        redone = task.redo if status == "done" else None
+        results.append(ItemResult(task.item, status, seconds, reason, redone))
+        shown = f"redone ({REDO_REASONS[redone]})" if redone in REDO_REASONS else status
+        reporter.end_item(task.item.name, shown, seconds)
     return results
+
+
+def _record(manifest: Manifest, task: Task) -> str | None:
+    try:
+        manifest.record(task.item.output, task.fingerprint)
+    except VidstyleError as error:
+        return error.message()
+    return None

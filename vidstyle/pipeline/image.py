@@ -9,7 +9,14 @@ import numpy as np
 
 from vidstyle.config import MethodConfig
 from vidstyle.errors import TooLargeError, VidstyleError
-from vidstyle.media.images import Picture, fit_longest, load_image, resize_to, save_image
+from vidstyle.media.images import (
+    Picture,
+    check_output,
+    fit_longest,
+    load_image,
+    resize_to,
+    save_image,
+)
 from vidstyle.progress import NullReporter, Reporter
 
 
@@ -91,15 +98,19 @@ def stylize_files(
 
     Returns:
         Per job, in order: (the result, None), or (None, the error that stopped that job alone).
+        An output that could not be written (see :func:`vidstyle.media.images.check_output`)
+        stops its job before its input is even read.
     """
     reporter = reporter or NullReporter()
     method = engine.method
     outcomes: list[Outcome] = [(None, None)] * len(jobs)
     shapes: dict[tuple, list[tuple[int, Picture, np.ndarray]]] = {}
-    for index, (source, _) in enumerate(jobs):
+    for index, (source, output) in enumerate(jobs):
         try:
+            check_output(output)
             picture = load_image(source)
             work = fit_longest(picture.rgb, method.max_size)
+            check_output(output, work.shape[1], work.shape[0])
             engine.check_fits(source, *work.shape[:2])
         except VidstyleError as error:
             outcomes[index] = (None, error)

@@ -10,7 +10,6 @@ video is written to a temporary name and renamed only when complete, then the wo
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import shutil
 import time
@@ -22,12 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from vidstyle.config import VideoConfig
-from vidstyle.errors import DecodeError, ResumeError
-from vidstyle.fsutil import atomic_path
+from vidstyle.errors import DecodeError, ResumeError, UsageError
+from vidstyle.fsutil import atomic_path, check_writable, same_file
 from vidstyle.media import flow as flowlib
 from vidstyle.media import video as videolib
-from vidstyle.media.encode import write_video
+from vidstyle.media.encode import OUTPUT_FORMATS, write_video
 from vidstyle.media.images import fit_longest, fitted_size, load_image, resize_to, save_image
+from vidstyle.pipeline import fingerprint as fingerprints
 from vidstyle.pipeline.image import style_for
 from vidstyle.progress import NullReporter, Reporter
 
@@ -53,6 +53,33 @@ def open_clip(path: Path) -> Clip:
         return Clip(path, True, SEQUENCE_FPS, len(frames), (first.shape[1], first.shape[0]))
     info = videolib.probe(path)
     return Clip(path, False, info.fps, info.frame_count, (info.width, info.height))
+
+
+def check_outputs(source: Path, output: Path, config: VideoConfig) -> None:
+    """Refuse outputs that could not be written, before any work is spent on them.
+
+    Args:
+        source: the clip: a video file, or a folder of images (which gives a folder of PNGs).
+        output: the video file, or the folder of frames for a sequence.
+        config: its ``frames_dir``, when given, is checked too.
+
+    Raises:
+        UsageError: a video suffix that cannot be written, or ``frames_dir`` is the source.
+        EncodeError: an output that is a file where a folder is wanted (or the reverse), or
+            lies under a file or an unwritable folder.
+    """
+    if source.is_dir():
+        check_writable(output, folder=True)
+    elif output.suffix.lower() not in OUTPUT_FORMATS:
+        raise UsageError(output, f"cannot write '{output.suffix or '(none)'}' videos",
+                         hint="end {output} in .mp4, .mov or .mkv")  # fmt: skip
+    else:
+        check_writable(output)
+    if config.frames_dir is not None:
+        if same_file(source, config.frames_dir):
+            raise UsageError(config.frames_dir, "would overwrite the input frames",
+                             hint="choose another {frames_dir}")  # fmt: skip
+        check_writable(config.frames_dir, folder=True)
 
 
 def frames_of(clip: Clip, config: VideoConfig) -> Iterator[videolib.Frame]:
@@ -98,13 +125,10 @@ class WorkDir:
 
 
 def fingerprint(clip: Clip, style: np.ndarray, method, config: VideoConfig) -> str:
-    """A digest of everything that decides the frames: input, style and options."""
-    stat = clip.path.stat()
+    """A digest of everything that decides the frames: input, style and options
+    (see :mod:`vidstyle.pipeline.fingerprint`)."""
     options = dataclasses.asdict(config) | {"frames_dir": None, "keep_size": None}
-    parts = [str(clip.path.resolve()), stat.st_size, stat.st_mtime_ns,
-             hashlib.sha256(np.ascontiguousarray(style)).hexdigest(),
-             dataclasses.asdict(method) | {"memory_limit": None}, options]  # fmt: skip
-    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
+    return fingerprints.fingerprint(clip.path, fingerprints.pixels_digest(style), method, options)
 
 
 @dataclass
@@ -220,11 +244,13 @@ def stylize_clip(
         The output, the report's path and its summary.
 
     Raises:
-        InputError, DecodeError: for unusable input; EncodeError when the output cannot be
-        written; ResumeError when a work folder of another run is in the way; TooLargeError
-        when the frames' working size would not fit in memory.
+        InputError, DecodeError: for unusable input; UsageError, EncodeError when the output cannot
+        be written (checked before any work, see :func:`check_outputs`); ResumeError when a work
+        folder of another run is in the way; TooLargeError when the frames' working size would
+        not fit in memory.
     """
     reporter = reporter or NullReporter()
+    check_outputs(source, output, config)
     clip = open_clip(source)
     width, height = fitted_size(*clip.size, engine.method.max_size)
     engine.check_fits(source, height, width)
