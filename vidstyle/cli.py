@@ -418,3 +418,8 @@ def find_samples() -> Path:
         if (candidate / "swirls.jpg").is_file() and (candidate / "pan.mp4").is_file():
             return candidate
     raise UsageError(Path("samples"), "bundled samples not found", hint="pass --samples DIR")
+
+
+from vidstyle.batch_cli import batch_app  # noqa: E402 - it uses the helpers above
+
+app.add_typer(batch_app, name="batch")

@@ -12,11 +12,13 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 
 class Reporter(Protocol):
@@ -37,6 +39,9 @@ class Reporter(Protocol):
     def end(self) -> None:
         """The run is over."""
 
+    def remaining(self, seconds: float) -> None:
+        """The run's own estimate of the seconds left (a batch: measured speed x work left)."""
+
 
 class NullReporter:
     """Reports nothing."""
@@ -56,14 +61,41 @@ class NullReporter:
     def end(self) -> None:
         pass
 
+    def remaining(self, seconds: float) -> None:
+        pass
+
+
+class _Eta(ProgressColumn):
+    """The run's own estimate when it gives one (``eta`` field), else rich's from the rate."""
+
+    def __init__(self):
+        super().__init__()
+        self.rich = TimeRemainingColumn()
+
+    def render(self, task) -> Text:
+        eta = task.fields.get("eta")
+        return Text(duration(eta), style="progress.remaining") if eta is not None else (
+            self.rich.render(task))  # fmt: skip
+
+
+def duration(seconds: float) -> str:
+    """``1h02m``, ``3m05s`` or ``12s``."""
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
 
 class RichReporter:
     """A live display: the run's bar (items, ETA) and the current item's bar (steps, loss, ETA)."""
 
     def __init__(self, console: Console):
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TaskProgressColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
-                   TextColumn("ETA"), TimeRemainingColumn())  # fmt: skip
+        columns = (TextColumn("{task.description}", markup=False), BarColumn(),
+                   MofNCompleteColumn(), TaskProgressColumn(),
+                   TextColumn("{task.fields[info]}", markup=False), TimeElapsedColumn(),
+                   TextColumn("ETA"), _Eta())  # fmt: skip
         self.progress = Progress(*columns, console=console, transient=False)
         self.run_task = self.item_task = None
         self.started = 0.0
@@ -91,6 +123,9 @@ class RichReporter:
             self.item_task = None
         self.progress.stop()
 
+    def remaining(self, seconds: float) -> None:
+        self.progress.update(self.run_task, eta=seconds)
+
 
 class PlainReporter:
     """Plain lines for logs: one when an item starts, every ``every`` steps, and when it ends."""
@@ -110,7 +145,7 @@ class PlainReporter:
         self.steps, self.started, self.next_report = steps, time.monotonic(), self.every
         number = self.index + 1  # skipped items and whole batches count as they end
         count = f"{number}/{self.total}" if self.total else str(number)
-        self.console.print(f"[{count}] {name}: {steps} steps", highlight=False)
+        self.console.print(f"[{count}] {name}: {steps} steps", highlight=False, markup=False)
 
     def step(self, done: int, loss: float) -> None:
         if done < self.next_report and done < self.steps:
@@ -119,14 +154,18 @@ class PlainReporter:
         elapsed = time.monotonic() - self.started
         eta = elapsed / done * (self.steps - done) if done else 0.0
         line = f"  step {done}/{self.steps} loss {loss:.4g} {elapsed:.0f}s ETA {eta:.0f}s"
-        self.console.print(line, highlight=False)
+        self.console.print(line, highlight=False, markup=False)
 
     def end_item(self, name: str, status: str, seconds: float) -> None:
         self.index += 1
-        self.console.print(f"  {name}: {status} in {seconds:.1f}s", highlight=False)
+        self.console.print(f"  {name}: {status} in {seconds:.1f}s", highlight=False, markup=False)
 
     def end(self) -> None:
         pass
+
+    def remaining(self, seconds: float) -> None:
+        line = f"  about {duration(seconds)} of work left"
+        self.console.print(line, highlight=False, markup=False)
 
 
 class Tee:
@@ -154,6 +193,10 @@ class Tee:
     def end(self) -> None:
         for r in self.reporters:
             r.end()
+
+    def remaining(self, seconds: float) -> None:
+        for r in self.reporters:
+            r.remaining(seconds)
 
 
 def reporter_for(console: Console, quiet: bool) -> Reporter:

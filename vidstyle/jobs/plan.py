@@ -72,7 +72,7 @@ class Task:
     @property
     def label(self) -> str:
         """A short name for progress lines: ``job: input -> style [variant]``."""
-        variant = f" [{self.variant}]" if self.variant else ""
+        variant = f" ({self.variant})" if self.variant else ""
         return f"{self.job}: {self.source.name} ~ {self.style.stem}{variant}"
 
 

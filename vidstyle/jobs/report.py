@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import os
 import time
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import numpy as np
 
 from vidstyle.fsutil import atomic_path
 from vidstyle.jobs.ledger import Row
+from vidstyle.progress import duration
 
 THUMB = 200  # longest side of a thumbnail, in pixels
 STRIP_FRAMES = 6
@@ -26,21 +28,23 @@ body{font:14px/1.4 system-ui,sans-serif;margin:0;background:#f4f4f6;color:#222}
 header{background:#23262e;color:#fff;padding:16px 24px}
 header h1{margin:0 0 4px;font-size:20px} header p{margin:0;color:#c8cad0}
 main{padding:8px 24px 32px} h2{margin:24px 0 8px;font-size:17px}
-.counts span{display:inline-block;margin-right:14px}
-.grid{display:flex;flex-wrap:wrap;gap:12px}
-.card{background:#fff;border-radius:6px;box-shadow:0 1px 3px #0002;padding:8px;width:640px}
+.counts span{display:inline-block;margin-right:14px;font-weight:600}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(440px,1fr));gap:12px}
+.card{background:#fff;border-radius:6px;box-shadow:0 1px 3px #0002;padding:8px}
 .card.failed{border-left:4px solid #c0392b}
-.trio{display:flex;gap:6px;align-items:flex-start}
-.trio figure{margin:0;width:206px;text-align:center}
-.trio img,.strip img{max-width:200px;max-height:150px;border-radius:3px;background:#ddd}
-figcaption{font-size:12px;color:#666}
+.trio{display:grid;grid-template-columns:1fr 1fr 1fr;gap:6px}
+.trio figure{margin:0;text-align:center}
+.trio img{width:100%;height:120px;object-fit:contain;background:#e8e8ec;border-radius:3px}
+.trio .none{height:120px;background:#e8e8ec;border-radius:3px}
+figcaption{font-size:12px;color:#666;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 .meta{font-size:12px;color:#444;margin-top:4px;word-break:break-all}
-.strip{display:flex;gap:4px;margin-top:6px;overflow:hidden}
-.strip img{max-width:100px;max-height:75px}
+.strip{display:flex;gap:4px;margin-top:6px}
+.strip img{flex:1;min-width:0;height:56px;object-fit:cover;border-radius:2px}
 .status{font-weight:600} .done{color:#1e8449} .failed{color:#c0392b}
 .pending{color:#7f8c8d} .running{color:#2471a3}
-table{border-collapse:collapse;background:#fff} td,th{padding:4px 10px;border-bottom:1px solid #eee;
-text-align:left}
+svg{display:block;margin-top:6px;width:100%}
+table{border-collapse:collapse;background:#fff}
+td,th{padding:4px 10px;border-bottom:1px solid #eee;text-align:left}
 """
 
 
@@ -58,7 +62,7 @@ def write_report(run_dir: Path, rows: list[Row], title: str) -> Path:
     parts = [_header(rows, title)]
     for job, members in jobs.items():
         parts.append(f"<h2>{_e(job)}</h2><div class='grid'>")
-        parts += [_card(row, thumbs) for row in members]
+        parts += [_card(row, thumbs, run_dir.parent) for row in members]
         parts.append("</div>")
     parts.append(_failures(rows))
     parts.append(_timings(rows))
@@ -80,36 +84,37 @@ def _header(rows: list[Row], title: str) -> str:
     spent = sum(r.seconds for r in rows)
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
     return (
-        f"<header><h1>{_e(title)}</h1><p>{len(rows)} tasks, {_duration(spent)} of work; "
+        f"<header><h1>{_e(title)}</h1><p>{len(rows)} tasks, {duration(spent)} of work; "
         f"written {stamp}</p></header><main><p class='counts'>{shown}</p>"
     )
 
 
-def _card(row: Row, thumbs: Path) -> str:
+def _card(row: Row, thumbs: Path, base: Path) -> str:
     content = _thumb(thumbs, Path(row.source), row.kind)
     style = _thumb(thumbs, Path(row.style), "image")
     result = _thumb(thumbs, Path(row.output), row.kind) if row.status == "done" else None
-    variant = f" [{_e(row.variant)}]" if row.variant else ""
+    result_caption = row.variant or ("result" if row.status == "done" else row.status)
     trio = "".join(
         _figure(src, caption)
         for src, caption in (
             (content, Path(row.source).name),
             (style, Path(row.style).stem),
-            (result, row.status),
+            (result, result_caption),
         )  # fmt: skip
     )
     extra = _clip_extras(row, thumbs) if row.kind == "video" and row.status == "done" else ""
     why = f"<div class='meta failed'>{_e(row.error)}</div>" if row.status == "failed" else ""
+    output = os.path.relpath(row.output, base)
     return (
         f"<div class='card {row.status}'><div class='trio'>{trio}</div>{extra}"
-        f"<div class='meta'><span class='status {row.status}'>{row.status}</span>{variant}"
-        f" · {row.attempts} attempt(s) · {_duration(row.seconds)} · {_e(row.output)}</div>"
+        f"<div class='meta'><span class='status {row.status}'>{row.status}</span>"
+        f" · {row.attempts} attempt(s) · {duration(row.seconds)} · {_e(output)}</div>"
         f"{why}</div>"
     )
 
 
 def _figure(src: str | None, caption: str) -> str:
-    image = f"<img src='{_e(src)}' alt=''>" if src else "<div style='height:60px'></div>"
+    image = f"<img src='{_e(src)}' alt=''>" if src else "<div class='none'></div>"
     return f"<figure>{image}<figcaption>{_e(caption)}</figcaption></figure>"
 
 
@@ -127,24 +132,36 @@ def _clip_extras(row: Row, thumbs: Path) -> str:
     return f"<div class='strip'>{strip}</div>{chart}{numbers}"
 
 
-def _chart(report_path: str | None, width: int = 620, height: int = 90) -> str:
-    """An inline SVG line of the temporal error per frame, from the clip's report.json."""
+def _chart(report_path: str | None, width: int = 600, height: int = 110) -> str:
+    """An inline SVG line of the temporal error per frame, from the clip's report.json, with
+    the content's own frame-to-frame change (the floor) dashed beside it."""
     if not report_path or not Path(report_path).is_file():
         return ""
     frames = json.loads(Path(report_path).read_text()).get("frames", [])
-    points = [(f["index"], f["temporal_error"]) for f in frames if "temporal_error" in f]
-    if len(points) < 2:
+    result = [(f["index"], f["temporal_error"]) for f in frames if "temporal_error" in f]
+    floor = [(f["index"], f["content_error"]) for f in frames if "content_error" in f]
+    if len(result) < 2:
         return ""
-    last = max(i for i, _ in points) or 1
-    top = max(v for _, v in points) or 1.0
-    xy = " ".join(f"{4 + i / last * (width - 8):.1f},{height - 14 - v / top * (height - 24):.1f}"
-                  for i, v in points)  # fmt: skip
+    last = max(i for i, _ in result) or 1
+    top = max(v for _, v in result + floor) or 1.0
+    left, bottom = 34, height - 18
+
+    def line(points, colour, dash=""):
+        xy = " ".join(f"{left + i / last * (width - left - 6):.1f},"
+                      f"{bottom - v / top * (bottom - 8):.1f}" for i, v in points)  # fmt: skip
+        return (f"<polyline fill='none' stroke='{colour}' stroke-width='1.5' "
+                f"stroke-dasharray='{dash}' points='{xy}'/>")  # fmt: skip
+
     return (
-        f"<svg width='{width}' height='{height}' role='img' aria-label='temporal error'>"
+        f"<svg viewBox='0 0 {width} {height}' role='img' aria-label='temporal error per frame'>"
         f"<rect width='{width}' height='{height}' fill='#fafafa'/>"
-        f"<polyline fill='none' stroke='#2471a3' stroke-width='1.5' points='{xy}'/>"
-        f"<text x='4' y='{height - 2}' font-size='10' fill='#666'>temporal error per frame "
-        f"(max {top:.3g})</text></svg>"
+        f"<line x1='{left}' y1='{bottom}' x2='{width - 6}' y2='{bottom}' stroke='#bbb'/>"
+        f"<text x='2' y='14' font-size='10' fill='#666'>{top:.3g}</text>"
+        f"<text x='2' y='{bottom}' font-size='10' fill='#666'>0</text>"
+        + line(result, "#2471a3")
+        + (line(floor, "#aaa", "4 3") if len(floor) > 1 else "")
+        + f"<text x='{left}' y='{height - 4}' font-size='10' fill='#666'>temporal error per "
+        f"frame (blue: result, dashed: content), frames 0-{last}</text></svg>"
     )
 
 
@@ -232,7 +249,7 @@ def _timings(rows: list[Row]) -> str:
         jobs.setdefault(row.job, []).append(row)
     lines = "".join(
         f"<tr><td>{_e(job)}</td><td>{sum(r.status == 'done' for r in members)}/{len(members)}</td>"
-        f"<td>{_duration(sum(r.seconds for r in members))}</td></tr>"
+        f"<td>{duration(sum(r.seconds for r in members))}</td></tr>"
         for job, members in jobs.items()
     )
     started = [r.started for r in rows if r.started]
@@ -244,13 +261,6 @@ def _timings(rows: list[Row]) -> str:
                 f"last ended {time.strftime('%H:%M:%S', time.localtime(last))}</p>")  # fmt: skip
     return (f"<h2>Timings</h2><table><tr><th>job</th><th>done</th><th>time</th></tr>{lines}"
             f"</table>{span}")  # fmt: skip
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
 
 def _e(text) -> str:

@@ -132,6 +132,9 @@ class TaskReporter:
     def end(self) -> None:
         pass
 
+    def remaining(self, seconds: float) -> None:
+        pass
+
     def _beat(self) -> None:
         if time.monotonic() - self.last_beat >= HEARTBEAT_SECONDS:
             self.beat()
@@ -154,6 +157,12 @@ def estimate(ledger: Ledger, steps: int, pixels: int) -> float:
     """Seconds a task of ``steps`` steps at ``pixels`` working pixels should take here."""
     rate = ledger.seconds_per_step_pixel() or PRIOR_SECONDS_PER_STEP_PIXEL
     return rate * steps * max(pixels, 1)
+
+
+def work_left(ledger: Ledger) -> float:
+    """Estimated seconds for the plan's tasks not yet done (pending or running)."""
+    rows = [r for r in ledger.rows() if r.status in ("pending", "running")]
+    return sum(estimate(ledger, r.steps, r.pixels) for r in rows)
 
 
 def run_tasks(
@@ -185,6 +194,7 @@ def run_tasks(
     pending = [r for r in ledger.rows() if r.status in ("pending", "running")]
     result, started = RunResult(), time.monotonic()
     reporter.begin(len(pending), "tasks")
+    reporter.remaining(work_left(ledger))
 
     def fits(steps: int, pixels: int) -> bool:
         return (
@@ -199,6 +209,7 @@ def run_tasks(
                     result.stopped_by = "deadline"
                 break
             _run_one(by_key[key], ledger, executor, reporter, stop, result, log)
+            reporter.remaining(work_left(ledger))
             if after_task is not None:
                 after_task()
             if result.stopped_by:
@@ -211,7 +222,7 @@ def run_tasks(
 
 def _run_one(task, ledger, executor, reporter, stop, result: RunResult, log) -> None:
     began = time.monotonic()
-    log(f"start {task.label} ({task.kind}, {task.steps} steps) -> {task.output}")
+    log(f"start {task.label}: {task.kind}, {task.steps} steps, to {task.output}")
     inner = TaskReporter(reporter, task, stop, lambda: ledger.heartbeat(task.key))
     try:
         detail = executor.run(task, inner)
@@ -234,7 +245,6 @@ def _run_one(task, ledger, executor, reporter, stop, result: RunResult, log) -> 
     seconds = time.monotonic() - began
     ledger.finish(task.key, seconds, detail)
     result.done += 1
-    log(f"done {task.label} in {seconds:.1f}s")
     reporter.end_item(task.label, "done", seconds)
 
 
