@@ -1,0 +1,51 @@
+"""A small night of work for the batch tests: photos, two styles, a short clip, a job file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from clipmaker import pan_frames, write_clip
+from conftest import textured
+from PIL import Image
+
+JOB_FILE = """
+[defaults]
+max_size = 32
+steps = {steps}
+output = "styled/{{job}}/{{style}}/{{path}}"
+
+[[job]]
+name = "holiday"
+input = "photos"
+styles = ["styles/starry.jpg", "styles/scream.jpg"]
+style_weight = [1e-2, 1e-1]
+
+[[job]]
+name = "beach"
+input = "clips/beach.mp4"
+styles = ["styles/starry.jpg"]
+steps_next = {steps_next}
+"""
+
+
+def make_night(root: Path, steps: int = 4, steps_next: int = 2, frames: int = 4) -> Path:
+    """Two photos (one with a space in its name), two styles and a clip with sound under
+    ``root``; returns the job file (2 images x 2 styles x 2 style weights, plus the clip)."""
+    for folder in ("photos", "styles", "clips"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    Image.fromarray(textured(30, 40, seed=1)).save(root / "photos" / "a.jpg")
+    Image.fromarray(textured(36, 24, seed=2)).save(root / "photos" / "b b.png")
+    Image.fromarray(textured(40, 40, seed=3)).save(root / "styles" / "starry.jpg")
+    Image.fromarray(textured(40, 40, seed=4)).save(root / "styles" / "scream.jpg")
+    clip = pan_frames((48, 32), frames)
+    write_clip(root / "clips" / "beach.mp4", clip, fps=12, audio_codec="aac")
+    path = root / "night.toml"
+    path.write_text(JOB_FILE.format(steps=steps, steps_next=steps_next))
+    return path
+
+
+EXPECTED_OUTPUTS = sorted(
+    [f"styled/holiday/{style}/{name}_style_weight-{w}.{ext}"
+     for style in ("starry", "scream") for name, ext in (("a", "jpg"), ("b b", "png"))
+     for w in ("0.01", "0.1")] + ["styled/beach/starry/beach.mp4"]
+)  # fmt: skip

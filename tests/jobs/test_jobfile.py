@@ -1,0 +1,68 @@
+"""Job files: every mistake is one line naming the file, the job and the key; nothing runs."""
+
+import pytest
+from nightmaker import make_night
+
+from vidstyle.errors import UsageError
+from vidstyle.jobs.jobfile import load
+from vidstyle.jobs.plan import plan
+
+
+@pytest.fixture
+def night(tmp_path):
+    return make_night(tmp_path)
+
+
+def _error(path, text) -> str:
+    path.write_text(text)
+    with pytest.raises(UsageError) as caught:
+        plan(load(path))
+    message = caught.value.message()
+    assert "\n" not in message and message.startswith(f"{path}: ")
+    return message
+
+
+def test_a_good_file_loads_with_its_sweep(night):
+    jobs = load(night)
+    holiday, beach = jobs.jobs
+    assert holiday.name == "holiday" and len(holiday.styles) == 2
+    assert holiday.sweep == {"style_weight": [1e-2, 1e-1]}
+    assert holiday.options == {"max_size": 32, "steps": 4}  # from [defaults]
+    assert beach.options["steps_next"] == 2
+    assert jobs.run_dir == night.with_name("night.vidstyle-run")
+
+
+BASE = 'input = "photos"\nstyles = ["styles/starry.jpg"]\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('[[job]]\nname = "x"\n' + BASE + "style_wieght = 1\n",
+         "job 'x': unknown key 'style_wieght' (did you mean 'style_weight'?)"),
+        ('[[job]]\nname = "x"\n' + BASE + 'max_size = "big"\n',
+         "job 'x': key 'max_size' must be an integer, got 'big'"),
+        ('[[job]]\nname = "x"\n' + BASE + "keep_size = 1\n",
+         "job 'x': key 'keep_size' must be true or false, got 1"),
+        ('[[job]]\nname = "x"\ninput = "nowhere"\nstyles = ["styles/starry.jpg"]\n',
+         "job 'x': key 'input': no such file or folder"),
+        ('[[job]]\nname = "x"\ninput = "photos"\nstyles = ["styles/none.jpg"]\n',
+         "job 'x': key 'styles': no such file"),
+        ('[defaults]\noutput = "out/{path}"\n[[job]]\nname = "x"\n' + BASE
+         + '[[job]]\nname = "y"\n' + BASE,
+         "jobs 'x' and 'y' both write"),
+        ('[[job]]\nname = "x"\n' + BASE + 'output = "out/{nme}"\n',
+         "job 'x': key 'output': unknown placeholder 'nme'"),
+        ('[[job]]\nname = "x"\n' + BASE + "optimizer = \"sgd\"\n",
+         "job 'x': optimizer must be one of adam, lbfgs"),
+        ("[[job]]\nname = \"x\"\ninput = photos\n", "TOML syntax error"),
+        ("[defaults]\nmax_size = 32\n", "no [[job]] tables"),
+    ],
+)  # fmt: skip
+def test_each_mistake_is_one_line(night, text, words):
+    assert words in _error(night, text)
+
+
+def test_a_syntax_error_gives_its_line(night):
+    message = _error(night, '[[job]]\nname = "x"\n\ninput = photos\n')
+    assert "line 4" in message

@@ -1,0 +1,151 @@
+"""Running a night with the tiny random-weight model: outputs, ledger states, reruns, edits,
+the deadline, status codes, the report and two runners sharing one ledger."""
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from nightmaker import EXPECTED_OUTPUTS, make_night
+from tinyvgg import tiny_engine
+
+from vidstyle import batch
+from vidstyle.jobs.ledger import Ledger
+
+TESTS = Path(__file__).resolve().parents[1]
+
+
+def _outputs(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in (root / "styled").rglob("*")
+                  if p.is_file() and not p.name.endswith(".json"))  # fmt: skip
+
+
+def _rows(night: Path):
+    ledger = Ledger(night.with_name("night.vidstyle-run") / "ledger.sqlite")
+    try:
+        return ledger.rows()
+    finally:
+        ledger.close()
+
+
+@pytest.fixture
+def night(tmp_path):
+    return make_night(tmp_path)
+
+
+def test_a_night_runs_every_task_once(night, tmp_path):
+    assert batch.status(night).exit_code == 3 and not batch.status(night).started
+    result = batch.run(night, engine_factory=tiny_engine)
+    assert (result.done, result.failed) == (9, 0)
+    assert _outputs(tmp_path) == EXPECTED_OUTPUTS
+    rows = _rows(night)
+    assert [(r.status, r.attempts) for r in rows] == [("done", 1)] * 9
+    assert all(r.seconds > 0 and r.host and r.pid is None for r in rows)
+    beach = rows[-1]
+    assert beach.kind == "video" and beach.detail["summary"]["frames"] == 4
+    state = batch.status(night)
+    assert state.exit_code == 0 and state.jobs[0].counts == {"done": 8}
+    again = batch.run(night, engine_factory=tiny_engine)  # nothing left: nothing redone
+    assert (again.done, again.failed) == (0, 0)
+    log = (tmp_path / "night.vidstyle-run" / "run.log").read_text()
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d run of night.toml: 9 tasks", log)
+    assert log.count("start holiday: a.jpg ~ starry (style_weight-0.01)") == 1
+
+
+def test_an_edited_job_file_adds_tasks_and_changed_options_make_new_ones(night, tmp_path):
+    batch.run(night, engine_factory=tiny_engine)
+    first = {r.key: r.finished for r in _rows(night)}
+    text = night.read_text().replace("steps_next = 2", "steps_next = 3")  # the clip changes
+    night.write_text(text + '\n[[job]]\nname = "more"\ninput = "photos/a.jpg"\n'
+                     'styles = ["styles/scream.jpg"]\n')  # fmt: skip
+    result = batch.run(night, engine_factory=tiny_engine)
+    assert result.done == 2  # the clip with its new option, and the new job's image
+    rows = _rows(night)
+    assert len(rows) == 10 and all(r.status == "done" for r in rows)
+    kept = [r for r in rows if r.key in first]
+    assert len(kept) == 8 and all(first[r.key] == r.finished for r in kept)  # not redone
+    assert (tmp_path / "styled/more/scream/a.jpg").is_file()
+
+
+def test_a_bad_input_fails_alone_and_status_says_why(night, tmp_path):
+    (tmp_path / "photos" / "c.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    result = batch.run(night, engine_factory=tiny_engine)
+    assert (result.done, result.failed) == (9, 4)  # c.png x 2 styles x 2 weights
+    failed = [r for r in _rows(night) if r.status == "failed"]
+    assert len(failed) == 4 and all(r.attempts == 1 for r in failed)  # not retried
+    state = batch.status(night)
+    assert state.exit_code == 1
+    reasons = state.jobs[0].failures
+    expected = (
+        f"{tmp_path / 'photos' / 'c.png'}: cannot decode image: not a recognised image format"
+    )
+    assert [reason for _, reason in reasons] == [expected] * 4
+
+
+def test_no_task_starts_that_the_deadline_does_not_leave_time_for(night):
+    result = batch.run(night, deadline=time.time() + 0.001, engine_factory=tiny_engine)
+    assert result.done == 0 and result.stopped_by == "deadline"
+    assert batch.status(night).exit_code == 3
+
+
+def test_a_clip_stops_between_frames_at_the_deadline_and_resumes(night, tmp_path, monkeypatch):
+    from vidstyle.jobs import runner
+
+    night.write_text(night.read_text().replace('input = "photos"', 'input = "photos/a.jpg"'))
+    seen = []
+    check = runner.StopFlag.check_deadline
+
+    def deadline_after_two_frames(self):
+        seen.append(1)
+        if len(seen) > 2:
+            self.deadline = time.time() - 1
+        check(self)
+
+    monkeypatch.setattr(runner.StopFlag, "check_deadline", deadline_after_two_frames)
+    far = time.time() + 3600
+    result = batch.run(night, deadline=far, engine_factory=tiny_engine)
+    assert result.stopped_by == "deadline"
+    clip = [r for r in _rows(night) if r.kind == "video"][0]
+    assert (clip.status, clip.attempts) == ("pending", 0)  # not counted as an attempt
+    work = tmp_path / "styled/beach/starry/beach.mp4.vidstyle-work/frames"
+    assert len(list(work.glob("*.png"))) == 2  # two finished frames kept
+    monkeypatch.setattr(runner.StopFlag, "check_deadline", check)
+    assert batch.run(night, deadline=far, engine_factory=tiny_engine).done == 1
+    assert (tmp_path / "styled/beach/starry/beach.mp4").is_file()
+
+
+def test_the_report_references_only_files_that_exist(night, tmp_path):
+    batch.run(night, engine_factory=tiny_engine)
+    report = tmp_path / "night.vidstyle-run" / "report.html"
+    page = report.read_text()
+    sources = re.findall(r"src='([^']+)'", page)
+    assert len(sources) >= 9 * 3 + 4  # content, style and result per task, clip frames
+    assert all((report.parent / s).is_file() for s in sources)
+    assert "<svg" in page and "temporal error per frame" in page
+    assert "http" not in page.replace("http-equiv", "")  # self-contained
+
+
+RUNNER = """
+import sys
+sys.path.insert(0, {tests!r})
+from tinyvgg import tiny_engine
+from vidstyle import batch
+batch.run({night!r}, engine_factory=tiny_engine)
+"""
+
+
+def test_two_runners_on_one_ledger_never_run_a_task_twice(tmp_path):
+    night = make_night(tmp_path, steps=30)
+    script = RUNNER.format(tests=str(TESTS), night=str(night))
+    runners = [subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.DEVNULL)
+               for _ in range(2)]  # fmt: skip
+    assert [r.wait(timeout=300) for r in runners] == [0, 0]
+    rows = _rows(night)
+    assert [(r.status, r.attempts) for r in rows] == [("done", 1)] * 9
+    log = (tmp_path / "night.vidstyle-run" / "run.log").read_text()
+    starts = [line.split(" start ", 1)[1] for line in log.splitlines() if " start " in line]
+    assert len(starts) == len(set(starts)) == 9
+    assert len({r.pid for r in rows} | {None}) >= 1
+    assert _outputs(tmp_path) == EXPECTED_OUTPUTS
