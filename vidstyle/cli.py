@@ -144,7 +144,8 @@ def image(
     quiet: Quiet = False,
 ) -> None:
     """Stylize one image. -o defaults to <content>_<style>.png in the current folder."""
-    from vidstyle.media.images import check_distinct, check_output
+    from vidstyle.media.formats import check_output
+    from vidstyle.media.images import check_distinct
     from vidstyle.pipeline.image import stylize_file
 
     with reported_errors():
@@ -223,7 +224,7 @@ def _batch(batch: int) -> int:
 
 
 def _suffix(format: str | None) -> str | None:
-    from vidstyle.media.images import format_suffix
+    from vidstyle.media.formats import format_suffix
 
     return None if format is None else format_suffix(format)
 

@@ -14,18 +14,20 @@ from PIL import Image
 
 from vidstyle.errors import DecodeError, EncodeError, InputError, UsageError, flag
 from vidstyle.fsutil import is_temporary
-from vidstyle.media.images import (
+from vidstyle.media.formats import (
     IMAGE_SUFFIXES,
     MAX_PIXELS,
     OUTPUT_SUFFIXES,
-    Picture,
-    check_distinct,
     check_output,
     check_pixels,
-    fit_longest,
     format_suffix,
-    load_image,
     output_suffix,
+)
+from vidstyle.media.images import (
+    Picture,
+    check_distinct,
+    fit_longest,
+    load_image,
     probe_size,
     resize_to,
     save_image,

@@ -21,7 +21,7 @@ import numpy as np
 from vidstyle.config import FolderConfig
 from vidstyle.errors import EncodeError, InputError, VidstyleError
 from vidstyle.fsutil import atomic_path, is_temporary
-from vidstyle.media.images import IMAGE_SUFFIXES, check_output, output_suffix
+from vidstyle.media.formats import IMAGE_SUFFIXES, check_output, output_suffix
 from vidstyle.pipeline.fingerprint import fingerprint, pixels_digest
 from vidstyle.progress import NullReporter, Reporter
 
@@ -62,7 +62,7 @@ def plan(input_dir: Path, output_dir: Path, config: FolderConfig) -> list[Item]:
 
     Hidden files and folders, leftover temporary files and anything inside ``output_dir`` (when
     it lies within the input folder) are left out. An output has ``config.suffix`` or else
-    :func:`vidstyle.media.images.output_suffix` (TIFF stays TIFF, BMP, GIF, PPM, TGA... become
+    :func:`vidstyle.media.formats.output_suffix` (TIFF stays TIFF, BMP, GIF, PPM, TGA... become
     PNG). When two inputs would give one output (``a.bmp`` and ``a.png``), each whose name
     differs from that output keeps its own suffix too (``a.bmp.png``).
 
@@ -172,7 +172,7 @@ def prepare(items: list[Item], output_dir: Path, config: FolderConfig, style: np
 
     An existing output is skipped only when the manifest vouches it was made from the same
     input, style and method options; otherwise (or with ``config.overwrite``) it is redone. An
-    output that could not be written (see :func:`vidstyle.media.images.check_output`), or that
+    output that could not be written (see :func:`vidstyle.media.formats.check_output`), or that
     two inputs would share, fails its item here.
 
     Args:
