@@ -114,15 +114,15 @@ class Manifest:
 
     def verdict(self, output: Path, stamp: str) -> str:
         """``same`` when the entry vouches for ``output`` with fingerprint ``stamp``, else
-        ``changed`` (another fingerprint) or ``unrecorded`` (no entry, or the file changed)."""
+        ``unrecorded`` (no entry, or the file changed since) or ``changed`` (the entry describes
+        the file, but with another fingerprint)."""
         entry = self.entries.get(self._key(output))
         if not isinstance(entry, dict):
             return "unrecorded"
-        if entry.get("fingerprint") != stamp:
-            return "changed"
         stat = output.stat()
-        same = entry.get("size") == stat.st_size and entry.get("mtime_ns") == stat.st_mtime_ns
-        return "same" if same else "unrecorded"
+        if (entry.get("size"), entry.get("mtime_ns")) != (stat.st_size, stat.st_mtime_ns):
+            return "unrecorded"
+        return "same" if entry.get("fingerprint") == stamp else "changed"
 
     def record(self, output: Path, stamp: str) -> None:
         """Note that ``output`` (now written) was made with fingerprint ``stamp``.
