@@ -145,7 +145,7 @@ def image(
 ) -> None:
     """Stylize one image. -o defaults to <content>_<style>.png in the current folder."""
     from vidstyle.media.formats import check_output
-    from vidstyle.media.images import check_distinct
+    from vidstyle.media.images import check_distinct, check_image
     from vidstyle.pipeline.image import stylize_file
 
     with reported_errors():
@@ -153,8 +153,7 @@ def image(
         output = output or Path(f"{content.stem}_{style.stem}.png")
         check_distinct([content, style], output)
         check_output(output)
-        if not content.is_file():
-            raise InputError(content, "no such file")
+        check_image(content)
         style_rgb = load_style(style)
         engine = engine_for(method, weights, quiet)
         progress = reporter(quiet)

@@ -72,11 +72,36 @@ def load_image(path: str | Path) -> Picture:
         return _load_with_opencv(path, exc)
     except PermissionError as exc:
         raise InputError(path, "cannot read file: permission denied") from exc
-    except Image.DecompressionBombError as exc:  # more than 2 x MAX_IMAGE_PIXELS: > MAX_PIXELS
-        pixels = re.search(r"\((\d+) pixels\)", str(exc))
-        raise too_large(path, int(pixels[1]) if pixels else None) from exc
+    except Image.DecompressionBombError as exc:
+        raise _bomb(path, exc) from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise DecodeError(path, f"cannot decode image: {_short_reason(exc)}") from exc
+
+
+def check_image(path: str | Path) -> None:
+    """Refuse from its header alone, before any work, an image :func:`load_image` would refuse
+    without decoding it: missing, a folder, empty, or larger than ``MAX_PIXELS``. A header that
+    cannot be read is left for :func:`load_image` to report.
+
+    Raises:
+        InputError, DecodeError: as :func:`load_image` does for these.
+    """
+    path = Path(path)
+    _check_readable(path)
+    try:
+        with _open(path) as image:
+            size = image.size
+    except Image.DecompressionBombError as exc:
+        raise _bomb(path, exc) from exc
+    except Exception:  # noqa: BLE001 - the full load gives the reason
+        return
+    check_pixels(path, *size)
+
+
+def _bomb(path: Path, exc: Image.DecompressionBombError) -> InputError:
+    """Pillow's refusal of more than 2 x ``Image.MAX_IMAGE_PIXELS`` (so more than MAX_PIXELS)."""
+    pixels = re.search(r"\((\d+) pixels\)", str(exc))
+    return too_large(path, int(pixels[1]) if pixels else None)
 
 
 def probe_size(path: str | Path) -> tuple[int, int] | None:
