@@ -114,3 +114,22 @@ def test_unwritable_image_outputs_are_refused_before_building_an_engine(
     (tmp_path / "taken.png").mkdir()
     taken = runner.invoke(app, [*base, str(tmp_path / "taken.png")])
     assert taken.exit_code == 1 and "taken.png: is a folder, not a file" in taken.output
+
+
+def test_a_decompression_bomb_is_refused_before_any_work(pair, tmp_path, monkeypatch):
+    from conftest import png_header_only
+
+    import vidstyle.cli
+
+    def build(*args):
+        raise AssertionError("an engine was built")
+
+    monkeypatch.setattr(vidstyle.cli, "engine_for", build)
+    _, style = pair
+    bomb = png_header_only(tmp_path / "bomb.png", 60000, 60000)
+    result = runner.invoke(app, ["image", str(bomb), "-s", str(style), "-o",
+                                 str(tmp_path / "o.png"), "--quiet"])  # fmt: skip
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines == [f"error: {bomb}: too large: 3600 MP, more than the 160 MP vidstyle reads "
+                     "(shrink it first)"]  # fmt: skip

@@ -153,7 +153,8 @@ def image(
     quiet: Quiet = False,
 ) -> None:
     """Stylize one image. -o defaults to <content>_<style>.png in the current folder."""
-    from vidstyle.media.images import check_distinct, check_output
+    from vidstyle.media.formats import check_output
+    from vidstyle.media.images import check_distinct, check_image
     from vidstyle.pipeline.image import stylize_file
 
     with reported_errors(content):
@@ -161,8 +162,7 @@ def image(
         output = output or Path(f"{content.stem}_{style.stem}.png")
         check_distinct([content, style], output)
         check_output(output)
-        if not content.is_file():
-            raise InputError(content, "no such file")
+        check_image(content)
         style_rgb = load_style(style)
         engine = engine_for(method, weights, quiet)
         progress = reporter(quiet)
@@ -232,7 +232,7 @@ def _batch(batch: int) -> int:
 
 
 def _suffix(format: str | None) -> str | None:
-    from vidstyle.media.images import format_suffix
+    from vidstyle.media.formats import format_suffix
 
     return None if format is None else format_suffix(format)
 

@@ -14,18 +14,21 @@ from PIL import Image
 
 from vidstyle.errors import DecodeError, EncodeError, InputError, UsageError, flag
 from vidstyle.fsutil import is_temporary
-from vidstyle.media.images import (
+from vidstyle.media.formats import (
     IMAGE_SUFFIXES,
     MAX_PIXELS,
     OUTPUT_SUFFIXES,
-    Picture,
-    check_distinct,
     check_output,
     check_pixels,
-    fit_longest,
     format_suffix,
-    load_image,
     output_suffix,
+)
+from vidstyle.media.images import (
+    Picture,
+    check_distinct,
+    check_image,
+    fit_longest,
+    load_image,
     probe_size,
     resize_to,
     save_image,
@@ -671,3 +674,15 @@ def test_check_pixels_allows_the_largest_camera_photos():
     check_pixels(Path("x.tif"), 14204, 10652)  # a 151 MP Phase One IQ4 frame
     with pytest.raises(InputError, match="16000x12000 is 192 MP"):
         check_pixels(Path("x.tif"), 16000, 12000)
+
+
+def test_check_image_refuses_from_the_header_and_leaves_the_rest_to_the_load(tmp_path):
+    check_image(saved(Image.new("RGB", (4, 3)), tmp_path / "fine.png"))
+    with pytest.raises(InputError, match="too large: 3600 MP"):
+        check_image(png_header_only(tmp_path / "bomb.png", 60000, 60000))
+    with pytest.raises(InputError, match="13000x13000 is 169 MP"):
+        check_image(png_header_only(tmp_path / "big.png", 13000, 13000))
+    with pytest.raises(InputError, match="no such file"):
+        check_image(tmp_path / "gone.png")
+    (tmp_path / "odd.png").write_bytes(b"not an image at all")
+    check_image(tmp_path / "odd.png")  # load_image gives the reason

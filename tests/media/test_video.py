@@ -419,7 +419,7 @@ def test_list_sequence_without_images(tmp_path):
 
 
 def test_list_sequence_takes_every_readable_image_suffix(tmp_path):
-    from vidstyle.media.images import IMAGE_SUFFIXES
+    from vidstyle.media.formats import IMAGE_SUFFIXES
 
     names = [f"f{i:02d}{suffix}" for i, suffix in enumerate(sorted(IMAGE_SUFFIXES))]
     for name in names + ["f99.txt", "f98.mp4"]:

@@ -369,3 +369,13 @@ def test_prepare_decides_before_any_work(tmp_path):
     assert other.tasks[0].action == "run" and other.tasks[0].redo == "changed"
     limit = folder_pipeline.prepare(items, out, config, style, method.replace(memory_limit=2))
     assert limit.tasks[0].action == "skip"
+
+
+def test_an_output_edited_after_a_run_with_other_options_counts_as_unrecorded(tmp_path, tiny):
+    photos, style = _mixed_folder(tmp_path)
+    out = tmp_path / "styled"
+    assert _tiny(photos, style, out).exit_code == 0
+    Image.new("RGB", (5, 5)).save(out / "grey.png")  # edited by hand since
+    result = _tiny(photos, style, out, "--steps", "3")
+    assert "10 redone: made with another input" in result.output
+    assert "1 redone: no record of how it was made" in result.output

@@ -5,10 +5,8 @@ CMYK, 16-bit and float grey, with or without alpha) becomes an HxWx3 ``uint8`` a
 optional HxW ``uint8`` alpha plane. Files Pillow cannot identify (float or exotic TIFFs, Radiance
 HDR) are retried with OpenCV. Saving picks the format from the extension and writes through
 :func:`vidstyle.fsutil.atomic_path`, so a failed save never leaves a partial file behind.
-
-It owns the one definition of what is readable (:data:`IMAGE_SUFFIXES`, used to walk folders and
-image sequences alike), what is writable (:data:`OUTPUT_SUFFIXES`), how the one maps to the other
-(:func:`output_suffix`), and the largest picture read (:data:`MAX_PIXELS`).
+What is read and written, and the largest picture read, are defined in
+:mod:`vidstyle.media.formats`.
 
 This module never imports TensorFlow.
 """
@@ -26,28 +24,10 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from vidstyle.errors import DecodeError, EncodeError, InputError, UsageError
-from vidstyle.fsutil import atomic_path, check_input_file, check_writable, same_file
+from vidstyle.fsutil import atomic_path, check_input_file, same_file
+from vidstyle.media.formats import check_pixels, pillow_format, too_large
 
-IMAGE_SUFFIXES: frozenset[str] = frozenset(
-    {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
-    | {".ppm", ".pgm", ".pnm", ".pbm", ".tga"}
-)
-"""Lower-case suffixes of the images read, in folders and image sequences alike (Pillow decodes
-each; a GIF is read as its first frame)."""
-
-OUTPUT_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
-"""Suffixes :func:`save_image` can write."""
-
-MAX_PIXELS = 160_000_000
-"""The largest picture read, in pixels (160 MP, 480 MB as 8-bit RGB). Above the largest camera
-sensors (Phase One IQ4: 151 MP; Fujifilm GFX100: 102 MP), so no real photo is refused, and below
-Pillow's own decompression-bomb error (2 x ``Image.MAX_IMAGE_PIXELS``, 179 MP), so a file whose
-header claims more is always refused by this check, before any pixel is decoded."""
-
-_PILLOW_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP",
-                   ".tif": "TIFF", ".tiff": "TIFF"}  # fmt: skip
 _ALPHA_FORMATS = frozenset({"PNG", "WEBP", "TIFF"})
-_SIDE_LIMITS = {"WEBP": 16383, "JPEG": 65535}  # the encoders' largest width or height
 _WIDE_GREY_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
 _LANCZOS = Image.Resampling.LANCZOS
 
@@ -92,11 +72,36 @@ def load_image(path: str | Path) -> Picture:
         return _load_with_opencv(path, exc)
     except PermissionError as exc:
         raise InputError(path, "cannot read file: permission denied") from exc
-    except Image.DecompressionBombError as exc:  # more than 2 x MAX_IMAGE_PIXELS: > MAX_PIXELS
-        pixels = re.search(r"\((\d+) pixels\)", str(exc))
-        raise _too_large(path, int(pixels[1]) if pixels else None) from exc
+    except Image.DecompressionBombError as exc:
+        raise _bomb(path, exc) from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise DecodeError(path, f"cannot decode image: {_short_reason(exc)}") from exc
+
+
+def check_image(path: str | Path) -> None:
+    """Refuse from its header alone, before any work, an image :func:`load_image` would refuse
+    without decoding it: missing, a folder, empty, or larger than ``MAX_PIXELS``. A header that
+    cannot be read is left for :func:`load_image` to report.
+
+    Raises:
+        InputError, DecodeError: as :func:`load_image` does for these.
+    """
+    path = Path(path)
+    _check_readable(path)
+    try:
+        with _open(path) as image:
+            size = image.size
+    except Image.DecompressionBombError as exc:
+        raise _bomb(path, exc) from exc
+    except Exception:  # noqa: BLE001 - the full load gives the reason
+        return
+    check_pixels(path, *size)
+
+
+def _bomb(path: Path, exc: Image.DecompressionBombError) -> InputError:
+    """Pillow's refusal of more than 2 x ``Image.MAX_IMAGE_PIXELS`` (so more than MAX_PIXELS)."""
+    pixels = re.search(r"\((\d+) pixels\)", str(exc))
+    return too_large(path, int(pixels[1]) if pixels else None)
 
 
 def probe_size(path: str | Path) -> tuple[int, int] | None:
@@ -111,76 +116,12 @@ def probe_size(path: str | Path) -> tuple[int, int] | None:
     return (height, width) if turned else (width, height)
 
 
-def check_pixels(path: Path, width: int, height: int) -> None:
-    """Refuse a picture (or a video frame) larger than :data:`MAX_PIXELS`, from its header.
-
-    Raises:
-        InputError: ``width`` x ``height`` is more than :data:`MAX_PIXELS`.
-    """
-    if width * height > MAX_PIXELS:
-        raise _too_large(path, width * height, f"{width}x{height}")
-
-
-def _too_large(path: Path, pixels: int | None, size: str | None = None) -> InputError:
-    limit = f"the {MAX_PIXELS // 1_000_000} MP vidstyle reads"
-    if pixels is None:
-        return InputError(path, f"too large: more than {limit}", hint="shrink it first")
-    what = f"{size} is " if size else ""
-    reason = f"too large: {what}{pixels / 1e6:.0f} MP, more than {limit}"
-    return InputError(path, reason, hint="shrink it first")
-
-
 def _open(path: Path) -> Image.Image:
-    """Open an image (header only); sizes up to :data:`MAX_PIXELS` are checked by us, so Pillow's
+    """Open an image (header only); sizes up to ``MAX_PIXELS`` are checked by us, so Pillow's
     warning for those above ``Image.MAX_IMAGE_PIXELS`` is not passed on."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         return Image.open(path)
-
-
-def output_suffix(source: str | Path) -> str:
-    """The output suffix for an input image: its own when :func:`save_image` writes it (lower
-    case), otherwise ``.png`` (lossless, keeps alpha): BMP, GIF (its first frame), PPM, PGM,
-    PNM, PBM and TGA become PNG."""
-    suffix = Path(source).suffix.lower()
-    return suffix if suffix in OUTPUT_SUFFIXES else ".png"
-
-
-def format_suffix(name: str) -> str:
-    """The suffix for an output format name (``png``, ``jpg``, ``jpeg``, ``webp``, ``tif``,
-    ``tiff``, any case, with or without a dot).
-
-    Raises:
-        UsageError: for any other name.
-    """
-    suffix = "." + name.lower().lstrip(".")
-    if suffix not in OUTPUT_SUFFIXES:
-        choices = ", ".join(s[1:] for s in OUTPUT_SUFFIXES)
-        raise UsageError(None, f"{{format}} {name} is not one of {choices}")
-    return suffix
-
-
-def check_output(path: Path, width: int | None = None, height: int | None = None) -> None:
-    """Refuse an output image that could not be written, before any work is spent on it.
-
-    Args:
-        path: the output file.
-        width, height: its size when known, checked against the format's limits.
-
-    Raises:
-        UsageError: the suffix is not one :func:`save_image` writes.
-        EncodeError: the path is a folder or lies under a file or an unwritable folder, or the
-            size is more than the format can hold.
-    """
-    fmt = _PILLOW_FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise UsageError(path, f"cannot write '{path.suffix or '(none)'}' images",
-                         hint="end {output} in .png, .jpg, .webp or .tif")  # fmt: skip
-    check_writable(path)
-    limit = _SIDE_LIMITS.get(fmt)
-    if limit and width is not None and height is not None and max(width, height) > limit:
-        reason = f"{fmt} holds at most {limit} pixels a side, not {width}x{height}"
-        raise EncodeError(path, reason, hint="lower {max_size} or pick another format")
 
 
 def fit_longest(rgb: np.ndarray, max_size: int) -> np.ndarray:
@@ -375,7 +316,7 @@ def _float_to_uint8(values: np.ndarray) -> np.ndarray:
 
 def _output_format(path: Path) -> str:
     """The Pillow format name for an output path, or an EncodeError for other extensions."""
-    fmt = _PILLOW_FORMATS.get(path.suffix.lower())
+    fmt = pillow_format(path)
     if fmt is None:
         suffix = path.suffix or "(none)"
         raise EncodeError(

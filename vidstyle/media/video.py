@@ -18,7 +18,7 @@ Conventions shared with the writing side:
   whole frame.
 - Odd output sizes: H.264 4:2:0 needs even sizes, so the last column/row is repeated once.
 - Size: a clip whose header claims frames of more than
-  :data:`vidstyle.media.images.MAX_PIXELS` is refused before a frame is decoded.
+  :data:`vidstyle.media.formats.MAX_PIXELS` is refused before a frame is decoded.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import numpy as np
 
 from vidstyle.errors import DecodeError, InputError
 from vidstyle.media.container import ffmpeg_reason, open_input
-from vidstyle.media.images import IMAGE_SUFFIXES, check_pixels
+from vidstyle.media.formats import IMAGE_SUFFIXES, check_pixels
 
 _SEEK_MIN = 2.0  # seconds; earlier starts are reached by decoding from the beginning
 _SEEK_MARGIN = 1.0  # seconds before ``start`` to seek to
@@ -96,7 +96,7 @@ def probe(path: str | Path) -> VideoInfo:
 
     Raises:
         InputError: the file does not exist or is a folder, or its frames are larger than
-            :data:`vidstyle.media.images.MAX_PIXELS`.
+            :data:`vidstyle.media.formats.MAX_PIXELS`.
         DecodeError: the file is empty, corrupt, not media, has no video stream or no frames.
     """
     path = Path(path)
@@ -183,7 +183,7 @@ def list_sequence(folder: str | Path) -> list[Path]:
 
     Returns:
         Paths of the readable images
-        (:data:`vidstyle.media.images.IMAGE_SUFFIXES`, any case).
+        (:data:`vidstyle.media.formats.IMAGE_SUFFIXES`, any case).
 
     Raises:
         InputError: the folder does not exist, is not a folder, or contains no images.

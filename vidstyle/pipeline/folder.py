@@ -21,7 +21,7 @@ import numpy as np
 from vidstyle.config import FolderConfig
 from vidstyle.errors import EncodeError, InputError, InternalError, VidstyleError, debugging
 from vidstyle.fsutil import atomic_path, is_temporary
-from vidstyle.media.images import IMAGE_SUFFIXES, check_output, output_suffix
+from vidstyle.media.formats import IMAGE_SUFFIXES, check_output, output_suffix
 from vidstyle.pipeline.fingerprint import fingerprint, pixels_digest
 from vidstyle.progress import NullReporter, Reporter
 
@@ -62,7 +62,7 @@ def plan(input_dir: Path, output_dir: Path, config: FolderConfig) -> list[Item]:
 
     Hidden files and folders, leftover temporary files and anything inside ``output_dir`` (when
     it lies within the input folder) are left out. An output has ``config.suffix`` or else
-    :func:`vidstyle.media.images.output_suffix` (TIFF stays TIFF, BMP, GIF, PPM, TGA... become
+    :func:`vidstyle.media.formats.output_suffix` (TIFF stays TIFF, BMP, GIF, PPM, TGA... become
     PNG). When two inputs would give one output (``a.bmp`` and ``a.png``), each whose name
     differs from that output keeps its own suffix too (``a.bmp.png``).
 
@@ -114,15 +114,15 @@ class Manifest:
 
     def verdict(self, output: Path, stamp: str) -> str:
         """``same`` when the entry vouches for ``output`` with fingerprint ``stamp``, else
-        ``changed`` (another fingerprint) or ``unrecorded`` (no entry, or the file changed)."""
+        ``unrecorded`` (no entry, or the file changed since) or ``changed`` (the entry describes
+        the file, but with another fingerprint)."""
         entry = self.entries.get(self._key(output))
         if not isinstance(entry, dict):
             return "unrecorded"
-        if entry.get("fingerprint") != stamp:
-            return "changed"
         stat = output.stat()
-        same = entry.get("size") == stat.st_size and entry.get("mtime_ns") == stat.st_mtime_ns
-        return "same" if same else "unrecorded"
+        if (entry.get("size"), entry.get("mtime_ns")) != (stat.st_size, stat.st_mtime_ns):
+            return "unrecorded"
+        return "same" if entry.get("fingerprint") == stamp else "changed"
 
     def record(self, output: Path, stamp: str) -> None:
         """Note that ``output`` (now written) was made with fingerprint ``stamp``.
@@ -172,7 +172,7 @@ def prepare(items: list[Item], output_dir: Path, config: FolderConfig, style: np
 
     An existing output is skipped only when the manifest vouches it was made from the same
     input, style and method options; otherwise (or with ``config.overwrite``) it is redone. An
-    output that could not be written (see :func:`vidstyle.media.images.check_output`), or that
+    output that could not be written (see :func:`vidstyle.media.formats.check_output`), or that
     two inputs would share, fails its item here.
 
     Args:

@@ -9,14 +9,8 @@ import numpy as np
 
 from vidstyle.config import MethodConfig
 from vidstyle.errors import TooLargeError, VidstyleError
-from vidstyle.media.images import (
-    Picture,
-    check_output,
-    fit_longest,
-    load_image,
-    resize_to,
-    save_image,
-)
+from vidstyle.media.formats import check_output
+from vidstyle.media.images import Picture, fit_longest, load_image, resize_to, save_image
 from vidstyle.progress import NullReporter, Reporter
 
 
@@ -98,7 +92,7 @@ def stylize_files(
 
     Returns:
         Per job, in order: (the result, None), or (None, the error that stopped that job alone).
-        An output that could not be written (see :func:`vidstyle.media.images.check_output`)
+        An output that could not be written (see :func:`vidstyle.media.formats.check_output`)
         stops its job before its input is even read.
     """
     reporter = reporter or NullReporter()
