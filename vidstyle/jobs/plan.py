@@ -17,14 +17,8 @@ from vidstyle.config import MethodConfig, VideoConfig, video_config
 from vidstyle.errors import UsageError, VidstyleError
 from vidstyle.fsutil import is_temporary, same_file
 from vidstyle.jobs.jobfile import Job, JobFile
-from vidstyle.media.images import (
-    IMAGE_SUFFIXES,
-    fitted_size,
-    format_suffix,
-    load_image,
-    output_suffix,
-    probe_size,
-)
+from vidstyle.media.formats import IMAGE_SUFFIXES, format_suffix, output_suffix
+from vidstyle.media.images import fitted_size, load_image, probe_size
 from vidstyle.pipeline.fingerprint import fingerprint, pixels_digest
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg",
