@@ -1,5 +1,9 @@
 """Progress reporting: a small protocol the pipelines call, a rich display, plain log lines for
 when the output is not a terminal, and a null sink for ``--quiet`` and library use.
+
+Several workers (a batch over a Ray cluster) report their items side by side: ``start_item``
+and ``step`` take an optional ``lane`` (the worker's name); the rich display keeps one item line
+per lane and plain lines are prefixed by it.
 """
 
 from __future__ import annotations
@@ -27,10 +31,10 @@ class Reporter(Protocol):
     def begin(self, total: int | None, unit: str) -> None:
         """A run of ``total`` items (None: not known) starts; ``unit`` names them ("frames")."""
 
-    def start_item(self, name: str, steps: int) -> None:
-        """An item starts with ``steps`` optimization steps."""
+    def start_item(self, name: str, steps: int, lane: str | None = None) -> None:
+        """An item starts with ``steps`` optimization steps (on worker ``lane``, if given)."""
 
-    def step(self, done: int, loss: float) -> None:
+    def step(self, done: int, loss: float, lane: str | None = None) -> None:
         """``done`` steps of the current item are finished; ``loss`` is the latest total loss."""
 
     def end_item(self, name: str, status: str, seconds: float) -> None:
@@ -49,10 +53,10 @@ class NullReporter:
     def begin(self, total: int | None, unit: str) -> None:
         pass
 
-    def start_item(self, name: str, steps: int) -> None:
+    def start_item(self, name: str, steps: int, lane: str | None = None) -> None:
         pass
 
-    def step(self, done: int, loss: float) -> None:
+    def step(self, done: int, loss: float, lane: str | None = None) -> None:
         pass
 
     def end_item(self, name: str, status: str, seconds: float) -> None:
@@ -89,7 +93,8 @@ def duration(seconds: float) -> str:
 
 
 class RichReporter:
-    """A live display: the run's bar (items, ETA) and the current item's bar (steps, loss, ETA)."""
+    """A live display: the run's bar (items, ETA) and the current item's bar (steps, loss, ETA),
+    or one item bar per lane (worker)."""
 
     def __init__(self, console: Console):
         columns = (TextColumn("{task.description}", markup=False), BarColumn(),
@@ -98,29 +103,39 @@ class RichReporter:
                    TextColumn("ETA"), _Eta())  # fmt: skip
         self.progress = Progress(*columns, console=console, transient=False)
         self.run_task = self.item_task = None
+        self.lanes: dict[str, object] = {}  # lane -> its item's bar
         self.started = 0.0
 
     def begin(self, total: int | None, unit: str) -> None:
         self.progress.start()
         self.run_task = self.progress.add_task(unit, total=total, info="")
 
-    def start_item(self, name: str, steps: int) -> None:
+    def start_item(self, name: str, steps: int, lane: str | None = None) -> None:
         self.started = time.monotonic()
-        if self.item_task is not None:
-            self.progress.remove_task(self.item_task)
-        self.item_task = self.progress.add_task(f"  {name}", total=max(steps, 1), info="")
+        old = self.item_task if lane is None else self.lanes.get(lane)
+        if old is not None:
+            self.progress.remove_task(old)
+        label = f"  {name}" if lane is None else f"  {lane}: {name}"
+        new = self.progress.add_task(label, total=max(steps, 1), info="")
+        if lane is None:
+            self.item_task = new
+        else:
+            self.lanes[lane] = new
 
-    def step(self, done: int, loss: float) -> None:
-        self.progress.update(self.item_task, completed=done, info=f"loss {loss:.4g}")
+    def step(self, done: int, loss: float, lane: str | None = None) -> None:
+        task = self.item_task if lane is None else self.lanes.get(lane)
+        if task is not None:
+            self.progress.update(task, completed=done, info=f"loss {loss:.4g}")
 
     def end_item(self, name: str, status: str, seconds: float) -> None:
         self.progress.advance(self.run_task)
         self.progress.update(self.run_task, info=f"last: {status} in {seconds:.1f}s")
 
     def end(self) -> None:
-        if self.item_task is not None:
-            self.progress.remove_task(self.item_task)
-            self.item_task = None
+        for task in [self.item_task, *self.lanes.values()]:
+            if task is not None:
+                self.progress.remove_task(task)
+        self.item_task, self.lanes = None, {}
         self.progress.stop()
 
     def remaining(self, seconds: float) -> None:
@@ -128,32 +143,39 @@ class RichReporter:
 
 
 class PlainReporter:
-    """Plain lines for logs: one when an item starts, every ``every`` steps, and when it ends."""
+    """Plain lines for logs: one when an item starts, every ``every`` steps, and when it ends;
+    an item of a lane (worker) has its lines prefixed by the lane."""
 
     def __init__(self, console: Console, every: int = 100):
         self.console = console
         self.every = every
-        self.total = self.index = self.steps = 0
+        self.total = self.index = 0
         self.unit = "items"
-        self.started = 0.0
-        self.next_report = every
+        self.items: dict[str | None, list] = {}  # lane -> [steps, started, next report]
 
     def begin(self, total: int | None, unit: str) -> None:
         self.total, self.unit, self.index = total, unit, 0
 
-    def start_item(self, name: str, steps: int) -> None:
-        self.steps, self.started, self.next_report = steps, time.monotonic(), self.every
+    def start_item(self, name: str, steps: int, lane: str | None = None) -> None:
+        self.items[lane] = [steps, time.monotonic(), self.every]
         number = self.index + 1  # skipped items and whole batches count as they end
         count = f"{number}/{self.total}" if self.total else str(number)
-        self.console.print(f"[{count}] {name}: {steps} steps", highlight=False, markup=False)
+        where = f"{lane}: " if lane else ""
+        self.console.print(f"[{count}] {where}{name}: {steps} steps", highlight=False,
+                           markup=False)  # fmt: skip
 
-    def step(self, done: int, loss: float) -> None:
-        if done < self.next_report and done < self.steps:
+    def step(self, done: int, loss: float, lane: str | None = None) -> None:
+        item = self.items.get(lane)
+        if item is None:
             return
-        self.next_report = (done // self.every + 1) * self.every
-        elapsed = time.monotonic() - self.started
-        eta = elapsed / done * (self.steps - done) if done else 0.0
-        line = f"  step {done}/{self.steps} loss {loss:.4g} {elapsed:.0f}s ETA {eta:.0f}s"
+        steps, started, next_report = item
+        if done < next_report and done < steps:
+            return
+        item[2] = (done // self.every + 1) * self.every
+        elapsed = time.monotonic() - started
+        eta = elapsed / done * (steps - done) if done else 0.0
+        where = f"{lane}: " if lane else ""
+        line = f"  {where}step {done}/{steps} loss {loss:.4g} {elapsed:.0f}s ETA {eta:.0f}s"
         self.console.print(line, highlight=False, markup=False)
 
     def end_item(self, name: str, status: str, seconds: float) -> None:
@@ -178,13 +200,13 @@ class Tee:
         for r in self.reporters:
             r.begin(total, unit)
 
-    def start_item(self, name: str, steps: int) -> None:
+    def start_item(self, name: str, steps: int, lane: str | None = None) -> None:
         for r in self.reporters:
-            r.start_item(name, steps)
+            r.start_item(name, steps, **({"lane": lane} if lane else {}))
 
-    def step(self, done: int, loss: float) -> None:
+    def step(self, done: int, loss: float, lane: str | None = None) -> None:
         for r in self.reporters:
-            r.step(done, loss)
+            r.step(done, loss, **({"lane": lane} if lane else {}))
 
     def end_item(self, name: str, status: str, seconds: float) -> None:
         for r in self.reporters:
