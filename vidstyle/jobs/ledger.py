@@ -195,6 +195,15 @@ class Ledger:
         """The task failed in a way another attempt cannot mend (a bad input): failed now."""
         self._end(key, "failed", seconds, error, None)
 
+    def add_attempt(self, key: str, error: str) -> int:
+        """A part of a running task (a clip's shot) is tried again within the same claim: one
+        more attempt, with the reason. Returns the task's attempts now."""
+        self.db.execute(
+            "UPDATE tasks SET attempts = attempts + 1, error = ? WHERE key = ?", (error, key)
+        )
+        (attempts,) = self.db.execute("SELECT attempts FROM tasks WHERE key = ?", (key,)).fetchone()
+        return attempts
+
     def release(self, key: str, seconds: float) -> None:
         """Stopped on purpose (deadline, Ctrl-C): pending again, the attempt not counted."""
         self.db.execute(

@@ -264,6 +264,27 @@ def stylize_clip(
         reporter.end()
     if not records:
         raise DecodeError(source, "contains no video frames")
+    return finish_clip(clip, config, work, records, output)
+
+
+def finish_clip(clip: Clip, config: VideoConfig, work: WorkDir, records: list[dict],
+                output: Path) -> VideoResult:  # fmt: skip
+    """Join the finished frames of the work folder, in order, with the source's sound into the
+    output (or numbered PNGs), write the quality report and remove the work folder.
+
+    Args:
+        clip: the source clip.
+        config: the video options.
+        work: the work folder holding every frame of ``records``.
+        records: every frame's record, in order.
+        output: the video file, or the folder of frames of a sequence.
+
+    Returns:
+        The output, the report's path and its summary.
+
+    Raises:
+        EncodeError: when the output cannot be written.
+    """
     _deliver(clip, config, work, records, output)
     report_path = _report_path(output)
     summary = write_report(report_path, records, clip, config)
