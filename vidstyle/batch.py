@@ -63,6 +63,7 @@ def run(
     reporter: Reporter | None = None,
     engine_factory=None,
     weights: str | Path | None = None,
+    cluster=None,
 ) -> RunResult:
     """Start, or continue, the job file's run.
 
@@ -74,6 +75,8 @@ def run(
         reporter: progress (every line also goes to ``run.log``).
         engine_factory: builds an engine for a method (default: VGG19 with ``weights``).
         weights: a VGG19 weights file, else the usual sources.
+        cluster: a :class:`vidstyle.jobs.cluster.ClusterConfig` to run on Ray workers (then
+            ``engine_factory`` must be picklable; the weights are found on each worker).
 
     Returns:
         What this run did and why it stopped (``signal`` is set when SIGINT or SIGTERM asked).
@@ -83,13 +86,17 @@ def run(
     """
     if max_attempts < 1:
         raise UsageError(None, f"{{max_attempts}} must be at least 1, got {max_attempts}")
+    if cluster is not None:
+        from vidstyle.jobs.cluster import import_ray
+
+        import_ray()  # one line saying how to install it, before any work
     work = load_plan(path)
     ledger = Ledger(work.run_dir / LEDGER_NAME, max_attempts)
     log = RunLog(work.run_dir / "run.log")
     try:
         new = ledger.sync(work.tasks)
         log(f"run of {work.path.name}: {len(work.tasks)} tasks in the plan, {new} new")
-        factory = engine_factory or default_engine_factory(weights)
+        factory = engine_factory or _engine_factory(weights, cluster)
         stop = StopFlag(deadline=deadline)
         restore = stop_on_signals(stop)
 
@@ -102,7 +109,14 @@ def run(
         try:
             after_task()
             tee = Tee(reporter or NullReporter(), PlainReporter(log.console))
-            result = run_tasks(work.tasks, ledger, Executor(factory), tee, stop, after_task, log)
+            if cluster is None:
+                executor = Executor(factory)
+                result = run_tasks(work.tasks, ledger, executor, tee, stop, after_task, log)
+            else:
+                from vidstyle.jobs.cluster import run_cluster
+
+                args = (tee, stop, after_task, log)
+                result = run_cluster(work.tasks, ledger, cluster, factory, *args)
         finally:
             restore()
         log(f"run ended: {result.done} done, {result.failed} failed"
@@ -111,6 +125,14 @@ def run(
     finally:
         ledger.close()
         log.close()
+
+
+def _engine_factory(weights, cluster):
+    if cluster is None:
+        return default_engine_factory(weights)
+    from vidstyle.jobs.worker import EngineFactory
+
+    return EngineFactory(weights)
 
 
 def default_engine_factory(weights: str | Path | None = None):
@@ -179,6 +201,7 @@ class JobStatus:
     seconds: float = 0.0
     left: float = 0.0  # estimated seconds for the tasks not done
     failures: list[tuple[str, str]] = field(default_factory=list)  # (input, reason)
+    retried: list[tuple[str, int, list]] = field(default_factory=list)  # (input, attempts, faults)
 
 
 @dataclass
@@ -231,6 +254,8 @@ def _by_job(rows: list[Row], ledger: Ledger | None) -> list[JobStatus]:
             job.left += _estimate(ledger, row.steps, row.pixels)
         if row.status == "failed":
             job.failures.append((row.source, row.error or ""))
+        elif row.attempts > 1:
+            job.retried.append((row.source, row.attempts, row.detail.get("faults", [])))
     return list(out.values())
 
 

@@ -44,6 +44,27 @@ def run_command(
     ] = False,
     weights: Weights = None,
     quiet: Quiet = False,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            help="Run on Ray workers: 'auto' (this machine), or a cluster's address "
+            "(host:port, ray://head:10001). Needs pip install 'vidstyle[ray]'."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="With --ray: number of workers (default: what fits).")
+    ] = None,
+    gpus_per_worker: Annotated[
+        float | None,
+        typer.Option(help="With --ray: GPUs per worker (default 1 with GPUs, else CPU workers)."),
+    ] = None,
+    shared_fs: Annotated[
+        bool,
+        typer.Option(
+            help="With --ray: every node sees inputs and outputs at the same paths; "
+            "--no-shared-fs sends them through Ray's object store."
+        ),
+    ] = True,
 ) -> None:
     """Start, or continue, the job file's run (in <job file>.vidstyle-run/ beside it)."""
     from vidstyle import batch
@@ -53,7 +74,9 @@ def run_command(
         if dry_run:
             print_plan(batch.load_plan(job_file))
             return
-        result = batch.run(job_file, deadline, max_attempts, reporter(quiet), weights=weights)
+        cluster = cluster_config(ray, workers, gpus_per_worker, shared_fs)
+        result = batch.run(job_file, deadline, max_attempts, reporter(quiet), weights=weights,
+                           cluster=cluster)  # fmt: skip
         state = batch.status(job_file)
     if not quiet:
         print_status(state)
@@ -63,6 +86,19 @@ def run_command(
     if result.stopped_by == "deadline":
         console.print("deadline: no more tasks fit before it; rerun to go on", highlight=False)
     raise typer.Exit(state.exit_code)
+
+
+def cluster_config(address, workers, gpus_per_worker, shared_fs):
+    """The Ray options as a :class:`ClusterConfig`, or None without ``--ray``."""
+    if address is None:
+        if workers is not None or gpus_per_worker is not None or not shared_fs:
+            from vidstyle.errors import UsageError
+
+            raise UsageError(None, "{workers}, {gpus_per_worker} and {no_shared_fs} need {ray}")
+        return None
+    from vidstyle.jobs.cluster import ClusterConfig
+
+    return ClusterConfig(address, workers, gpus_per_worker, shared_fs)
 
 
 @batch_app.command("status")
@@ -115,6 +151,10 @@ def print_status(state) -> None:
     if not state.started:
         console.print("not started yet", highlight=False)
     for job in state.jobs:
+        for source, attempts, faults in job.retried:
+            why = f": {faults[-1]}" if faults else ""
+            line = f"[yellow]retried:[/] {escape(job.job)}: {escape(Path(source).name)}, "
+            console.print(f"{line}{attempts} attempts{escape(why)}", highlight=False)
         for _, reason in job.failures:
             err_console.print(f"[bold red]failed:[/] {escape(job.job)}: {escape(reason)}",
                               highlight=False)  # fmt: skip
