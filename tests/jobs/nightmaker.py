@@ -49,3 +49,14 @@ EXPECTED_OUTPUTS = sorted(
      for style in ("starry", "scream") for name, ext in (("a", "jpg"), ("b b", "png"))
      for w in ("0.01", "0.1")] + ["styled/beach/starry/beach.mp4"]
 )  # fmt: skip
+
+
+def add_shot_cut(night: Path, frames: int = 3) -> None:
+    """Replace the night's clip by one of two shots (``frames`` each) with a cut between them:
+    a pan over a texture, then a pan over an unrelated blue one."""
+    import numpy as np
+
+    first = pan_frames((48, 32), frames, seed=0)
+    second = pan_frames((48, 32), frames, seed=7, colors=[(10, 20, 120), (40, 90, 250)])
+    clip = night.parent / "clips" / "beach.mp4"
+    write_clip(clip, np.concatenate([first, second]), fps=12, audio_codec="aac")

@@ -1,0 +1,204 @@
+"""A night over a local Ray cluster (2 CPUs, the tiny model): the same outputs as one process,
+clips split at shot cuts, a killed worker, a killed driver, no shared filesystem, real weights."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import ray
+from nightmaker import EXPECTED_OUTPUTS, add_shot_cut, make_night
+from PIL import Image
+from tinyvgg import tiny_engine
+
+from vidstyle import batch
+from vidstyle.jobs.cluster import ClusterConfig, worker_name
+from vidstyle.jobs.ledger import Ledger
+from vidstyle.media.video import read_frames
+from vidstyle.progress import NullReporter
+
+ROOT = Path(__file__).resolve().parents[2]
+PATHS = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "jobs")]
+TWO = ClusterConfig(workers=2)
+CLIP = "styled/beach/starry/beach.mp4"
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """One local Ray for the module: 2 CPUs, workers that import vidstyle and the test helpers."""
+    env = {"env_vars": {"PYTHONPATH": os.pathsep.join(PATHS)}}
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False,
+             runtime_env=env)  # fmt: skip
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()
+
+
+def _rows(night: Path):
+    ledger = Ledger(night.with_name("night.vidstyle-run") / "ledger.sqlite")
+    try:
+        return ledger.rows()
+    finally:
+        ledger.close()
+
+
+def _log(night: Path) -> str:
+    return (night.with_name("night.vidstyle-run") / "run.log").read_text()
+
+
+def _pictures(path: Path, encoded: dict) -> list[np.ndarray]:
+    if path.suffix == ".mp4":
+        return encoded[path]
+    return [np.asarray(Image.open(path).convert("RGB"), int)]
+
+
+def test_two_workers_make_what_one_process_makes(cluster, tmp_path, monkeypatch):
+    from vidstyle.pipeline import video
+
+    encoded = {}  # clip -> its frames as given to the encoder (x264 is not bit-exact run to run)
+
+    def keep(dest, frames, *args, **kwargs):
+        frames = list(frames)
+        encoded[Path(dest)] = [rgb.astype(int) for rgb, _ in frames]
+        write_video(dest, frames, *args, **kwargs)
+
+    write_video = video.write_video
+    monkeypatch.setattr(video, "write_video", keep)
+    night = make_night(tmp_path / "one")
+    add_shot_cut(night)  # the same files for both (x264 may encode a clip differently twice)
+    shutil.copytree(tmp_path / "one", tmp_path / "ray")
+    nights = [night, tmp_path / "ray" / night.name]
+    batch.run(nights[0], engine_factory=tiny_engine)
+    result = batch.run(nights[1], engine_factory=tiny_engine, cluster=TWO)
+    assert (result.done, result.failed) == (9, 0)
+    for name in EXPECTED_OUTPUTS:
+        one, two = (_pictures(n.parent / name, encoded) for n in nights)
+        assert len(one) == len(two) and all(np.abs(a - b).max() <= 1 for a, b in zip(one, two))
+    assert len(list(read_frames(nights[1].parent / CLIP))) == 6  # and sound:
+    assert av.open(str(nights[1].parent / CLIP)).streams.audio
+    clip = _rows(nights[1])[-1]
+    assert [(s["first"], s["frames"]) for s in clip.detail["shots"]] == [(0, 3), (3, 3)]
+    assert {s["worker"] for s in clip.detail["shots"]} == {"w0", "w1"}  # on both workers
+    reports = [json.loads(Path(_rows(n)[-1].detail["report"]).read_text()) for n in nights]
+    assert [f["cut"] for f in reports[1]["frames"]] == [False, False, False, True, False, False]
+    assert reports[0]["summary"]["shot_cuts"] == reports[1]["summary"]["shot_cuts"] == 1
+    assert [(r.status, r.attempts) for r in _rows(nights[1])] == [("done", 1)] * 9
+    assert "ray: 2 worker(s) of 1 CPU(s) each" in _log(nights[1])
+
+
+SLOW_NIGHT = """
+[defaults]
+max_size = 32
+steps = 150
+
+[[job]]
+name = "holiday"
+input = "photos"
+styles = ["styles/starry.jpg"]
+"""
+
+
+class Killer(NullReporter):
+    """Kills the worker process that starts ``target`` (found through Ray by its name)."""
+
+    def __init__(self, target: str):
+        self.target, self.killed = target, []
+
+    def start_item(self, name, steps, lane=None):
+        if lane and not self.killed and self.target in name:
+            pid = ray.get(ray.get_actor(worker_name(lane)).info.remote())["pid"]
+            os.kill(pid, signal.SIGKILL)
+            self.killed.append(lane)
+
+
+def test_a_killed_worker_s_task_is_retried_on_another(cluster, tmp_path):
+    night = make_night(tmp_path)
+    night.write_text(SLOW_NIGHT)
+    killer = Killer("a.jpg")
+    result = batch.run(night, reporter=killer, engine_factory=tiny_engine, cluster=TWO)
+    assert killer.killed and (result.done, result.failed) == (2, 0)
+    rows = {Path(r.source).name: r for r in _rows(night)}
+    assert (rows["a.jpg"].status, rows["a.jpg"].attempts) == ("done", 2)
+    assert (rows["b b.png"].status, rows["b b.png"].attempts) == ("done", 1)
+    log = _log(night)
+    assert f"retry holiday: a.jpg ~ starry: worker {killer.killed[0]} (pid" in log
+    assert "died while running it (attempt 1)" in log
+    assert "done holiday: a.jpg ~ starry on w" in log and killer.killed[0] not in log.split(
+        "done holiday: a.jpg ~ starry on ")[1][:3]  # fmt: skip
+    retried = batch.status(night).jobs[0].retried
+    assert [(Path(source).name, attempts) for source, attempts, _ in retried] == [("a.jpg", 2)]
+    assert "died while running it" in retried[0][2][0]
+
+
+DRIVER = """
+import sys
+sys.path[:0] = {paths!r}
+import ray
+ray.init(address={address!r}, runtime_env={{"env_vars": {{"PYTHONPATH": {pythonpath!r}}}}},
+         logging_level="ERROR", log_to_driver=False)
+from tinyvgg import tiny_engine
+from vidstyle import batch
+from vidstyle.jobs.cluster import ClusterConfig
+batch.run({night!r}, engine_factory=tiny_engine, cluster=ClusterConfig(workers=2))
+"""
+
+
+def test_a_killed_driver_is_resumed_by_the_same_command(cluster, tmp_path):
+    night = make_night(tmp_path, steps=40)
+    script = DRIVER.format(paths=PATHS, address=cluster, night=str(night),
+                           pythonpath=os.pathsep.join(PATHS))  # fmt: skip
+    driver = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.DEVNULL)
+    ledger = night.with_name("night.vidstyle-run") / "ledger.sqlite"
+    give_up = time.monotonic() + 240
+    while not (ledger.is_file() and sum(r.status == "done" for r in _rows(night)) >= 3):
+        assert driver.poll() is None and time.monotonic() < give_up
+        time.sleep(0.2)
+    driver.kill()
+    driver.wait()
+    before = {r.key: r.finished for r in _rows(night) if r.status == "done"}
+    assert 3 <= len(before) < 9
+    result = batch.run(night, engine_factory=tiny_engine, cluster=TWO)
+    rows = _rows(night)
+    assert result.done == 9 - len(before) and all(r.status == "done" for r in rows)
+    assert all(r.finished == before[r.key] for r in rows if r.key in before)  # not redone
+    log = _log(night)
+    assert "recovered" in log  # the dead driver's tasks, found by the rerun
+    for row in rows:
+        variant = f" ({row.variant})" if row.variant else ""
+        label = f"start {row.job}: {Path(row.source).name} ~ {Path(row.style).stem}{variant}:"
+        assert log.count(label) == (1 if row.key in before else log.count(label)) >= 1
+
+
+def test_without_a_shared_filesystem_and_with_an_unreadable_input(cluster, tmp_path):
+    night = make_night(tmp_path)
+    add_shot_cut(night)
+    broken = tmp_path / "photos" / "c.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    config = ClusterConfig(workers=2, shared_fs=False)
+    result = batch.run(night, engine_factory=tiny_engine, cluster=config)
+    assert (result.done, result.failed) == (9, 4)
+    for name in EXPECTED_OUTPUTS:
+        assert (tmp_path / name).is_file()
+    assert not list(tmp_path.rglob(".vidstyle-tmp-*"))
+    state = batch.status(night)
+    assert state.exit_code == 1
+    reasons = {reason for _, reason in state.jobs[0].failures}
+    assert reasons == {f"{broken}: cannot decode image: not a recognised image format"}
+    assert _log(night).count("failed holiday: c.png") == 4
+
+
+@pytest.mark.real_weights
+def test_real_weights_over_local_ray(cluster, tmp_path, real_weights):
+    night = make_night(tmp_path)
+    night.write_text(SLOW_NIGHT.replace("steps = 150", "steps = 3").replace(
+        'input = "photos"', 'input = "photos/a.jpg"'))  # fmt: skip
+    result = batch.run(night, cluster=ClusterConfig(workers=1))
+    assert (result.done, result.failed) == (1, 0)
+    picture = np.asarray(Image.open(tmp_path / "styled/holiday/starry/a.jpg"))
+    assert picture.shape[:2] == (24, 32) and picture.std() > 1

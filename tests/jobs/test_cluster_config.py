@@ -1,0 +1,75 @@
+"""The Ray options without a cluster: worker sizing, option checks, the one line without Ray, and
+the progress of several workers side by side."""
+
+import io
+import sys
+
+import pytest
+from nightmaker import make_night
+from rich.console import Console
+from typer.testing import CliRunner
+
+from vidstyle.cli import app
+from vidstyle.errors import UsageError
+from vidstyle.jobs.cluster import ClusterConfig, sizing
+from vidstyle.progress import PlainReporter, RichReporter
+
+runner = CliRunner()
+
+
+def _node(cpus: int, gpus: int = 0) -> dict:
+    return {"Alive": True, "Resources": {"CPU": float(cpus), "GPU": float(gpus)}}
+
+
+def test_workers_fill_the_gpus_or_one_per_node_of_cpus():
+    gpu_nodes = [_node(16, 4), _node(16, 4)]
+    assert sizing(ClusterConfig(), gpu_nodes) == (8, 1, 1)
+    assert sizing(ClusterConfig(gpus_per_worker=2), gpu_nodes) == (4, 2, 1)
+    assert sizing(ClusterConfig(workers=3), gpu_nodes) == (3, 1, 1)
+    assert sizing(ClusterConfig(), [_node(8), _node(4)]) == (2, 0, 4)  # any node takes any
+    assert sizing(ClusterConfig(workers=2), [_node(2)]) == (2, 0, 1)
+    assert sizing(ClusterConfig(gpus_per_worker=0), gpu_nodes) == (2, 0, 16)
+    with pytest.raises(UsageError, match="fewer than gpus_per_worker"):
+        sizing(ClusterConfig(gpus_per_worker=1), [_node(8)])
+    with pytest.raises(UsageError, match="workers must be at least 1"):
+        ClusterConfig(workers=0)
+
+
+def test_without_ray_one_line_says_how_to_install_it(tmp_path, monkeypatch):
+    night = make_night(tmp_path)
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
+    result = runner.invoke(app, ["batch", "run", str(night), "--ray", "auto"])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert lines == ["error: --ray needs Ray, which is not installed (pip install 'vidstyle[ray]')"]
+    assert not (tmp_path / "night.vidstyle-run").exists()
+
+
+def test_worker_options_need_ray(tmp_path):
+    night = make_night(tmp_path)
+    result = runner.invoke(app, ["batch", "run", str(night), "--workers", "2"])
+    assert result.exit_code == 2
+    assert "--workers, --gpus-per-worker and --no-shared-fs need --ray" in result.output
+
+
+def test_plain_lines_and_the_live_display_show_each_worker():
+    out = io.StringIO()
+    plain = PlainReporter(Console(file=out, width=120), every=10)
+    plain.begin(3, "tasks")
+    plain.start_item("night: a.jpg ~ starry", 20, lane="w0")
+    plain.start_item("night: b.jpg ~ starry", 20, lane="w1")
+    plain.step(10, 5.0, lane="w1")
+    plain.step(10, 7.0, lane="w0")
+    lines = out.getvalue().splitlines()
+    assert lines[:2] == ["[1/3] w0: night: a.jpg ~ starry: 20 steps",
+                         "[1/3] w1: night: b.jpg ~ starry: 20 steps"]  # fmt: skip
+    assert lines[2].startswith("  w1: step 10/20 loss 5") and "w0: step 10/20" in lines[3]
+    rich = RichReporter(Console(file=io.StringIO(), force_terminal=True, width=120))
+    rich.begin(3, "tasks")
+    rich.start_item("night: a.jpg ~ starry", 20, lane="w0")
+    rich.start_item("night: b.jpg ~ starry", 20, lane="w1")
+    rich.start_item("night: c.jpg ~ starry", 20, lane="w0")  # w0's next task replaces its line
+    rich.step(5, 1.0, lane="w1")
+    shown = [task.description for task in rich.progress.tasks]
+    assert shown == ["tasks", "  w1: night: b.jpg ~ starry", "  w0: night: c.jpg ~ starry"]
+    rich.end()
