@@ -48,7 +48,7 @@ def run_command(
         str | None,
         typer.Option(
             help="Run on Ray workers: 'auto' (this machine), or a cluster's address "
-            "(host:port, ray://head:10001). Needs pip install 'vidstyle[ray]'."
+            "(host:port, ray://head:10001). Needs pip install 'vidstyle\\[ray]'."
         ),
     ] = None,
     workers: Annotated[
