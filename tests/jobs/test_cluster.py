@@ -202,3 +202,26 @@ def test_real_weights_over_local_ray(cluster, tmp_path, real_weights):
     assert (result.done, result.failed) == (1, 0)
     picture = np.asarray(Image.open(tmp_path / "styled/holiday/starry/a.jpg"))
     assert picture.shape[:2] == (24, 32) and picture.std() > 1
+
+
+class Interrupter(NullReporter):
+    """Presses Ctrl-C (SIGINT to this process) once, when a worker is under way."""
+
+    pressed = False
+
+    def start_item(self, name, steps, lane=None):
+        if not self.pressed:
+            self.pressed = True
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_ctrl_c_stops_every_worker_and_leaves_their_tasks_pending(cluster, tmp_path):
+    night = make_night(tmp_path)
+    night.write_text(SLOW_NIGHT)
+    result = batch.run(night, reporter=Interrupter(), engine_factory=tiny_engine, cluster=TWO)
+    assert result.signal == signal.SIGINT and result.done == 0
+    assert [(r.status, r.attempts) for r in _rows(night)] == [("pending", 0)] * 2
+    assert _log(night).count("it is pending again") == 2
+    result = batch.run(night, deadline=time.time() + 0.001, engine_factory=tiny_engine,
+                       cluster=TWO)  # fmt: skip
+    assert result.done == 0 and result.stopped_by == "deadline"
