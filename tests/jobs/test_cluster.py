@@ -169,6 +169,8 @@ def test_a_killed_driver_is_resumed_by_the_same_command(cluster, tmp_path):
     assert all(r.finished == before[r.key] for r in rows if r.key in before)  # not redone
     log = _log(night)
     assert "recovered" in log  # the dead driver's tasks, found by the rerun
+    retried = [faults for job in batch.status(night).jobs for _, _, faults in job.retried]
+    assert retried and all("stopped without finishing" in f[0] for f in retried)
     for row in rows:
         variant = f" ({row.variant})" if row.variant else ""
         label = f"start {row.job}: {Path(row.source).name} ~ {Path(row.style).stem}{variant}:"

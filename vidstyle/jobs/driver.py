@@ -393,6 +393,8 @@ class Driver:
     def _log_recovered(self) -> None:
         for line in self.ledger.recovered:
             self.log(f"recovered {line}")
+            key, reason = line.split(": ", 1)
+            self.faults.setdefault(key, []).append(reason)
         self.ledger.recovered.clear()
 
     # ------------------------------------------------------------------------------ progress
