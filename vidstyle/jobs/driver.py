@@ -248,6 +248,11 @@ class Driver:
                 data = task.source.read_bytes() if unit.shot is None else None
             except OSError as error:
                 why = f"{error.filename or task.source}: cannot read: {error.strerror or error}"
+                run = self.clips.get(task.key) if unit.shot is not None else None
+                if run is not None:  # the clip fails: its other shots are not sent
+                    run.failed = True
+                    if not run.running:
+                        self.clips.pop(task.key)
                 return self._failed(task, 0.0, why, retry=False)
         slot.unit, slot.began, slot.last = unit, time.monotonic(), _signature(task)
         what = task.label if unit.shot is None else f"{task.label} shot {unit.shot + 1}"
