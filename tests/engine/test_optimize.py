@@ -118,3 +118,41 @@ def test_float16_network_gradient_stays_finite_and_matches_float32(real_weights)
     g16, g32 = grads["float16"].numpy(), grads["float32"].numpy()
     assert np.isfinite(g16).all()
     assert (g16 * g32).sum() / (np.linalg.norm(g16) * np.linalg.norm(g32)) > 0.99
+
+
+def test_running_out_of_device_memory_is_a_one_line_too_large_error():
+    from vidstyle.errors import TooLargeError
+
+    engine = tiny_engine()
+    style = engine.style_targets(textured(16, 16, seed=5))
+
+    def exhausted(*args):
+        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+
+    engine._run = exhausted
+    with pytest.raises(TooLargeError) as caught:
+        engine.stylize(np.stack([textured(40, 60, seed=1)] * 2), style, steps=10)
+    message = caught.value.message()
+    assert message.startswith("the device ran out of memory stylizing 2 images of 60x40")
+    assert "(use max_size 42 or less)" in message and "\n" not in message
+    assert isinstance(caught.value.__cause__, tf.errors.ResourceExhaustedError)
+
+
+def test_quiet_runs_read_no_loss_back():
+    """With no on_step and no early stop, no chunk's loss is converted on the host."""
+    engine = tiny_engine()
+    style = engine.style_targets(textured(16, 16, seed=5))
+    reads = []
+    run = engine._run
+
+    class Watched:  # a loss that records being read back
+        def __init__(self, value):
+            self.value = value
+
+        def __float__(self):
+            reads.append(1)
+            return float(self.value)
+
+    engine._run = lambda *args: (*run(*args)[:-1], Watched(1.0))
+    engine.stylize(textured(16, 16, seed=1), style, steps=30)
+    assert reads == []
