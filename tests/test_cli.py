@@ -92,3 +92,20 @@ def test_steps_default_follows_the_optimizer_unless_given():
     assert method_config({**base, "steps": None, "optimizer": "adam"}).steps == 1000
     assert method_config({**base, "steps": None, "optimizer": "lbfgs"}).steps == 250
     assert method_config({**base, "steps": 7, "optimizer": "lbfgs"}).steps == 7
+
+
+def test_an_unreadable_gpu_budget_is_a_one_line_note_even_when_quiet(monkeypatch, capsys):
+    from vidstyle import cli, weights
+    from vidstyle.config import MethodConfig
+    from vidstyle.engine import optimize
+
+    note = "no size is refused up front: nvidia-smi reports the free memory as [N/A]; set {memory_limit} to check sizes"  # noqa: E501
+
+    class Engine:
+        memory_note = note
+
+    monkeypatch.setattr(weights, "resolve", lambda path: None)
+    monkeypatch.setattr(optimize, "build_engine", lambda method, source: Engine())
+    cli.engine_for(MethodConfig(), None, quiet=True)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [note.replace("{memory_limit}", "--memory-limit").join(["note: ", ""])]

@@ -105,3 +105,15 @@ def test_unreadable_budget_is_a_note_the_engine_keeps(fake_gpus, monkeypatch):
     engine = tiny_engine()
     assert engine.memory_budget is None
     assert "GPU-ffff" in engine.memory_note and "{memory_limit}" in engine.memory_note
+
+
+def test_each_engine_runs_with_its_own_tf32_setting(fake_gpus):
+    import numpy as np
+    from tinyvgg import tiny_engine
+
+    exact, mixed = tiny_engine(), tiny_engine(MethodConfig(precision="mixed"))
+    image = np.zeros((16, 16, 3), np.uint8)
+    for engine in (exact, mixed, exact):
+        del fake_gpus[:]
+        engine.stylize(image, engine.style_targets(image), steps=0)
+        assert fake_gpus == [("tf32", engine.method.precision == "mixed")]

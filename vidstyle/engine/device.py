@@ -16,7 +16,7 @@ before VGG19 is built). In this order:
    ``precision`` float32: on Ampere and later GPUs TensorFlow otherwise rounds the inputs of
    convolutions and matrix products (the Gram matrices) to a 10-bit mantissa, so "float32"
    would not be float32. It stays on for ``mixed``, whose network is 16-bit anyway. This is the
-   only step that is applied again on every call (it can change at any time).
+   only step applied again on every call, and before every optimization (:func:`apply_tf32`).
 
 When TensorFlow had already initialized the GPU (an op ran before), steps 3 cannot be applied;
 the budget is then reported unknown, with that reason.
@@ -76,10 +76,17 @@ def configure(gpu: int = 0, precision: str = "float32", environ=None, nvml=None)
     if device.gpu and device.index != gpu:
         reason = f"{{gpu}} {gpu} asked for after GPU {device.index} was set up"
         raise UsageError(None, reason, hint="use one GPU per process")
+    apply_tf32(precision)
+    return device
+
+
+def apply_tf32(precision: str) -> None:
+    """TF32 off for ``float32``, on for ``mixed`` (a process-wide switch, read when a kernel
+    runs: the engine applies it again before each optimization, so two engines of different
+    precisions in one process each get theirs)."""
     import tensorflow as tf
 
     tf.config.experimental.enable_tensor_float_32_execution(precision != "float32")
-    return device
 
 
 def _set_up(gpu: int, environ, nvml) -> Device:

@@ -132,6 +132,7 @@ class Engine:
         """
         batch = content.shape[0] if content.ndim == 4 else 1
         self.check_fits(None, *content.shape[-3:-1], batch)
+        devices.apply_tf32(self.method.precision)
         try:
             out = self._optimize(content, style, init, steps, temporal, on_step)
         except tf.errors.ResourceExhaustedError as error:
