@@ -29,6 +29,7 @@ from vidstyle.errors import (
     VidstyleError,
     debugging,
     flag,
+    render,
 )
 
 app = typer.Typer(
@@ -119,7 +120,11 @@ def engine_for(method: MethodConfig, weights: Path | None, quiet: bool):
     source = weights_module.resolve(weights)
     if not quiet:
         console.print(f"VGG19 weights: {source.origin} ({source.path})", highlight=False)
-    return build_engine(method, source)
+    engine = build_engine(method, source)
+    if engine.memory_note:  # the memory check is off: say why, in one line, even when quiet
+        note = escape(render(engine.memory_note, flag))
+        err_console.print(f"[yellow]note:[/] {note}", highlight=False)
+    return engine
 
 
 def load_style(style: Path):
@@ -223,12 +228,13 @@ def folder(
 
 
 def _batch(batch: int) -> int:
-    """``--batch``, or when 0: 4 with a GPU (images run in parallel there), 1 on the CPU."""
+    """``--batch``, or when 0: 4 with a GPU (images run in parallel there, each getting the result
+    it would get alone), 1 on the CPU."""
     if batch != 0:
         return batch
-    import tensorflow as tf
+    from vidstyle.engine.device import gpu_present
 
-    return 4 if tf.config.list_physical_devices("GPU") else 1
+    return 4 if gpu_present() else 1
 
 
 def _suffix(format: str | None) -> str | None:
