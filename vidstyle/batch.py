@@ -179,6 +179,8 @@ class JobStatus:
     seconds: float = 0.0
     left: float = 0.0  # estimated seconds for the tasks not done
     failures: list[tuple[str, str]] = field(default_factory=list)  # (input, reason)
+    running: list[tuple[str, str, int, float]] = field(default_factory=list)  # input, host, pid,
+    # seconds since its heartbeat
 
 
 @dataclass
@@ -231,6 +233,9 @@ def _by_job(rows: list[Row], ledger: Ledger | None) -> list[JobStatus]:
             job.left += _estimate(ledger, row.steps, row.pixels)
         if row.status == "failed":
             job.failures.append((row.source, row.error or ""))
+        if row.status == "running":
+            since = time.time() - (row.heartbeat or time.time())
+            job.running.append((row.source, row.host or "?", row.pid or 0, since))
     return list(out.values())
 
 

@@ -115,6 +115,10 @@ def print_status(state) -> None:
     if not state.started:
         console.print("not started yet", highlight=False)
     for job in state.jobs:
+        for source, host, pid, since in job.running:
+            line = f"running: {job.job}: {source} on {host} (pid {pid}, heartbeat {since:.0f}s ago)"
+            console.print(escape(line), highlight=False)
+    for job in state.jobs:
         for _, reason in job.failures:
             err_console.print(f"[bold red]failed:[/] {escape(job.job)}: {escape(reason)}",
                               highlight=False)  # fmt: skip
