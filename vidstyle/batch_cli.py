@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from vidstyle.cli import Quiet, Weights, console, err_console, reported_errors, reporter
+from vidstyle.errors import flag, render
 from vidstyle.progress import duration
 
 batch_app = typer.Typer(
@@ -76,7 +77,7 @@ def status_command(
     with reported_errors(job_file):
         state = batch.status(job_file)
     if as_json:
-        console.print_json(json.dumps(state.as_dict()))
+        console.print_json(json.dumps(state.as_dict(flag)))
     else:
         print_status(state)
     raise typer.Exit(state.exit_code)
@@ -120,5 +121,6 @@ def print_status(state) -> None:
             console.print(escape(line), highlight=False)
     for job in state.jobs:
         for _, reason in job.failures:
+            reason = render(reason, flag)
             err_console.print(f"[bold red]failed:[/] {escape(job.job)}: {escape(reason)}",
                               highlight=False)  # fmt: skip

@@ -249,7 +249,8 @@ def print_summary(results) -> None:
             console.print(f"{count} redone: {text}", highlight=False)
     for r in results:
         if r.status == "failed":
-            err_console.print(f"[bold red]failed:[/] {escape(r.reason or '')}", highlight=False)
+            reason = escape(render(r.reason or "", flag))
+            err_console.print(f"[bold red]failed:[/] {reason}", highlight=False)
 
 
 @app.command()

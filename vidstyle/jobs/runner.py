@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from vidstyle.errors import InternalError, ResumeError, VidstyleError, debugging
+from vidstyle.errors import InternalError, ResumeError, VidstyleError, debugging, param, render
 from vidstyle.jobs.ledger import Ledger
 from vidstyle.jobs.plan import Task
 from vidstyle.progress import NullReporter, Reporter
@@ -226,12 +226,12 @@ def _run_one(task, ledger, executor, reporter, stop, result: RunResult, log) -> 
         reporter.end_item(task.label, "stopped", seconds)
         return
     except VidstyleError as error:  # the input or output itself: another attempt cannot help
-        _failed(task, ledger, reporter, result, log, began, error.message(), retry=False)
+        _failed(task, ledger, reporter, result, log, began, error.message(param), retry=False)
         return
     except Exception as error:
         if debugging():
             raise
-        message = InternalError(task.source, error).message()
+        message = InternalError(task.source, error).message(param)
         _failed(task, ledger, reporter, result, log, began, message, retry=True)
         return
     seconds = time.monotonic() - began
@@ -245,7 +245,7 @@ def _failed(task, ledger, reporter, result, log, began, message: str, retry: boo
     (ledger.fail if retry else ledger.give_up)(task.key, seconds, message)
     result.failed += 1
     result.failures.append(message)
-    log(f"failed {task.label}: {message}")
+    log(f"failed {task.label}: {render(message)}")
     reporter.end_item(task.label, "failed", seconds)
 
 
