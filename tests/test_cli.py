@@ -133,3 +133,20 @@ def test_a_decompression_bomb_is_refused_before_any_work(pair, tmp_path, monkeyp
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert lines == [f"error: {bomb}: too large: 3600 MP, more than the 160 MP vidstyle reads "
                      "(shrink it first)"]  # fmt: skip
+
+
+def test_an_unreadable_gpu_budget_is_a_one_line_note_even_when_quiet(monkeypatch, capsys):
+    from vidstyle import cli, weights
+    from vidstyle.config import MethodConfig
+    from vidstyle.engine import optimize
+
+    note = "no size is refused up front: nvidia-smi reports the free memory as [N/A]; set {memory_limit} to check sizes"  # noqa: E501
+
+    class Engine:
+        memory_note = note
+
+    monkeypatch.setattr(weights, "resolve", lambda path: None)
+    monkeypatch.setattr(optimize, "build_engine", lambda method, source: Engine())
+    cli.engine_for(MethodConfig(), None, quiet=True)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [note.replace("{memory_limit}", "--memory-limit").join(["note: ", ""])]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from vidstyle.errors import UsageError
+from vidstyle.errors import UsageError, render
 from vidstyle.jobs import jobfile as jobfile_module
 from vidstyle.jobs.ledger import Ledger, Row
 from vidstyle.jobs.plan import Task, plan
@@ -200,7 +200,9 @@ class JobStatus:
     counts: dict = field(default_factory=dict)  # status -> tasks
     seconds: float = 0.0
     left: float = 0.0  # estimated seconds for the tasks not done
-    failures: list[tuple[str, str]] = field(default_factory=list)  # (input, reason)
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (input, reason with {param})
+    running: list[tuple[str, str, int, float]] = field(default_factory=list)  # input, host, pid,
+    # seconds since its heartbeat
     retried: list[tuple[str, int, list]] = field(default_factory=list)  # (input, attempts, faults)
 
 
@@ -221,9 +223,12 @@ class Status:
             return 3
         return 0
 
-    def as_dict(self) -> dict:
+    def as_dict(self, name=str) -> dict:
+        """For JSON: failures' reasons name parameters as ``name(param)``."""
+        jobs = [vars(j) | {"failures": [(s, render(r, name)) for s, r in j.failures]}
+                for j in self.jobs]  # fmt: skip
         return {"job_file": str(self.path), "started": self.started, "exit_code": self.exit_code,
-                "jobs": [vars(j) for j in self.jobs]}  # fmt: skip
+                "jobs": jobs}  # fmt: skip
 
 
 def status(path: str | Path) -> Status:
@@ -254,7 +259,10 @@ def _by_job(rows: list[Row], ledger: Ledger | None) -> list[JobStatus]:
             job.left += _estimate(ledger, row.steps, row.pixels)
         if row.status == "failed":
             job.failures.append((row.source, row.error or ""))
-        elif row.attempts > 1:
+        if row.status == "running":
+            since = time.time() - (row.heartbeat or time.time())
+            job.running.append((row.source, row.host or "?", row.pid or 0, since))
+        if row.status == "done" and row.attempts > 1:
             job.retried.append((row.source, row.attempts, row.detail.get("faults", [])))
     return list(out.values())
 

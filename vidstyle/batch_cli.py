@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from vidstyle.cli import Quiet, Weights, console, err_console, reported_errors, reporter
+from vidstyle.errors import flag, render
 from vidstyle.progress import duration
 
 batch_app = typer.Typer(
@@ -112,7 +113,7 @@ def status_command(
     with reported_errors(job_file):
         state = batch.status(job_file)
     if as_json:
-        console.print_json(json.dumps(state.as_dict()))
+        console.print_json(json.dumps(state.as_dict(flag)))
     else:
         print_status(state)
     raise typer.Exit(state.exit_code)
@@ -152,9 +153,14 @@ def print_status(state) -> None:
         console.print("not started yet", highlight=False)
     for job in state.jobs:
         for source, attempts, faults in job.retried:
-            why = f": {faults[-1]}" if faults else ""
+            why = f": {render(faults[-1], flag)}" if faults else ""
             line = f"[yellow]retried:[/] {escape(job.job)}: {escape(Path(source).name)}, "
             console.print(f"{line}{attempts} attempts{escape(why)}", highlight=False)
+        for source, host, pid, since in job.running:
+            line = f"running: {job.job}: {source} on {host} (pid {pid}, heartbeat {since:.0f}s ago)"
+            console.print(escape(line), highlight=False)
+    for job in state.jobs:
         for _, reason in job.failures:
+            reason = render(reason, flag)
             err_console.print(f"[bold red]failed:[/] {escape(job.job)}: {escape(reason)}",
                               highlight=False)  # fmt: skip

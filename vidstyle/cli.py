@@ -5,7 +5,6 @@ rich and picks exit codes (0 success, 1 failure, 2 usage error, 130 interrupted)
 from __future__ import annotations
 
 import contextlib
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -23,12 +22,12 @@ from vidstyle.config import (
     parse_time,
 )
 from vidstyle.errors import (
-    InputError,
     InternalError,
     UsageError,
     VidstyleError,
     debugging,
     flag,
+    render,
 )
 
 app = typer.Typer(
@@ -119,13 +118,16 @@ def engine_for(method: MethodConfig, weights: Path | None, quiet: bool):
     source = weights_module.resolve(weights)
     if not quiet:
         console.print(f"VGG19 weights: {source.origin} ({source.path})", highlight=False)
-    return build_engine(method, source)
+    engine = build_engine(method, source)
+    if engine.memory_note:  # the memory check is off: say why, in one line, even when quiet
+        note = escape(render(engine.memory_note, flag))
+        err_console.print(f"[yellow]note:[/] {note}", highlight=False)
+    return engine
 
 
-def load_style(style: Path):
-    from vidstyle.media.images import load_image
-
-    return load_image(style).rgb
+def engines(weights: Path | None, quiet: bool):
+    """``make_engine`` for the controller: builds (and announces) the engine for a method."""
+    return lambda method: engine_for(method, weights, quiet)
 
 
 @app.command()
@@ -153,29 +155,15 @@ def image(
     quiet: Quiet = False,
 ) -> None:
     """Stylize one image. -o defaults to <content>_<style>.png in the current folder."""
-    from vidstyle.media.formats import check_output
-    from vidstyle.media.images import check_distinct, check_image
-    from vidstyle.pipeline.image import stylize_file
+    from vidstyle import controller
 
     with reported_errors(content):
         method = method_config(locals())
         output = output or Path(f"{content.stem}_{style.stem}.png")
-        check_distinct([content, style], output)
-        check_output(output)
-        check_image(content)
-        style_rgb = load_style(style)
-        engine = engine_for(method, weights, quiet)
-        progress = reporter(quiet)
-        progress.begin(1, "images")
-        started = time.monotonic()
-        progress.start_item(content.name, method.steps)
-        try:
-            stylize_file(engine, content, style_rgb, output, progress)
-            progress.end_item(content.name, "done", time.monotonic() - started)
-        finally:
-            progress.end()
-        if not quiet:
-            console.print(f"wrote {output}", highlight=False)
+        make_engine = engines(weights, quiet)
+        controller.stylize_image(content, style, output, method, make_engine, reporter(quiet))
+    if not quiet:
+        console.print(f"wrote {output}", highlight=False)
 
 
 @app.command()
@@ -213,54 +201,32 @@ def folder(
 ) -> None:
     """Stylize every image below a folder into a mirrored tree; outputs finished with the same
     input, style and options are skipped, others redone."""
-    with reported_errors():
+    from vidstyle import controller
+
+    with reported_errors(input_dir):
         method = method_config(locals())
         config = FolderConfig(overwrite=overwrite, suffix=_suffix(format), batch=_batch(batch))
-        results = run_folder(input_dir, style, output, method, config, weights, quiet)
+        results = controller.stylize_folder(input_dir, style, output, method, config,
+                                            engines(weights, quiet), reporter(quiet))  # fmt: skip
     print_summary(results)
     if any(result.status == "failed" for result in results):
         raise typer.Exit(1)
 
 
 def _batch(batch: int) -> int:
-    """``--batch``, or when 0: 4 with a GPU (images run in parallel there), 1 on the CPU."""
+    """``--batch``, or when 0: 4 with a GPU (images run in parallel there, each getting the result
+    it would get alone), 1 on the CPU."""
     if batch != 0:
         return batch
-    import tensorflow as tf
+    from vidstyle.engine.device import gpu_present
 
-    return 4 if tf.config.list_physical_devices("GPU") else 1
+    return 4 if gpu_present() else 1
 
 
 def _suffix(format: str | None) -> str | None:
     from vidstyle.media.formats import format_suffix
 
     return None if format is None else format_suffix(format)
-
-
-def run_folder(input_dir, style, output, method, config, weights, quiet):
-    """Plan, check, build the engine once, and stylize every image of the folder."""
-    from vidstyle.fsutil import same_file
-    from vidstyle.media.images import fitted_size, probe_size
-    from vidstyle.pipeline import folder as folder_pipeline
-    from vidstyle.pipeline.image import stylize_files
-
-    if same_file(input_dir, output):
-        raise UsageError(output, "output folder is the input folder", hint="choose another -o")
-    items = folder_pipeline.plan(input_dir, output, config)
-    style_rgb = load_style(style)
-    job = folder_pipeline.prepare(items, output, config, style_rgb, method)
-    engine = engine_for(method, weights, quiet) if job.todo else None
-
-    def stylize_group(jobs: list[tuple[Path, Path]]):
-        return stylize_files(engine, jobs, style_rgb, progress)
-
-    def working_size(item) -> tuple[int, int] | None:
-        size = probe_size(item.source)
-        return None if size is None else fitted_size(*size, method.max_size)
-
-    progress = reporter(quiet)
-    key = working_size if config.batch > 1 else None
-    return folder_pipeline.run(job, stylize_group, method.steps, progress, key)
 
 
 def print_summary(results) -> None:
@@ -283,7 +249,8 @@ def print_summary(results) -> None:
             console.print(f"{count} redone: {text}", highlight=False)
     for r in results:
         if r.status == "failed":
-            err_console.print(f"[bold red]failed:[/] {escape(r.reason or '')}", highlight=False)
+            reason = escape(render(r.reason or "", flag))
+            err_console.print(f"[bold red]failed:[/] {reason}", highlight=False)
 
 
 @app.command()
@@ -331,30 +298,18 @@ def video(
     quiet: Quiet = False,
 ) -> None:
     """Stylize a video clip (sound kept) or an image sequence, resumably and without flicker."""
+    from vidstyle import controller
+
     with reported_errors(source):
         method = method_config(locals())
         config = VideoConfig(steps_first=steps_first, steps_next=steps_next,
                              warm_start=warm_start, temporal_weight=temporal_weight,
                              start=parse_time(start), end=parse_time(end), max_frames=max_frames,
                              keep_size=keep_size, frames_dir=frames_dir)  # fmt: skip
-        result = run_video(source, style, output, method, config, weights, quiet, restart)
+        make_engine = engines(weights, quiet)
+        result = controller.stylize_video(source, style, output, method, config, make_engine,
+                                          reporter(quiet), restart)  # fmt: skip
     print_video_summary(result)
-
-
-def run_video(source, style, output, method, config, weights, quiet, restart):
-    """Check the paths, build the engine and stylize the clip."""
-    from vidstyle.media.images import check_distinct
-    from vidstyle.pipeline.video import check_outputs, stylize_clip
-
-    if not source.exists():
-        raise InputError(source, "no such file or folder")
-    default = f"{source.stem}_{style.stem}" + ("" if source.is_dir() else ".mp4")
-    output = output or Path(default)
-    check_distinct([source, style], output)
-    check_outputs(source, output, config)
-    style_rgb = load_style(style)
-    engine = engine_for(method, weights, quiet)
-    return stylize_clip(engine, source, style_rgb, output, config, reporter(quiet), restart)
 
 
 def print_video_summary(result) -> None:
@@ -397,27 +352,17 @@ def demo(
     Small and quick: photos at 192 px and the clip at 128 px, with 100 L-BFGS iterations per
     image and first frame and 20 for each later frame.
     """
+    from vidstyle import controller
+
     with reported_errors():
-        samples = samples or find_samples()
-        style = samples / "swirls.jpg"
-        method = MethodConfig(max_size=192, steps=100, optimizer="lbfgs")
-        config = FolderConfig(overwrite=True, suffix=".png")
-        results = run_folder(samples / "photos", style, output, method, config, None, quiet)
+        samples = samples or controller.find_samples()
+        make_engine = engines(None, quiet)
+        results = controller.demo_photos(output, samples, make_engine, reporter(quiet))
         print_summary(results)
-        clip = VideoConfig(steps_first=100, steps_next=20, max_frames=12)
-        video_result = run_video(samples / "pan.mp4", style, output / "pan.mp4",
-                                 method.replace(max_size=128), clip, None, quiet, True)  # fmt: skip
-    print_video_summary(video_result)
+        clip = controller.demo_clip(output, samples, make_engine, reporter(quiet))
+    print_video_summary(clip)
     if any(result.status == "failed" for result in results):
         raise typer.Exit(1)
-
-
-def find_samples() -> Path:
-    """The bundled ``samples/`` folder: beside the package in a checkout, or in this folder."""
-    for candidate in (Path(__file__).resolve().parent.parent / "samples", Path("samples")):
-        if (candidate / "swirls.jpg").is_file() and (candidate / "pan.mp4").is_file():
-            return candidate
-    raise UsageError(Path("samples"), "bundled samples not found", hint="pass --samples DIR")
 
 
 from vidstyle.batch_cli import batch_app  # noqa: E402 - it uses the helpers above

@@ -21,6 +21,12 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def render(text: str, name: Callable[[str], str] = str) -> str:
+    """``text`` with each ``{parameter}`` written as ``name(parameter)`` (the CLI passes
+    :func:`flag`)."""
+    return _PARAMETER.sub(lambda m: name(m[1]), text)
+
+
 class VidstyleError(Exception):
     """An error a user can act on: which file, what went wrong, and how to fix it.
 
@@ -41,8 +47,7 @@ class VidstyleError(Exception):
     def message(self, name: Callable[[str], str] = str) -> str:
         """One line: ``<path>: <reason> (<hint>)``, each parameter written as ``name(param)``
         (the parameter's own name by default; the CLI passes :func:`flag`)."""
-        reason, hint = (_PARAMETER.sub(lambda m: name(m[1]), t) if t else t
-                        for t in (self.reason, self.hint))  # fmt: skip
+        reason, hint = (render(t, name) if t else t for t in (self.reason, self.hint))
         text = f"{self.path}: {reason}" if self.path is not None else reason
         return f"{text} ({hint})" if hint else text
 
@@ -94,3 +99,7 @@ class InternalError(VidstyleError):
 def debugging() -> bool:
     """Whether ``VIDSTYLE_DEBUG`` asks for tracebacks (and TensorFlow's own log lines)."""
     return os.environ.get("VIDSTYLE_DEBUG", "") not in ("", "0")
+
+
+class NumericError(VidstyleError):
+    """An optimization whose loss or gradient went infinite or NaN; no image is returned."""

@@ -48,7 +48,9 @@ class Reporter(Protocol):
 
 
 class NullReporter:
-    """Reports nothing."""
+    """Reports nothing, and wants no losses: see :func:`step_callback`."""
+
+    wants_steps = False
 
     def begin(self, total: int | None, unit: str) -> None:
         pass
@@ -219,6 +221,13 @@ class Tee:
     def remaining(self, seconds: float) -> None:
         for r in self.reporters:
             r.remaining(seconds)
+
+
+def step_callback(reporter: Reporter):
+    """What to pass the engine as ``on_step``: None when the reporter shows no steps (a
+    :class:`NullReporter`, ``wants_steps = False``), so that nothing reads the loss back from the
+    device; otherwise ``reporter.step``."""
+    return reporter.step if getattr(reporter, "wants_steps", True) else None
 
 
 def reporter_for(console: Console, quiet: bool) -> Reporter:

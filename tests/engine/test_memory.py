@@ -19,6 +19,18 @@ def test_estimate_grows_with_the_pixel_count_and_lbfgs_needs_more():
     assert 5.9 * GIB < memory.needed_bytes(1080, 1920, "adam") < 7 * GIB
 
 
+def test_mixed_precision_budgets_adams_part_at_the_16_bit_factor():
+    mixed = memory.needed_bytes(1000, 1000, "adam", precision="mixed")
+    assert mixed == pytest.approx(memory.MIXED_FACTOR * memory.needed_bytes(1000, 1000, "adam"))
+    lbfgs_extra = memory.LBFGS_EXTRA_GIB_PER_MPIXEL * GIB  # float32 pairs either way
+    assert memory.needed_bytes(1000, 1000, "lbfgs", precision="mixed") == pytest.approx(
+        mixed + lbfgs_extra, rel=1e-6
+    )
+    assert memory.largest_side(
+        1000, 1000, "adam", 4 * GIB, precision="mixed"
+    ) > memory.largest_side(1000, 1000, "adam", 4 * GIB)
+
+
 @pytest.mark.parametrize("height, width", [(3000, 4000), (4000, 3000), (2000, 2000)])
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
 def test_refusal_names_the_file_and_a_max_size_that_fits(height, width, optimizer):

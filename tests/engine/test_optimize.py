@@ -111,10 +111,48 @@ def test_float16_network_gradient_stays_finite_and_matches_float32(real_weights)
         grams = list(engine.style_targets(style).grams)
         targets = engine._content_targets(to_tensor(content))
         params = engine._params(0.0)
-        _, grads[dtype] = engine._loss_and_grad(
+        _, grads[dtype], _ = engine._loss_and_grad(
             x, params, targets, grams, tf.zeros_like(x), tf.zeros([1, 64, 64])
         )
     assert np.abs(grads["float32"].numpy()).max() > 65504 / 255  # too large for float16 unscaled
     g16, g32 = grads["float16"].numpy(), grads["float32"].numpy()
     assert np.isfinite(g16).all()
     assert (g16 * g32).sum() / (np.linalg.norm(g16) * np.linalg.norm(g32)) > 0.99
+
+
+def test_running_out_of_device_memory_is_a_one_line_too_large_error():
+    from vidstyle.errors import TooLargeError
+
+    engine = tiny_engine()
+    style = engine.style_targets(textured(16, 16, seed=5))
+
+    def exhausted(*args):
+        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+
+    engine._run = exhausted
+    with pytest.raises(TooLargeError) as caught:
+        engine.stylize(np.stack([textured(40, 60, seed=1)] * 2), style, steps=10)
+    message = caught.value.message()
+    assert message.startswith("the device ran out of memory stylizing 2 images of 60x40")
+    assert "(use max_size 42 or less)" in message and "\n" not in message
+    assert isinstance(caught.value.__cause__, tf.errors.ResourceExhaustedError)
+
+
+def test_quiet_runs_read_no_loss_back():
+    """With no on_step and no early stop, no chunk's loss is converted on the host."""
+    engine = tiny_engine()
+    style = engine.style_targets(textured(16, 16, seed=5))
+    reads = []
+    run = engine._run
+
+    class Watched:  # a loss that records being read back
+        def __init__(self, value):
+            self.value = value
+
+        def __float__(self):
+            reads.append(1)
+            return float(self.value)
+
+    engine._run = lambda *args: (*run(*args)[:-1], Watched(1.0))
+    engine.stylize(textured(16, 16, seed=1), style, steps=30)
+    assert reads == []

@@ -75,13 +75,14 @@ def test_lbfgs_finds_the_bounded_minimum_of_a_quadratic():
     target = tf.constant(np.linspace(-1.0, 2.0, 50), tf.float32)
     scales = tf.constant(np.linspace(1.0, 20.0, 50), tf.float32)  # an ill-conditioned bowl
 
-    def quadratic(x):
-        return tf.reduce_sum(scales * (x - target) ** 2), 2.0 * scales * (x - target)
+    def quadratic(x):  # one image of 50 pixels: per-image loss [1], gradient, finite flags [1, 1]
+        loss = tf.reduce_sum(scales * (x - target) ** 2, axis=1)
+        return loss, 2.0 * scales * (x - target), tf.ones([1, 1], tf.bool)
 
-    x = tf.fill([50], 0.5)
-    state = lbfgs.iterate(quadratic, lbfgs.start(x, *quadratic(x)), tf.constant(30))
+    x = tf.fill([1, 50], 0.5)
+    state = lbfgs.iterate(quadratic, lbfgs.start(x, *quadratic(x)), tf.constant(40))
     assert float(tf.reduce_min(state.x)) >= 0.0 and float(tf.reduce_max(state.x)) <= 1.0
-    np.testing.assert_allclose(state.x.numpy(), np.clip(target.numpy(), 0.0, 1.0), atol=1e-3)
+    np.testing.assert_allclose(state.x.numpy()[0], np.clip(target.numpy(), 0.0, 1.0), atol=1e-3)
 
 
 def test_lbfgs_lowers_the_loss_and_reuses_its_compiled_function():
@@ -167,3 +168,25 @@ def test_temporal_term_works_with_lbfgs_and_scales(change, side):
     assert out.shape == content.shape
     before = _total(engine, previous, content, temporal)
     assert _total(engine, out, content, temporal) < before
+
+
+# ------------------------------------------------------------------- resizing on the device
+
+
+SIZES = [((64, 48), (32, 24)), ((103, 77), (52, 39)), ((128, 96), (32, 24)), ((101, 50), (50, 25))]
+
+
+@pytest.mark.parametrize("size, wanted", SIZES)
+def test_resize_down_is_close_to_area_averaging_and_has_no_cpu_only_op(size, wanted):
+    photos = [textured(*size, seed=seed) for seed in (1, 2)]  # smooth colour textures, as photos
+    images = tf.constant(np.stack(photos) / 255.0, tf.float32)
+    ours = schedule.resize(images, *wanted).numpy()
+    area = tf.image.resize(images, wanted, method="area").numpy()
+    assert ours.shape == area.shape
+    if size[0] % wanted[0] == 0 and size[1] % wanted[1] == 0:
+        np.testing.assert_allclose(ours, area, atol=1e-6)  # the same where the sizes divide
+    else:
+        assert np.abs(ours - area).mean() < 1e-3  # measured: about 1e-4 of the range
+    graph = tf.function(lambda x: schedule.resize(x, *wanted)).get_concrete_function(images).graph
+    ops = {op.type for op in graph.get_operations()}
+    assert "ResizeArea" not in ops and "ScaleAndTranslate" not in ops  # both CPU-only kernels

@@ -10,7 +10,7 @@ from PIL import Image
 
 JOB_FILE = """
 [defaults]
-max_size = 32
+max_size = {max_size}
 steps = {steps}
 output = "styled/{{job}}/{{style}}/{{path}}"
 
@@ -28,7 +28,9 @@ steps_next = {steps_next}
 """
 
 
-def make_night(root: Path, steps: int = 4, steps_next: int = 2, frames: int = 4) -> Path:
+def make_night(
+    root: Path, steps: int = 4, steps_next: int = 2, frames: int = 4, max_size: int = 32
+) -> Path:
     """Two photos (one with a space in its name), two styles and a clip with sound under
     ``root``; returns the job file (2 images x 2 styles x 2 style weights, plus the clip)."""
     for folder in ("photos", "styles", "clips"):
@@ -40,7 +42,7 @@ def make_night(root: Path, steps: int = 4, steps_next: int = 2, frames: int = 4)
     clip = pan_frames((48, 32), frames)
     write_clip(root / "clips" / "beach.mp4", clip, fps=12, audio_codec="aac")
     path = root / "night.toml"
-    path.write_text(JOB_FILE.format(steps=steps, steps_next=steps_next))
+    path.write_text(JOB_FILE.format(steps=steps, steps_next=steps_next, max_size=max_size))
     return path
 
 

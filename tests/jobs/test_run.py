@@ -149,3 +149,19 @@ def test_two_runners_on_one_ledger_never_run_a_task_twice(tmp_path):
     assert len(starts) == len(set(starts)) == 9
     assert len({r.pid for r in rows} | {None}) >= 1
     assert _outputs(tmp_path) == EXPECTED_OUTPUTS
+
+
+def test_a_running_task_keeps_its_heartbeat_fresh_however_long_a_step(night, monkeypatch):
+    from vidstyle.jobs import ledger as ledger_module
+
+    monkeypatch.setattr(ledger_module, "HEARTBEAT_SECONDS", 0.05)
+    path = night.with_name("night.vidstyle-run") / "ledger.sqlite"
+    batch.run(night, deadline=time.time() + 0.001, engine_factory=tiny_engine)  # plan only
+    ledger = Ledger(path)
+    key = ledger.claim()
+    (first,) = [r.heartbeat for r in ledger.rows() if r.key == key]
+    with ledger.beating(key):
+        time.sleep(0.3)  # one long step: no progress call in between
+    (later,) = [r.heartbeat for r in ledger.rows() if r.key == key]
+    ledger.close()
+    assert later > first + 0.2

@@ -161,3 +161,19 @@ def test_flow_and_mask_of_frames_smaller_than_dis_takes(height, width):
     assert np.abs(field).max() < 0.5  # no motion between equal frames
     mask = reliable_mask(field, field)
     assert mask.shape == (height, width)
+
+
+def test_detail_and_crispness_on_a_known_pattern_and_its_blur():
+    from vidstyle.media.flow import crispness, detail
+
+    checker = (np.indices((24, 24)).sum(axis=0) % 2 * 255).astype(np.uint8)
+    checker = np.repeat(checker[..., None], 3, axis=2)
+    assert detail(checker) == pytest.approx(4 * 255)  # |Laplacian| of a 1-pixel checkerboard
+    assert detail(np.full_like(checker, 90)) == 0.0
+    assert crispness(checker, checker) == pytest.approx(1.0)
+    texture = make_texture(64, 48, seed=2)
+    import cv2
+
+    softer = [cv2.GaussianBlur(texture, (0, 0), sigma) for sigma in (0.5, 1.0, 2.0)]
+    kept = [crispness(s, texture) for s in softer]
+    assert 1.0 > kept[0] > kept[1] > kept[2] > 0.0  # more blur, less crispness

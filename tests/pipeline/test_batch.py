@@ -94,3 +94,47 @@ def test_an_output_that_cannot_be_written_fails_before_its_input_is_read(tmp_pat
     assert "blocker is a file" in outcomes[2][1].message()  # not the decode error: never read
     assert outcomes[3][1] is None and calls == [(1, 30, 40, 3)]
     assert Image.open(tmp_path / "c.tif").format == "TIFF"
+
+
+def test_a_batch_that_runs_out_of_device_memory_is_retried_one_image_at_a_time(tmp_path):
+    import tensorflow as tf
+
+    from vidstyle.errors import TooLargeError
+
+    engine = tiny_engine(METHOD)
+    calls = []
+    optimize = engine._optimize
+
+    def small_device(content, *args):  # room for one 30x40 image only
+        calls.append(content.shape)
+        if content.shape[0] > 1 or content.shape[1:3] == (24, 24) and len(calls) > 3:
+            raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+        return optimize(content, *args)
+
+    engine._optimize = small_device
+    photos = _photos(tmp_path)[:3]
+    jobs = [(p, tmp_path / f"out_{p.name}") for p in (photos[0], photos[2], photos[1])]
+    outcomes = stylize_files(engine, jobs, textured(40, 40, seed=9))
+    assert calls[:3] == [(2, 30, 40, 3), (1, 30, 40, 3), (1, 30, 40, 3)]
+    assert outcomes[0][1] is None and outcomes[1][1] is None  # each succeeded alone
+    assert (tmp_path / "out_a.png").exists() and (tmp_path / "out_c.png").exists()
+    failed = outcomes[2][1]  # b.png ran out of memory alone: its own one-line error
+    assert isinstance(failed, TooLargeError) and failed.path == photos[1]
+    assert "b.png: the device ran out of memory" in failed.message()
+
+
+def test_a_quiet_run_gives_the_engine_no_on_step(tmp_path, spy_engine):
+    from vidstyle.progress import NullReporter, PlainReporter, step_callback
+
+    engine, _ = spy_engine
+    seen = []
+    stylize = engine.stylize
+    engine.stylize = lambda *args, **kwargs: (
+        seen.append(kwargs["on_step"]) or stylize(*args, **kwargs)
+    )
+    photo = _photos(tmp_path)[1]
+    stylize_files(engine, [(photo, tmp_path / "out.png")], textured(40, 40, seed=9), NullReporter())
+    assert seen == [None]  # nothing will read the loss back from the device
+    assert step_callback(NullReporter()) is None
+    plain = PlainReporter(None)
+    assert step_callback(plain) == plain.step

@@ -28,3 +28,23 @@ def test_tiny_clips_are_stylized_frame_by_frame(engine, tmp_path, height, width)
     assert (info.codec, info.frame_count) == ("h264", 4)
     assert (info.width, info.height) == (width + width % 2, height + height % 2)
     assert result.summary["frames"] == 4
+
+
+def test_the_report_gives_each_frames_crispness_and_style_loss(engine, tmp_path):
+    import json
+
+    from clipmaker import pan_frames
+
+    source = tmp_path / "pan.mp4"
+    write_clip(source, pan_frames((48, 32), 8), fps=12)
+    out = tmp_path / "out.mp4"
+    result = stylize_clip(engine, source, np.full((20, 20, 3), 80, np.uint8), out,
+                          VideoConfig(steps_next=1))  # fmt: skip
+    frames = json.loads(result.report_path.read_text())["frames"]
+    assert all(f["crispness"] > 0 and f["style_loss"] > 0 for f in frames)
+    drops = [f["content_style_loss"] / f["style_loss"] for f in frames]
+    assert result.summary["style_drop"] == pytest.approx(np.mean(drops))
+    crisp = [f["crispness"] for f in frames]
+    assert result.summary["crispness_kept"] == pytest.approx(
+        np.mean(crisp[-2:]) / np.mean(crisp[:2])
+    )

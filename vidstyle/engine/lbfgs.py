@@ -1,4 +1,4 @@
-"""L-BFGS over the image's pixels, inside the TensorFlow graph, every pixel kept in 0..1.
+"""L-BFGS over the images' pixels, inside the TensorFlow graph, every pixel kept in 0..1.
 
 Gatys, Ecker, Bethge, "A Neural Algorithm of Artistic Style" (2015) and "Image Style Transfer
 Using Convolutional Neural Networks" (CVPR 2016) optimize the image with L-BFGS; it reaches a
@@ -13,10 +13,21 @@ given loss in far fewer loss-and-gradient evaluations than Adam. This is project
 - memory: a pair is kept when ``s.y > 0``; everything is forgotten when the direction does not
   descend (the steepest descent is taken instead) or no step lowers the loss.
 
-The state is a tuple of tensors passed in and out of one compiled function that runs a chunk of
-iterations in a ``tf.while_loop``, as the engine's Adam does: nothing goes back to the host inside
-a chunk, and on a GPU everything stays there. An iteration costs one evaluation when the full
-step is taken, as it nearly always is.
+Every image of a batch is its own problem, vectorized over the batch axis (axis 0): its own
+pairs, its own ``H0``, its own step and its own line-search acceptance, so an image gets the
+result it would get alone. The loss is one value per image.
+
+No host round trip: an iteration is exactly one loss-and-gradient evaluation, with no control
+flow that depends on a value computed on the device. The backtracking line search is spread over
+iterations: a trial point that fails Armijo's condition is not taken, and the next iteration
+tries half the step from the same point (same direction); a trial that passes is taken and the
+next iteration starts again from ``t = 1``. The path is that of the usual backtracking search;
+only the count differs, a halving counting as an iteration (the full step is nearly always
+taken). The state is a tuple of tensors passed in and out of one compiled function that runs a
+chunk of iterations in a ``tf.while_loop`` whose condition is the iteration count alone.
+
+The loss-and-gradient function also returns a few booleans per image (the engine's "this term is
+finite"); the state keeps, per image, the flags of the first evaluation taken where one was false.
 """
 
 from __future__ import annotations
@@ -28,36 +39,46 @@ import tensorflow as tf
 
 MEMORY = 10  # correction pairs kept
 C1 = 1e-4  # Armijo's sufficient-decrease constant
-MAX_HALVINGS = 10  # line-search halvings before giving up on an iteration
+MAX_HALVINGS = 10  # line-search halvings before giving up on a direction
 FIRST_STEP = 0.05  # without pairs: the step moves the steepest free pixel by this much
 
-LossAndGrad = Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
+# images -> (per-image loss [B], gradient, per-image finite flags [B, K] bool)
+LossAndGrad = Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor, tf.Tensor]]
 
 
 class State(NamedTuple):
-    """Where L-BFGS is: the image, its loss and gradient, and the correction pairs."""
+    """Where L-BFGS is: the images, their losses and gradients, pairs, and the line search."""
 
-    x: tf.Tensor
-    loss: tf.Tensor
+    x: tf.Tensor  # [B, ...]
+    loss: tf.Tensor  # [B]
     grad: tf.Tensor
-    s: tf.Tensor  # [MEMORY, *x.shape], oldest first
+    s: tf.Tensor  # [MEMORY, B, ...], oldest first
     y: tf.Tensor
-    rho: tf.Tensor  # [MEMORY], 1 / s.y, 0 for an empty or forgotten pair
+    rho: tf.Tensor  # [MEMORY, B], 1 / s.y, 0 for an empty or forgotten pair
+    t: tf.Tensor  # [B], the step to try next
+    halvings: tf.Tensor  # [B] int32, halvings of the current line search so far
+    bad: tf.Tensor  # [B, K] bool: per image, the flags false at its first bad evaluation taken
 
 
-def start(x: tf.Tensor, loss: tf.Tensor, grad: tf.Tensor) -> State:
-    """The state at ``x`` (in 0..1) with its loss and gradient, and no pairs yet."""
+def start(x: tf.Tensor, loss: tf.Tensor, grad: tf.Tensor, finite: tf.Tensor) -> State:
+    """The state at ``x`` (in 0..1, batch axis first) with its losses, gradient and flags."""
     pairs = tf.zeros((MEMORY, *x.shape), x.dtype)
-    return State(x, loss, grad, pairs, pairs, tf.zeros([MEMORY], x.dtype))
+    batch = x.shape[0]
+    return State(x, loss, grad, pairs, pairs, tf.zeros([MEMORY, batch], x.dtype),
+                 tf.ones([batch], x.dtype), tf.zeros([batch], tf.int32),
+                 tf.logical_not(finite))  # fmt: skip
 
 
 def iterate(loss_and_grad: LossAndGrad, state: State, n: tf.Tensor) -> State:
-    """``n`` iterations from ``state``, to be traced inside a ``tf.function``.
+    """``n`` iterations (evaluations) from ``state``, to be traced inside a ``tf.function``.
 
     Args:
-        loss_and_grad: the scalar loss and its gradient at an image.
+        loss_and_grad: per-image losses, the gradient and finite flags at a batch of images.
         state: from :func:`start` or a previous call.
         n: how many iterations, a scalar int32 tensor.
+
+    Returns:
+        The state after ``n`` iterations.
     """
 
     def body(i, *fields):
@@ -71,22 +92,28 @@ def _iteration(loss_and_grad: LossAndGrad, st: State) -> State:
     free = _free(st.x, st.grad)
     d = -_two_loop(st.grad * free, st.s, st.y, st.rho) * free
     descent = _dot(st.grad, d) < 0
-    d = tf.where(descent, d, -_first_scale(st.grad * free) * st.grad * free)
-    x, loss, grad = _line_search(loss_and_grad, st, d)
-    better = loss < st.loss
+    d = tf.where(_per(descent, d), d, -_per(_first_scale(st.grad * free), d) * st.grad * free)
+    x = tf.clip_by_value(st.x + _per(st.t, d) * d, 0.0, 1.0)
+    loss, grad, finite = loss_and_grad(x)
+    armijo = loss <= st.loss + C1 * _dot(st.grad, x - st.x)
+    ended = armijo | (st.halvings >= MAX_HALVINGS)  # this line search is over
+    taken = ended & (loss < st.loss)
     s, y = x - st.x, grad - st.grad
     sy = _dot(s, y)
-    rho = tf.where(descent & better, st.rho, tf.zeros_like(st.rho))
-    keep = better & (sy > 0)
-    new = State(
-        tf.where(better, x, st.x),
-        tf.where(better, loss, st.loss),
-        tf.where(better, grad, st.grad),
-        tf.where(keep, tf.concat([st.s[1:], s[None]], 0), st.s),
-        tf.where(keep, tf.concat([st.y[1:], y[None]], 0), st.y),
-        tf.where(keep, tf.concat([rho[1:], [1.0 / sy]], 0), rho),
+    rho = tf.where(descent & taken | ~ended, st.rho, tf.zeros_like(st.rho))
+    keep = taken & (sy > 0)
+    first_bad = ~tf.reduce_any(st.bad, axis=1) & taken & ~tf.reduce_all(finite, axis=1)
+    return State(
+        tf.where(_per(taken, x), x, st.x),
+        tf.where(taken, loss, st.loss),
+        tf.where(_per(taken, x), grad, st.grad),
+        tf.where(_per(keep, x)[None], tf.concat([st.s[1:], s[None]], 0), st.s),
+        tf.where(_per(keep, x)[None], tf.concat([st.y[1:], y[None]], 0), st.y),
+        tf.where(keep[None], tf.concat([rho[1:], (1.0 / sy)[None]], 0), rho),
+        tf.where(ended, tf.ones_like(st.t), st.t / 2),
+        tf.where(ended, tf.zeros_like(st.halvings), st.halvings + 1),
+        tf.where(first_bad[:, None], ~finite, st.bad),
     )
-    return new
 
 
 def _free(x: tf.Tensor, grad: tf.Tensor) -> tf.Tensor:
@@ -96,40 +123,33 @@ def _free(x: tf.Tensor, grad: tf.Tensor) -> tf.Tensor:
 
 
 def _two_loop(q: tf.Tensor, s: tf.Tensor, y: tf.Tensor, rho: tf.Tensor) -> tf.Tensor:
-    """The inverse-Hessian approximation times ``q`` (forgotten pairs have ``rho`` 0)."""
+    """The inverse-Hessian approximation times ``q``, per image (forgotten pairs: ``rho`` 0)."""
     alphas = [None] * MEMORY
     for j in reversed(range(MEMORY)):
         alphas[j] = rho[j] * _dot(s[j], q)
-        q = q - alphas[j] * y[j]
+        q = q - _per(alphas[j], q) * y[j]
     newest = rho[MEMORY - 1] > 0
     gamma = tf.where(newest, _dot(s[-1], y[-1]) / (_dot(y[-1], y[-1]) + 1e-30), 0.0)
-    r = tf.where(newest, gamma, _first_scale(q)) * q
+    r = _per(tf.where(newest, gamma, _first_scale(q)), q) * q
     for j in range(MEMORY):
-        r = r + s[j] * (alphas[j] - rho[j] * _dot(y[j], r))
+        r = r + s[j] * _per(alphas[j] - rho[j] * _dot(y[j], r), r)
     return r
 
 
 def _first_scale(grad: tf.Tensor) -> tf.Tensor:
-    return FIRST_STEP / (tf.reduce_max(tf.abs(grad)) + 1e-30)
-
-
-def _line_search(loss_and_grad: LossAndGrad, st: State, d: tf.Tensor):
-    """Backtracking along the projected path; returns the last point tried."""
-
-    def trial(t):
-        x = tf.clip_by_value(st.x + t * d, 0.0, 1.0)
-        return (x, *loss_and_grad(x))
-
-    def unmet(k, t, x, loss, grad):
-        return (k < MAX_HALVINGS) & ~(loss <= st.loss + C1 * _dot(st.grad, x - st.x))
-
-    def halve(k, t, x, loss, grad):
-        return (k + 1, t / 2, *trial(t / 2))
-
-    first = (tf.constant(0), tf.constant(1.0), *trial(tf.constant(1.0)))
-    _, _, x, loss, grad = tf.while_loop(unmet, halve, first)
-    return x, loss, grad
+    """Per image: the factor that makes the largest component of ``grad`` FIRST_STEP."""
+    return FIRST_STEP / (tf.reduce_max(tf.abs(grad), axis=_pixels(grad)) + 1e-30)
 
 
 def _dot(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
-    return tf.reduce_sum(a * b)
+    """Per-image inner products, [B]."""
+    return tf.reduce_sum(a * b, axis=_pixels(a))
+
+
+def _pixels(a: tf.Tensor) -> list[int]:
+    return list(range(1, a.shape.rank))
+
+
+def _per(v: tf.Tensor, like: tf.Tensor) -> tf.Tensor:
+    """A per-image value [B] shaped to broadcast over images like ``like`` ([B, ...])."""
+    return tf.reshape(v, [-1] + [1] * (like.shape.rank - 1))

@@ -4,20 +4,30 @@ The estimate is linear in the pixel count, from ``benchmarks/memory.py`` on the 
 step, peak resident memory above a 64x64 run): 2.5 GiB per megapixel at 512x512, 2.9 at
 1024x1024 and at 1920x1080. Adam is budgeted at 3.0 GiB per megapixel; L-BFGS keeps its
 correction pairs and line-search point on top (measured: 3.9 GiB per megapixel at 1920x1080),
-budgeted at 1.0 GiB per megapixel more. The estimate covers the optimization only: the
-process's own baseline (TensorFlow and the weights, about 0.9 GiB) is already in use when the
+budgeted at 1.0 GiB per megapixel more. The estimate covers the optimization only: on the CPU
+the process's own baseline (TensorFlow and the weights, about 0.9 GiB) is already in use when the
 budget is read.
 
-The budget is ``--memory-limit`` when given, otherwise what the machine has available when the
-engine is built: on the CPU the smaller of ``MemAvailable`` and the cgroup's free limit, on a GPU
-the first GPU's free memory from ``nvidia-smi``. When neither can be read no size is refused.
+``precision`` mixed: the network's activations (and their gradients) are 16-bit. Up to
+block5_conv2 VGG19 keeps about 290 activation values per input pixel per kind (64 x 2 in block1,
+128 x 2 / 4, 256 x 4 / 16, 512 x 4 / 64, 512 x 2 / 256), and conv outputs, ReLU outputs and their
+gradients are each about that: roughly 2.3 GB per megapixel in float32, the bulk of the 3.0 GiB.
+The float32 copies of the five style layers' features (about 120 values per pixel, and their
+gradients: about 1 GB per megapixel), the image and Adam's state stay float32. Halving the first
+part gives about 0.65 of the float32 figure: :data:`MIXED_FACTOR`, applied to Adam's part only
+(L-BFGS's pairs are float32 images either way). Not measured on a GPU.
+
+The budget (:func:`budget`) is the ``memory_limit`` option when given, otherwise what the machine
+has available when the engine is built: on the CPU the smaller of ``MemAvailable`` and the
+cgroup's free limit; on a GPU the free memory of the GPU in use, read by
+:mod:`vidstyle.engine.device` before TensorFlow reserved any, less :data:`GPU_BASELINE_GIB` for
+what the process itself will take there (CUDA context, cuDNN/cuBLAS workspaces, the weights).
+When it cannot be read no size is refused, and the reason is returned as a note.
 """
 
 from __future__ import annotations
 
 import math
-import shutil
-import subprocess
 from pathlib import Path
 
 from vidstyle.errors import TooLargeError
@@ -26,27 +36,71 @@ GIB = 2**30
 MPIXEL = 1e6
 ADAM_GIB_PER_MPIXEL = 3.0
 LBFGS_EXTRA_GIB_PER_MPIXEL = 1.0
+MIXED_FACTOR = 0.65  # Adam's part with a 16-bit network (see above)
+GPU_BASELINE_GIB = 0.75  # CUDA context, library workspaces and weights on the GPU (estimate)
 
 
-def needed_bytes(height: int, width: int, optimizer: str, batch: int = 1) -> int:
+def needed_bytes(
+    height: int, width: int, optimizer: str, batch: int = 1, precision: str = "float32"
+) -> int:
     """Bytes an optimization of ``batch`` images of height x width needs above the baseline."""
-    per_mpixel = ADAM_GIB_PER_MPIXEL + (LBFGS_EXTRA_GIB_PER_MPIXEL if optimizer == "lbfgs" else 0)
+    per_mpixel = ADAM_GIB_PER_MPIXEL * (MIXED_FACTOR if precision == "mixed" else 1.0)
+    per_mpixel += LBFGS_EXTRA_GIB_PER_MPIXEL if optimizer == "lbfgs" else 0.0
     return int(per_mpixel * GIB * height * width * batch / MPIXEL)
 
 
-def budget_bytes(limit_gib: float = 0.0, gpu: bool = False) -> int | None:
-    """The memory an optimization may use: ``limit_gib`` when above 0, else what is free."""
+def budget_bytes(limit_gib: float = 0.0) -> int | None:
+    """The memory an optimization may use on the CPU: ``limit_gib`` when above 0, else what is
+    available (None when that cannot be read)."""
     if limit_gib > 0:
         return int(limit_gib * GIB)
-    return _gpu_free() if gpu else _cpu_available()
+    return _cpu_available()
 
 
-def largest_side(height: int, width: int, optimizer: str, budget: int, batch: int = 1) -> int:
+def budget(limit_gib: float, device) -> tuple[int | None, str | None]:
+    """The memory an optimization may use on ``device``, and why it is unknown when it is.
+
+    Args:
+        limit_gib: the ``memory_limit`` option; above 0 it is the budget.
+        device: a :class:`vidstyle.engine.device.Device`.
+
+    Returns:
+        (bytes or None, None or a one-line note naming parameters as ``{name}``).
+    """
+    if limit_gib > 0:
+        return int(limit_gib * GIB), None
+    if not device.gpu:
+        free = _cpu_available()
+        note = None if free is not None else "cannot read the available memory from /proc/meminfo"
+        return free, _unchecked(note)
+    if device.free_bytes is None:
+        return None, _unchecked(device.note)
+    return max(0, device.free_bytes - int(GPU_BASELINE_GIB * GIB)), None
+
+
+def _unchecked(reason: str | None) -> str | None:
+    if reason is None:
+        return None
+    return f"no size is refused up front: {reason}; set {{memory_limit}} to check sizes"
+
+
+def largest_side(
+    height: int, width: int, optimizer: str, budget: int, batch: int = 1, precision="float32"
+) -> int:
     """The longest side an image of this aspect ratio may have to fit ``budget``."""
-    per_pixel = needed_bytes(1000, 1000, optimizer, batch) / MPIXEL
+    per_pixel = needed_bytes(1000, 1000, optimizer, batch, precision) / MPIXEL
     pixels = budget / per_pixel
     long, short = max(height, width), min(height, width)
     return int(math.sqrt(pixels * long / short))
+
+
+def smaller_side(height: int, width: int, optimizer: str, budget: int | None, batch: int) -> int:
+    """A longest side to suggest after running out of memory at height x width: half the pixels,
+    or less when the budget says so."""
+    side = int(max(height, width) / math.sqrt(2))
+    if budget is not None:
+        side = min(side, largest_side(height, width, optimizer, budget, batch))
+    return max(1, side)
 
 
 def check(
@@ -56,6 +110,7 @@ def check(
     optimizer: str,
     budget: int | None,
     batch: int = 1,
+    precision: str = "float32",
 ) -> None:
     """Refuse a size whose optimization would not fit in ``budget`` (None: never refuse).
 
@@ -65,10 +120,10 @@ def check(
     """
     if budget is None:
         return
-    need = needed_bytes(height, width, optimizer, batch)
+    need = needed_bytes(height, width, optimizer, batch, precision)
     if need <= budget:
         return
-    side = largest_side(height, width, optimizer, budget, batch)
+    side = largest_side(height, width, optimizer, budget, batch, precision)
     images = f"{batch} images of " if batch > 1 else ""
     reason = (f"{images}{width}x{height} needs about {_amount(need)} of memory to stylize "
               f"with {optimizer}, {_amount(budget)} is available")  # fmt: skip
@@ -105,16 +160,4 @@ def _read_int(path: str) -> int | None:
     try:
         return int(Path(path).read_text().strip())
     except (OSError, ValueError):  # missing, or "max" for no limit
-        return None
-
-
-def _gpu_free() -> int | None:
-    """The first GPU's free memory from ``nvidia-smi`` (TensorFlow does not report the total)."""
-    if shutil.which("nvidia-smi") is None:
-        return None
-    query = ["nvidia-smi", "--query-gpu=memory.free", "--format=csv,noheader,nounits", "-i", "0"]
-    try:
-        done = subprocess.run(query, capture_output=True, text=True, timeout=10, check=True)
-        return int(float(done.stdout.strip().splitlines()[0]) * 2**20)
-    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
         return None

@@ -9,81 +9,38 @@ L-BFGS (:mod:`vidstyle.engine.lbfgs`) runs the same way: its state (image, loss,
 correction pairs) goes in and out of one ``tf.function`` running a chunk of iterations, on the same
 loss as Adam's.
 
-Both run over the levels of :mod:`vidstyle.engine.schedule` (coarse to fine, early stop).
+Both run over the levels of :mod:`vidstyle.engine.schedule` (coarse to fine, early stop). Each
+evaluation also computes whether the loss terms and the gradient are finite; the flags stay on the
+device and are read once per level (:mod:`vidstyle.engine.numerics`). A GPU running out of memory
+(``ResourceExhaustedError``) becomes a :class:`TooLargeError` for that image or batch.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 
 from vidstyle.config import MethodConfig
-from vidstyle.engine import lbfgs, losses, memory, schedule
+from vidstyle.engine import device as devices
+from vidstyle.engine import lbfgs, losses, memory, numerics, schedule
+from vidstyle.engine.inputs import (
+    Problem,
+    StyleTargets,
+    Temporal,
+    compute_dtype,
+    to_tensor,
+    to_uint8,
+)
 from vidstyle.engine.model import FeatureExtractor
+from vidstyle.errors import TooLargeError
 
 OnStep = Callable[[int, float], None]
 STEPS_PER_CALL = 10
 ADAM_WINDOW = 50  # steps over which the early stop compares the loss (5 chunks)
 LBFGS_WINDOW = 10  # iterations over which the early stop compares the loss (1 chunk)
-FP16_GRAD_MAX = 64.0  # the largest feature gradient once scaled, with a float16 network
-
-
-@dataclass(frozen=True)
-class StyleTargets:
-    """Gram matrices of one style image at the style layers, each [1, C, C]."""
-
-    grams: tuple[tf.Tensor, ...]
-
-
-@dataclass(frozen=True)
-class _Problem:
-    """What the loss of one level needs besides the image, in the compiled functions' order."""
-
-    params: tf.Tensor
-    content_targets: list[tf.Tensor]
-    style_grams: list[tf.Tensor]
-    warped: tf.Tensor
-    mask: tf.Tensor
-
-    def args(self) -> tuple:
-        return self.params, self.content_targets, self.style_grams, self.warped, self.mask
-
-
-@dataclass(frozen=True)
-class Temporal:
-    """The temporal term of a video frame.
-
-    Attributes:
-        warped: previous stylized frame warped into this one, HxWx3 float32 in 0..1.
-        mask: HxW float32, 1 where the optical flow is reliable.
-        weight: the term's weight.
-    """
-
-    warped: np.ndarray
-    mask: np.ndarray
-    weight: float
-
-
-def compute_dtype(precision: str) -> str:
-    """The convolutions' dtype: float32, or float16 on a GPU / bfloat16 on a CPU for ``mixed``."""
-    if precision != "mixed":
-        return "float32"
-    return "float16" if tf.config.list_physical_devices("GPU") else "bfloat16"
-
-
-def to_tensor(images: np.ndarray) -> tf.Tensor:
-    """uint8 or float 0..255 images (HxWx3 or BxHxWx3) as a float32 batch in 0..1."""
-    batch = images if images.ndim == 4 else images[None]
-    return tf.constant(np.asarray(batch, np.float32) / 255.0)
-
-
-def to_uint8(images: tf.Tensor) -> np.ndarray:
-    """A float batch in 0..1 as uint8 BxHxWx3."""
-    return np.clip(np.rint(images.numpy() * 255.0), 0, 255).astype(np.uint8)
 
 
 class Engine:
@@ -92,14 +49,25 @@ class Engine:
     Args:
         method: the method's options.
         extractor: VGG19 features at ``method.layers`` (content layers first).
+        device: the device set up by :func:`vidstyle.engine.device.configure` (with the GPU's
+            free memory read before TensorFlow reserved any); set up here when None.
+
+    Attributes:
+        memory_budget: bytes an optimization may use, None when unknown (nothing refused).
+        memory_note: why the budget is unknown, one line naming parameters as ``{name}``.
     """
 
-    def __init__(self, method: MethodConfig, extractor: FeatureExtractor):
+    def __init__(
+        self,
+        method: MethodConfig,
+        extractor: FeatureExtractor,
+        device: devices.Device | None = None,
+    ):
         self.method = method
         self.extractor = extractor
         self.traces = 0  # compilations of the Adam chunk and of the L-BFGS chunk
-        gpu = bool(tf.config.list_physical_devices("GPU"))
-        self.memory_budget = memory.budget_bytes(method.memory_limit, gpu)  # None: unknown
+        self.device = device or devices.configure(precision=method.precision)
+        self.memory_budget, self.memory_note = memory.budget(method.memory_limit, self.device)
         self._style_cache: dict[tuple, StyleTargets] = {}
         self._run = tf.function(self._run_steps, autograph=False)
         self._value_grad = tf.function(self._value_and_grad, autograph=False)
@@ -131,7 +99,8 @@ class Engine:
         Raises:
             TooLargeError: naming ``path`` and the largest ``--max-size`` that fits.
         """
-        memory.check(path, height, width, self.method.optimizer, self.memory_budget, batch)
+        m = self.method
+        memory.check(path, height, width, m.optimizer, self.memory_budget, batch, m.precision)
 
     # ------------------------------------------------------------------------------ optimizing
 
@@ -162,14 +131,25 @@ class Engine:
             The result, uint8 of the shape of ``content``.
 
         Raises:
-            TooLargeError: when the optimization would not fit in the memory budget.
+            TooLargeError: when the optimization would not fit in the memory budget, or the
+                device ran out of memory during it.
+            NumericError: when a loss term or the gradient became infinite or NaN.
         """
         height, width = content.shape[-3:-1]
         if min(height, width) < self.extractor.min_side:
             return self._stylize_enlarged(content, style, init, steps, temporal, on_step)
-        steps = self.method.steps if steps is None else steps
         batch = content.shape[0] if content.ndim == 4 else 1
         self.check_fits(None, *content.shape[-3:-1], batch)
+        devices.apply_tf32(self.method.precision)
+        try:
+            out = self._optimize(content, style, init, steps, temporal, on_step)
+        except tf.errors.ResourceExhaustedError as error:
+            raise self._out_of_memory(*content.shape[-3:-1], batch) from error
+        return out if content.ndim == 4 else out[0]
+
+    def _optimize(self, content, style, init, steps, temporal, on_step) -> np.ndarray:
+        """The levels, each optimized from the last; the result as uint8 BxHxWx3."""
+        steps = self.method.steps if steps is None else steps
         target = to_tensor(content)
         x = target if init is None else to_tensor(init)
         warped, mask, t_weight = self._temporal_tensors(x, temporal)
@@ -180,10 +160,10 @@ class Engine:
             problem = self._problem(level, target, style, warped, mask, t_weight)
             level_start = schedule.resize(start, level.height, level.width)
             x = level_start if base is None else schedule.carry(level_start, x, base)
-            x = solve(x, problem, level.steps, _offset(on_step, done))
+            x, bad = solve(x, problem, level.steps, _offset(on_step, done))
+            numerics.raise_if_not_finite(bad, self.method.precision)  # one read per level
             done, base = done + level.steps, level_start
-        out = to_uint8(x)
-        return out if content.ndim == 4 else out[0]
+        return to_uint8(x)
 
     def _stylize_enlarged(self, content, style, init, steps, temporal, on_step) -> np.ndarray:
         """Stylize an image with a side below the network's smallest (``extractor.min_side``):
@@ -204,10 +184,21 @@ class Engine:
         big = [None if a is None else _resized(a, size, "bilinear") for a in (image, init)]
         return big[0], big[1], temporal
 
-    def _problem(self, level, target, style, warped, mask, t_weight: float) -> _Problem:
+    def _out_of_memory(self, height: int, width: int, batch: int) -> TooLargeError:
+        """The error for a device that ran out of memory: a smaller size to try, one line."""
+        side = memory.smaller_side(height, width, self.method.optimizer, self.memory_budget, batch)
+        images = f"{batch} images of " if batch > 1 else ""
+        reason = (f"the device ran out of memory stylizing {images}{width}x{height} "
+                  f"with {self.method.optimizer}")  # fmt: skip
+        hint = f"use {{max_size}} {side} or less"
+        if self.method.precision == "float32" and self.device.gpu:
+            hint += " or {precision} mixed"
+        return TooLargeError(None, reason, hint=hint)
+
+    def _problem(self, level, target, style, warped, mask, t_weight: float) -> Problem:
         """The level's loss inputs: content targets, temporal term resized to its size."""
         size = (level.height, level.width)
-        return _Problem(
+        return Problem(
             self._params(t_weight),
             self._content_targets(schedule.resize(target, *size)),
             list(style.grams),
@@ -215,9 +206,11 @@ class Engine:
             schedule.resize_mask(mask, *size),
         )
 
-    def _adam(self, x: tf.Tensor, problem: _Problem, steps: int, on_step: OnStep | None):
-        """``steps`` Adam steps from ``x`` (fresh moments), in compiled chunks; early stop."""
-        state = (x, tf.zeros_like(x), tf.zeros_like(x), tf.constant(0.0))  # x, m, v, t
+    def _adam(self, x: tf.Tensor, problem: Problem, steps: int, on_step: OnStep | None):
+        """``steps`` Adam steps from ``x`` (fresh moments), in compiled chunks; early stop.
+        Returns the image and the finite flags (:mod:`vidstyle.engine.numerics`)."""
+        bad = numerics.no_flags(x.shape[0])
+        state = (x, tf.zeros_like(x), tf.zeros_like(x), tf.constant(0.0), bad)  # x, m, v, t, bad
 
         def advance(n: tf.Tensor) -> tf.Tensor:
             nonlocal state
@@ -225,10 +218,11 @@ class Engine:
             return loss
 
         self._chunks(advance, steps, on_step, ADAM_WINDOW)
-        return state[0]
+        return state[0], state[4]
 
-    def _lbfgs(self, x: tf.Tensor, problem: _Problem, steps: int, on_step: OnStep | None):
-        """``steps`` L-BFGS iterations from ``x`` (no pairs yet), in compiled chunks; early stop."""
+    def _lbfgs(self, x: tf.Tensor, problem: Problem, steps: int, on_step: OnStep | None):
+        """``steps`` L-BFGS iterations from ``x`` (no pairs yet), in compiled chunks; early stop.
+        Returns the image and the finite flags (:mod:`vidstyle.engine.numerics`)."""
         state = lbfgs.start(x, *self._value_grad(x, *problem.args()))
 
         def advance(n: tf.Tensor) -> tf.Tensor:
@@ -237,7 +231,7 @@ class Engine:
             return state.loss
 
         self._chunks(advance, steps, on_step, LBFGS_WINDOW)
-        return state.x
+        return state.x, state.bad
 
     def _chunks(self, advance, steps: int, on_step: OnStep | None, window: int) -> None:
         """Run ``advance(n)`` (n steps, returning the loss) in chunks of STEPS_PER_CALL until
@@ -270,9 +264,11 @@ class Engine:
         return tf.constant(values, tf.float32)
 
     def _total(self, x, features, params, content_targets, style_grams, warped, mask):
+        """Per-image weighted total loss [B], and the unweighted terms."""
         terms = self._terms(x, features, content_targets, style_grams, warped, mask)
-        return (params[0] * terms["content"] + params[1] * terms["style"]
-                + params[2] * terms["tv"] + params[3] * terms["temporal"])  # fmt: skip
+        total = (params[0] * terms["content"] + params[1] * terms["style"]
+                 + params[2] * terms["tv"] + params[3] * terms["temporal"])  # fmt: skip
+        return total, terms
 
     def _loss_terms(self, x, content_targets, style_grams, warped, mask) -> dict[str, tf.Tensor]:
         return self._terms(x, self.extractor(x), content_targets, style_grams, warped, mask)
@@ -287,54 +283,59 @@ class Engine:
         }
 
     def _loss_and_grad(self, x, params, content_targets, style_grams, warped, mask):
-        """Per-image losses and the gradient of their sum with respect to the images.
+        """Per-image losses [B], the gradient of their sum with respect to the images (each
+        image's own), and per-image finite flags [B, 5] (:func:`numerics.finite_flags`).
 
         Two tapes: one over the network, one over the loss of its features (and of the image, for
-        the total-variation and temporal terms). With a float16 network the feature gradients are
-        scaled by a power of two that brings their largest to FP16_GRAD_MAX before they flow back
-        through it, and the image's gradient is scaled back: float16's range (65504) is far below
-        the unscaled gradients (about 1e5 at the input). Dynamic loss scaling, without retries.
+        the total-variation and temporal terms). With a float16 network each image's feature
+        gradients are scaled by its own power of two (:func:`numerics.gradient_scale`) before
+        they flow back through it, and its image gradient is scaled back.
         """
         with tf.GradientTape() as network:
             network.watch(x)
             features = self.extractor(x)
         with tf.GradientTape() as loss_tape:
             loss_tape.watch([x, features])
-            loss = self._total(x, features, params, content_targets, style_grams, warped, mask)
+            loss, terms = self._total(x, features, params, content_targets, style_grams,
+                                      warped, mask)  # fmt: skip
             summed = tf.reduce_sum(loss)
         direct, feature_grads = loss_tape.gradient(summed, [x, features])
         if self.extractor.compute_dtype != tf.float16:
-            return loss, direct + network.gradient(features, x, output_gradients=feature_grads)
-        largest = tf.reduce_max([tf.reduce_max(tf.abs(g)) for g in feature_grads])
-        scale = tf.pow(2.0, tf.math.floor(tf.math.log(FP16_GRAD_MAX / largest) / tf.math.log(2.0)))
-        scaled = [g * scale for g in feature_grads]
-        return loss, direct + network.gradient(features, x, output_gradients=scaled) / scale
+            grad = direct + network.gradient(features, x, output_gradients=feature_grads)
+        else:
+            scale = numerics.gradient_scale(feature_grads)
+            scaled = [g * scale for g in feature_grads]
+            grad = direct + network.gradient(features, x, output_gradients=scaled) / scale
+        return loss, grad, numerics.finite_flags(terms, grad)
 
-    def _run_steps(self, x, m, v, t, n, params, content_targets, style_grams, warped, mask):
-        """``n`` Adam steps (Keras's update rule), the image clipped to 0..1 after each."""
+    def _run_steps(self, x, m, v, t, bad, n, params, content_targets, style_grams, warped, mask):
+        """``n`` Adam steps (Keras's update rule), the image clipped to 0..1 after each; ``bad``
+        keeps each image's finite flags from its first non-finite step."""
         self.traces += 1  # runs only while tracing: counts compilations
         lr, beta_1, beta_2, epsilon = params[4], params[5], params[6], params[7]
 
-        def step(i, x, m, v, t, _):
-            loss, grad = self._loss_and_grad(x, params, content_targets, style_grams, warped, mask)
+        def step(i, x, m, v, t, bad, _):
+            loss, grad, finite = self._loss_and_grad(
+                x, params, content_targets, style_grams, warped, mask
+            )
+            bad = numerics.first_bad(bad, finite)
             t = t + 1.0
             m = m + (grad - m) * (1.0 - beta_1)
             v = v + (tf.square(grad) - v) * (1.0 - beta_2)
             alpha = lr * tf.sqrt(1.0 - tf.pow(beta_2, t)) / (1.0 - tf.pow(beta_1, t))
             x = tf.clip_by_value(x - alpha * m / (tf.sqrt(v) + epsilon), 0.0, 1.0)
-            return i + 1, x, m, v, t, loss
+            return i + 1, x, m, v, t, bad, loss
 
-        start = (tf.constant(0), x, m, v, t, tf.zeros(tf.shape(x)[:1]))
-        _, x, m, v, t, loss = tf.while_loop(lambda i, *_: i < n, step, start)
-        return x, m, v, t, loss
+        start = (tf.constant(0), x, m, v, t, bad, tf.zeros(tf.shape(x)[:1]))
+        _, x, m, v, t, bad, loss = tf.while_loop(lambda i, *_: i < n, step, start)
+        return x, m, v, t, bad, loss
 
     def _value_and_grad(self, x, params, content_targets, style_grams, warped, mask):
-        """The batch's summed loss and its gradient with respect to the image."""
-        loss, grad = self._loss_and_grad(x, params, content_targets, style_grams, warped, mask)
-        return tf.reduce_sum(loss), grad
+        """Per-image losses, the gradient and the finite flags (for L-BFGS)."""
+        return self._loss_and_grad(x, params, content_targets, style_grams, warped, mask)
 
     def _lbfgs_steps(self, state, n, params, content_targets, style_grams, warped, mask):
-        """``n`` L-BFGS iterations (:mod:`vidstyle.engine.lbfgs`) on the batch's summed loss."""
+        """``n`` L-BFGS iterations (:mod:`vidstyle.engine.lbfgs`), each image its own problem."""
         self.traces += 1  # runs only while tracing: counts compilations
 
         def value_and_grad(x):
@@ -386,14 +387,24 @@ def _offset(on_step: OnStep | None, done: int) -> OnStep | None:
     return lambda step, loss: on_step(done + step, loss)
 
 
-def build_engine(method: MethodConfig, source) -> Engine:
+def build_engine(method: MethodConfig, source, gpu: int = 0) -> Engine:
     """An engine with the VGG19 weights of ``source`` (a :class:`WeightsSource`; None: random).
+
+    The device is set up first (:func:`vidstyle.engine.device.configure`): the GPU's free memory
+    is read and TensorFlow limited to that GPU with memory growth before the weights are placed.
+
+    Args:
+        method: the method's options.
+        source: the weights.
+        gpu: which of the GPUs visible to this process to use (``CUDA_VISIBLE_DEVICES`` order).
 
     Raises:
         WeightsError: when the weights cannot be loaded.
-        UsageError: for an unknown layer name.
+        UsageError: for an unknown layer name, or a GPU that is not there.
     """
     from vidstyle.engine.model import keras_vgg19
 
+    device = devices.configure(gpu, method.precision)
     vgg = keras_vgg19(source)
-    return Engine(method, FeatureExtractor(vgg, method.layers, compute_dtype(method.precision)))
+    extractor = FeatureExtractor(vgg, method.layers, compute_dtype(method.precision))
+    return Engine(method, extractor, device)

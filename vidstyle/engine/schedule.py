@@ -4,7 +4,7 @@ Coarse to fine: with ``scales = N`` the image is first optimized at the working 
 then carried to the next level, doubling the size each time, up to the exact working size. A step
 at half size costs about a quarter of a full-size one, so the coarse levels cheaply settle the
 large-scale arrangement of the style and the full-size level only has to sharpen it. The content,
-the start image and the temporal term are resized to each level (area averaging); the style's
+the start image and the temporal term are resized to each level (block averaging); the style's
 Gram targets are normalised by the number of positions and are reused at every level as they are.
 
 Carrying a result up (:func:`carry`): what the coarse levels changed, ``result - start`` at the
@@ -88,7 +88,14 @@ def levels(height: int, width: int, steps: int, scales: int) -> list[Level]:
 
 
 def resize(images: tf.Tensor, height: int, width: int) -> tf.Tensor:
-    """Images (BxHxWxC, float) at another size: area averaging down, bilinear up.
+    """Images (BxHxWxC, float) at another size: averaging down, bilinear up, on the device.
+
+    Shrinking averages blocks of ``k = round(current / wanted)`` pixels (``tf.nn.avg_pool2d``):
+    exactly area averaging when the sizes divide, as they do for even sizes at the levels' factor
+    2. Otherwise the image is first brought bilinearly to ``k * wanted`` (a row or column more or
+    fewer, over the whole extent). Growing is bilinear.
+    ``tf.image.resize(method="area")`` gave the same for dividing sizes but has only a CPU
+    kernel: on a GPU it cost a copy to the host and back at every level.
 
     Args:
         images: the batch.
@@ -100,9 +107,14 @@ def resize(images: tf.Tensor, height: int, width: int) -> tf.Tensor:
     current = tuple(images.shape[1:3])
     if current == (height, width):
         return images
-    shrinking = current[0] >= height and current[1] >= width
-    method = "area" if shrinking else "bilinear"
-    return tf.cast(tf.image.resize(images, (height, width), method=method), tf.float32)
+    images = tf.cast(images, tf.float32)
+    block = (max(1, round(current[0] / height)), max(1, round(current[1] / width)))
+    exact = (height * block[0], width * block[1])
+    if current != exact:  # a row or column more or fewer, over the whole extent
+        images = tf.image.resize(images, exact, method="bilinear")
+    if block != (1, 1):
+        images = tf.nn.avg_pool2d(images, block, block, "VALID")
+    return images
 
 
 def carry(start: tf.Tensor, result: tf.Tensor, result_start: tf.Tensor) -> tf.Tensor:

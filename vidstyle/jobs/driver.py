@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vidstyle.errors import InternalError, VidstyleError
+from vidstyle.errors import InternalError, VidstyleError, param, render
 from vidstyle.fsutil import atomic_path
 from vidstyle.jobs.ledger import HEARTBEAT_SECONDS, Ledger
 from vidstyle.jobs.plan import Task
@@ -225,7 +225,7 @@ class Driver:
             book = shots.ShotBook(task.output, print_)
             cut = shots.split(clip, task.video, task.method.max_size)
         except VidstyleError as error:
-            return self._failed(task, time.monotonic() - began, error.message(), retry=False)
+            return self._failed(task, time.monotonic() - began, error.message(param), retry=False)
         run = ClipRun(task, clip, book, cut, seconds=time.monotonic() - began)
         run.waiting = [i for i, shot in enumerate(cut) if not book.done(shot)]
         self.log(f"start {task.label}: {len(cut)} shot(s) of {sum(map(len, cut))} frames, "
@@ -282,7 +282,7 @@ class Driver:
             out = {"status": "died", "seconds": seconds,
                    "error": f"worker {slot.lane}{where} died while running it"}  # fmt: skip
         except self.ray.exceptions.RayError as error:
-            message = InternalError(unit.task.source, error).message()
+            message = InternalError(unit.task.source, error).message(param)
             out = {"status": "failed", "error": message, "retry": True, "seconds": seconds}
         slot.pid, slot.host = out.get("pid", slot.pid), out.get("host", slot.host)
         if out["status"] == "died":
@@ -341,7 +341,7 @@ class Driver:
                 self._failed(unit.task, run.seconds, why, retry=False)
             else:
                 run.waiting.insert(0, unit.shot)
-                self.log(f"retry {label}: {out['error']} (attempt {attempts})")
+                self.log(f"retry {label}: {render(out['error'])} (attempt {attempts})")
         else:
             run.failed = True
             self._failed(unit.task, run.seconds, out["error"], retry=False)
@@ -359,7 +359,7 @@ class Driver:
         try:
             done = run.book.finish(run.clip, task.video, task.output)
         except VidstyleError as error:
-            return self._failed(task, run.seconds, error.message(), retry=False)
+            return self._failed(task, run.seconds, error.message(param), retry=False)
         shots = [{"first": shot[0].index, "frames": len(shot), "worker": run.workers.get(i)}
                  for i, shot in enumerate(run.shots)]  # fmt: skip
         detail = {"report": str(done.report_path), "summary": done.summary, "shots": shots}
@@ -382,11 +382,11 @@ class Driver:
         row = next(r for r in self.ledger.rows() if r.key == task.key)
         if row.status == "pending":
             self.faults.setdefault(task.key, []).append(message)
-            self.log(f"retry {task.label}: {message} (attempt {row.attempts})")
+            self.log(f"retry {task.label}: {render(message)} (attempt {row.attempts})")
             return
         self.result.failed += 1
         self.result.failures.append(message)
-        self.log(f"failed {task.label}: {message}")
+        self.log(f"failed {task.label}: {render(message)}")
         self.reporter.end_item(task.label, "failed", seconds)
         self._after()
 

@@ -13,10 +13,12 @@ to ``pending``; its attempt counts, and after ``max_attempts`` it is ``failed`` 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,6 +180,29 @@ class Ledger:
         self.db.execute(
             "UPDATE tasks SET heartbeat = ? WHERE key = ? AND pid = ?", (time.time(), key, self.pid)
         )
+
+    @contextlib.contextmanager
+    def beating(self, key: str):
+        """Keep ``key``'s heartbeat fresh from a thread (its own connection) while the block runs,
+        however long one step of the optimization takes."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+            try:
+                while not stop.wait(HEARTBEAT_SECONDS):
+                    db.execute("UPDATE tasks SET heartbeat = ? WHERE key = ? AND pid = ?",
+                               (time.time(), key, self.pid))  # fmt: skip
+            finally:
+                db.close()
+
+        thread = threading.Thread(target=beat, name="vidstyle-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     # ---------------------------------------------------------------------------- outcomes
 

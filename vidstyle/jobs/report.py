@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vidstyle.errors import flag, render
 from vidstyle.fsutil import atomic_path
 from vidstyle.jobs.ledger import Row
 from vidstyle.progress import duration
@@ -103,7 +104,7 @@ def _card(row: Row, thumbs: Path, base: Path) -> str:
         )  # fmt: skip
     )
     extra = _clip_extras(row, thumbs) if row.kind == "video" and row.status == "done" else ""
-    why = f"<div class='meta failed'>{_e(row.error)}</div>" if row.status == "failed" else ""
+    why = f"<div class='meta failed'>{_e(_reason(row))}</div>" if row.status == "failed" else ""
     output = os.path.relpath(row.output, base)
     return (
         f"<div class='card {row.status}'><div class='trio'>{trio}</div>{extra}"
@@ -237,7 +238,7 @@ def _failures(rows: list[Row]) -> str:
     if not failed:
         return ""
     items = "".join(f"<tr><td>{_e(r.job)}</td><td>{_e(Path(r.source).name)}</td>"
-                    f"<td>{_e(r.error)}</td></tr>" for r in failed)  # fmt: skip
+                    f"<td>{_e(_reason(r))}</td></tr>" for r in failed)  # fmt: skip
     return (
         f"<h2>Failures</h2><table><tr><th>job</th><th>input</th><th>reason</th></tr>{items}</table>"
     )
@@ -261,6 +262,11 @@ def _timings(rows: list[Row]) -> str:
                 f"last ended {time.strftime('%H:%M:%S', time.localtime(last))}</p>")  # fmt: skip
     return (f"<h2>Timings</h2><table><tr><th>job</th><th>done</th><th>time</th></tr>{lines}"
             f"</table>{span}")  # fmt: skip
+
+
+def _reason(row: Row) -> str:
+    """A failure's reason as the command line would show it (parameters as flags)."""
+    return render(row.error or "", flag)
 
 
 def _e(text) -> str:

@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from vidstyle.errors import InternalError, ResumeError, VidstyleError, debugging
-from vidstyle.jobs.ledger import HEARTBEAT_SECONDS, Ledger
+from vidstyle.errors import InternalError, ResumeError, VidstyleError, debugging, param, render
+from vidstyle.jobs.ledger import Ledger
 from vidstyle.jobs.plan import Task
 from vidstyle.progress import NullReporter, Reporter
 
@@ -101,13 +101,11 @@ class Executor:
 
 class TaskReporter:
     """What a pipeline reports during one task, passed on to the run's reporter: the steps of
-    each image or frame, with the stop flag read at every chunk and the deadline at every frame,
-    and the ledger's heartbeat kept fresh."""
+    each image or frame, with the stop flag read at every chunk and the deadline at every frame."""
 
-    def __init__(self, outer: Reporter, task: Task, stop: StopFlag, beat: Callable[[], None]):
-        self.outer, self.task, self.stop, self.beat = outer, task, stop, beat
+    def __init__(self, outer: Reporter, task: Task, stop: StopFlag):
+        self.outer, self.task, self.stop = outer, task, stop
         self.frames: int | None = None
-        self.last_beat = time.monotonic()
 
     def begin(self, total: int | None, unit: str) -> None:
         self.frames = total
@@ -119,26 +117,19 @@ class TaskReporter:
             of = f"/{self.frames}" if self.frames else ""
             name = f"{self.task.label} {name}{of}"
         self.outer.start_item(name, steps)
-        self._beat()
 
     def step(self, done: int, loss: float) -> None:
         self.outer.step(done, loss)
-        self._beat()
         self.stop.check_signal()
 
     def end_item(self, name: str, status: str, seconds: float) -> None:
-        self._beat()
+        pass
 
     def end(self) -> None:
         pass
 
     def remaining(self, seconds: float) -> None:
         pass
-
-    def _beat(self) -> None:
-        if time.monotonic() - self.last_beat >= HEARTBEAT_SECONDS:
-            self.beat()
-            self.last_beat = time.monotonic()
 
 
 @dataclass
@@ -223,9 +214,10 @@ def run_tasks(
 def _run_one(task, ledger, executor, reporter, stop, result: RunResult, log) -> None:
     began = time.monotonic()
     log(f"start {task.label}: {task.kind}, {task.steps} steps, to {task.output}")
-    inner = TaskReporter(reporter, task, stop, lambda: ledger.heartbeat(task.key))
+    inner = TaskReporter(reporter, task, stop)
     try:
-        detail = executor.run(task, inner)
+        with ledger.beating(task.key):
+            detail = executor.run(task, inner)
     except Stopped as why:
         seconds = time.monotonic() - began
         ledger.release(task.key, seconds)
@@ -234,12 +226,12 @@ def _run_one(task, ledger, executor, reporter, stop, result: RunResult, log) -> 
         reporter.end_item(task.label, "stopped", seconds)
         return
     except VidstyleError as error:  # the input or output itself: another attempt cannot help
-        _failed(task, ledger, reporter, result, log, began, error.message(), retry=False)
+        _failed(task, ledger, reporter, result, log, began, error.message(param), retry=False)
         return
     except Exception as error:
         if debugging():
             raise
-        message = InternalError(task.source, error).message()
+        message = InternalError(task.source, error).message(param)
         _failed(task, ledger, reporter, result, log, began, message, retry=True)
         return
     seconds = time.monotonic() - began
@@ -253,7 +245,7 @@ def _failed(task, ledger, reporter, result, log, began, message: str, retry: boo
     (ledger.fail if retry else ledger.give_up)(task.key, seconds, message)
     result.failed += 1
     result.failures.append(message)
-    log(f"failed {task.label}: {message}")
+    log(f"failed {task.label}: {render(message)}")
     reporter.end_item(task.label, "failed", seconds)
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vidstyle.errors import InternalError, VidstyleError, WeightsError
+from vidstyle.errors import InternalError, VidstyleError, WeightsError, param
 from vidstyle.jobs.plan import Task
 from vidstyle.jobs.runner import Executor, StopFlag, Stopped, TaskReporter
 
@@ -161,10 +161,10 @@ class Worker:
         except Stopped as why:
             out |= {"status": "stopped", "why": str(why)}
         except VidstyleError as error:  # the input or output itself: another attempt cannot help
-            out |= {"status": "failed", "error": error.message(), "retry": False,
+            out |= {"status": "failed", "error": error.message(param), "retry": False,
                     "fatal": isinstance(error, WeightsError)}  # fmt: skip
         except Exception as error:  # noqa: BLE001 - reported to the driver, which may retry
-            message = InternalError(unit.task.source, error).message()
+            message = InternalError(unit.task.source, error).message(param)
             out |= {"status": "failed", "error": message, "retry": True}
         out["seconds"] = time.monotonic() - began
         return out
@@ -206,7 +206,7 @@ class Worker:
         return {"frames": frames, "records": records, "detail": {}}
 
     def _reporter(self, task: Task) -> TaskReporter:
-        return TaskReporter(self.events, task, self.stop, lambda: None)
+        return TaskReporter(self.events, task, self.stop)
 
     def _prime_style(self, path: Path, data: bytes) -> None:
         if path in self.executor.styles:

@@ -173,6 +173,11 @@ def _video_frame(rgb: np.ndarray, pts: int) -> av.VideoFrame:
     even = np.pad(rgb, pad, mode="edge") if any(p[1] for p in pad) else rgb
     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(even), format="rgb24")
     frame = frame.reformat(format="yuv420p", dst_colorspace="itu709", dst_color_range=1)
+    for plane in frame.planes:  # the lines' padding is left uninitialised, and x264 reads it
+        lines = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size).copy()
+        if plane.line_size > plane.width:
+            lines[:, plane.width :] = lines[:, plane.width - 1 : plane.width]
+            plane.update(lines.tobytes())
     frame.pts = pts
     frame.time_base = _TIME_BASE
     return frame

@@ -19,7 +19,14 @@ from pathlib import Path
 import numpy as np
 
 from vidstyle.config import FolderConfig
-from vidstyle.errors import EncodeError, InputError, InternalError, VidstyleError, debugging
+from vidstyle.errors import (
+    EncodeError,
+    InputError,
+    InternalError,
+    VidstyleError,
+    debugging,
+    param,
+)
 from vidstyle.fsutil import atomic_path, is_temporary
 from vidstyle.media.formats import IMAGE_SUFFIXES, check_output, output_suffix
 from vidstyle.pipeline.fingerprint import fingerprint, pixels_digest
@@ -44,7 +51,8 @@ class Item:
 
 @dataclass(frozen=True)
 class ItemResult:
-    """What became of one item: ``done``, ``skipped`` or ``failed`` (with the reason).
+    """What became of one item: ``done``, ``skipped`` or ``failed`` (with the reason, naming
+    parameters as ``{name}``: show it with :func:`vidstyle.errors.render`).
 
     ``redone`` says why a ``done`` item replaced an existing output: a key of
     :data:`REDO_REASONS`, ``overwrite``, or None when there was no output before.
@@ -290,7 +298,7 @@ def _settled(task: Task) -> ItemResult:
     """The result of a task decided in :func:`prepare`: skipped, or failed at once."""
     if task.action == "skip":
         return ItemResult(task.item, "skipped", reason="finished with the same input and options")
-    return ItemResult(task.item, "failed", reason=task.error.message())
+    return ItemResult(task.item, "failed", reason=task.error.message(param))
 
 
 def _run_group(tasks: list[Task], stylize_group: StylizeGroup, steps: int, reporter, manifest):
@@ -300,13 +308,13 @@ def _run_group(tasks: list[Task], stylize_group: StylizeGroup, steps: int, repor
     reporter.start_item(group[0].name + more, steps)
     try:
         outcomes = stylize_group([(item.source, item.output) for item in group])
-        reasons = [None if error is None else error.message() for _, error in outcomes]
+        reasons = [None if error is None else error.message(param) for _, error in outcomes]
     except VidstyleError as error:
-        reasons = [error.message()] * len(group)
+        reasons = [error.message(param)] * len(group)
     except Exception as error:  # one bad item must not stop the others
         if debugging():
             raise
-        reasons = [InternalError(item.source, error).message() for item in group]
+        reasons = [InternalError(item.source, error).message(param) for item in group]
     seconds = (time.monotonic() - started) / len(group)
     results = []
     for task, reason in zip(tasks, reasons, strict=True):
@@ -324,5 +332,5 @@ def _record(manifest: Manifest, task: Task) -> str | None:
     try:
         manifest.record(task.item.output, task.fingerprint)
     except VidstyleError as error:
-        return error.message()
+        return error.message(param)
     return None

@@ -11,7 +11,7 @@ from vidstyle.config import MethodConfig
 from vidstyle.errors import TooLargeError, VidstyleError
 from vidstyle.media.formats import check_output
 from vidstyle.media.images import Picture, fit_longest, load_image, resize_to, save_image
-from vidstyle.progress import NullReporter, Reporter
+from vidstyle.progress import NullReporter, Reporter, step_callback
 
 
 def style_for(style: np.ndarray, work_shape: tuple[int, ...], scale: float) -> np.ndarray:
@@ -80,9 +80,11 @@ def stylize_files(
 ) -> list[Outcome]:
     """Stylize several image files, those of one working size together as one batch.
 
-    A batch is optimized as one problem (the sum of its images' losses): with Adam every image
-    follows the same steps it would alone, while a GPU runs them in parallel. A batch too large
-    for the memory budget is run one image at a time.
+    A batch is optimized together, every image its own problem (with Adam and L-BFGS, in float32
+    or float16, each image gets the result it would get alone), while a GPU runs them in
+    parallel. A batch too large for the memory budget is run one image at a time, and so is a
+    batch the engine refused while running (the device ran out of memory, a loss went
+    non-finite): each image then succeeds or fails on its own.
 
     Args:
         engine: an :class:`vidstyle.engine.optimize.Engine`.
@@ -113,8 +115,23 @@ def stylize_files(
     for shape, members in shapes.items():
         batches = [members] if _fits(engine, shape, len(members)) else [[m] for m in members]
         for batch in batches:
-            _stylize_batch(engine, batch, jobs, style, reporter, outcomes)
+            _stylize_or_split(engine, batch, jobs, style, reporter, outcomes)
     return outcomes
+
+
+def _stylize_or_split(engine, batch, jobs, style, reporter, outcomes: list[Outcome]) -> None:
+    """Stylize a batch; when the engine refuses it, each image alone; an image the engine
+    refuses alone fails with the error named after its file."""
+    try:
+        _stylize_batch(engine, batch, jobs, style, reporter, outcomes)
+    except VidstyleError as error:
+        if len(batch) > 1:
+            for member in batch:
+                _stylize_or_split(engine, [member], jobs, style, reporter, outcomes)
+            return
+        index = batch[0][0]
+        named = type(error)(jobs[index][0], error.reason, hint=error.hint)
+        outcomes[index] = (None, error if error.path is not None else named)
 
 
 def _fits(engine, shape: tuple, count: int) -> bool:
@@ -132,7 +149,7 @@ def _stylize_batch(engine, batch, jobs, style, reporter, outcomes: list[Outcome]
     targets = engine.style_targets(style_for(style, works.shape[1:], method.style_scale))
     starts = [initial_image(method, work) for _, _, work in batch]
     init = None if starts[0] is None else np.stack(starts)
-    results = engine.stylize(works, targets, init=init, on_step=reporter.step)
+    results = engine.stylize(works, targets, init=init, on_step=step_callback(reporter))
     for (index, picture, work), result in zip(batch, results, strict=True):
         alpha = picture.alpha
         if alpha is not None and alpha.shape[:2] != work.shape[:2]:

@@ -29,7 +29,7 @@ from vidstyle.media.encode import OUTPUT_FORMATS, write_video
 from vidstyle.media.images import fit_longest, fitted_size, load_image, resize_to, save_image
 from vidstyle.pipeline import fingerprint as fingerprints
 from vidstyle.pipeline.image import style_for
-from vidstyle.progress import NullReporter, Reporter
+from vidstyle.progress import NullReporter, Reporter, step_callback
 
 SEQUENCE_FPS = Fraction(25)
 
@@ -170,8 +170,9 @@ class FrameLoop:
         fresh = previous is None or cut or self.config.warm_start == "none"
         init, temporal, steps, flows = self._start(work, None if fresh else previous)
         self.reporter.start_item(f"frame {frame.index}", steps)
+        on_step = step_callback(self.reporter)
         result = self.engine.stylize(work, self.targets, init=init, steps=steps,
-                                     temporal=temporal, on_step=self.reporter.step)  # fmt: skip
+                                     temporal=temporal, on_step=on_step)  # fmt: skip
         record = {"index": frame.index, "time": frame.time, "steps": steps, "cut": cut,
                   "seconds": round(time.monotonic() - started, 3)}  # fmt: skip
         record |= self._measure(work, result, previous, flows, temporal)
@@ -191,15 +192,20 @@ class FrameLoop:
         return warped, temporal, self.config.steps_next, flows
 
     def _measure(self, work, result, previous, flows, temporal) -> dict:
-        """Temporal errors of the result and of the content (the floor), and the temporal share."""
+        """The result's crispness against its content and its style loss (with the content's
+        own style loss, for the drop the optimization made); then against the previous frame: the
+        temporal errors of the result and of the content (the floor), and the temporal share."""
+        out = {
+            "crispness": flowlib.crispness(result, work),
+            "style_loss": self.engine.losses(result, work, self.targets)["style"],
+            "content_style_loss": self.engine.losses(work, work, self.targets)["style"],
+        }
         if previous is None:
-            return {}
+            return out
         flow_ab, flow_ba = flows or _flows(previous.content, work)
         mask = flowlib.reliable_mask(flow_ab, flow_ba) if temporal is None else temporal.mask
-        out = {
-            "temporal_error": flowlib.temporal_error(result, previous.result, flow_ba, mask),
-            "content_error": flowlib.temporal_error(work, previous.content, flow_ba, mask),
-        }
+        out["temporal_error"] = flowlib.temporal_error(result, previous.result, flow_ba, mask)
+        out["content_error"] = flowlib.temporal_error(work, previous.content, flow_ba, mask)
         if temporal is not None:
             losses = self.engine.losses(result, work, self.targets, temporal)
             weighted = temporal.weight * losses["temporal"]
@@ -361,11 +367,28 @@ def write_report(path: Path, records: list[dict], clip: Clip, config: VideoConfi
         "seconds_first_frame": records[0]["seconds"],
         "seconds_per_later_frame": _mean(later),
         "temporal_share_of_loss": _mean(shares),
+        "crispness_kept": _kept([r.get("crispness") for r in records]),
+        "style_drop": _mean(
+            [
+                r["content_style_loss"] / max(r["style_loss"], 1e-12)
+                for r in records
+                if "style_loss" in r
+            ]
+        ),  # fmt: skip
         "warm_start": config.warm_start,
     }
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps({"summary": summary, "frames": records}, indent=1))
     return summary
+
+
+def _kept(values: list[float | None]) -> float | None:
+    """The last quarter's mean over the first quarter's (None under 4 measured frames)."""
+    values = [v for v in values if v is not None]
+    if len(values) < 4:
+        return None
+    quarter = len(values) // 4
+    return float(np.mean(values[-quarter:]) / max(np.mean(values[:quarter]), 1e-12))
 
 
 def _mean(values: list[float]) -> float | None:

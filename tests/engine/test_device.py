@@ -1,0 +1,119 @@
+"""Device setup before TensorFlow touches a GPU (no GPU needed: TensorFlow's device calls are
+patched to return a fake GPU and to log the order in which they are made)."""
+
+import pytest
+import tensorflow as tf
+from test_gpumemory import CARDS, MIB, FakeNVML
+from tinyvgg import tiny_vgg
+
+from vidstyle.config import MethodConfig
+from vidstyle.engine import device, gpumemory, memory
+from vidstyle.errors import UsageError
+
+FAKE_GPUS = [tf.config.PhysicalDevice("/physical_device:GPU:0", "GPU"),
+             tf.config.PhysicalDevice("/physical_device:GPU:1", "GPU")]  # fmt: skip
+
+
+@pytest.fixture
+def fake_gpus(monkeypatch):
+    """TensorFlow sees two GPUs; every device call and the memory read are logged, in order."""
+    log = []
+    monkeypatch.setattr(device, "_configured", {})
+    monkeypatch.delenv("CUDA_DEVICE_ORDER", raising=False)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1,0")
+    nvml = FakeNVML(CARDS, log)
+    real_read = gpumemory.read
+    monkeypatch.setattr(gpumemory, "read", lambda entry, env, _=None: real_read(entry, env, nvml))
+
+    def listed(kind=None):
+        log.append("list")
+        return list(FAKE_GPUS) if kind == "GPU" else []
+
+    def visible(devices, kind=None):
+        log.append(("visible", [d.name for d in devices]))
+
+    def growth(gpu, enable):
+        log.append(("growth", gpu.name, enable))
+
+    def tf32(enabled):
+        log.append(("tf32", enabled))
+
+    monkeypatch.setattr(tf.config, "list_physical_devices", listed)
+    monkeypatch.setattr(tf.config, "set_visible_devices", visible)
+    monkeypatch.setattr(tf.config.experimental, "set_memory_growth", growth)
+    monkeypatch.setattr(tf.config.experimental, "enable_tensor_float_32_execution", tf32)
+    return log
+
+
+def test_budget_is_read_before_tensorflow_initializes_the_one_gpu_with_growth(fake_gpus):
+    import os
+
+    from vidstyle.engine import model
+    from vidstyle.engine.optimize import build_engine
+
+    original = model.keras_vgg19
+    model.keras_vgg19 = lambda source: fake_gpus.append("vgg19") or tiny_vgg()
+    try:
+        engine = build_engine(MethodConfig(), None)
+    finally:
+        model.keras_vgg19 = original
+    memory_read = fake_gpus.index(("memory", "GPU-bbbb2222-0000"))  # CUDA_VISIBLE_DEVICES=1,0
+    order = [fake_gpus.index(e) for e in ("nvmlShutdown", "list")]
+    assert memory_read < order[0] < order[1]  # read while TensorFlow has not even listed GPUs
+    setup = fake_gpus[order[1] + 1 : order[1] + 4]
+    assert setup == [("visible", ["/physical_device:GPU:0"]),  # only this process's GPU 0
+                     ("growth", "/physical_device:GPU:0", True), ("tf32", False)]  # fmt: skip
+    assert fake_gpus.index("vgg19") > order[1] + 3  # weights placed after the setup
+    assert os.environ["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"
+    assert engine.device.gpu and engine.device.free_bytes == 30000 * MIB
+    expected = 30000 * MIB - int(memory.GPU_BASELINE_GIB * memory.GIB)
+    assert engine.memory_budget == expected and engine.memory_note is None
+
+
+def test_configure_is_idempotent_and_keeps_tf32_for_mixed(fake_gpus):
+    first = device.configure(0, "float32")
+    calls = len(fake_gpus)
+    assert device.configure(0, "mixed") is first
+    assert fake_gpus[calls:] == [("tf32", True)]  # nothing read or set up again
+    with pytest.raises(UsageError, match="one GPU per process"):
+        device.configure(1)
+
+
+def test_a_gpu_tensorflow_already_initialized_gives_a_note_not_a_wrong_budget(
+    fake_gpus, monkeypatch
+):
+    def initialized(devices, kind=None):
+        raise RuntimeError("Visible devices cannot be modified after being initialized")
+
+    monkeypatch.setattr(tf.config, "set_visible_devices", initialized)
+    found = device.configure()
+    assert found.gpu and found.free_bytes is None and "initialized" in found.note
+    budget, note = memory.budget(0.0, found)
+    assert budget is None and "{memory_limit}" in note
+    assert memory.budget(3.0, found) == (3 * memory.GIB, None)
+
+
+def test_a_gpu_index_the_process_does_not_see_is_a_usage_error(fake_gpus):
+    with pytest.raises(UsageError, match="sees 2 GPU"):
+        device.configure(2)
+
+
+def test_unreadable_budget_is_a_note_the_engine_keeps(fake_gpus, monkeypatch):
+    from tinyvgg import tiny_engine
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-ffff")  # a UUID NVML does not know
+    engine = tiny_engine()
+    assert engine.memory_budget is None
+    assert "GPU-ffff" in engine.memory_note and "{memory_limit}" in engine.memory_note
+
+
+def test_each_engine_runs_with_its_own_tf32_setting(fake_gpus):
+    import numpy as np
+    from tinyvgg import tiny_engine
+
+    exact, mixed = tiny_engine(), tiny_engine(MethodConfig(precision="mixed"))
+    image = np.zeros((16, 16, 3), np.uint8)
+    for engine in (exact, mixed, exact):
+        del fake_gpus[:]
+        engine.stylize(image, engine.style_targets(image), steps=0)
+        assert fake_gpus == [("tf32", engine.method.precision == "mixed")]

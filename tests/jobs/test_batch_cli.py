@@ -1,0 +1,57 @@
+"""`vidstyle batch run` and `vidstyle batch status` through the CLI (tiny random-weight model)."""
+
+import json
+
+import pytest
+from nightmaker import make_night
+from tinyvgg import tiny_engine
+from typer.testing import CliRunner
+
+from vidstyle.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def night(tmp_path, monkeypatch):
+    monkeypatch.setattr("vidstyle.batch.default_engine_factory", lambda weights: tiny_engine)
+    return make_night(tmp_path)
+
+
+def test_dry_run_prints_the_plan_and_runs_nothing(night, tmp_path):
+    result = runner.invoke(app, ["batch", "run", str(night), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "9 tasks, 42 steps, about" in result.output
+    assert not (tmp_path / "night.vidstyle-run").exists() and not (tmp_path / "styled").exists()
+
+
+def test_run_then_status_with_exit_codes(night):
+    before = runner.invoke(app, ["batch", "status", str(night)])
+    assert before.exit_code == 3 and "not started yet" in before.output
+    done = runner.invoke(app, ["batch", "run", str(night), "--quiet"])
+    assert done.exit_code == 0, done.output
+    status = runner.invoke(app, ["batch", "status", str(night), "--json"])
+    assert status.exit_code == 0
+    data = json.loads(status.output)
+    assert data["exit_code"] == 0 and [j["counts"] for j in data["jobs"]] == [
+        {"done": 8},
+        {"done": 1},
+    ]
+    table = runner.invoke(app, ["batch", "status", str(night)])
+    assert "holiday" in table.output and "beach" in table.output
+
+
+def test_a_bad_job_file_is_one_line_and_exit_2(night):
+    night.write_text(night.read_text().replace("max_size = 32", "max_sise = 32"))
+    result = runner.invoke(app, ["batch", "run", str(night)])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"error: {night}: [defaults]: unknown key 'max_sise' (did you mean 'max_size'?)"
+    ]
+
+
+def test_a_deadline_that_leaves_no_time_exits_3(night):
+    bad = runner.invoke(app, ["batch", "run", str(night), "--until", "25:00"])
+    assert bad.exit_code == 2 and "cannot read --until '25:00'" in bad.output
+    result = runner.invoke(app, ["batch", "run", str(night), "--for", "0s", "--quiet"])
+    assert result.exit_code == 3 and "deadline" in result.output

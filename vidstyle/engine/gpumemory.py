@@ -1,0 +1,182 @@
+"""Which physical GPU a process's first CUDA device is, and its free memory, read without
+TensorFlow: from NVML (the ``nvidia-ml-py`` package, ``pynvml``) or, without it, ``nvidia-smi``.
+
+Which device: CUDA numbers the devices listed in ``CUDA_VISIBLE_DEVICES`` (indices, ``GPU-...``
+UUIDs or unique UUID prefixes, ``MIG-...`` UUIDs; the list ends at the first entry that is none
+of these; empty or ``-1`` means no GPU) in that order, so a process's device ``i`` is the list's
+``i``-th entry, or the ``i``-th GPU when the variable is unset. Indices follow CUDA's order,
+which is "fastest first" unless ``CUDA_DEVICE_ORDER=PCI_BUS_ID``; NVML and ``nvidia-smi`` list
+GPUs in PCI bus order. :func:`vidstyle.engine.device.configure` sets ``CUDA_DEVICE_ORDER`` to
+``PCI_BUS_ID`` when unset (before CUDA starts), and the GPUs here are sorted by PCI bus id, so an
+index means the same GPU to CUDA, to this module and to ``nvidia-smi``. When the user has chosen
+``FASTEST_FIRST`` and the GPUs are not all the same model, the index cannot be mapped and the
+memory is reported unknown.
+
+MIG: a GPU in MIG mode reports the whole card's memory; only a MIG device (a ``MIG-...`` UUID in
+``CUDA_VISIBLE_DEVICES``) can be used, and its own memory comes from NVML's MIG handle.
+``nvidia-smi --query-gpu`` cannot give it. Values such as ``[N/A]`` or ``[Insufficient
+Permissions]`` make the memory unknown, with the reason.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A GPU's free memory in bytes (None: unknown), what the GPU is, and why it is unknown."""
+
+    free: int | None
+    label: str
+    note: str | None = None
+
+
+def visible_entries(value: str | None) -> list[str] | None:
+    """The devices ``CUDA_VISIBLE_DEVICES`` lets CUDA see, in CUDA's order (None: unset, all)."""
+    if value is None:
+        return None
+    entries = []
+    for entry in value.split(","):
+        entry = entry.strip()
+        if entry.isdigit() or entry.startswith(("GPU-", "MIG-")):
+            entries.append(entry)
+        else:  # CUDA ignores this entry and every one after it ("-1" hides every GPU)
+            break
+    return entries
+
+
+def physical_entry(index: int, environ) -> str | None:
+    """The ``CUDA_VISIBLE_DEVICES`` entry of the process's CUDA device ``index``, or its index
+    among all GPUs when the variable is unset; None when there is no such device."""
+    entries = visible_entries(environ.get("CUDA_VISIBLE_DEVICES"))
+    if entries is None:
+        return str(index)
+    return entries[index] if index < len(entries) else None
+
+
+def read(entry: str, environ, nvml=None) -> Reading:
+    """The free memory of the device ``entry`` (see :func:`physical_entry`).
+
+    Args:
+        entry: an index (PCI bus order), a ``GPU-`` or ``MIG-`` UUID or prefix.
+        environ: the environment (for ``CUDA_DEVICE_ORDER``).
+        nvml: the ``pynvml`` module; imported when None, ``nvidia-smi`` when not installed.
+    """
+    if nvml is None:
+        try:
+            import pynvml as nvml
+        except ImportError:
+            return _read_smi(entry, environ)
+    try:
+        nvml.nvmlInit()
+    except Exception as error:  # NVMLError subclasses: no driver library, no permission
+        smi = _read_smi(entry, environ)
+        return (
+            smi if smi.free is not None else Reading(None, smi.label, f"NVML: {error}; {smi.note}")
+        )
+    try:
+        return _read_nvml(nvml, entry, environ)
+    except Exception as error:  # NVMLError: not supported, no permission, GPU lost
+        return Reading(None, entry, f"NVML cannot read GPU {entry}: {error}")
+    finally:
+        nvml.nvmlShutdown()
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _read_nvml(nvml, entry: str, environ) -> Reading:
+    gpus = []
+    for i in range(nvml.nvmlDeviceGetCount()):
+        handle = nvml.nvmlDeviceGetHandleByIndex(i)
+        bus = _text(nvml.nvmlDeviceGetPciInfo(handle).busId)
+        gpus.append((bus.upper(), _text(nvml.nvmlDeviceGetUUID(handle)), handle))
+    gpus.sort(key=lambda gpu: gpu[0])
+    if entry.startswith("MIG-"):
+        return _read_mig(nvml, entry, [handle for _, _, handle in gpus])
+    if entry.startswith("GPU-"):
+        found = [gpu for gpu in gpus if gpu[1].startswith(entry)]
+        if len(found) != 1:
+            return Reading(None, entry, f"no single GPU has the UUID {entry}")
+    else:
+        names = {_text(nvml.nvmlDeviceGetName(handle)) for _, _, handle in gpus}
+        note = _order_note(environ, len(names))
+        if note or int(entry) >= len(gpus):
+            return Reading(None, entry, note or f"there is no GPU {entry}")
+        found = [gpus[int(entry)]]
+    bus, uuid, handle = found[0]
+    if _mig_enabled(nvml, handle):
+        note = "the GPU is in MIG mode: give a MIG device's UUID in CUDA_VISIBLE_DEVICES"
+        return Reading(None, uuid, note)
+    return Reading(int(nvml.nvmlDeviceGetMemoryInfo(handle).free), f"{uuid} ({bus})")
+
+
+def _mig_enabled(nvml, handle) -> bool:
+    try:
+        current, _pending = nvml.nvmlDeviceGetMigMode(handle)
+    except Exception:  # NVMLError_NotSupported: a GPU without MIG
+        return False
+    return current == 1
+
+
+def _read_mig(nvml, entry: str, handles) -> Reading:
+    for handle in handles:
+        if not _mig_enabled(nvml, handle):
+            continue
+        for i in range(nvml.nvmlDeviceGetMaxMigDeviceCount(handle)):
+            try:
+                mig = nvml.nvmlDeviceGetMigDeviceHandleByIndex(handle, i)
+            except Exception:  # NVMLError_NotFound: no MIG device in this slot
+                continue
+            uuid = _text(nvml.nvmlDeviceGetUUID(mig))
+            if uuid.startswith(entry) or entry.startswith(uuid):
+                return Reading(int(nvml.nvmlDeviceGetMemoryInfo(mig).free), uuid)
+    return Reading(None, entry, f"no MIG device has the UUID {entry}")
+
+
+def _order_note(environ, models: int) -> str | None:
+    """Why an index cannot be mapped: CUDA's fastest-first order over different GPU models."""
+    order = environ.get("CUDA_DEVICE_ORDER", "FASTEST_FIRST")
+    if order == "PCI_BUS_ID" or models <= 1:
+        return None
+    return "CUDA_DEVICE_ORDER is not PCI_BUS_ID and the GPUs differ: cannot tell which one is used"
+
+
+SMI_QUERY = "index,uuid,pci.bus_id,name,mig.mode.current,memory.free"
+
+
+def _read_smi(entry: str, environ) -> Reading:
+    """The same from ``nvidia-smi`` (no MIG devices: it reports whole GPUs only)."""
+    if shutil.which("nvidia-smi") is None:
+        return Reading(None, entry, "neither NVML (nvidia-ml-py) nor nvidia-smi is available")
+    query = ["nvidia-smi", f"--query-gpu={SMI_QUERY}", "--format=csv,noheader,nounits"]
+    try:
+        done = subprocess.run(query, capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError) as error:
+        return Reading(None, entry, f"nvidia-smi failed: {error}")
+    rows = [[field.strip() for field in line.split(",")] for line in done.stdout.splitlines()]
+    rows = sorted((row for row in rows if len(row) == 6), key=lambda row: row[2].upper())
+    if entry.startswith("MIG-"):
+        note = "nvidia-smi cannot report a MIG device's memory (install nvidia-ml-py)"
+        return Reading(None, entry, note)
+    if entry.startswith("GPU-"):
+        found = [row for row in rows if row[1].startswith(entry)]
+    else:
+        note = _order_note(environ, len({row[3] for row in rows}))
+        if note:
+            return Reading(None, entry, note)
+        found = rows[int(entry) : int(entry) + 1]
+    if len(found) != 1:
+        return Reading(None, entry, f"nvidia-smi lists no single GPU {entry}")
+    _, uuid, bus, _name, mig, free = found[0]
+    if mig == "Enabled":
+        note = "the GPU is in MIG mode: give a MIG device's UUID in CUDA_VISIBLE_DEVICES"
+        return Reading(None, uuid, note)
+    try:
+        return Reading(int(float(free) * 2**20), f"{uuid} ({bus})")
+    except ValueError:
+        return Reading(None, uuid, f"nvidia-smi reports the free memory as {free}")

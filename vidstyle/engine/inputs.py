@@ -1,0 +1,64 @@
+"""What an optimization is given, apart from the method: a style's Gram targets, a video frame's
+temporal term, one level's loss inputs, and the uint8 <-> float32 image conversions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+
+@dataclass(frozen=True)
+class StyleTargets:
+    """Gram matrices of one style image at the style layers, each [1, C, C]."""
+
+    grams: tuple[tf.Tensor, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What the loss of one level needs besides the image, in the compiled functions' order."""
+
+    params: tf.Tensor
+    content_targets: list[tf.Tensor]
+    style_grams: list[tf.Tensor]
+    warped: tf.Tensor
+    mask: tf.Tensor
+
+    def args(self) -> tuple:
+        return self.params, self.content_targets, self.style_grams, self.warped, self.mask
+
+
+@dataclass(frozen=True)
+class Temporal:
+    """The temporal term of a video frame.
+
+    Attributes:
+        warped: previous stylized frame warped into this one, HxWx3 float32 in 0..1.
+        mask: HxW float32, 1 where the optical flow is reliable.
+        weight: the term's weight.
+    """
+
+    warped: np.ndarray
+    mask: np.ndarray
+    weight: float
+
+
+def compute_dtype(precision: str) -> str:
+    """The convolutions' dtype: float32, or float16 on a GPU / bfloat16 on a CPU for ``mixed``."""
+    if precision != "mixed":
+        return "float32"
+    return "float16" if tf.config.list_physical_devices("GPU") else "bfloat16"
+
+
+def to_tensor(images: np.ndarray) -> tf.Tensor:
+    """uint8 or float 0..255 images (HxWx3 or BxHxWx3) as a float32 batch in 0..1."""
+    batch = images if images.ndim == 4 else images[None]
+    return tf.constant(np.asarray(batch, np.float32) / 255.0)
+
+
+def to_uint8(images: tf.Tensor) -> np.ndarray:
+    """A float batch in 0..1 as uint8 BxHxWx3."""
+    return np.clip(np.rint(images.numpy() * 255.0), 0, 255).astype(np.uint8)
