@@ -138,7 +138,7 @@ def run_cluster(
     own = not ray.is_initialized()
     if own:
         address = None if config.address in ("auto", "local") else config.address
-        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+        ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
     try:
         slots = _start_workers(ray, config, engine_factory, log)
         driver = Driver(ray, tasks, ledger, slots, config, reporter or NullReporter(),
