@@ -61,7 +61,7 @@ def _pictures(path: Path, encoded: dict) -> list[np.ndarray]:
 def test_two_workers_make_what_one_process_makes(cluster, tmp_path, monkeypatch):
     from vidstyle.pipeline import video
 
-    encoded = {}  # clip -> its frames as given to the encoder (x264 is not bit-exact run to run)
+    encoded = {}  # clip -> its frames as given to the encoder (what the run made, before H.264)
 
     def keep(dest, frames, *args, **kwargs):
         frames = list(frames)
