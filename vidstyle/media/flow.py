@@ -47,15 +47,23 @@ def flow(prev_rgb: np.ndarray, next_rgb: np.ndarray) -> np.ndarray:
     return field * np.array([width / big[0], height / big[1]], np.float32)
 
 
-def warp(image: np.ndarray, flow_ba: np.ndarray) -> np.ndarray:
+_INTERPOLATIONS = {"linear": cv2.INTER_LINEAR, "lanczos": cv2.INTER_LANCZOS4}
+
+
+def warp(image: np.ndarray, flow_ba: np.ndarray, interpolation: str = "lanczos") -> np.ndarray:
     """Backward-warp frame a's image into frame b: ``out[y, x] = image[y + dy, x + dx]``.
 
-    ``(dx, dy) = flow_ba[y, x]``; sampling is bilinear and positions outside the image take
-    the nearest border pixel.
+    ``(dx, dy) = flow_ba[y, x]``; positions outside the image take the nearest border pixel.
+    Sampling is 8x8 Lanczos by default: bilinear sampling (``linear``) averages neighbours
+    wherever the flow is fractional, a small blur that adds up frame after frame when each frame
+    starts from the last one warped, and that a temporal error measured through it charges to a
+    crisp result. Lanczos keeps the detail; it may overshoot the input's range a little at sharp
+    edges (uint8 saturates; clip floats where that matters).
 
     Args:
         image: HxW or HxWxC image of frame a, uint8 or float (any channel count).
         flow_ba: HxWx2 flow from frame b to frame a.
+        interpolation: ``linear`` or ``lanczos``.
 
     Returns:
         The image aligned to frame b, with the dtype and shape of ``image``.
@@ -70,9 +78,10 @@ def warp(image: np.ndarray, flow_ba: np.ndarray) -> np.ndarray:
     map_y = np.arange(height, dtype=np.float32)[:, None] + flow_ba[..., 1].astype(np.float32)
     if image.ndim == 3 and image.shape[2] not in (1, 3, 4):
         # cv2.remap takes at most 4 channels, and interpolates 2-channel images only to 1/32 px
-        planes = [_remap(image[..., c], map_x, map_y) for c in range(image.shape[2])]
+        planes = [_remap(image[..., c], map_x, map_y, interpolation)
+                  for c in range(image.shape[2])]  # fmt: skip
         return np.stack(planes, axis=2)
-    return _remap(image, map_x, map_y).reshape(image.shape)
+    return _remap(image, map_x, map_y, interpolation).reshape(image.shape)
 
 
 def reliable_mask(flow_ab: np.ndarray, flow_ba: np.ndarray) -> np.ndarray:
@@ -204,9 +213,10 @@ def _hsv_histogram(rgb: np.ndarray) -> np.ndarray:
     return cv2.normalize(hist, hist, 1.0, 0.0, cv2.NORM_L1)
 
 
-def _remap(image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
+def _remap(image, map_x, map_y, interpolation: str) -> np.ndarray:
     image = np.ascontiguousarray(image)
-    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    kind = _INTERPOLATIONS[interpolation]
+    return cv2.remap(image, map_x, map_y, kind, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _squared_gradient(plane: np.ndarray) -> np.ndarray:

@@ -186,7 +186,7 @@ class FrameLoop:
         if self.config.warm_start == "prev":
             return previous.result, None, self.config.steps_next, None
         flows = _flows(previous.content, work)
-        warped = flowlib.warp(previous.result.astype(np.float32), flows[1])
+        warped = np.clip(flowlib.warp(previous.result.astype(np.float32), flows[1]), 0.0, 255.0)
         mask = flowlib.reliable_mask(*flows)
         temporal = Temporal(warped / 255.0, mask, self.config.temporal_weight)
         return warped, temporal, self.config.steps_next, flows
