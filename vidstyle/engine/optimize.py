@@ -24,8 +24,8 @@ import numpy as np
 import tensorflow as tf
 
 from vidstyle.config import MethodConfig
+from vidstyle.engine import colors, lbfgs, losses, memory, numerics, schedule
 from vidstyle.engine import device as devices
-from vidstyle.engine import lbfgs, losses, memory, numerics, schedule
 from vidstyle.engine.inputs import (
     Problem,
     StyleTargets,
@@ -76,9 +76,12 @@ class Engine:
 
     # --------------------------------------------------------------------------------- targets
 
-    def style_targets(self, style: np.ndarray) -> StyleTargets:
-        """Gram targets of a style image (HxWx3 uint8), computed once and cached by content."""
+    def style_targets(self, style: np.ndarray, cache: bool = True) -> StyleTargets:
+        """Gram targets of a style image (HxWx3 uint8), computed once and cached by content
+        (not cached with ``cache`` False: a style matched to one photo's colours)."""
         key = (style.shape, hashlib.sha1(np.ascontiguousarray(style)).hexdigest())
+        if not cache:
+            self._style_cache.pop(key, None)
         if key not in self._style_cache:
             n_content = len(self.method.content_layers)
             short = min(style.shape[:2])
@@ -88,7 +91,7 @@ class Engine:
                 style = _resized(style, size, "bilinear")
             features = self.extractor(to_tensor(style))[n_content:]
             self._style_cache[key] = StyleTargets(tuple(losses.gram(f) for f in features))
-        return self._style_cache[key]
+        return self._style_cache[key] if cache else self._style_cache.pop(key)
 
     def _content_targets(self, content: tf.Tensor) -> list[tf.Tensor]:
         return self.extractor(content)[: len(self.method.content_layers)]
@@ -135,6 +138,13 @@ class Engine:
                 device ran out of memory during it.
             NumericError: when a loss term or the gradient became infinite or NaN.
         """
+        if self.method.preserve_colors == "luminance":  # the photo's chroma, the result's Y
+            gray, start, temporal = colors.luminance_inputs(content, init, temporal)
+            result = self._stylize(gray, style, start, steps, temporal, on_step)
+            return colors.recombine(result, content)
+        return self._stylize(content, style, init, steps, temporal, on_step)
+
+    def _stylize(self, content, style, init, steps, temporal, on_step) -> np.ndarray:
         height, width = content.shape[-3:-1]
         if min(height, width) < self.extractor.min_side:
             return self._stylize_enlarged(content, style, init, steps, temporal, on_step)
@@ -170,7 +180,7 @@ class Engine:
         enlarge it (and its start and temporal term) to that side, then shrink the result back."""
         height, width = content.shape[-3:-1]
         big, start, temporal = self._enlarged(content, init, temporal)
-        result = self.stylize(big, style, start, steps, temporal, on_step)
+        result = self._stylize(big, style, start, steps, temporal, on_step)
         return _resized(result, [height, width], "area")
 
     def _enlarged(self, image, init=None, temporal=None):
@@ -358,6 +368,8 @@ class Engine:
             ``{"content", "style", "tv", "temporal"}`` unweighted, and ``"total"`` with the
             method's weights (and the temporal weight when a temporal term is given).
         """
+        if self.method.preserve_colors == "luminance":
+            content, image, temporal = colors.luminance_inputs(content, image, temporal)
         if min(image.shape[:2]) < self.extractor.min_side:
             image, content, temporal = self._enlarged(image, content, temporal)
         x, target = to_tensor(image), to_tensor(content)
