@@ -61,8 +61,10 @@ Steps = Annotated[
 ]
 Optimizer = Annotated[str, typer.Option(help="adam (the tutorial's) or lbfgs (Gatys et al.'s).")]
 Scales = Annotated[
-    int, typer.Option(help="Coarse-to-fine levels: 1 full size only, N from size / 2^(N-1) up.")
-]
+    int,
+    typer.Option(help="Coarse-to-fine levels: 0 automatic (above 1024 px: from about 512 px up by "
+                 "sqrt(2) per level), 1 full size only, N from size / 2^(N-1) up."),
+]  # fmt: skip
 Tol = Annotated[
     float, typer.Option(help="Stop early once the loss changes less than this fraction (0: off).")
 ]

@@ -40,8 +40,10 @@ class MethodConfig:
         steps: optimization steps per image: Adam steps, or L-BFGS iterations. With ``scales`` above
             1 they are shared out over the levels (see :mod:`vidstyle.engine.schedule`). None (the
             default) takes the optimizer's: 1000 for Adam (10 x 100), LBFGS_STEPS for L-BFGS.
-        scales: coarse-to-fine levels: 1 optimizes at the working size only; N starts at the
-            working size / 2^(N-1) and doubles the size at each level.
+        scales: coarse-to-fine levels: 0 (the default) chooses them: one level up to 1024 px,
+            above that from about 512 px up by sqrt(2) per level; 1 optimizes at the working size
+            only; N starts at the working size / 2^(N-1) and doubles the size at each level (see
+            :mod:`vidstyle.engine.schedule`).
         tol: early stop: a level ends when its loss changed by less than this fraction over the
             last window (50 Adam steps, or 10 L-BFGS iterations); 0 turns it off.
         max_size: longest side of the working image in pixels (inputs are only ever shrunk); 0
@@ -71,7 +73,7 @@ class MethodConfig:
     epsilon: float = 0.1
     optimizer: str = "adam"
     steps: int | None = None
-    scales: int = 1
+    scales: int = 0
     tol: float = 0.0
     max_size: int = 512
     style_scale: float = 1.0
@@ -89,8 +91,8 @@ class MethodConfig:
             raise UsageError(None, f"{{steps}} must be 0 or more, got {self.steps}")
         if self.optimizer not in OPTIMIZERS:
             raise UsageError(None, f"{{optimizer}} must be one of {', '.join(OPTIMIZERS)}")
-        if self.scales < 1:
-            raise UsageError(None, f"{{scales}} must be at least 1, got {self.scales}")
+        if self.scales < 0:
+            raise UsageError(None, f"{{scales}} must be 0 (automatic) or more, got {self.scales}")
         if not self.tol >= 0:  # also rejects NaN
             raise UsageError(None, f"{{tol}} must be 0 or more, got {self.tol}")
         if self.max_size < 16 and self.max_size != 0:

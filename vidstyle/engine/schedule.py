@@ -19,6 +19,20 @@ each), so N=2 gives half the steps at half size and half at full size (1000: 500
 thirds (1000: 334 + 333 + 333, coarsest first). A coarse level whose shorter side would fall below
 :data:`MIN_SIDE` pixels is dropped and its share goes to the others.
 
+Automatic levels (``scales = 0``, the default): an image whose longest side is at most
+:data:`AUTO_ABOVE` (1024 px) has one level. A larger one runs coarse to fine on its own: the first
+level near :data:`AUTO_START` (512 px), each next one sqrt(2) larger, the last the working size
+(2048 px: 512, 724, 1024, 1448, 2048). Why 1024: VGG19's deepest style layer (block5_conv1) sees a
+window of about 200 px, a fifth of a 1024 px image, so there single-scale optimization still
+places the painting's large structures; at 2048 px it sees a tenth, and single-scale results
+become a fine texture of small strokes over the photo (Gatys et al. 2017, section 5). Starting
+at 512 px places them where the network sees them, and each finer level adds detail. The steps
+are shared so that the fine levels stay cheap: each level gets 1/sqrt(2) of the steps of the
+level below it (2048 px, 1000 steps: 356, 251, 178, 126, 89). A level has twice the pixels of the
+one below, so its cost is sqrt(2) times, and the whole ladder costs about a quarter of the same
+steps at the working size. The factor-2 ladder of ``scales = N`` moves by 2 per level; sqrt(2)
+keeps every level's start close to its own optimum (a change upsampled by 2 blurs more).
+
 Early stop (``tol = R > 0``): after every report (each chunk of 10 Adam steps, each L-BFGS
 iteration) the loss is compared with the one a window earlier (50 Adam steps, 10 L-BFGS
 iterations); the level ends when ``|L_before - L_now| <= R * L_now`` (a relative change of at
@@ -29,11 +43,14 @@ comes a full window into it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import tensorflow as tf
 
 MIN_SIDE = 32  # four 2x2 poolings before block5 leave at least 2 x 2 positions
+AUTO_ABOVE = 1024  # longest side above which ``scales = 0`` runs coarse to fine (see above)
+AUTO_START = 512  # the automatic ladder's first level is near this longest side
 
 
 @dataclass(frozen=True)
@@ -71,20 +88,61 @@ def levels(height: int, width: int, steps: int, scales: int) -> list[Level]:
     Args:
         height, width: the working size.
         steps: the step budget of the whole image.
-        scales: the number of levels wanted (``MethodConfig.scales``).
+        scales: the number of levels wanted (``MethodConfig.scales``), each twice the size of the
+            one before; 0 chooses them (:func:`auto_factors`, sqrt(2) apart).
 
     Returns:
         One :class:`Level` per level kept; coarse levels smaller than :data:`MIN_SIDE` on their
         shorter side, and coarse levels given no steps, are left out. The working size is always
         the last level, even with no steps.
     """
-    factors = [2**k for k in range(scales - 1, 0, -1)]
-    factors = [f for f in factors if min(height, width) / f >= MIN_SIDE] + [1]
+    if scales == 0:
+        factors = auto_factors(height, width)
+        shares = split_weighted(steps, factors)  # 1/sqrt(2) of the steps at each finer level
+    else:
+        factors = [2**k for k in range(scales - 1, 0, -1)]
+        factors = [f for f in factors if min(height, width) / f >= MIN_SIDE] + [1]
+        shares = split_steps(steps, len(factors))
     plan = [
         Level(max(1, round(height / f)), max(1, round(width / f)), n)
-        for f, n in zip(factors, split_steps(steps, len(factors)))
+        for f, n in zip(factors, shares)
     ]
     return [level for level in plan[:-1] if level.steps > 0] + plan[-1:]
+
+
+def auto_factors(height: int, width: int) -> list[float]:
+    """The automatic ladder: how much smaller than the working size each level is, coarsest
+    first, ending with 1.
+
+    Returns:
+        ``[1]`` up to :data:`AUTO_ABOVE` px; above, ``sqrt(2)^k, ..., sqrt(2), 1`` with k the
+        number of sqrt(2) steps from :data:`AUTO_START` px to the longest side (rounded), less
+        any level whose shorter side would fall below :data:`MIN_SIDE`.
+    """
+    longest = max(height, width)
+    if longest <= AUTO_ABOVE:
+        return [1.0]
+    count = round(2 * math.log2(longest / AUTO_START))
+    factors = [math.sqrt(2) ** k for k in range(count, 0, -1)]
+    return [f for f in factors if min(height, width) / f >= MIN_SIDE] + [1.0]
+
+
+def split_weighted(steps: int, weights: list[float]) -> list[int]:
+    """``steps`` shared out in proportion to ``weights`` (largest remainders get the rest).
+
+    Args:
+        steps: the whole budget, 0 or more.
+        weights: one positive weight per level.
+
+    Returns:
+        Counts summing to ``steps``.
+    """
+    exact = [steps * w / sum(weights) for w in weights]
+    counts = [math.floor(x) for x in exact]
+    by_remainder = sorted(range(len(exact)), key=lambda i: counts[i] - exact[i])
+    for i in by_remainder[: steps - sum(counts)]:
+        counts[i] += 1
+    return counts
 
 
 def resize(images: tf.Tensor, height: int, width: int) -> tf.Tensor:
