@@ -22,9 +22,9 @@ thirds (1000: 334 + 333 + 333, coarsest first). A coarse level whose shorter sid
 Automatic levels (``scales = 0``, the default): an image whose longest side is at most
 :data:`AUTO_ABOVE` (1024 px) has one level. A larger one runs coarse to fine on its own: the first
 level near :data:`AUTO_START` (512 px), each next one sqrt(2) larger, the last the working size
-(2048 px: 512, 724, 1024, 1448, 2048). Why 1024: VGG19's deepest style layer (block5_conv1) sees a
-window of about 200 px, a fifth of a 1024 px image, so there single-scale optimization still
-places the painting's large structures; at 2048 px it sees a tenth, and single-scale results
+(2048 px: 512, 724, 1024, 1448, 2048). Why 1024: VGG19's deepest style layer (block5_conv1) has
+a receptive field of 156 px, a sixth of a 1024 px image, so there single-scale optimization still
+places the painting's large structures; at 2048 px it sees a thirteenth, and single-scale results
 become a fine texture of small strokes over the photo (Gatys et al. 2017, section 5). Starting
 at 512 px places them where the network sees them, and each finer level adds detail. The steps
 are shared so that the fine levels stay cheap: each level gets 1/sqrt(2) of the steps of the
@@ -143,6 +143,13 @@ def split_weighted(steps: int, weights: list[float]) -> list[int]:
     for i in by_remainder[: steps - sum(counts)]:
         counts[i] += 1
     return counts
+
+
+def offset(on_step, done: int):
+    """``on_step`` with ``done`` added to the step count (a level's steps after the earlier's)."""
+    if on_step is None:
+        return None
+    return lambda step, loss: on_step(done + step, loss)
 
 
 def resize(images: tf.Tensor, height: int, width: int) -> tf.Tensor:
