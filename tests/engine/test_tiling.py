@@ -7,7 +7,7 @@ from conftest import textured
 from tinyvgg import tiny_engine
 
 from vidstyle.config import MethodConfig
-from vidstyle.engine import memory, tiling
+from vidstyle.engine import ladder, memory, tiling
 from vidstyle.engine.inputs import to_tensor, to_uint8
 from vidstyle.errors import TooLargeError
 
@@ -67,7 +67,7 @@ def test_tile_chosen_from_the_budget_down_to_the_smallest():
 
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
 def test_an_image_over_the_budget_is_tiled_with_the_untiled_result(optimizer, monkeypatch):
-    monkeypatch.setattr(tiling, "MIN_TILE", 8)
+    monkeypatch.setattr(ladder, "MIN_TILE", 8)
     method = SHALLOW.replace(optimizer=optimizer, learning_rate=0.05, scales=1)
     untiled, tiled = tiny_engine(method), tiny_engine(method)
     untiled.memory_budget, tiled.memory_budget = None, int(0.02 * 2**30)
@@ -100,3 +100,19 @@ def _host_adam(engine, content, style, steps):
     adam.steps(lambda i: engine._loss_and_grad(i, params, targets, list(style.grams), warped,
                                                mask), steps)  # fmt: skip
     return to_uint8(adam.x)[0]
+
+
+def test_the_plan_of_levels_and_tiles_agrees_with_the_engine_and_fits_the_budget():
+    method, gib = MethodConfig(), 2**30
+    assert ladder.reach(ladder.vgg19_kinds(method.layers)) == (16, 112)
+    assert ladder.reach(ladder.vgg19_kinds(SHALLOW.layers)) == (4, 20)
+    works = ladder.describe(3072, 4096, method, 8 * gib)
+    assert [max(w.height, w.width) for w in works] == [512, 724, 1024, 1448, 2048, 2896, 4096]
+    assert works[0].tile is None and works[-1].tile is not None and works[-1].tiles > 1
+    assert all(w.needed <= 8 * gib for w in works)
+    assert works[-1].tile == tiling.choose_tile(
+        3072, 4096, "adam", 8 * gib, tiny_engine().extractor
+    )
+    assert all(w.tile is None for w in ladder.describe(3072, 4096, method, None))
+    line = ladder.summary(works)
+    assert line.startswith("512x384, 724x543") and "4096x3072 (20 tiles of 960 px)" in line

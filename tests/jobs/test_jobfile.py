@@ -82,3 +82,17 @@ def test_original_colours_and_the_own_size_in_a_job_file(night):
     assert "unknown key 'style_blend'" in _error(
         night, '[[job]]\nname = "x"\n' + BASE + 'style_blend = "0.5,0.5"\n'
     )
+
+
+def test_the_dry_run_shows_each_tasks_levels_tiles_and_memory(night):
+    from typer.testing import CliRunner
+
+    from vidstyle.cli import app
+
+    night.write_text('[[job]]\nname = "x"\n' + BASE + "max_size = 0\nmemory_limit = 0.01\n")
+    tasks = plan(load(night))
+    assert {t.work for t in tasks} == {"40x30: 0.0 GiB at most", "24x36: 0.0 GiB at most"}
+    result = CliRunner().invoke(app, ["batch", "run", str(night), "--dry-run"],
+                                env={"COLUMNS": "250"})  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "levels (tiles): memory" in result.output and "40x30: 0.0 GiB at most" in result.output

@@ -32,15 +32,11 @@ of the untiled path (tiling is meant for the CPU's memory; a GPU should use a sm
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import tensorflow as tf
 
-from vidstyle.engine import losses, memory, numerics
-
-MIN_TILE = 64  # the smallest tile side tried, in pixels (a multiple of the stride)
-STATE_IMAGES = {"adam": 8, "lbfgs": 8 + 2 * 10}  # float32 RGB copies of the whole image kept
+from vidstyle.engine import ladder, losses, memory, numerics
 
 
 @dataclass(frozen=True)
@@ -59,19 +55,13 @@ class Tile:
 
 def stride(extractor) -> int:
     """The network's total stride: 2 per pooling before the deepest layer."""
-    return 2 ** sum(op.kind == "pool" for op in extractor.ops)
+    return ladder.reach([op.kind for op in extractor.ops])[0]
 
 
 def halo(extractor) -> int:
-    """Pixels a crop needs around its tile so that the tile's features are exact: the deepest
-    layer's receptive-field reach (a 3x3 convolution reaches one position further at its
-    stride, a 2x2 pooling one more on one side), rounded up to the total stride."""
-    reach, step = 0, 1
-    for op in extractor.ops:
-        reach += step
-        step *= 2 if op.kind == "pool" else 1
-    unit = stride(extractor)
-    return math.ceil(reach / unit) * unit
+    """Pixels a crop needs around its tile so that the tile's features are exact
+    (:func:`vidstyle.engine.ladder.reach`)."""
+    return ladder.reach([op.kind for op in extractor.ops])[1]
 
 
 def plan_tiles(height: int, width: int, tile: int, margin: int) -> list[Tile]:
@@ -88,17 +78,9 @@ def plan_tiles(height: int, width: int, tile: int, margin: int) -> list[Tile]:
 
 def choose_tile(height: int, width: int, optimizer: str, budget: int | None, extractor,
                 precision: str = "float32") -> int | None:  # fmt: skip
-    """The largest tile side (a multiple of the stride) whose crop, with the whole image's own
-    state, fits ``budget``; None when even :data:`MIN_TILE` does not fit."""
-    unit, margin = stride(extractor), halo(extractor)
-    state = STATE_IMAGES[optimizer] * 12 * height * width  # float32 RGB copies
-    tile = (max(height, width) // unit + 1) * unit
-    while tile >= MIN_TILE:
-        crop = min(height, tile + 2 * margin), min(width, tile + 2 * margin)
-        if budget is None or state + memory.needed_bytes(*crop, "adam", 1, precision) <= budget:
-            return tile
-        tile = (tile * 3 // 4) // unit * unit
-    return None
+    """The largest tile side that fits ``budget`` (:func:`vidstyle.engine.ladder.choose_tile`)."""
+    return ladder.choose_tile(height, width, optimizer, budget, stride(extractor),
+                              halo(extractor), precision)  # fmt: skip
 
 
 def extractor_channels(extractor, name: str) -> int:
@@ -238,7 +220,7 @@ class Tiled:
 def for_size(engine, height: int, width: int) -> Tiled | None:
     """The engine's tiling of a size that does not fit its memory budget untiled (one
     :class:`Tiled` per tile side, kept on the engine); None when the size fits untiled, or when
-    not even :data:`MIN_TILE` fits."""
+    not even :data:`vidstyle.engine.ladder.MIN_TILE` fits."""
     m, budget = engine.method, engine.memory_budget
     if budget is None or memory.needed_bytes(height, width, m.optimizer, 1, m.precision) <= budget:
         return None
