@@ -116,3 +116,13 @@ def test_the_plan_of_levels_and_tiles_agrees_with_the_engine_and_fits_the_budget
     assert all(w.tile is None for w in ladder.describe(3072, 4096, method, None))
     line = ladder.summary(works)
     assert line.startswith("512x384, 724x543") and "4096x3072 (20 tiles of 960 px)" in line
+
+
+def test_a_style_over_the_budget_gets_the_same_targets_in_tiles(monkeypatch):
+    monkeypatch.setattr(ladder, "MIN_TILE", 8)
+    untiled, tiled = tiny_engine(SHALLOW), tiny_engine(SHALLOW)
+    untiled.memory_budget, tiled.memory_budget = None, int(0.02 * 2**30)
+    style = textured(96, 128, seed=3)
+    assert tiling.for_size(tiled, 96, 128) is not None
+    for a, b in zip(untiled.style_targets(style).grams, tiled.style_targets(style).grams):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-5, atol=1e-6 * np.abs(a).max())

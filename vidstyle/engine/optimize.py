@@ -93,8 +93,13 @@ class Engine:
                 factor = self.extractor.min_side / short
                 size = [max(self.extractor.min_side, round(n * factor)) for n in style.shape[:2]]
                 style = resized(style, size, "bilinear")
-            features = self.extractor(to_tensor(style))[n_content:]
-            self._style_cache[key] = StyleTargets(tuple(losses.gram(f) for f in features))
+            tiled = tiling.for_size(self, *style.shape[:2])  # a print-size style: in tiles
+            grams = (
+                tiled.grams(to_tensor(style))
+                if tiled is not None
+                else [losses.gram(f) for f in self.extractor(to_tensor(style))[n_content:]]
+            )
+            self._style_cache[key] = StyleTargets(tuple(grams))
         return self._style_cache[key] if cache else self._style_cache.pop(key)
 
     def _content_targets(self, content: tf.Tensor) -> list[tf.Tensor]:

@@ -121,6 +121,18 @@ class Tiled:
         return [self._gather(self._crop(content, t), self._offsets(t))[: self.n_content]
                 for t in self.tiles(*content.shape[1:3])]  # fmt: skip
 
+    def grams(self, images: tf.Tensor) -> list[tf.Tensor]:
+        """The Gram matrices [B, C, C] of images at the style layers, summed tile by tile
+        (pass 1 alone): a print-size style image's targets."""
+        height, width = images.shape[1:3]
+        positions = self._positions(height, width)
+        sums = None
+        for tile in self.tiles(height, width):
+            inner = self._gather(self._crop(images, tile), self._offsets(tile))
+            grams = [tf.einsum("bijc,bijd->bcd", f, f) for f in inner[self.n_content :]]
+            sums = grams if sums is None else [a + b for a, b in zip(sums, grams)]
+        return [s / positions[self.n_content + i][0] for i, s in enumerate(sums)]
+
     def value_and_grad(self, x, params, targets, style_grams, warped, mask):
         """Per-image losses [B], the gradient of their sum, and the finite flags [B, 5]: what
         the untiled ``Engine._loss_and_grad`` returns, to round-off.
