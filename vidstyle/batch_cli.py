@@ -124,7 +124,9 @@ def print_plan(plan) -> None:
     from vidstyle.jobs.runner import PRIOR_SECONDS_PER_STEP_PIXEL
 
     table = Table(title=f"plan of {plan.path.name}")
-    for column in ("job", "input ~ style (variant)", "kind", "steps", "estimate", "output"):
+    columns = ("job", "input ~ style (variant)", "kind", "steps", "estimate", "output",
+               "levels (tiles): memory")  # fmt: skip
+    for column in columns:
         table.add_column(column, overflow="fold")
     seconds = 0.0
     for task in plan.tasks:
@@ -133,7 +135,7 @@ def print_plan(plan) -> None:
         name = task.label.split(": ", 1)[1]
         output = os.path.relpath(task.output, plan.path.parent)
         table.add_row(task.job, escape(name), task.kind, str(task.steps), duration(guess),
-                      escape(output))  # fmt: skip
+                      escape(output), task.work)  # fmt: skip
     console.print(table)
     line = (f"{len(plan.tasks)} tasks, {plan.steps()} steps, about {duration(seconds)} on a "
             "2-core CPU (a run measures this machine's own speed)")  # fmt: skip

@@ -39,16 +39,32 @@ console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
 # Options shared by the commands that stylize.
-Style = Annotated[Path, typer.Option("--style", "-s", help="The style painting.")]
-MaxSize = Annotated[int, typer.Option(help="Longest side of the working image, in pixels.")]
+Style = Annotated[
+    list[Path],
+    typer.Option("--style", "-s", metavar="FILE", help="The style painting (repeat to blend)."),
+]
+StyleBlend = Annotated[
+    str | None,
+    typer.Option(
+        help="Weights of several styles, e.g. 0.7,0.3; they add up to 1 (default: equal)."
+    ),
+]
+PreserveColors = Annotated[
+    str, typer.Option(help="Keep the photo's colours: none, luminance or histogram.")
+]
+MaxSize = Annotated[
+    int, typer.Option(help="Longest side of the working image, in pixels (0: the input's own).")
+]
 Steps = Annotated[
     int | None,
     typer.Option(help="Steps per image [default: 1000 for adam (10 x 100), 250 for lbfgs]."),
 ]
 Optimizer = Annotated[str, typer.Option(help="adam (the tutorial's) or lbfgs (Gatys et al.'s).")]
 Scales = Annotated[
-    int, typer.Option(help="Coarse-to-fine levels: 1 full size only, N from size / 2^(N-1) up.")
-]
+    int,
+    typer.Option(help="Coarse-to-fine levels: 0 automatic (above 1024 px: from about 512 px up by "
+                 "sqrt(2) per level), 1 full size only, N from size / 2^(N-1) up."),
+]  # fmt: skip
 Tol = Annotated[
     float, typer.Option(help="Stop early once the loss changes less than this fraction (0: off).")
 ]
@@ -147,6 +163,8 @@ def image(
     content_layers: ContentLayers = ",".join(CONTENT_LAYERS),
     style_layers: StyleLayers = ",".join(STYLE_LAYERS),
     style_scale: StyleScale = DEFAULTS.style_scale,
+    style_blend: StyleBlend = None,
+    preserve_colors: PreserveColors = DEFAULTS.preserve_colors,
     init: Init = DEFAULTS.init,
     seed: Seed = DEFAULTS.seed,
     precision: Precision = DEFAULTS.precision,
@@ -159,7 +177,7 @@ def image(
 
     with reported_errors(content):
         method = method_config(locals())
-        output = output or Path(f"{content.stem}_{style.stem}.png")
+        output = output or Path(f"{content.stem}_{controller.style_stem(style)}.png")
         make_engine = engines(weights, quiet)
         controller.stylize_image(content, style, output, method, make_engine, reporter(quiet))
     if not quiet:
@@ -192,6 +210,8 @@ def folder(
     content_layers: ContentLayers = ",".join(CONTENT_LAYERS),
     style_layers: StyleLayers = ",".join(STYLE_LAYERS),
     style_scale: StyleScale = DEFAULTS.style_scale,
+    style_blend: StyleBlend = None,
+    preserve_colors: PreserveColors = DEFAULTS.preserve_colors,
     init: Init = DEFAULTS.init,
     seed: Seed = DEFAULTS.seed,
     precision: Precision = DEFAULTS.precision,
@@ -292,6 +312,8 @@ def video(
     content_layers: ContentLayers = ",".join(CONTENT_LAYERS),
     style_layers: StyleLayers = ",".join(STYLE_LAYERS),
     style_scale: StyleScale = DEFAULTS.style_scale,
+    style_blend: StyleBlend = None,
+    preserve_colors: PreserveColors = DEFAULTS.preserve_colors,
     precision: Precision = DEFAULTS.precision,
     memory_limit: MemoryLimit = DEFAULTS.memory_limit,
     weights: Weights = None,

@@ -23,6 +23,8 @@ ADAM_STEPS = 1000  # the method's 10 epochs x 100 steps
 # (benchmarks/quality.py at 256 px: 1.03x its loss in 0.27x its time).
 LBFGS_STEPS = 250
 PRECISIONS = ("float32", "mixed")
+PRESERVE_COLORS = ("none", "luminance", "histogram")  # see vidstyle.engine.colors
+BLEND_TOLERANCE = 1e-6  # how far from 1 the style blend's weights may add up to
 
 
 @dataclass(frozen=True)
@@ -38,17 +40,26 @@ class MethodConfig:
         steps: optimization steps per image: Adam steps, or L-BFGS iterations. With ``scales`` above
             1 they are shared out over the levels (see :mod:`vidstyle.engine.schedule`). None (the
             default) takes the optimizer's: 1000 for Adam (10 x 100), LBFGS_STEPS for L-BFGS.
-        scales: coarse-to-fine levels: 1 optimizes at the working size only; N starts at the
-            working size / 2^(N-1) and doubles the size at each level.
+        scales: coarse-to-fine levels: 0 (the default) chooses them: one level up to 1024 px,
+            above that from about 512 px up by sqrt(2) per level; 1 optimizes at the working size
+            only; N starts at the working size / 2^(N-1) and doubles the size at each level (see
+            :mod:`vidstyle.engine.schedule`).
         tol: early stop: a level ends when its loss changed by less than this fraction over the
             last window (50 Adam steps, or 10 L-BFGS iterations); 0 turns it off.
-        max_size: longest side of the working image in pixels (inputs are only ever shrunk).
+        max_size: longest side of the working image in pixels (inputs are only ever shrunk); 0
+            keeps the input's own size.
         style_scale: longest side of the style image relative to the working image's.
         init: ``content``, ``noise`` or the path of an image to start from.
         seed: seed for the noise initialisation.
         precision: ``float32`` or ``mixed`` (float16/bfloat16 network, float32 image and loss).
         memory_limit: GiB the optimization may use; an image that would need more is refused up
             front (0: what the machine has free, see :mod:`vidstyle.engine.memory`).
+        preserve_colors: ``none``, ``luminance`` (transfer on luminance only, the photo's chroma
+            kept) or ``histogram`` (the style's colours matched to the photo's first); see
+            :mod:`vidstyle.engine.colors`.
+        style_blend: one weight per style image when several are given, adding up to 1; empty
+            (the default) weighs them equally. The style target is the weighted blend of the
+            styles' Gram matrices.
     """
 
     content_layers: tuple[str, ...] = CONTENT_LAYERS
@@ -62,7 +73,7 @@ class MethodConfig:
     epsilon: float = 0.1
     optimizer: str = "adam"
     steps: int | None = None
-    scales: int = 1
+    scales: int = 0
     tol: float = 0.0
     max_size: int = 512
     style_scale: float = 1.0
@@ -70,6 +81,8 @@ class MethodConfig:
     seed: int = 0
     precision: str = "float32"
     memory_limit: float = 0.0
+    preserve_colors: str = "none"
+    style_blend: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if self.steps is None:
@@ -78,12 +91,13 @@ class MethodConfig:
             raise UsageError(None, f"{{steps}} must be 0 or more, got {self.steps}")
         if self.optimizer not in OPTIMIZERS:
             raise UsageError(None, f"{{optimizer}} must be one of {', '.join(OPTIMIZERS)}")
-        if self.scales < 1:
-            raise UsageError(None, f"{{scales}} must be at least 1, got {self.scales}")
+        if self.scales < 0:
+            raise UsageError(None, f"{{scales}} must be 0 (automatic) or more, got {self.scales}")
         if not self.tol >= 0:  # also rejects NaN
             raise UsageError(None, f"{{tol}} must be 0 or more, got {self.tol}")
-        if self.max_size < 16:
-            raise UsageError(None, f"{{max_size}} must be at least 16, got {self.max_size}")
+        if self.max_size < 16 and self.max_size != 0:
+            raise UsageError(None, f"{{max_size}} must be 0 (own size) or at least 16, "
+                             f"got {self.max_size}")  # fmt: skip
         if self.style_scale <= 0:
             raise UsageError(None, f"{{style_scale}} must be positive, got {self.style_scale}")
         if not self.content_layers or not self.style_layers:
@@ -92,6 +106,10 @@ class MethodConfig:
             raise UsageError(None, f"{{precision}} must be one of {', '.join(PRECISIONS)}")
         if not self.memory_limit >= 0:
             raise UsageError(None, f"{{memory_limit}} must be 0 or more, got {self.memory_limit}")
+        if self.preserve_colors not in PRESERVE_COLORS:
+            choices = ", ".join(PRESERVE_COLORS)
+            raise UsageError(None, f"{{preserve_colors}} must be one of {choices}")
+        _check_blend(self.style_blend)
         if self.init not in INIT_CHOICES and not Path(self.init).is_file():
             raise UsageError(self.init, "{init} is neither content, noise nor an existing image")
 
@@ -120,7 +138,52 @@ class MethodConfig:
         for name in ("content_layers", "style_layers"):
             if isinstance(chosen.get(name), str):
                 chosen[name] = tuple(n.strip() for n in chosen[name].split(",") if n.strip())
+        if isinstance(chosen.get("style_blend"), str):
+            chosen["style_blend"] = parse_blend(chosen["style_blend"])
         return cls(**chosen)
+
+    def blend_weights(self, styles: int) -> tuple[float, ...]:
+        """The weight of each of ``styles`` style images: ``style_blend``, or equal weights.
+
+        Raises:
+            UsageError: ``style_blend`` gives another number of weights than there are styles.
+        """
+        if not self.style_blend:
+            return (1.0 / styles,) * styles
+        if len(self.style_blend) != styles:
+            count = len(self.style_blend)
+            raise UsageError(None, f"{{style_blend}} gives {count} weights for {styles} style "
+                             "images", hint="give one weight per {style}")  # fmt: skip
+        return self.style_blend
+
+
+def parse_blend(text: str) -> tuple[float, ...]:
+    """``"0.7,0.3"`` as ``(0.7, 0.3)``.
+
+    Raises:
+        UsageError: for anything but comma-separated numbers.
+    """
+    try:
+        return tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise UsageError(
+            None,
+            f"cannot read {{style_blend}} {text!r}",
+            hint="give comma-separated weights such as 0.7,0.3",
+        ) from None
+
+
+def _check_blend(weights: tuple[float, ...]) -> None:
+    """Refuse blend weights that are negative or do not add up to 1 (an empty blend is equal
+    weights)."""
+    if not weights:
+        return
+    shown = ",".join(f"{w:g}" for w in weights)
+    if not all(w >= 0 for w in weights):  # also rejects NaN
+        raise UsageError(None, f"{{style_blend}} weights must be 0 or more, got {shown}")
+    if abs(sum(weights) - 1.0) > BLEND_TOLERANCE:
+        raise UsageError(None, f"{{style_blend}} weights must add up to 1, got {shown} "
+                         f"(sum {sum(weights):g})")  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -21,16 +21,41 @@ from vidstyle.progress import NullReporter, Reporter
 MakeEngine = Callable[[MethodConfig], object]  # a method -> an Engine
 
 
-def load_style(style: Path) -> np.ndarray:
-    """The style painting as HxWx3 uint8."""
+Styles = Path | list[Path]  # one style painting, or several blended (``style_blend``)
+
+
+def style_paths(style: Styles) -> list[Path]:
+    """The style paintings as a list."""
+    return list(style) if isinstance(style, (list, tuple)) else [style]
+
+
+def load_style(style: Styles, method: MethodConfig | None = None):
+    """The style painting as HxWx3 uint8, or a list of them for several; their number is checked
+    against ``method.style_blend`` first.
+
+    Raises:
+        UsageError: no style, or ``style_blend`` gives another number of weights.
+    """
     from vidstyle.media.images import load_image
 
-    return load_image(style).rgb
+    paths = style_paths(style)
+    if not paths:
+        raise UsageError(None, "no style image", hint="give one with {style}")
+    if method is not None:
+        method.blend_weights(len(paths))
+    if isinstance(style, Path):
+        return load_image(style).rgb
+    return [load_image(path).rgb for path in paths]
+
+
+def style_stem(style: Styles) -> str:
+    """The styles' names for a default output name: ``starry`` or ``starry+scream``."""
+    return "+".join(path.stem for path in style_paths(style))
 
 
 def stylize_image(
     content: Path,
-    style: Path,
+    style: Styles,
     output: Path,
     method: MethodConfig,
     make_engine: MakeEngine,
@@ -48,10 +73,10 @@ def stylize_image(
     from vidstyle.pipeline.image import stylize_file
 
     reporter = reporter or NullReporter()
-    check_distinct([content, style], output)
+    check_distinct([content, *style_paths(style)], output)
     check_output(output)
     check_image(content)
-    style_rgb = load_style(style)
+    style_rgb = load_style(style, method)
     engine = make_engine(method)
     reporter.begin(1, "images")
     reporter.start_item(content.name, method.steps)
@@ -65,7 +90,7 @@ def stylize_image(
 
 def stylize_folder(
     input_dir: Path,
-    style: Path,
+    style: Styles,
     output: Path,
     method: MethodConfig,
     config: FolderConfig,
@@ -92,7 +117,7 @@ def stylize_folder(
             output, "output folder is the input folder", hint="choose another {output}"
         )
     items = folder_pipeline.plan(input_dir, output, config)
-    style_rgb = load_style(style)
+    style_rgb = load_style(style, method)
     job = folder_pipeline.prepare(items, output, config, style_rgb, method)
     engine = make_engine(method) if job.todo else None
 
@@ -109,7 +134,7 @@ def stylize_folder(
 
 def stylize_video(
     source: Path,
-    style: Path,
+    style: Styles,
     output: Path | None,
     method: MethodConfig,
     config: VideoConfig,
@@ -129,11 +154,11 @@ def stylize_video(
 
     if not source.exists():
         raise InputError(source, "no such file or folder")
-    default = f"{source.stem}_{style.stem}" + ("" if source.is_dir() else ".mp4")
+    default = f"{source.stem}_{style_stem(style)}" + ("" if source.is_dir() else ".mp4")
     output = output or Path(default)
-    check_distinct([source, style], output)
+    check_distinct([source, *style_paths(style)], output)
     check_outputs(source, output, config)
-    style_rgb = load_style(style)
+    style_rgb = load_style(style, method)
     engine = make_engine(method)
     return stylize_clip(engine, source, style_rgb, output, config, reporter, restart)
 

@@ -7,7 +7,7 @@ from conftest import textured
 from tinyvgg import tiny_engine
 
 from vidstyle.config import MethodConfig
-from vidstyle.engine import lbfgs, schedule
+from vidstyle.engine import ladder, lbfgs, schedule
 from vidstyle.engine.optimize import Temporal
 from vidstyle.errors import UsageError
 
@@ -46,6 +46,27 @@ def test_levels_double_up_to_the_working_size():
     assert [lv.steps for lv in schedule.levels(100, 40, 10, 2)] == [10]
 
 
+def test_automatic_levels_start_near_512_and_grow_by_sqrt2_above_1024():
+    assert schedule.levels(768, 1024, 1000, 0) == [schedule.Level(768, 1024, 1000)]
+    plan = schedule.levels(1536, 2048, 1000, 0)
+    assert [(lv.height, lv.width) for lv in plan] == [(384, 512), (543, 724), (768, 1024),
+                                                      (1086, 1448), (1536, 2048)]  # fmt: skip
+    steps = [lv.steps for lv in plan]
+    assert sum(steps) == 1000 and steps == sorted(steps, reverse=True)
+    assert all(abs(a / b - 2**0.5) < 0.02 for a, b in zip(steps, steps[1:]))
+    cost = sum(lv.steps * lv.height * lv.width for lv in plan) / (1000 * 1536 * 2048)
+    assert 0.2 < cost < 0.3  # the ladder costs about a quarter of single-scale's steps
+    longest = [max(lv.height, lv.width) for lv in schedule.levels(3000, 4000, 250, 0)]
+    assert longest[0] in range(450, 600) and longest[-1] == 4000 and len(longest) == 7
+    assert schedule.levels(1100, 40, 10, 0) == [schedule.Level(1100, 40, 10)]  # too thin
+
+
+def test_weighted_split_adds_up():
+    assert schedule.split_weighted(10, [2.0, 1.0, 1.0]) in ([5, 3, 2], [5, 2, 3])
+    assert sum(schedule.split_weighted(7, [1.4, 1.0])) == 7
+    assert schedule.split_weighted(0, [2.0, 1.0]) == [0, 0]
+
+
 def test_mask_is_resized_to_zeros_and_ones():
     mask = np.zeros((1, 8, 8), np.float32)
     mask[:, :, :4] = 1.0
@@ -61,7 +82,7 @@ def test_plateau_compares_with_the_loss_a_window_earlier():
 
 
 @pytest.mark.parametrize(
-    "change", [{"optimizer": "sgd"}, {"scales": 0}, {"tol": -1e-3}, {"tol": float("nan")}]
+    "change", [{"optimizer": "sgd"}, {"scales": -1}, {"tol": -1e-3}, {"tol": float("nan")}]
 )
 def test_invalid_options_are_usage_errors(change):
     with pytest.raises(UsageError):
@@ -119,6 +140,18 @@ def test_two_scales_return_the_working_size_and_lower_the_loss(optimizer):
     assert out.shape == content.shape
     assert [s for s, _ in reports] == [10, 20]  # one report per level, counted over both
     assert engine.traces == 2  # 48 x 32, then 96 x 64
+    assert _total(engine, out, content) < _total(engine, content, content)
+
+
+def test_automatic_levels_run_coarse_to_fine_in_the_engine(monkeypatch):
+    monkeypatch.setattr(ladder, "AUTO_ABOVE", 64)
+    monkeypatch.setattr(ladder, "AUTO_START", 48)
+    engine = tiny_engine(MethodConfig(learning_rate=0.05))  # scales 0: automatic
+    content = textured(72, 96, seed=1)
+    out, reports = _run(engine, content, steps=30)
+    assert out.shape == content.shape
+    assert engine.traces == 3  # 36x48, 51x68, 72x96
+    assert reports[-1][0] == 30
     assert _total(engine, out, content) < _total(engine, content, content)
 
 

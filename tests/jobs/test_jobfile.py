@@ -66,3 +66,33 @@ def test_each_mistake_is_one_line(night, text, words):
 def test_a_syntax_error_gives_its_line(night):
     message = _error(night, '[[job]]\nname = "x"\n\ninput = photos\n')
     assert "line 4" in message
+
+
+def test_original_colours_and_the_own_size_in_a_job_file(night):
+    night.write_text('[[job]]\nname = "x"\n' + BASE + 'max_size = 0\n'
+                     'preserve_colors = ["luminance", "histogram"]\n')  # fmt: skip
+    tasks = plan(load(night))
+    assert sorted(t.method.preserve_colors for t in tasks) == ["histogram"] * 2 + ["luminance"] * 2
+    assert {t.method.max_size for t in tasks} == {0}
+    assert {t.pixels for t in tasks} == {30 * 40, 36 * 24}  # the photos' own sizes
+    assert "preserve_colors-luminance" in str(tasks[0].output)
+    assert "preserve_colors must be one of" in _error(
+        night, '[[job]]\nname = "x"\n' + BASE + 'preserve_colors = "chroma"\n'
+    )
+    assert "unknown key 'style_blend'" in _error(
+        night, '[[job]]\nname = "x"\n' + BASE + 'style_blend = "0.5,0.5"\n'
+    )
+
+
+def test_the_dry_run_shows_each_tasks_levels_tiles_and_memory(night):
+    from typer.testing import CliRunner
+
+    from vidstyle.cli import app
+
+    night.write_text('[[job]]\nname = "x"\n' + BASE + "max_size = 0\nmemory_limit = 0.01\n")
+    tasks = plan(load(night))
+    assert {t.work for t in tasks} == {"40x30: 0.0 GiB at most", "24x36: 0.0 GiB at most"}
+    result = CliRunner().invoke(app, ["batch", "run", str(night), "--dry-run"],
+                                env={"COLUMNS": "250"})  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "levels (tiles): memory" in result.output and "40x30: 0.0 GiB at most" in result.output

@@ -329,6 +329,7 @@ def test_fit_longest_never_enlarges():
     small = noise(30, 50)
     assert fit_longest(small, 50) is small
     assert fit_longest(small, 4000) is small
+    assert fit_longest(noise(300, 5000), 0).shape == (300, 5000, 3)  # 0: the image's own size
 
 
 def test_fit_longest_keeps_at_least_one_pixel():
@@ -344,7 +345,7 @@ def test_fit_longest_keeps_colour():
 
 def test_fit_longest_rejects_bad_input():
     with pytest.raises(ValueError):
-        fit_longest(noise(4, 4), 0)
+        fit_longest(noise(4, 4), -1)
     with pytest.raises(ValueError):
         fit_longest(noise(40, 40).astype(np.float32), 10)
 

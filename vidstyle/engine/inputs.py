@@ -1,5 +1,5 @@
 """What an optimization is given, apart from the method: a style's Gram targets, a video frame's
-temporal term, one level's loss inputs, and the uint8 <-> float32 image conversions.
+temporal term, one level's loss inputs, the uint8 <-> float32 image conversions and resizing.
 """
 
 from __future__ import annotations
@@ -62,3 +62,29 @@ def to_tensor(images: np.ndarray) -> tf.Tensor:
 def to_uint8(images: tf.Tensor) -> np.ndarray:
     """A float batch in 0..1 as uint8 BxHxWx3."""
     return np.clip(np.rint(images.numpy() * 255.0), 0, 255).astype(np.uint8)
+
+
+def resized(array: np.ndarray, size: list[int], method: str) -> np.ndarray:
+    """An HxW, HxWxC or BxHxWxC array at another height and width, in its own dtype (uint8 is
+    rounded)."""
+    batch = array.reshape(array.shape[:2] + (1,)) if array.ndim == 2 else array
+    out = tf.image.resize(np.asarray(batch, np.float32), size, method=method).numpy()
+    if array.dtype == np.uint8:
+        out = np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    return out.reshape(out.shape[:2]) if array.ndim == 2 else out.astype(array.dtype)
+
+
+def enlarged(image: np.ndarray, min_side: int, init=None, temporal: Temporal | None = None):
+    """An image (with its start and temporal term) enlarged so that each side is at least
+    ``min_side``; bilinear for pictures, nearest for the mask.
+
+    Returns:
+        (image, init, temporal), each None when given None.
+    """
+    size = [max(n, min_side) for n in image.shape[-3:-1]]
+    if temporal is not None:
+        warped, mask = temporal.warped, temporal.mask
+        temporal = Temporal(resized(warped, size, "bilinear"), resized(mask, size, "nearest"),
+                            temporal.weight)  # fmt: skip
+    big = [None if a is None else resized(a, size, "bilinear") for a in (image, init)]
+    return big[0], big[1], temporal

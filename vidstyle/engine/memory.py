@@ -103,6 +103,18 @@ def smaller_side(height: int, width: int, optimizer: str, budget: int | None, ba
     return max(1, side)
 
 
+def out_of_memory(height: int, width: int, batch: int, optimizer: str, budget: int | None,
+                  precision: str, gpu: bool) -> TooLargeError:  # fmt: skip
+    """The error for a device that ran out of memory: a smaller size to try, one line."""
+    side = smaller_side(height, width, optimizer, budget, batch)
+    images = f"{batch} images of " if batch > 1 else ""
+    reason = f"the device ran out of memory stylizing {images}{width}x{height} with {optimizer}"
+    hint = f"use {{max_size}} {side} or less"
+    if precision == "float32" and gpu:
+        hint += " or {precision} mixed"
+    return TooLargeError(None, reason, hint=hint)
+
+
 def check(
     path: Path | None,
     height: int,

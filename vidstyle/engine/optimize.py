@@ -17,6 +17,7 @@ device and are read once per level (:mod:`vidstyle.engine.numerics`). A GPU runn
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
 
@@ -24,13 +25,15 @@ import numpy as np
 import tensorflow as tf
 
 from vidstyle.config import MethodConfig
+from vidstyle.engine import colors, lbfgs, losses, memory, numerics, schedule, tiling
 from vidstyle.engine import device as devices
-from vidstyle.engine import lbfgs, losses, memory, numerics, schedule
 from vidstyle.engine.inputs import (
     Problem,
     StyleTargets,
     Temporal,
     compute_dtype,
+    enlarged,
+    resized,
     to_tensor,
     to_uint8,
 )
@@ -69,6 +72,7 @@ class Engine:
         self.device = device or devices.configure(precision=method.precision)
         self.memory_budget, self.memory_note = memory.budget(method.memory_limit, self.device)
         self._style_cache: dict[tuple, StyleTargets] = {}
+        self._tilings: dict[int, tiling.Tiled] = {}
         self._run = tf.function(self._run_steps, autograph=False)
         self._value_grad = tf.function(self._value_and_grad, autograph=False)
         self._lbfgs_run = tf.function(self._lbfgs_steps, autograph=False)
@@ -76,19 +80,27 @@ class Engine:
 
     # --------------------------------------------------------------------------------- targets
 
-    def style_targets(self, style: np.ndarray) -> StyleTargets:
-        """Gram targets of a style image (HxWx3 uint8), computed once and cached by content."""
+    def style_targets(self, style: np.ndarray, cache: bool = True) -> StyleTargets:
+        """Gram targets of a style image (HxWx3 uint8), computed once and cached by content
+        (not cached with ``cache`` False: a style matched to one photo's colours)."""
         key = (style.shape, hashlib.sha1(np.ascontiguousarray(style)).hexdigest())
+        if not cache:
+            self._style_cache.pop(key, None)
         if key not in self._style_cache:
             n_content = len(self.method.content_layers)
             short = min(style.shape[:2])
             if short < self.extractor.min_side:  # too small for the network: enlarge it
                 factor = self.extractor.min_side / short
                 size = [max(self.extractor.min_side, round(n * factor)) for n in style.shape[:2]]
-                style = _resized(style, size, "bilinear")
-            features = self.extractor(to_tensor(style))[n_content:]
-            self._style_cache[key] = StyleTargets(tuple(losses.gram(f) for f in features))
-        return self._style_cache[key]
+                style = resized(style, size, "bilinear")
+            tiled = tiling.for_size(self, *style.shape[:2])  # a print-size style: in tiles
+            grams = (
+                tiled.grams(to_tensor(style))
+                if tiled is not None
+                else [losses.gram(f) for f in self.extractor(to_tensor(style))[n_content:]]
+            )
+            self._style_cache[key] = StyleTargets(tuple(grams))
+        return self._style_cache[key] if cache else self._style_cache.pop(key)
 
     def _content_targets(self, content: tf.Tensor) -> list[tf.Tensor]:
         return self.extractor(content)[: len(self.method.content_layers)]
@@ -100,7 +112,13 @@ class Engine:
             TooLargeError: naming ``path`` and the largest ``--max-size`` that fits.
         """
         m = self.method
-        memory.check(path, height, width, m.optimizer, self.memory_budget, batch, m.precision)
+        try:
+            memory.check(path, height, width, m.optimizer, self.memory_budget, batch, m.precision)
+        except TooLargeError:
+            if (
+                batch > 1 or tiling.for_size(self, height, width) is None
+            ):  # not even the smallest tile
+                raise
 
     # ------------------------------------------------------------------------------ optimizing
 
@@ -135,6 +153,13 @@ class Engine:
                 device ran out of memory during it.
             NumericError: when a loss term or the gradient became infinite or NaN.
         """
+        if self.method.preserve_colors == "luminance":  # the photo's chroma, the result's Y
+            gray, start, temporal = colors.luminance_inputs(content, init, temporal)
+            result = self._stylize(gray, style, start, steps, temporal, on_step)
+            return colors.recombine(result, content)
+        return self._stylize(content, style, init, steps, temporal, on_step)
+
+    def _stylize(self, content, style, init, steps, temporal, on_step) -> np.ndarray:
         height, width = content.shape[-3:-1]
         if min(height, width) < self.extractor.min_side:
             return self._stylize_enlarged(content, style, init, steps, temporal, on_step)
@@ -144,7 +169,15 @@ class Engine:
         try:
             out = self._optimize(content, style, init, steps, temporal, on_step)
         except tf.errors.ResourceExhaustedError as error:
-            raise self._out_of_memory(*content.shape[-3:-1], batch) from error
+            m = self.method
+            raise memory.out_of_memory(
+                *content.shape[-3:-1],
+                batch,
+                m.optimizer,
+                self.memory_budget,
+                m.precision,
+                self.device.gpu,
+            ) from error
         return out if content.ndim == 4 else out[0]
 
     def _optimize(self, content, style, init, steps, temporal, on_step) -> np.ndarray:
@@ -157,10 +190,12 @@ class Engine:
         height, width = target.shape[1:3]
         start, done, base = x, 0, None
         for level in schedule.levels(height, width, steps, self.method.scales):
-            problem = self._problem(level, target, style, warped, mask, t_weight)
+            tiled = tiling.for_size(self, level.height, level.width) if x.shape[0] == 1 else None
+            problem = self._problem(level, target, style, warped, mask, t_weight, tiled)
             level_start = schedule.resize(start, level.height, level.width)
             x = level_start if base is None else schedule.carry(level_start, x, base)
-            x, bad = solve(x, problem, level.steps, _offset(on_step, done))
+            run = solve if tiled is None else functools.partial(tiling.solve, self, tiled)
+            x, bad = run(x, problem, level.steps, schedule.offset(on_step, done))
             numerics.raise_if_not_finite(bad, self.method.precision)  # one read per level
             done, base = done + level.steps, level_start
         return to_uint8(x)
@@ -169,38 +204,18 @@ class Engine:
         """Stylize an image with a side below the network's smallest (``extractor.min_side``):
         enlarge it (and its start and temporal term) to that side, then shrink the result back."""
         height, width = content.shape[-3:-1]
-        big, start, temporal = self._enlarged(content, init, temporal)
-        result = self.stylize(big, style, start, steps, temporal, on_step)
-        return _resized(result, [height, width], "area")
+        big, start, temporal = enlarged(content, self.extractor.min_side, init, temporal)
+        result = self._stylize(big, style, start, steps, temporal, on_step)
+        return resized(result, [height, width], "area")
 
-    def _enlarged(self, image, init=None, temporal=None):
-        """An image (with its start and temporal term) enlarged so that each side is at least
-        ``extractor.min_side``; bilinear for pictures, nearest for the mask."""
-        size = [max(n, self.extractor.min_side) for n in image.shape[-3:-1]]
-        if temporal is not None:
-            warped, mask = temporal.warped, temporal.mask
-            temporal = Temporal(_resized(warped, size, "bilinear"), _resized(mask, size, "nearest"),
-                                temporal.weight)  # fmt: skip
-        big = [None if a is None else _resized(a, size, "bilinear") for a in (image, init)]
-        return big[0], big[1], temporal
-
-    def _out_of_memory(self, height: int, width: int, batch: int) -> TooLargeError:
-        """The error for a device that ran out of memory: a smaller size to try, one line."""
-        side = memory.smaller_side(height, width, self.method.optimizer, self.memory_budget, batch)
-        images = f"{batch} images of " if batch > 1 else ""
-        reason = (f"the device ran out of memory stylizing {images}{width}x{height} "
-                  f"with {self.method.optimizer}")  # fmt: skip
-        hint = f"use {{max_size}} {side} or less"
-        if self.method.precision == "float32" and self.device.gpu:
-            hint += " or {precision} mixed"
-        return TooLargeError(None, reason, hint=hint)
-
-    def _problem(self, level, target, style, warped, mask, t_weight: float) -> Problem:
-        """The level's loss inputs: content targets, temporal term resized to its size."""
+    def _problem(self, level, target, style, warped, mask, t_weight: float, tiled) -> Problem:
+        """The level's loss inputs: content targets (per tile when tiled), temporal term resized
+        to its size."""
         size = (level.height, level.width)
+        content = schedule.resize(target, *size)
         return Problem(
             self._params(t_weight),
-            self._content_targets(schedule.resize(target, *size)),
+            self._content_targets(content) if tiled is None else tiled.content_targets(content),
             list(style.grams),
             schedule.resize(warped, *size),
             schedule.resize_mask(mask, *size),
@@ -358,8 +373,10 @@ class Engine:
             ``{"content", "style", "tv", "temporal"}`` unweighted, and ``"total"`` with the
             method's weights (and the temporal weight when a temporal term is given).
         """
+        if self.method.preserve_colors == "luminance":
+            content, image, temporal = colors.luminance_inputs(content, image, temporal)
         if min(image.shape[:2]) < self.extractor.min_side:
-            image, content, temporal = self._enlarged(image, content, temporal)
+            image, content, temporal = enlarged(image, self.extractor.min_side, content, temporal)
         x, target = to_tensor(image), to_tensor(content)
         warped, mask, t_weight = self._temporal_tensors(x, temporal)
         terms = self._losses(x, self._content_targets(target), list(style.grams), warped, mask)
@@ -368,23 +385,6 @@ class Engine:
         out["total"] = (m.content_weight * out["content"] + m.style_weight * out["style"]
                         + m.tv_weight * out["tv"] + t_weight * out["temporal"])  # fmt: skip
         return out
-
-
-def _resized(array: np.ndarray, size: list[int], method: str) -> np.ndarray:
-    """An HxW, HxWxC or BxHxWxC array at another height and width, in its own dtype (uint8 is
-    rounded)."""
-    batch = array.reshape(array.shape[:2] + (1,)) if array.ndim == 2 else array
-    out = tf.image.resize(np.asarray(batch, np.float32), size, method=method).numpy()
-    if array.dtype == np.uint8:
-        out = np.clip(np.rint(out), 0, 255).astype(np.uint8)
-    return out.reshape(out.shape[:2]) if array.ndim == 2 else out.astype(array.dtype)
-
-
-def _offset(on_step: OnStep | None, done: int) -> OnStep | None:
-    """``on_step`` with ``done`` added to the step count (a level's steps after the earlier's)."""
-    if on_step is None:
-        return None
-    return lambda step, loss: on_step(done + step, loss)
 
 
 def build_engine(method: MethodConfig, source, gpu: int = 0) -> Engine:

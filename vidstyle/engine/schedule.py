@@ -19,6 +19,20 @@ each), so N=2 gives half the steps at half size and half at full size (1000: 500
 thirds (1000: 334 + 333 + 333, coarsest first). A coarse level whose shorter side would fall below
 :data:`MIN_SIDE` pixels is dropped and its share goes to the others.
 
+Automatic levels (``scales = 0``, the default): an image whose longest side is at most
+:data:`AUTO_ABOVE` (1024 px) has one level. A larger one runs coarse to fine on its own: the first
+level near :data:`AUTO_START` (512 px), each next one sqrt(2) larger, the last the working size
+(2048 px: 512, 724, 1024, 1448, 2048). Why 1024: VGG19's deepest style layer (block5_conv1) has
+a receptive field of 156 px, a sixth of a 1024 px image, so there single-scale optimization still
+places the painting's large structures; at 2048 px it sees a thirteenth, and single-scale results
+become a fine texture of small strokes over the photo (Gatys et al. 2017, section 5). Starting
+at 512 px places them where the network sees them, and each finer level adds detail. The steps
+are shared so that the fine levels stay cheap: each level gets 1/sqrt(2) of the steps of the
+level below it (2048 px, 1000 steps: 356, 251, 178, 126, 89). A level has twice the pixels of the
+one below, so its cost is sqrt(2) times, and the whole ladder costs about a quarter of the same
+steps at the working size. The factor-2 ladder of ``scales = N`` moves by 2 per level; sqrt(2)
+keeps every level's start close to its own optimum (a change upsampled by 2 blurs more).
+
 Early stop (``tol = R > 0``): after every report (each chunk of 10 Adam steps, each L-BFGS
 iteration) the loss is compared with the one a window earlier (50 Adam steps, 10 L-BFGS
 iterations); the level ends when ``|L_before - L_now| <= R * L_now`` (a relative change of at
@@ -29,62 +43,25 @@ comes a full window into it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import tensorflow as tf
 
-MIN_SIDE = 32  # four 2x2 poolings before block5 leave at least 2 x 2 positions
+from vidstyle.engine.ladder import (  # noqa: F401 - the levels live there, without TensorFlow
+    AUTO_ABOVE,
+    AUTO_START,
+    MIN_SIDE,
+    Level,
+    auto_factors,
+    levels,
+    split_steps,
+    split_weighted,
+)
 
 
-@dataclass(frozen=True)
-class Level:
-    """One level of the coarse-to-fine schedule.
-
-    Attributes:
-        height, width: the image size at this level, in pixels.
-        steps: the steps (Adam) or iterations (L-BFGS) spent at this level.
-    """
-
-    height: int
-    width: int
-    steps: int
-
-
-def split_steps(steps: int, parts: int) -> list[int]:
-    """``steps`` shared out over ``parts`` levels, coarsest first.
-
-    Args:
-        steps: the whole budget, 0 or more.
-        parts: the number of levels, 1 or more.
-
-    Returns:
-        ``parts`` counts summing to ``steps``: ``steps // parts`` each, plus one for each of the
-        first ``steps % parts`` (the coarsest) levels.
-    """
-    share, extra = divmod(steps, parts)
-    return [share + (1 if i < extra else 0) for i in range(parts)]
-
-
-def levels(height: int, width: int, steps: int, scales: int) -> list[Level]:
-    """The coarse-to-fine levels of an image, coarsest first; the last is the working size.
-
-    Args:
-        height, width: the working size.
-        steps: the step budget of the whole image.
-        scales: the number of levels wanted (``MethodConfig.scales``).
-
-    Returns:
-        One :class:`Level` per level kept; coarse levels smaller than :data:`MIN_SIDE` on their
-        shorter side, and coarse levels given no steps, are left out. The working size is always
-        the last level, even with no steps.
-    """
-    factors = [2**k for k in range(scales - 1, 0, -1)]
-    factors = [f for f in factors if min(height, width) / f >= MIN_SIDE] + [1]
-    plan = [
-        Level(max(1, round(height / f)), max(1, round(width / f)), n)
-        for f, n in zip(factors, split_steps(steps, len(factors)))
-    ]
-    return [level for level in plan[:-1] if level.steps > 0] + plan[-1:]
+def offset(on_step, done: int):
+    """``on_step`` with ``done`` added to the step count (a level's steps after the earlier's)."""
+    if on_step is None:
+        return None
+    return lambda step, loss: on_step(done + step, loss)
 
 
 def resize(images: tf.Tensor, height: int, width: int) -> tf.Tensor:

@@ -41,7 +41,7 @@ METHOD_OPTIONS: dict[str, type | tuple[type, ...]] = {
     "content_weight": (int, float), "style_weight": (int, float), "tv_weight": (int, float),
     "lr": (int, float), "content_layers": str, "style_layers": str,
     "style_scale": (int, float), "init": str, "seed": int, "precision": str,
-    "memory_limit": (int, float),
+    "memory_limit": (int, float), "preserve_colors": str,
 }  # fmt: skip
 VIDEO_OPTIONS: dict[str, type | tuple[type, ...]] = {
     "steps_first": int, "steps_next": int, "warm_start": str, "temporal_weight": (int, float),

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vidstyle.config import MethodConfig, VideoConfig, video_config
+from vidstyle.engine import ladder, memory
 from vidstyle.errors import UsageError, VidstyleError
 from vidstyle.fsutil import is_temporary, same_file
 from vidstyle.jobs.jobfile import Job, JobFile
@@ -41,6 +42,8 @@ class Task:
         steps: optimization steps the task takes in all (every frame of a clip).
         pixels: working pixels of an image or of each frame (0 when the header is unreadable).
         position: the task's place in the plan.
+        work: the levels and tiles an image or frame takes and the memory they need, one line
+            (:func:`vidstyle.engine.ladder.summary`; empty when the header is unreadable).
     """
 
     key: str
@@ -54,6 +57,7 @@ class Task:
     steps: int = 0
     pixels: int = 0
     position: int = 0
+    work: str = ""
 
     @property
     def method(self) -> MethodConfig:
@@ -146,11 +150,20 @@ def _task(job, source, relative, style, style_digest, variant, options, position
     label = _variant_label(variant)
     output = _output(job, kind, source, relative, style, label, options)
     method = MethodConfig.from_options(options)
-    steps, pixels = _size(kind, source, method, options)
+    steps, (width, height) = _size(kind, source, method, options)
+    pixels = width * height
     decides = {"kind": kind, "output": str(output), "video": _video_part(kind, options)}
     key = fingerprint(source, style_digest, method, decides)
     return Task(key, job.name, kind, source, style, output, label, dict(options), steps, pixels,
-                position)  # fmt: skip
+                position, _work(height, width, method))  # fmt: skip
+
+
+def _work(height: int, width: int, method: MethodConfig) -> str:
+    """The levels and tiles of a working size, and the memory they need (CPU budget)."""
+    if not height or not width:
+        return ""
+    budget = memory.budget_bytes(method.memory_limit)
+    return ladder.summary(ladder.describe(height, width, method, budget))
 
 
 def _output(job, kind, source, relative, style, label, options) -> Path:
@@ -181,17 +194,18 @@ def _video_part(kind: str, options: dict) -> dict | None:
     return {k: v for k, v in vars(config).items() if k not in ("frames_dir",)}
 
 
-def _size(kind: str, source: Path, method: MethodConfig, options: dict) -> tuple[int, int]:
-    """(steps in all, working pixels per image or frame), from headers; 0 pixels if unknown."""
+def _size(kind: str, source: Path, method: MethodConfig, options: dict):
+    """(steps in all, (width, height) working size per image or frame), from headers; (0, 0)
+    if unknown."""
     if kind == "image":
         size = probe_size(source)
         width, height = fitted_size(*size, method.max_size) if size else (0, 0)
-        return method.steps, width * height
+        return method.steps, (width, height)
     config = video_config(options)
     frames, size = _clip_header(source, config)
     width, height = fitted_size(*size, method.max_size) if size else (0, 0)
     first = method.steps if config.steps_first is None else config.steps_first
-    return first + max(frames - 1, 0) * config.steps_next, width * height
+    return first + max(frames - 1, 0) * config.steps_next, (width, height)
 
 
 def _clip_header(source: Path, config: VideoConfig) -> tuple[int, tuple[int, int] | None]:

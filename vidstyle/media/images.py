@@ -129,7 +129,7 @@ def fit_longest(rgb: np.ndarray, max_size: int) -> np.ndarray:
 
     Args:
         rgb: HxWx3 ``uint8`` image.
-        max_size: the largest allowed side in pixels, at least 1.
+        max_size: the largest allowed side in pixels, at least 1; 0 keeps the image's size.
 
     Returns:
         The resized ``uint8`` image (Lanczos, aspect kept, each side at least 1 pixel), or
@@ -138,8 +138,8 @@ def fit_longest(rgb: np.ndarray, max_size: int) -> np.ndarray:
     Raises:
         ValueError: ``max_size`` is below 1 or ``rgb`` is not ``uint8``.
     """
-    if max_size < 1:
-        raise ValueError(f"max_size must be at least 1, got {max_size}")
+    if max_size < 0:
+        raise ValueError(f"max_size must be 0 or more, got {max_size}")
     _require_uint8(rgb)
     height, width = rgb.shape[:2]
     size = fitted_size(width, height, max_size)
@@ -147,9 +147,10 @@ def fit_longest(rgb: np.ndarray, max_size: int) -> np.ndarray:
 
 
 def fitted_size(width: int, height: int, max_size: int) -> tuple[int, int]:
-    """(width, height) shrunk so the longest side is at most ``max_size``, aspect kept."""
+    """(width, height) shrunk so the longest side is at most ``max_size``, aspect kept; ``max_size``
+    0 keeps the size."""
     longest = max(height, width)
-    if longest <= max_size:
+    if longest <= max_size or max_size == 0:
         return width, height
     scale = max_size / longest
     return max(1, round(width * scale)), max(1, round(height * scale))

@@ -174,7 +174,7 @@ class FolderJob:
         return [task for task in self.tasks if task.action == "run"]
 
 
-def prepare(items: list[Item], output_dir: Path, config: FolderConfig, style: np.ndarray,
+def prepare(items: list[Item], output_dir: Path, config: FolderConfig, style: np.ndarray | list,
             method) -> FolderJob:  # fmt: skip
     """Decide for every item, before any work: skip it, run it, or fail it at once.
 

@@ -29,6 +29,29 @@ def style_for(style: np.ndarray, work_shape: tuple[int, ...], scale: float) -> n
     return style if (height, width) == style.shape[:2] else resize_to(style, width, height)
 
 
+Styles = np.ndarray | list[np.ndarray]  # one style painting, or several to blend
+
+
+def style_list(style: Styles) -> list[np.ndarray]:
+    """The style paintings as a list (one painting is a list of one)."""
+    return list(style) if isinstance(style, (list, tuple)) else [style]
+
+
+def targets_for(engine, style: Styles, content: np.ndarray):
+    """The style targets for a working image (HxWx3) or batch (BxHxWx3): each style painting at
+    ``style_scale``, matched to the content's colours under ``preserve_colors``, blended with
+    ``style_blend`` (see :func:`vidstyle.engine.styles.run_targets`).
+
+    Raises:
+        UsageError: ``style_blend`` does not give one weight per style.
+    """
+    from vidstyle.engine.styles import run_targets
+
+    scale = engine.method.style_scale
+    sized = [style_for(one, content.shape[-3:], scale) for one in style_list(style)]
+    return run_targets(engine, sized, content)
+
+
 def initial_image(method: MethodConfig, content: np.ndarray) -> np.ndarray | None:
     """The image the optimization starts from: None for the content, seeded noise, or a file."""
     if method.init == "content":
@@ -43,7 +66,7 @@ def initial_image(method: MethodConfig, content: np.ndarray) -> np.ndarray | Non
 def stylize_file(
     engine,
     content_path: Path,
-    style: np.ndarray,
+    style: Styles,
     output: Path,
     reporter: Reporter | None = None,
 ) -> np.ndarray:
@@ -52,7 +75,7 @@ def stylize_file(
     Args:
         engine: an :class:`vidstyle.engine.optimize.Engine`.
         content_path: the photo.
-        style: the style painting, HxWx3 uint8 at its own size.
+        style: the style painting, HxWx3 uint8 at its own size (or a list of them, blended).
         output: where to write; the format follows its extension; alpha is kept where possible.
         reporter: told of each chunk of steps.
 
@@ -75,7 +98,7 @@ Outcome = tuple[np.ndarray | None, VidstyleError | None]
 def stylize_files(
     engine,
     jobs: list[tuple[Path, Path]],
-    style: np.ndarray,
+    style: Styles,
     reporter: Reporter | None = None,
 ) -> list[Outcome]:
     """Stylize several image files, those of one working size together as one batch.
@@ -89,7 +112,7 @@ def stylize_files(
     Args:
         engine: an :class:`vidstyle.engine.optimize.Engine`.
         jobs: (content path, output path) pairs.
-        style: the style painting, HxWx3 uint8 at its own size.
+        style: the style painting, HxWx3 uint8 at its own size (or a list of them, blended).
         reporter: told of each chunk of steps.
 
     Returns:
@@ -146,7 +169,7 @@ def _stylize_batch(engine, batch, jobs, style, reporter, outcomes: list[Outcome]
     """Optimize same-size images together and save each; a failed save fails only its job."""
     method = engine.method
     works = np.stack([work for _, _, work in batch])
-    targets = engine.style_targets(style_for(style, works.shape[1:], method.style_scale))
+    targets = targets_for(engine, style, works)
     starts = [initial_image(method, work) for _, _, work in batch]
     init = None if starts[0] is None else np.stack(starts)
     results = engine.stylize(works, targets, init=init, on_step=step_callback(reporter))

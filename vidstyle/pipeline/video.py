@@ -28,7 +28,7 @@ from vidstyle.media import video as videolib
 from vidstyle.media.encode import OUTPUT_FORMATS, write_video
 from vidstyle.media.images import fit_longest, fitted_size, load_image, resize_to, save_image
 from vidstyle.pipeline import fingerprint as fingerprints
-from vidstyle.pipeline.image import style_for
+from vidstyle.pipeline.image import targets_for
 from vidstyle.progress import NullReporter, Reporter, step_callback
 
 SEQUENCE_FPS = Fraction(25)
@@ -142,7 +142,7 @@ class FrameLoop:
 
     Args:
         engine: the engine (its method gives the working size and the default steps).
-        style: the style painting, HxWx3 uint8.
+        style: the style painting, HxWx3 uint8 (or a list of them, blended).
         config: the video options.
         reporter: progress.
     """
@@ -161,9 +161,7 @@ class FrameLoop:
         started = time.monotonic()
         work = fit_longest(frame.rgb, self.engine.method.max_size)
         if self.targets is None:
-            self.targets = self.engine.style_targets(
-                style_for(self.style, work.shape, self.engine.method.style_scale)
-            )
+            self.targets = targets_for(self.engine, self.style, work)  # kept for every frame
         cut = previous is not None and flowlib.is_shot_cut(
             previous.content, work, self.config.shot_threshold
         )
@@ -240,7 +238,7 @@ def stylize_clip(
     Args:
         engine: the engine.
         source: a video file, or a folder of images taken as a sequence in natural order.
-        style: the style painting, HxWx3 uint8.
+        style: the style painting, HxWx3 uint8 (or a list of them, blended).
         output: a video file (.mp4, .mov, .mkv), or a folder of numbered PNGs for a sequence.
         config: the video options.
         reporter: progress (frames, and steps of the current frame).

@@ -1,0 +1,142 @@
+"""Print sizes: single-scale against the automatic coarse-to-fine ladder, at 1024 and 2048 px.
+
+For each size and mode this runs one ``Engine.stylize`` in its own process (so that the peak
+resident memory, ``ru_maxrss``, is that mode's own) and reports its time, its peak memory, and
+its losses measured at the final size with the method's default weights: content, style, total
+variation and the weighted total (``Engine.losses`` of a single-level engine on the saved uint8
+image). A second style figure, ``style@512``, is the style loss of the result shrunk to 512 px
+against the style's targets at 512 px: how well the painting's large structures (what VGG19's
+layers see at that scale) are matched, which the full-size style loss, dominated by fine strokes,
+hardly shows.
+
+Modes: ``single`` (``scales = 1``: every step at the final size), ``tiled`` (the same with
+``memory_limit`` ``--memory-limit``, so that the size is tiled; its peak memory against the
+untiled estimate) and ``multi`` (``scales = 0``:
+the automatic ladder, from about 512 px up by sqrt(2) per level, 1/sqrt(2) of the steps at each
+finer level; see :mod:`vidstyle.engine.schedule`). Both get the same ``--steps``; the times then
+show what the ladder saves, the losses what it gives. Compilation (one trace per level size) is
+inside the times.
+
+The inputs: ``samples/photos/astronaut.jpg`` (512 px) enlarged bicubically to the size (there is
+no larger sample photo in the repository; the enlargement is smooth, so all fine detail is the
+style's) and ``samples/swirls.jpg`` at the content's longest side (``style_scale`` 1). The
+results are saved as ``<out>/<mode>_<size>.png`` to look at.
+
+Usage: ``PYTHONPATH=. nice -n 10 python benchmarks/highres.py [--sizes 1024 2048]
+[--modes single multi] [--optimizer lbfgs] [--steps 40] [--out highres-out] [--json out.json]
+[--auto-above 512]`` (``--auto-above`` lowers the ladder's threshold, to see it at 1024 px).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTENT_FILE = ROOT / "samples" / "photos" / "astronaut.jpg"
+STYLE_FILE = ROOT / "samples" / "swirls.jpg"
+MODES = {"single": 1, "multi": 0, "tiled": 1}  # mode -> scales
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 2048])
+    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
+    parser.add_argument("--optimizer", default="lbfgs", choices=["adam", "lbfgs"])
+    parser.add_argument("--steps", type=int, default=40, help="steps (iterations) per image")
+    parser.add_argument("--out", type=Path, default=Path("highres-out"), help="pictures here")
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON")
+    parser.add_argument("--memory-limit", type=float, default=8.0,
+                        help="GiB for the tiled mode (the others are never refused)")  # fmt: skip
+    parser.add_argument(
+        "--auto-above",
+        type=int,
+        default=None,
+        help="run the ladder above this size instead of 1024 (to see it at 1024)",
+    )
+    parser.add_argument("--one", nargs=2, metavar=("MODE", "SIZE"), help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def run_one(mode: str, size: int, args: argparse.Namespace) -> dict:
+    """One stylization in this process: its time, peak memory and losses."""
+    from vidstyle import load_engine
+    from vidstyle.config import MethodConfig
+    from vidstyle.engine import memory, schedule, tiling
+    from vidstyle.engine.schedule import levels
+
+    if args.auto_above is not None:
+        schedule.AUTO_ABOVE = args.auto_above
+    from vidstyle.media.images import load_image, resize_to, save_image
+    from vidstyle.pipeline.image import style_for
+
+    photo = load_image(CONTENT_FILE).rgb
+    content = resize_to(photo, size * photo.shape[1] // max(photo.shape[:2]),
+                        size * photo.shape[0] // max(photo.shape[:2]))  # fmt: skip
+    style = load_image(STYLE_FILE).rgb
+    limit = args.memory_limit if mode == "tiled" else 1000.0
+    method = MethodConfig(optimizer=args.optimizer, steps=args.steps, scales=MODES[mode],
+                          max_size=0, memory_limit=limit)  # fmt: skip
+    engine = load_engine(method)
+    tiled = tiling.for_size(engine, *content.shape[:2])
+    tiles = 0 if tiled is None else len(tiled.tiles(*content.shape[:2]))
+    targets = engine.style_targets(style_for(style, content.shape, 1.0))
+    plan = levels(*content.shape[:2], args.steps, method.scales)
+    started = time.perf_counter()
+    result = engine.stylize(content, targets)
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
+    args.out.mkdir(parents=True, exist_ok=True)
+    save_image(args.out / f"{mode}_{size}.png", result)
+    measure = load_engine(method.replace(scales=1))
+    final = measure.losses(result, content, targets)
+    small = resize_to(result, 512, 512 * result.shape[0] // result.shape[1])
+    small_content = resize_to(content, *small.shape[1::-1])
+    small_targets = measure.style_targets(style_for(style, small.shape, 1.0))
+    coarse = measure.losses(small, small_content, small_targets)
+    return {"mode": mode, "size": size, "seconds": round(seconds, 1),
+            "peak_gib": round(peak, 2), "tile": tiled and tiled.tile, "tiles": tiles,
+            "untiled_estimate_gib": round(memory.needed_bytes(*content.shape[:2], args.optimizer)
+                                          / memory.GIB, 1),
+            "levels": [max(lv.height, lv.width) for lv in plan],
+            "content": final["content"], "style": final["style"], "tv": final["tv"],
+            "total": final["total"], "style@512": coarse["style"]}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Each (size, mode) in its own process; a table of the figures."""
+    args = parse_args(argv)
+    if args.one:
+        print(json.dumps(run_one(args.one[0], int(args.one[1]), args)))
+        return
+    rows = []
+    for size in args.sizes:
+        for mode in args.modes:
+            command = [sys.executable, __file__, "--one", mode, str(size),
+                       "--optimizer", args.optimizer, "--steps", str(args.steps),
+                       "--out", str(args.out),
+                       "--memory-limit", str(args.memory_limit)]  # fmt: skip
+            if args.auto_above is not None:
+                command += ["--auto-above", str(args.auto_above)]
+            done = subprocess.run(command, capture_output=True, text=True, check=True)
+            rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            print(_row(rows[-1]), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+
+
+def _row(r: dict) -> str:
+    return (f"{r['size']:>5} {r['mode']:<6} {r['seconds']:>8.1f} s {r['peak_gib']:>6.2f} GiB  "
+            f"content {r['content']:.4g}  style {r['style']:.4g}  style@512 {r['style@512']:.4g}"
+            f"  total {r['total']:.4g}  levels {r['levels']}  tiles {r['tiles']} of {r['tile']}"
+            f"  (untiled estimate {r['untiled_estimate_gib']} GiB)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
