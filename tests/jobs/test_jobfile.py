@@ -96,3 +96,15 @@ def test_the_dry_run_shows_each_tasks_levels_tiles_and_memory(night):
                                 env={"COLUMNS": "250"})  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "levels (tiles): memory" in result.output and "40x30: 0.0 GiB at most" in result.output
+
+
+def test_a_glob_input_keeps_the_paths_below_its_fixed_part(night, tmp_path):
+    (tmp_path / "photos" / "more").mkdir()
+    (tmp_path / "photos" / "more" / "c.png").write_bytes(
+        (tmp_path / "photos" / "b b.png").read_bytes()
+    )
+    night.write_text(
+        '[[job]]\nname = "g"\ninput = "photos/**/*.png"\nstyles = ["styles/starry.jpg"]\n'
+    )
+    outputs = [t.output.relative_to(tmp_path).as_posix() for t in plan(load(night))]
+    assert outputs == ["styled/g/starry/b b.png", "styled/g/starry/more/c.png"]

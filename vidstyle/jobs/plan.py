@@ -113,7 +113,8 @@ def _inputs(job: Job) -> list[tuple[Path, str]]:
     """(input, its path relative to the input's root without suffix) for every image or clip."""
     text = str(job.input)
     if any(c in text for c in "*?["):
-        root = Path(text.split("*")[0].split("?")[0].split("[")[0]).parent
+        fixed = text.split("*")[0].split("?")[0].split("[")[0]  # the part before any pattern
+        root = Path(fixed) if fixed.endswith(("/", "\\")) else Path(fixed).parent
         found = [Path(p) for p in sorted(glob.glob(text, recursive=True))]
         items = [p for p in found if p.is_file() and _kind(p) is not None]
         where = root
