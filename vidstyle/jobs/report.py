@@ -208,20 +208,26 @@ def _image(path: Path) -> np.ndarray:
 
 
 def _first_frame(path: Path) -> np.ndarray:
-    return next(iter(_spread_frames(path, 1)))
+    from vidstyle.media import video as videolib
+
+    return next(iter(videolib.read_frames(path, None, None, 1))).rgb
 
 
 def _spread_frames(path: Path, count: int) -> list[np.ndarray]:
-    """``count`` frames spread evenly over a clip or a folder of frames."""
+    """``count`` frames spread evenly over a clip or a folder of frames; a clip is decoded
+    twice (to count its frames, then to keep the chosen ones), never held in memory whole."""
     from vidstyle.media import video as videolib
 
     if path.is_dir():
         files = videolib.list_sequence(path)
-        picks = sorted({round(i * (len(files) - 1) / max(count - 1, 1)) for i in range(count)})
-        return [_image(files[i]) for i in picks]
-    frames = [frame.rgb for frame in videolib.read_frames(path, None, None, None)]
-    picks = sorted({round(i * (len(frames) - 1) / max(count - 1, 1)) for i in range(count)})
-    return [frames[i] for i in picks]
+        return [_image(files[i]) for i in _picks(len(files), count)]
+    total = sum(1 for _ in videolib.read_frames(path, None, None, None))
+    picks = set(_picks(total, count))
+    return [f.rgb for f in videolib.read_frames(path, None, None, None) if f.index in picks]
+
+
+def _picks(total: int, count: int) -> list[int]:
+    return sorted({round(i * (total - 1) / max(count - 1, 1)) for i in range(count)})
 
 
 def _save_thumb(target: Path, rgb: np.ndarray) -> None:
