@@ -221,7 +221,8 @@ class Interrupter(NullReporter):
 
 def test_ctrl_c_stops_every_worker_and_leaves_their_tasks_pending(cluster, tmp_path):
     night = make_night(tmp_path)
-    night.write_text(SLOW_NIGHT)
+    # long enough that no task can end between the key press and the workers' next chunk
+    night.write_text(SLOW_NIGHT.replace("steps = 150", "steps = 5000"))
     result = batch.run(night, reporter=Interrupter(), engine_factory=tiny_engine, cluster=TWO)
     assert result.signal == signal.SIGINT and result.done == 0
     assert [(r.status, r.attempts) for r in _rows(night)] == [("pending", 0)] * 2
