@@ -121,7 +121,8 @@ class Killer(NullReporter):
 
 def test_a_killed_worker_s_task_is_retried_on_another(cluster, tmp_path):
     night = make_night(tmp_path)
-    night.write_text(SLOW_NIGHT)
+    # a few seconds a task: the driver sees it start (progress is polled twice a second) in time
+    night.write_text(SLOW_NIGHT.replace("steps = 150", "steps = 2000"))
     killer = Killer("a.jpg")
     result = batch.run(night, reporter=killer, engine_factory=tiny_engine, cluster=TWO)
     assert killer.killed and (result.done, result.failed) == (2, 0)
@@ -152,7 +153,7 @@ batch.run({night!r}, engine_factory=tiny_engine, cluster=ClusterConfig(workers=2
 
 
 def test_a_killed_driver_is_resumed_by_the_same_command(cluster, tmp_path):
-    night = make_night(tmp_path, steps=40)
+    night = make_night(tmp_path, steps=400)  # long enough to kill the driver halfway
     script = DRIVER.format(paths=PATHS, address=cluster, night=str(night),
                            pythonpath=os.pathsep.join(PATHS))  # fmt: skip
     driver = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.DEVNULL)
