@@ -73,7 +73,13 @@ def test_kill_9_mid_run_loses_at_most_the_task_under_way(tmp_path, real_weights,
     night = make_night(tmp_path, steps=20, steps_next=10, frames=6, max_size=48)
     weights = ["--weights", str(real_weights.path)]
     first = _batch(night, *weights, wait=False)
-    _wait_for(night, first, lambda rows: sum(r.status == "done" for r in rows) >= 3)
+
+    def under_way(rows):  # three done and the next one running (not between two tasks)
+        return sum(r.status == "done" for r in rows) >= 3 and any(
+            r.status == "running" for r in rows
+        )
+
+    _wait_for(night, first, under_way)
     os.kill(first.pid, signal.SIGKILL)
     first.wait()
     before = {r.key: r for r in _rows(night)}
