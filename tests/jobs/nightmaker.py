@@ -62,3 +62,14 @@ def add_shot_cut(night: Path, frames: int = 3) -> None:
     second = pan_frames((48, 32), frames, seed=7, colors=[(10, 20, 120), (40, 90, 250)])
     clip = night.parent / "clips" / "beach.mp4"
     write_clip(clip, np.concatenate([first, second]), fps=12, audio_codec="aac")
+
+
+def ledger_rows(night: Path):
+    """The rows of a job file's ledger, read and closed."""
+    from vidstyle.jobs.ledger import Ledger
+
+    ledger = Ledger(night.with_name(night.stem + ".vidstyle-run") / "ledger.sqlite")
+    try:
+        return ledger.rows()
+    finally:
+        ledger.close()

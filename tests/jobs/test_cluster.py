@@ -14,13 +14,12 @@ import av
 import numpy as np
 import pytest
 import ray
-from nightmaker import EXPECTED_OUTPUTS, add_shot_cut, make_night
+from nightmaker import EXPECTED_OUTPUTS, add_shot_cut, ledger_rows, make_night
 from PIL import Image
 from tinyvgg import tiny_engine
 
 from vidstyle import batch
 from vidstyle.jobs.cluster import ClusterConfig, worker_name
-from vidstyle.jobs.ledger import Ledger
 from vidstyle.media.video import read_frames
 from vidstyle.progress import NullReporter
 
@@ -40,12 +39,7 @@ def cluster():
     ray.shutdown()
 
 
-def _rows(night: Path):
-    ledger = Ledger(night.with_name("night.vidstyle-run") / "ledger.sqlite")
-    try:
-        return ledger.rows()
-    finally:
-        ledger.close()
+_rows = ledger_rows
 
 
 def _log(night: Path) -> str:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from nightmaker import EXPECTED_OUTPUTS, make_night
+from nightmaker import EXPECTED_OUTPUTS, ledger_rows, make_night
 from tinyvgg import tiny_engine
 
 from vidstyle import batch
@@ -22,12 +22,7 @@ def _outputs(root: Path) -> list[str]:
                   if p.is_file() and not p.name.endswith(".json"))  # fmt: skip
 
 
-def _rows(night: Path):
-    ledger = Ledger(night.with_name("night.vidstyle-run") / "ledger.sqlite")
-    try:
-        return ledger.rows()
-    finally:
-        ledger.close()
+_rows = ledger_rows
 
 
 @pytest.fixture

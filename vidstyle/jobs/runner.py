@@ -99,9 +99,11 @@ class Executor:
         return {"report": str(done.report_path), "summary": done.summary}
 
 
-class TaskReporter:
+class TaskReporter(NullReporter):
     """What a pipeline reports during one task, passed on to the run's reporter: the steps of
     each image or frame, with the stop flag read at every chunk and the deadline at every frame."""
+
+    wants_steps = True  # the stop flag is read at every chunk
 
     def __init__(self, outer: Reporter, task: Task, stop: StopFlag):
         self.outer, self.task, self.stop = outer, task, stop
@@ -121,15 +123,6 @@ class TaskReporter:
     def step(self, done: int, loss: float) -> None:
         self.outer.step(done, loss)
         self.stop.check_signal()
-
-    def end_item(self, name: str, status: str, seconds: float) -> None:
-        pass
-
-    def end(self) -> None:
-        pass
-
-    def remaining(self, seconds: float) -> None:
-        pass
 
 
 @dataclass

@@ -25,6 +25,7 @@ import numpy as np
 from vidstyle.errors import InternalError, VidstyleError, WeightsError, param
 from vidstyle.jobs.plan import Task
 from vidstyle.jobs.runner import Executor, StopFlag, Stopped, TaskReporter
+from vidstyle.progress import NullReporter
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,8 +69,10 @@ class EngineFactory:
         return self.make(method)
 
 
-class Events:
+class Events(NullReporter):
     """A reporter that keeps what the pipelines tell, for the driver to collect."""
+
+    wants_steps = True
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -80,9 +83,6 @@ class Events:
             items, self.items = self.items, []
         return items
 
-    def begin(self, total: int | None, unit: str) -> None:
-        pass
-
     def start_item(self, name: str, steps: int, lane: str | None = None) -> None:
         with self.lock:
             self.items.append(("start", name, steps))
@@ -92,15 +92,6 @@ class Events:
             if self.items and self.items[-1][0] == "step":
                 self.items.pop()  # only the latest step matters
             self.items.append(("step", done, float(loss)))
-
-    def end_item(self, name: str, status: str, seconds: float) -> None:
-        pass
-
-    def end(self) -> None:
-        pass
-
-    def remaining(self, seconds: float) -> None:
-        pass
 
 
 class Worker:
