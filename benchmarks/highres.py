@@ -46,7 +46,8 @@ MODES = {"single": 1, "multi": 0, "tiled": 1}  # mode -> scales
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 2048])
+    parser.add_argument("--sizes", nargs="+", default=["1024", "2048"],
+                        help="longest sides (the photo's square shape) or WIDTHxHEIGHT")  # fmt: skip
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
     parser.add_argument("--optimizer", default="lbfgs", choices=["adam", "lbfgs"])
     parser.add_argument("--steps", type=int, default=40, help="steps (iterations) per image")
@@ -60,11 +61,43 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="run the ladder above this size instead of 1024 (to see it at 1024)",
     )
+    parser.add_argument(
+        "--equal-cost",
+        action="store_true",
+        help="give single and tiled the multi-scale ladder's cost in full-size steps",
+    )
     parser.add_argument("--one", nargs=2, metavar=("MODE", "SIZE"), help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
-def run_one(mode: str, size: int, args: argparse.Namespace) -> dict:
+def shape_of(size: str) -> tuple[int, int]:
+    """``"2048"`` -> (2048, 2048); ``"2048x1536"`` -> (1536, 2048): height, width."""
+    width, _, height = size.partition("x")
+    return int(height or width), int(width)
+
+
+def content_of(size: str):
+    """The astronaut, cut to the size's shape at its centre and enlarged bicubically to it."""
+    from vidstyle.media.images import load_image, resize_to
+
+    photo = load_image(CONTENT_FILE).rgb
+    height, width = shape_of(size)
+    side = photo.shape[0]
+    crop_h, crop_w = (side, side * width // height) if width < height else (
+        side * height // width, side)  # fmt: skip
+    top, left = (photo.shape[0] - crop_h) // 2, (photo.shape[1] - crop_w) // 2
+    return resize_to(photo[top : top + crop_h, left : left + crop_w], width, height)
+
+
+def equal_cost_steps(height: int, width: int, steps: int) -> int:
+    """The steps at the full size that cost what the automatic ladder's ``steps`` cost."""
+    from vidstyle.engine.ladder import levels
+
+    pixels = sum(lv.steps * lv.height * lv.width for lv in levels(height, width, steps, 0))
+    return max(1, round(pixels / (height * width)))
+
+
+def run_one(mode: str, size: str, args: argparse.Namespace) -> dict:
     """One stylization in this process: its time, peak memory and losses."""
     from vidstyle import load_engine
     from vidstyle.config import MethodConfig
@@ -76,18 +109,19 @@ def run_one(mode: str, size: int, args: argparse.Namespace) -> dict:
     from vidstyle.media.images import load_image, resize_to, save_image
     from vidstyle.pipeline.image import style_for
 
-    photo = load_image(CONTENT_FILE).rgb
-    content = resize_to(photo, size * photo.shape[1] // max(photo.shape[:2]),
-                        size * photo.shape[0] // max(photo.shape[:2]))  # fmt: skip
+    content = content_of(size)
     style = load_image(STYLE_FILE).rgb
     limit = args.memory_limit if mode == "tiled" else 1000.0
-    method = MethodConfig(optimizer=args.optimizer, steps=args.steps, scales=MODES[mode],
+    steps = args.steps
+    if args.equal_cost and mode != "multi":
+        steps = equal_cost_steps(*content.shape[:2], args.steps)
+    method = MethodConfig(optimizer=args.optimizer, steps=steps, scales=MODES[mode],
                           max_size=0, memory_limit=limit)  # fmt: skip
     engine = load_engine(method)
     tiled = tiling.for_size(engine, *content.shape[:2])
     tiles = 0 if tiled is None else len(tiled.tiles(*content.shape[:2]))
     targets = engine.style_targets(style_for(style, content.shape, 1.0))
-    plan = levels(*content.shape[:2], args.steps, method.scales)
+    plan = levels(*content.shape[:2], steps, method.scales)
     started = time.perf_counter()
     result = engine.stylize(content, targets)
     seconds = time.perf_counter() - started
@@ -100,7 +134,7 @@ def run_one(mode: str, size: int, args: argparse.Namespace) -> dict:
     small_content = resize_to(content, *small.shape[1::-1])
     small_targets = measure.style_targets(style_for(style, small.shape, 1.0))
     coarse = measure.losses(small, small_content, small_targets)
-    return {"mode": mode, "size": size, "seconds": round(seconds, 1),
+    return {"mode": mode, "size": size, "steps": [lv.steps for lv in plan], "seconds": round(seconds, 1),
             "peak_gib": round(peak, 2), "tile": tiled and tiled.tile, "tiles": tiles,
             "untiled_estimate_gib": round(memory.needed_bytes(*content.shape[:2], args.optimizer)
                                           / memory.GIB, 1),
@@ -113,14 +147,14 @@ def main(argv: list[str] | None = None) -> None:
     """Each (size, mode) in its own process; a table of the figures."""
     args = parse_args(argv)
     if args.one:
-        print(json.dumps(run_one(args.one[0], int(args.one[1]), args)))
+        print(json.dumps(run_one(args.one[0], args.one[1], args)))
         return
     rows = []
     for size in args.sizes:
         for mode in args.modes:
             command = [sys.executable, __file__, "--one", mode, str(size),
                        "--optimizer", args.optimizer, "--steps", str(args.steps),
-                       "--out", str(args.out),
+                       "--out", str(args.out), *(["--equal-cost"] if args.equal_cost else []),
                        "--memory-limit", str(args.memory_limit)]  # fmt: skip
             if args.auto_above is not None:
                 command += ["--auto-above", str(args.auto_above)]
@@ -132,7 +166,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _row(r: dict) -> str:
-    return (f"{r['size']:>5} {r['mode']:<6} {r['seconds']:>8.1f} s {r['peak_gib']:>6.2f} GiB  "
+    return (f"{r['size']:>9} {r['mode']:<6} steps {r['steps']} {r['seconds']:>8.1f} s {r['peak_gib']:>6.2f} GiB  "
             f"content {r['content']:.4g}  style {r['style']:.4g}  style@512 {r['style@512']:.4g}"
             f"  total {r['total']:.4g}  levels {r['levels']}  tiles {r['tiles']} of {r['tile']}"
             f"  (untiled estimate {r['untiled_estimate_gib']} GiB)")  # fmt: skip
