@@ -428,6 +428,8 @@ class Driver:
         for kind, *args in events:
             if kind == "start":
                 self.reporter.start_item(args[0], args[1], lane=slot.lane)
+            elif kind == "level":
+                self.reporter.level(args[0], args[1], lane=slot.lane)
             else:
                 self.reporter.step(args[0], args[1], lane=slot.lane)
 

@@ -124,6 +124,9 @@ class TaskReporter(NullReporter):
         self.outer.step(done, loss)
         self.stop.check_signal()
 
+    def level(self, index: int, works: list) -> None:
+        self.outer.level(index, works)
+
 
 @dataclass
 class RunResult:

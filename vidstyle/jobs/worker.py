@@ -93,6 +93,10 @@ class Events(NullReporter):
                 self.items.pop()  # only the latest step matters
             self.items.append(("step", done, float(loss)))
 
+    def level(self, index: int, works: list, lane: str | None = None) -> None:
+        with self.lock:
+            self.items.append(("level", index, list(works)))
+
 
 class Worker:
     """A worker: runs units with its engine cache (see the module's docstring).
@@ -119,7 +123,7 @@ class Worker:
 
     def poll(self) -> list[tuple]:
         """Progress events since the last poll: ``("start", name, steps)``, ``("step", done,
-        loss)``."""
+        loss)``, ``("level", index, works)``."""
         return self.events.take()
 
     def halt(self, signum: int) -> None:
