@@ -136,7 +136,8 @@ class Worker:
 
         Args:
             unit: the work.
-            style: the style image's bytes when nothing is shared, else None.
+            style: the style image's bytes when nothing is shared (a list, one per image of a
+                blend), else None.
             data: the input image's bytes when nothing is shared, else None.
 
         Returns:
@@ -149,8 +150,8 @@ class Worker:
         self.stop = StopFlag(deadline=unit.deadline, signal=self.halted)
         out = self.info()
         try:
-            if style is not None:
-                self._prime_style(unit.task.style, style)
+            for path, data_ in zip(unit.task.styles, _as_list(style)):
+                self._prime_style(path, data_)
             out |= self._shot(unit) if unit.shot is not None else self._image(unit, data)
             out["status"] = "done"
         except Stopped as why:
@@ -192,7 +193,7 @@ class Worker:
         engine.check_fits(task.source, first.shape[0], first.shape[1])
         reporter = self._reporter(task)
         reporter.begin(unit.of or len(unit.frames), "frames")
-        loop = FrameLoop(engine, self.executor.style(task.style), task.video, reporter)
+        loop = FrameLoop(engine, self.executor.task_style(task), task.video, reporter)
         previous, frames, records = None, [], []
         for frame in unit.frames:
             previous, record = loop.run(frame, previous)
@@ -216,6 +217,13 @@ class Worker:
             raise _renamed(error, {local: path}) from None
         finally:
             local.unlink()
+
+
+def _as_list(style) -> list:
+    """The style bytes sent with a unit, one per style of the task (None: nothing sent)."""
+    if style is None:
+        return []
+    return list(style) if isinstance(style, (list, tuple)) else [style]
 
 
 def _renamed(error: VidstyleError, names: dict[Path, Path]) -> VidstyleError:
