@@ -2,6 +2,8 @@
 ``style_blend`` weights; the plan, the fingerprint, the names, the dry run, the errors, and a
 tiny-model run that makes the blend's output."""
 
+import io
+
 import numpy as np
 import pytest
 from nightmaker import ledger_rows, make_night
@@ -149,3 +151,22 @@ def test_a_blend_and_a_single_style_are_two_tasks_per_input(night, tmp_path):
     assert "2 weights for 1 style image (scream.jpg)" in _error(
         night, text + "style_blend = [0.7, 0.3]\n"
     )
+
+
+def test_a_ray_worker_gets_a_blend_by_value_and_tells_its_levels(night, tmp_path):
+    from conftest import textured
+
+    from vidstyle.jobs.worker import Unit, Worker
+
+    Image.fromarray(textured(64, 96, seed=7)).save(tmp_path / "photos" / "big.png")
+    text = BLEND.replace('"photos"', '"photos/big.png"')
+    [task] = _plan(night, text + "style_blend = [0.7, 0.3]\nsteps = 20\nmax_size = 0\nscales = 2\n")
+    worker = Worker(tiny_engine)  # in this process: what a Ray actor runs
+    styles = [path.read_bytes() for path in task.styles]
+    out = worker.run(Unit(task, carry=True), styles, task.source.read_bytes())
+    assert out["status"] == "done", out
+    assert Image.open(io.BytesIO(out["output"])).size == (96, 64)
+    events = [(kind, args[0]) for kind, *args in worker.poll()]
+    assert events == [("start", task.label), ("level", 0), ("step", 10), ("level", 1),
+                      ("step", 20)]  # fmt: skip
+    assert worker.executor.engines[task.method].method.style_blend == (0.7, 0.3)
