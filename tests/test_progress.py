@@ -110,3 +110,10 @@ def test_levels_reach_every_reporter_and_none_when_quiet():
     assert "levels 512" in out.getvalue()
     assert level_callback(NullReporter()) is None
     assert level_callback(tee) == tee.level
+
+
+def test_a_small_plan_gives_its_memory_in_mib():
+    from vidstyle.engine.ladder import Work, plan_line
+
+    works = [Work(64, 64, 5, None, 1, 3 * 2**20), Work(128, 128, 5, None, 1, 41 * 2**20 + 7)]
+    assert plan_line(works) == "levels 64,128 px · ~41 MiB"

@@ -229,7 +229,8 @@ def summary(works: list[Work]) -> str:
 
 def plan_line(works: list[Work]) -> str:
     """The plan of one image for progress, short: ``levels 512,724,1024,1448,2048 px · 4 tiles
-    at 1448, 9 at 2048 · ~5.5 GiB`` (longest sides; the tiles only where a level is tiled)."""
+    at 1448, 9 at 2048 · ~5.5 GiB`` (longest sides; the tiles only where a level is tiled; the
+    memory the largest level needs)."""
     sides = ",".join(str(max(w.height, w.width)) for w in works)
     parts = [f"{'levels' if len(works) > 1 else 'level'} {sides} px"]
     tiled = [w for w in works if w.tile is not None]
@@ -238,8 +239,15 @@ def plan_line(works: list[Work]) -> str:
         counts = [f"{first.tiles} tiles at {max(first.height, first.width)}"]
         counts += [f"{w.tiles} at {max(w.height, w.width)}" for w in rest]
         parts.append(", ".join(counts))
-    parts.append(f"~{max(w.needed for w in works) / memory.GIB:.1f} GiB")
+    parts.append(f"~{_amount(max(w.needed for w in works))}")
     return " · ".join(parts)
+
+
+def _amount(size: int) -> str:
+    """Bytes as ``5.5 GiB``, or ``40 MiB`` under 1 GiB."""
+    if size >= memory.GIB:
+        return f"{size / memory.GIB:.1f} GiB"
+    return f"{max(1, round(size / 2**20))} MiB"
 
 
 def level_line(index: int, works: list[Work]) -> str:
