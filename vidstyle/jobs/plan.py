@@ -2,8 +2,8 @@
 
 Each task is keyed by a fingerprint of its input (path, size, modification time), its style's
 pixels (every style of a blend, in order), its options (a blend's weights among them) and its
-output, so a ledger can tell a task already done from a new one: an
-edited option or a touched input makes a new task, never a silent reuse of an old output.
+output, so a ledger can tell a task already done from a new one: an edited option or a touched
+input makes a new task, never a silent reuse of an old output.
 
 The plan reads only file headers (image sizes, clip frame counts), never whole images or frames.
 """
