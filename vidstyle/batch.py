@@ -276,7 +276,7 @@ def _estimate(ledger: Ledger | None, steps: int, pixels: int) -> float:
 
 
 def _pending_row(task: Task) -> Row:
-    return Row(task.key, task.job, task.kind, str(task.source), str(task.style),
+    return Row(task.key, task.job, task.kind, str(task.source), task.style_field,
                str(task.output), task.variant, task.steps, task.pixels, "pending", 0, 0.0,
                None, None, None, None, None, None, {})  # fmt: skip
 

@@ -140,6 +140,8 @@ class MethodConfig:
                 chosen[name] = tuple(n.strip() for n in chosen[name].split(",") if n.strip())
         if isinstance(chosen.get("style_blend"), str):
             chosen["style_blend"] = parse_blend(chosen["style_blend"])
+        elif isinstance(chosen.get("style_blend"), list):  # from JSON (a ledger's options)
+            chosen["style_blend"] = tuple(chosen["style_blend"])
         return cls(**chosen)
 
     def blend_weights(self, styles: int) -> tuple[float, ...]:

@@ -1,6 +1,10 @@
 """Progress reporting: a small protocol the pipelines call, a rich display, plain log lines for
 when the output is not a terminal, and a null sink for ``--quiet`` and library use.
 
+An image run coarse to fine, or in tiles, is also told level by level (``level``): the item's
+line shows ``level 3/5 1024x768, 9 tiles``, and the plan of its levels is shown once, before its
+first level. A run of one untiled level (the usual small image) shows none of this.
+
 Several workers (a batch over a Ray cluster) report their items side by side: ``start_item``
 and ``step`` take an optional ``lane`` (the worker's name); the rich display keeps one item line
 per lane and plain lines are prefixed by it.
@@ -24,6 +28,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from vidstyle.engine.ladder import Work, level_line, plan_line
+
 
 class Reporter(Protocol):
     """What the pipelines tell about a run: items (images or frames), and steps within an item."""
@@ -36,6 +42,10 @@ class Reporter(Protocol):
 
     def step(self, done: int, loss: float, lane: str | None = None) -> None:
         """``done`` steps of the current item are finished; ``loss`` is the latest total loss."""
+
+    def level(self, index: int, works: list[Work], lane: str | None = None) -> None:
+        """The current item's level ``index`` (0 first) of ``works`` (every level's size, tiles
+        and memory, coarsest first) starts; told only of multi-level or tiled runs."""
 
     def end_item(self, name: str, status: str, seconds: float) -> None:
         """The current item ended as ``done``, ``skipped`` or ``failed``."""
@@ -59,6 +69,9 @@ class NullReporter:
         pass
 
     def step(self, done: int, loss: float, lane: str | None = None) -> None:
+        pass
+
+    def level(self, index: int, works: list[Work], lane: str | None = None) -> None:
         pass
 
     def end_item(self, name: str, status: str, seconds: float) -> None:
@@ -106,6 +119,8 @@ class RichReporter:
         self.progress = Progress(*columns, console=console, transient=False)
         self.run_task = self.item_task = None
         self.lanes: dict[str, object] = {}  # lane -> its item's bar
+        self.levels: dict[str | None, str] = {}  # lane -> its item's level line
+        self.plans: dict[str | None, str] = {}  # lane -> the last plan shown
         self.started = 0.0
 
     def begin(self, total: int | None, unit: str) -> None:
@@ -119,6 +134,7 @@ class RichReporter:
             self.progress.remove_task(old)
         label = f"  {name}" if lane is None else f"  {lane}: {name}"
         new = self.progress.add_task(label, total=max(steps, 1), info="")
+        self.levels.pop(lane, None)
         if lane is None:
             self.item_task = new
         else:
@@ -127,7 +143,22 @@ class RichReporter:
     def step(self, done: int, loss: float, lane: str | None = None) -> None:
         task = self.item_task if lane is None else self.lanes.get(lane)
         if task is not None:
-            self.progress.update(task, completed=done, info=f"loss {loss:.4g}")
+            info = f"loss {loss:.4g}"
+            if lane in self.levels:
+                info = f"{self.levels[lane]} · {info}"
+            self.progress.update(task, completed=done, info=info)
+
+    def level(self, index: int, works: list[Work], lane: str | None = None) -> None:
+        """The level in the item's line; the plan printed above the bars when it is new."""
+        plan = plan_line(works)
+        if index == 0 and self.plans.get(lane) != plan:
+            self.plans[lane] = plan
+            where = f"{lane}: " if lane else ""
+            self.progress.console.print(f"  {where}{plan}", highlight=False, markup=False)
+        self.levels[lane] = level_line(index, works)
+        task = self.item_task if lane is None else self.lanes.get(lane)
+        if task is not None:
+            self.progress.update(task, info=self.levels[lane])
 
     def end_item(self, name: str, status: str, seconds: float) -> None:
         self.progress.advance(self.run_task)
@@ -180,6 +211,14 @@ class PlainReporter:
         line = f"  {where}step {done}/{steps} loss {loss:.4g} {elapsed:.0f}s ETA {eta:.0f}s"
         self.console.print(line, highlight=False, markup=False)
 
+    def level(self, index: int, works: list[Work], lane: str | None = None) -> None:
+        """The item's plan before its first level, then a line as each level starts."""
+        where = f"{lane}: " if lane else ""
+        if index == 0:
+            self.console.print(f"  {where}{plan_line(works)}", highlight=False, markup=False)
+        line = f"  {where}{level_line(index, works)}"
+        self.console.print(line, highlight=False, markup=False)
+
     def end_item(self, name: str, status: str, seconds: float) -> None:
         self.index += 1
         self.console.print(f"  {name}: {status} in {seconds:.1f}s", highlight=False, markup=False)
@@ -210,6 +249,10 @@ class Tee:
         for r in self.reporters:
             r.step(done, loss, **({"lane": lane} if lane else {}))
 
+    def level(self, index: int, works: list[Work], lane: str | None = None) -> None:
+        for r in self.reporters:
+            r.level(index, works, **({"lane": lane} if lane else {}))
+
     def end_item(self, name: str, status: str, seconds: float) -> None:
         for r in self.reporters:
             r.end_item(name, status, seconds)
@@ -228,6 +271,14 @@ def step_callback(reporter: Reporter):
     :class:`NullReporter`, ``wants_steps = False``), so that nothing reads the loss back from the
     device; otherwise ``reporter.step``."""
     return reporter.step if getattr(reporter, "wants_steps", True) else None
+
+
+def level_callback(reporter: Reporter):
+    """What to pass the engine as ``on_level``: None when the reporter shows no steps (see
+    :func:`step_callback`) or knows no levels; otherwise ``reporter.level``."""
+    if not getattr(reporter, "wants_steps", True):
+        return None
+    return getattr(reporter, "level", None)
 
 
 def reporter_for(console: Console, quiet: bool) -> Reporter:

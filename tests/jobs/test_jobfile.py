@@ -79,9 +79,9 @@ def test_original_colours_and_the_own_size_in_a_job_file(night):
     assert "preserve_colors must be one of" in _error(
         night, '[[job]]\nname = "x"\n' + BASE + 'preserve_colors = "chroma"\n'
     )
-    assert "unknown key 'style_blend'" in _error(
+    assert "key 'style_blend': 2 weights for 1 style image (starry.jpg)" in _error(
         night, '[[job]]\nname = "x"\n' + BASE + 'style_blend = "0.5,0.5"\n'
-    )
+    )  # a blend's weights: see test_blends.py
 
 
 def test_the_dry_run_shows_each_tasks_levels_tiles_and_memory(night):

@@ -168,34 +168,51 @@ class Work:
     needed: int
 
 
-def describe(height: int, width: int, method, budget: int | None) -> list[Work]:
+def describe(height: int, width: int, method, budget: int | None,
+             steps: int | None = None) -> list[Work]:  # fmt: skip
     """The levels of a run of the given working size, each with its tiling and memory.
 
     Args:
         height, width: the working size.
         method: the :class:`vidstyle.config.MethodConfig`.
         budget: the memory budget in bytes (None: unknown, nothing tiled).
+        steps: the steps of the whole run; ``method.steps`` when None.
 
     Returns:
         One :class:`Work` per level, coarsest first. A level that would not fit even tiled has
         ``needed`` above ``budget`` (the run refuses it).
     """
     unit, margin = reach(vgg19_kinds(method.layers))
+    steps = method.steps if steps is None else steps
     out = []
-    for level in levels(height, width, method.steps, method.scales):
-        h, w, opt = level.height, level.width, method.optimizer
-        need = memory.needed_bytes(h, w, opt, 1, method.precision)
+    for level in levels(height, width, steps, method.scales):
+        h, w = level.height, level.width
         tile = None
-        if budget is not None and need > budget:
-            tile = choose_tile(h, w, opt, budget, unit, margin, method.precision)
-        if tile is None:
-            out.append(Work(h, w, level.steps, None, 1, need))
-            continue
-        crop = min(h, tile + 2 * margin), min(w, tile + 2 * margin)
-        need = STATE_IMAGES[opt] * 12 * h * w + memory.needed_bytes(*crop, "adam", 1,
-                                                                     method.precision)  # fmt: skip
-        out.append(Work(h, w, level.steps, tile, math.ceil(h / tile) * math.ceil(w / tile), need))
+        if budget is not None and memory.needed_bytes(h, w, method.optimizer, 1,
+                                                      method.precision) > budget:  # fmt: skip
+            tile = choose_tile(h, w, method.optimizer, budget, unit, margin, method.precision)
+        out.append(level_work(level, method, tile, margin))
     return out
+
+
+def level_work(level: Level, method, tile: int | None, margin: int, batch: int = 1) -> Work:
+    """A level as a :class:`Work`: its tiles (none when ``tile`` is None) and the bytes it needs.
+
+    Args:
+        level: the level.
+        method: the :class:`vidstyle.config.MethodConfig` (optimizer and precision).
+        tile: the tile side, or None untiled.
+        margin: the crops' halo in pixels (:func:`reach`).
+        batch: images optimized together (untiled only).
+    """
+    h, w, opt = level.height, level.width, method.optimizer
+    if tile is None:
+        need = memory.needed_bytes(h, w, opt, batch, method.precision)
+        return Work(h, w, level.steps, None, 1, need)
+    crop = min(h, tile + 2 * margin), min(w, tile + 2 * margin)
+    need = STATE_IMAGES[opt] * 12 * h * w + memory.needed_bytes(*crop, "adam", 1,
+                                                                 method.precision)  # fmt: skip
+    return Work(h, w, level.steps, tile, math.ceil(h / tile) * math.ceil(w / tile), need)
 
 
 def summary(works: list[Work]) -> str:
@@ -208,3 +225,33 @@ def summary(works: list[Work]) -> str:
         parts.append(text)
     peak = max(work.needed for work in works) / memory.GIB
     return f"{', '.join(parts)}: {peak:.1f} GiB at most"
+
+
+def plan_line(works: list[Work]) -> str:
+    """The plan of one image for progress, short: ``levels 512,724,1024,1448,2048 px · 4 tiles
+    at 1448, 9 at 2048 · ~5.5 GiB`` (longest sides; the tiles only where a level is tiled; the
+    memory the largest level needs)."""
+    sides = ",".join(str(max(w.height, w.width)) for w in works)
+    parts = [f"{'levels' if len(works) > 1 else 'level'} {sides} px"]
+    tiled = [w for w in works if w.tile is not None]
+    if tiled:
+        first, *rest = tiled
+        counts = [f"{first.tiles} tiles at {max(first.height, first.width)}"]
+        counts += [f"{w.tiles} at {max(w.height, w.width)}" for w in rest]
+        parts.append(", ".join(counts))
+    parts.append(f"~{_amount(max(w.needed for w in works))}")
+    return " · ".join(parts)
+
+
+def _amount(size: int) -> str:
+    """Bytes as ``5.5 GiB``, or ``40 MiB`` under 1 GiB."""
+    if size >= memory.GIB:
+        return f"{size / memory.GIB:.1f} GiB"
+    return f"{max(1, round(size / 2**20))} MiB"
+
+
+def level_line(index: int, works: list[Work]) -> str:
+    """The level under way, short: ``level 3/5 1024x768, 9 tiles`` (no tiles untiled)."""
+    work = works[index]
+    tiles = f", {work.tiles} tiles" if work.tile is not None else ""
+    return f"level {index + 1}/{len(works)} {work.width}x{work.height}{tiles}"

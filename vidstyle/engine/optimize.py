@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from vidstyle.config import MethodConfig
-from vidstyle.engine import colors, lbfgs, losses, memory, numerics, schedule, tiling
+from vidstyle.engine import colors, ladder, lbfgs, losses, memory, numerics, schedule, tiling
 from vidstyle.engine import device as devices
 from vidstyle.engine.inputs import (
     Problem,
@@ -41,6 +41,7 @@ from vidstyle.engine.model import FeatureExtractor
 from vidstyle.errors import TooLargeError
 
 OnStep = Callable[[int, float], None]
+OnLevel = Callable[[int, list[ladder.Work]], None]  # (level index, every level's work)
 STEPS_PER_CALL = 10
 ADAM_WINDOW = 50  # steps over which the early stop compares the loss (5 chunks)
 LBFGS_WINDOW = 10  # iterations over which the early stop compares the loss (1 chunk)
@@ -130,6 +131,7 @@ class Engine:
         steps: int | None = None,
         temporal: Temporal | None = None,
         on_step: OnStep | None = None,
+        on_level: OnLevel | None = None,
     ) -> np.ndarray:
         """Optimize an image (or a batch of same-size images) towards content and style.
 
@@ -144,6 +146,9 @@ class Engine:
             temporal: the temporal term for a video frame (single image only).
             on_step: called as ``on_step(steps_done, loss)`` after every chunk of 10 steps or
                 iterations, counted over all levels.
+            on_level: called as ``on_level(index, works)`` as each level starts, with every
+                level's :class:`vidstyle.engine.ladder.Work` (size, tiles, memory), coarsest
+                first; not called for a run of one untiled level.
 
         Returns:
             The result, uint8 of the shape of ``content``.
@@ -155,19 +160,20 @@ class Engine:
         """
         if self.method.preserve_colors == "luminance":  # the photo's chroma, the result's Y
             gray, start, temporal = colors.luminance_inputs(content, init, temporal)
-            result = self._stylize(gray, style, start, steps, temporal, on_step)
+            result = self._stylize(gray, style, start, steps, temporal, on_step, on_level)
             return colors.recombine(result, content)
-        return self._stylize(content, style, init, steps, temporal, on_step)
+        return self._stylize(content, style, init, steps, temporal, on_step, on_level)
 
-    def _stylize(self, content, style, init, steps, temporal, on_step) -> np.ndarray:
+    def _stylize(self, content, style, init, steps, temporal, on_step, on_level) -> np.ndarray:
         height, width = content.shape[-3:-1]
         if min(height, width) < self.extractor.min_side:
-            return self._stylize_enlarged(content, style, init, steps, temporal, on_step)
+            return self._stylize_enlarged(content, style, init, steps, temporal, on_step,
+                                          on_level)  # fmt: skip
         batch = content.shape[0] if content.ndim == 4 else 1
         self.check_fits(None, *content.shape[-3:-1], batch)
         devices.apply_tf32(self.method.precision)
         try:
-            out = self._optimize(content, style, init, steps, temporal, on_step)
+            out = self._optimize(content, style, init, steps, temporal, on_step, on_level)
         except tf.errors.ResourceExhaustedError as error:
             m = self.method
             raise memory.out_of_memory(
@@ -180,7 +186,7 @@ class Engine:
             ) from error
         return out if content.ndim == 4 else out[0]
 
-    def _optimize(self, content, style, init, steps, temporal, on_step) -> np.ndarray:
+    def _optimize(self, content, style, init, steps, temporal, on_step, on_level) -> np.ndarray:
         """The levels, each optimized from the last; the result as uint8 BxHxWx3."""
         steps = self.method.steps if steps is None else steps
         target = to_tensor(content)
@@ -189,8 +195,13 @@ class Engine:
         solve = self._lbfgs if self.method.optimizer == "lbfgs" else self._adam
         height, width = target.shape[1:3]
         start, done, base = x, 0, None
-        for level in schedule.levels(height, width, steps, self.method.scales):
-            tiled = tiling.for_size(self, level.height, level.width) if x.shape[0] == 1 else None
+        plan = schedule.levels(height, width, steps, self.method.scales)
+        tilings = [tiling.for_size(self, level.height, level.width) if x.shape[0] == 1 else None
+                   for level in plan]  # fmt: skip
+        works = self._works(plan, tilings, x.shape[0])
+        for index, (level, tiled) in enumerate(zip(plan, tilings)):
+            if on_level is not None and (len(works) > 1 or tiled is not None):
+                on_level(index, works)
             problem = self._problem(level, target, style, warped, mask, t_weight, tiled)
             level_start = schedule.resize(start, level.height, level.width)
             x = level_start if base is None else schedule.carry(level_start, x, base)
@@ -200,12 +211,19 @@ class Engine:
             done, base = done + level.steps, level_start
         return to_uint8(x)
 
-    def _stylize_enlarged(self, content, style, init, steps, temporal, on_step) -> np.ndarray:
+    def _works(self, plan: list[schedule.Level], tilings: list, batch: int) -> list[ladder.Work]:
+        """The levels as the engine runs them: each one's tiles and the memory it needs."""
+        return [ladder.level_work(level, self.method, tiled and tiled.tile,
+                                  tiled.margin if tiled else 0, batch)
+                for level, tiled in zip(plan, tilings)]  # fmt: skip
+
+    def _stylize_enlarged(self, content, style, init, steps, temporal, on_step,
+                          on_level) -> np.ndarray:  # fmt: skip
         """Stylize an image with a side below the network's smallest (``extractor.min_side``):
         enlarge it (and its start and temporal term) to that side, then shrink the result back."""
         height, width = content.shape[-3:-1]
         big, start, temporal = enlarged(content, self.extractor.min_side, init, temporal)
-        result = self._stylize(big, style, start, steps, temporal, on_step)
+        result = self._stylize(big, style, start, steps, temporal, on_step, on_level)
         return resized(result, [height, width], "area")
 
     def _problem(self, level, target, style, warped, mask, t_weight: float, tiled) -> Problem:

@@ -73,7 +73,7 @@ class Driver:
         self.busy: dict = {}  # ObjectRef -> Slot
         self.clips: dict[str, ClipRun] = {}
         self.avoid: dict[str, set[str]] = {}  # task key -> lanes it died on
-        self.styles: dict[Path, object] = {}  # style path -> ObjectRef of its bytes
+        self.styles: dict[tuple, object] = {}  # style paths -> ObjectRef of their bytes
         self.faults: dict[str, list[str]] = {}  # task key -> what went wrong before a retry
         self.result = RunResult()
         self.halted = self.out_of_time = False
@@ -220,7 +220,8 @@ class Driver:
         try:
             videopipe.check_outputs(task.source, task.output, task.video)
             clip = videopipe.open_clip(task.source)
-            style = self._style_rgb(task.style)
+            style = [self._style_rgb(path) for path in task.styles]
+            style = style if task.blend else style[0]
             print_ = videopipe.fingerprint(clip, style, task.method, task.video)
             book = shots.ShotBook(task.output, print_)
             cut = shots.split(clip, task.video, task.method.max_size)
@@ -244,7 +245,7 @@ class Driver:
         style = data = None
         if unit.carry or (not self.config.shared_fs and unit.shot is not None):
             try:
-                style = self._style_bytes(task.style)
+                style = self._style_bytes(task)
                 data = task.source.read_bytes() if unit.shot is None else None
             except OSError as error:
                 why = f"{error.filename or task.source}: cannot read: {error.strerror or error}"
@@ -265,10 +266,12 @@ class Driver:
             self.log(f"start {what} ({len(unit.frames)} frames) on {slot.lane}")
         self.busy[slot.handle.run.remote(unit, style, data)] = slot
 
-    def _style_bytes(self, path: Path):
-        if path not in self.styles:
-            self.styles[path] = self.ray.put(path.read_bytes())
-        return self.styles[path]
+    def _style_bytes(self, task: Task):
+        """The task's style image in the object store (a blend's images as one list), put once."""
+        if task.styles not in self.styles:
+            data = [path.read_bytes() for path in task.styles]
+            self.styles[task.styles] = self.ray.put(data if task.blend else data[0])
+        return self.styles[task.styles]
 
     # ------------------------------------------------------------------------------ outcomes
 
@@ -428,6 +431,8 @@ class Driver:
         for kind, *args in events:
             if kind == "start":
                 self.reporter.start_item(args[0], args[1], lane=slot.lane)
+            elif kind == "level":
+                self.reporter.level(args[0], args[1], lane=slot.lane)
             else:
                 self.reporter.step(args[0], args[1], lane=slot.lane)
 
@@ -442,4 +447,4 @@ class Driver:
 
 def _signature(task: Task) -> tuple:
     """What a worker has ready after a task: style targets and the graph for this size."""
-    return (str(task.style), task.pixels, task.method)
+    return (task.style_field, task.pixels, task.method)

@@ -13,6 +13,12 @@ A job file has an optional ``[defaults]`` table and one ``[[job]]`` table per jo
     styles = ["styles/starry.jpg", "styles/scream.jpg"]
     style_weight = [1e-2, 1e-1]       # a list makes a sweep: one variant per value
 
+    [[job]]
+    name = "mix"
+    input = "photos/holiday"
+    styles = [["styles/starry.jpg", "styles/scream.jpg"]]   # an inner list: one blended style
+    style_blend = [0.7, 0.3]          # its weights (a list of such lists makes a sweep)
+
 Option names are the command line's, with ``_`` for ``-``. Paths are relative to the job file's
 folder. Every mistake is one :class:`UsageError` naming the file, the job and the key.
 """
@@ -25,6 +31,7 @@ import string
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vidstyle.config import BLEND_TOLERANCE
 from vidstyle.errors import UsageError
 
 try:
@@ -41,7 +48,7 @@ METHOD_OPTIONS: dict[str, type | tuple[type, ...]] = {
     "content_weight": (int, float), "style_weight": (int, float), "tv_weight": (int, float),
     "lr": (int, float), "content_layers": str, "style_layers": str,
     "style_scale": (int, float), "init": str, "seed": int, "precision": str,
-    "memory_limit": (int, float), "preserve_colors": str,
+    "memory_limit": (int, float), "preserve_colors": str, "style_blend": (int, float),
 }  # fmt: skip
 VIDEO_OPTIONS: dict[str, type | tuple[type, ...]] = {
     "steps_first": int, "steps_next": int, "warm_start": str, "temporal_weight": (int, float),
@@ -61,7 +68,8 @@ class Job:
     Attributes:
         name: the job's name (``job1``, ``job2``, ... when not given).
         input: the input path or glob, absolute.
-        styles: the style images, absolute.
+        styles: the style images, absolute: each entry a path, or a tuple of paths blended
+            into one style (with the ``style_blend`` option's weights, equal by default).
         output: the output template (``{job}``, ``{style}``, ``{path}``, ``{name}``,
             ``{variant}``), relative to the job file's folder unless absolute.
         options: option values that are the same for every variant.
@@ -71,7 +79,7 @@ class Job:
 
     name: str
     input: Path
-    styles: tuple[Path, ...]
+    styles: tuple[Path | tuple[Path, ...], ...]
     output: str
     root: Path
     options: dict = field(default_factory=dict)
@@ -146,18 +154,18 @@ def _job(path: Path, index: int, table: dict, defaults: dict) -> Job:
     styles = [styles] if isinstance(styles, str) else styles
     if not isinstance(styles, list) or not styles:
         raise UsageError(path, f"{where}: key 'styles' must be a list of image files")
-    style_paths = tuple(base / _string(path, where, "styles", s) for s in styles)
-    for style in style_paths:
-        if not style.is_file():
-            raise UsageError(path, f"{where}: key 'styles': no such file {style}")
+    style_paths = tuple(_style(path, where, base, entry) for entry in styles)
     options, sweep = {}, {}
     for key, value in (defaults | table).items():
         if key not in OPTIONS:
             continue
-        values = value if isinstance(value, list) else [value]
+        if key == "style_blend":
+            values = _blends(path, where, value, style_paths)
+        else:
+            values = value if isinstance(value, list) else [value]
         if not values:
             raise UsageError(path, f"{where}: key {key!r} is an empty list")
-        for one in values:
+        for one in values if key != "style_blend" else ():
             _check_type(path, where, key, one)
         if len(values) > 1:
             sweep[key] = values
@@ -168,6 +176,58 @@ def _job(path: Path, index: int, table: dict, defaults: dict) -> Job:
     )
     _check_template(path, where, output)
     return Job(name, base / source, style_paths, output, base, options, sweep)
+
+
+def _style(path: Path, where: str, base: Path, entry) -> Path | tuple[Path, ...]:
+    """One entry of ``styles``: an image file, or a list of two or more to blend (a tuple)."""
+    blended = isinstance(entry, list)
+    names = entry if blended else [entry]
+    if blended and (len(names) < 2 or any(isinstance(n, list) for n in names)):
+        raise UsageError(path, f"{where}: key 'styles': a blend is a list of two or more image "
+                         f"files, got {entry!r}")  # fmt: skip
+    paths = tuple(base / _string(path, where, "styles", name) for name in names)
+    for style in paths:
+        if not style.is_file():
+            raise UsageError(path, f"{where}: key 'styles': no such file {style}")
+    return paths if blended else paths[0]
+
+
+def _blends(path: Path, where: str, value, styles) -> list[tuple[float, ...]]:
+    """``style_blend``: one list of weights (``[0.7, 0.3]``, or ``"0.7,0.3"``), or a list of
+    such lists (a sweep); each must give one weight per image of every style entry, 0 or more,
+    adding up to 1."""
+    key = f"{where}: key 'style_blend'"
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",")]
+        try:
+            value = [float(part) for part in value]
+        except ValueError:
+            raise UsageError(path, f"{key}: cannot read {','.join(value)!r}",
+                             hint="give weights such as [0.7, 0.3]") from None  # fmt: skip
+    if not isinstance(value, list) or not value:
+        raise UsageError(path, f"{key} must be a list of weights, got {value!r}")
+    blends = value if all(isinstance(v, list) for v in value) else [value]
+    out = []
+    for weights in blends:
+        if not weights or not all(isinstance(w, (int, float)) and not isinstance(w, bool)
+                                  for w in weights):  # fmt: skip
+            raise UsageError(path, f"{key} must be a list of numbers, got {weights!r}")
+        shown = ",".join(f"{w:g}" for w in weights)
+        if not all(w >= 0 for w in weights):
+            raise UsageError(path, f"{key}: weights must be 0 or more, got {shown}")
+        if abs(sum(weights) - 1.0) > BLEND_TOLERANCE:
+            raise UsageError(path, f"{key}: weights must add up to 1, got {shown} "
+                             f"(sum {sum(weights):g})")  # fmt: skip
+        for style in styles:
+            count = len(style) if isinstance(style, tuple) else 1
+            if count != len(weights):
+                names = "+".join(p.name for p in (style if count > 1 else (style,)))
+                images = "style image" if count == 1 else "style images"
+                raise UsageError(path, f"{key}: {len(weights)} weights for {count} {images} "
+                                 f"({names})", hint="blend styles in an inner list: "
+                                 'styles = [["a.jpg", "b.jpg"]]')  # fmt: skip
+        out.append(tuple(float(w) for w in weights))
+    return out
 
 
 def _check_template(path: Path, where: str, output: str) -> None:

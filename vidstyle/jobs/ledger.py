@@ -117,7 +117,7 @@ class Ledger:
                     "INSERT INTO tasks (key, job, kind, source, style, output, variant, options,"
                     " steps, pixels, position) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
                     " ON CONFLICT(key) DO UPDATE SET in_plan = 1, position = excluded.position",
-                    (t.key, t.job, t.kind, str(t.source), str(t.style), str(t.output), t.variant,
+                    (t.key, t.job, t.kind, str(t.source), t.style_field, str(t.output), t.variant,
                      json.dumps(t.options), t.steps, t.pixels, t.position),
                 )  # fmt: skip
             after = self.db.execute("SELECT COUNT(*) FROM tasks").fetchone()[0]

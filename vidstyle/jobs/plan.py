@@ -1,8 +1,9 @@
 """Planning: a job file expanded into tasks, one per (input image or clip, style, variant).
 
 Each task is keyed by a fingerprint of its input (path, size, modification time), its style's
-pixels, its options and its output, so a ledger can tell a task already done from a new one: an
-edited option or a touched input makes a new task, never a silent reuse of an old output.
+pixels (every style of a blend, in order), its options (a blend's weights among them) and its
+output, so a ledger can tell a task already done from a new one: an edited option or a touched
+input makes a new task, never a silent reuse of an old output.
 
 The plan reads only file headers (image sizes, clip frame counts), never whole images or frames.
 """
@@ -35,7 +36,7 @@ class Task:
         job: the job's name.
         kind: ``image`` or ``video`` (a video file or a frame folder).
         source: the input file or frame folder.
-        style: the style image.
+        style: the style image (the first of a blend).
         output: the result's path (a folder for a frame folder).
         variant: the swept options of this task, as text (empty without a sweep).
         options: every option of the task, named as on the command line.
@@ -44,6 +45,8 @@ class Task:
         position: the task's place in the plan.
         work: the levels and tiles an image or frame takes and the memory they need, one line
             (:func:`vidstyle.engine.ladder.summary`; empty when the header is unreadable).
+        blend: every style image of a blend, in order (empty for one style); the weights are
+            the ``style_blend`` option.
     """
 
     key: str
@@ -58,6 +61,22 @@ class Task:
     pixels: int = 0
     position: int = 0
     work: str = ""
+    blend: tuple[Path, ...] = ()
+
+    @property
+    def styles(self) -> tuple[Path, ...]:
+        """The style images: the blend's, or the one style."""
+        return self.blend or (self.style,)
+
+    @property
+    def style_name(self) -> str:
+        """The styles' names: ``starry``, or ``starry+scream`` for a blend."""
+        return "+".join(path.stem for path in self.styles)
+
+    @property
+    def style_field(self) -> str:
+        """The style as the ledger keeps it: its path, or a blend's paths one per line."""
+        return "\n".join(str(path) for path in self.styles)
 
     @property
     def method(self) -> MethodConfig:
@@ -71,7 +90,10 @@ class Task:
     def label(self) -> str:
         """A short name for progress lines: ``job: input -> style [variant]``."""
         variant = f" ({self.variant})" if self.variant else ""
-        return f"{self.job}: {self.source.name} ~ {self.style.stem}{variant}"
+        weights = self.options.get("style_blend") if self.blend else None
+        if weights and "style_blend" not in self.variant:
+            variant = f" [{_weights(weights)}]{variant}"
+        return f"{self.job}: {self.source.name} ~ {self.style_name}{variant}"
 
 
 def plan(jobfile: JobFile) -> list[Task]:
@@ -83,14 +105,15 @@ def plan(jobfile: JobFile) -> list[Task]:
             would overwrite an input.
     """
     tasks: list[Task] = []
-    style_digests: dict[Path, str] = {}
+    style_digests: dict[Path | tuple[Path, ...], str] = {}
     for job in jobfile.jobs:
         where = f"job {job.name!r}"
         try:
             items = _inputs(job)
             for style in job.styles:
                 if style not in style_digests:
-                    style_digests[style] = pixels_digest(load_image(style).rgb)
+                    paths = style if isinstance(style, tuple) else [style]
+                    style_digests[style] = pixels_digest([load_image(p).rgb for p in paths])
             for variant in job.variants():
                 options = job.options | variant
                 MethodConfig.from_options(options), video_config(options)  # check them
@@ -149,14 +172,17 @@ def _kind(path: Path) -> str | None:
 def _task(job, source, relative, style, style_digest, variant, options, position) -> Task:
     kind = "video" if source.is_dir() or _kind(source) != "image" else "image"
     label = _variant_label(variant)
-    output = _output(job, kind, source, relative, style, label, options)
+    blend = style if isinstance(style, tuple) else ()
+    style = blend[0] if blend else style
+    name = "+".join(path.stem for path in blend) or style.stem
+    output = _output(job, kind, source, relative, name, label, options)
     method = MethodConfig.from_options(options)
     steps, (width, height) = _size(kind, source, method, options)
     pixels = width * height
     decides = {"kind": kind, "output": str(output), "video": _video_part(kind, options)}
     key = fingerprint(source, style_digest, method, decides)
     return Task(key, job.name, kind, source, style, output, label, dict(options), steps, pixels,
-                position, _work(height, width, method))  # fmt: skip
+                position, _work(height, width, method), blend)  # fmt: skip
 
 
 def _work(height: int, width: int, method: MethodConfig) -> str:
@@ -167,10 +193,11 @@ def _work(height: int, width: int, method: MethodConfig) -> str:
     return ladder.summary(ladder.describe(height, width, method, budget))
 
 
-def _output(job, kind, source, relative, style, label, options) -> Path:
+def _output(job, kind, source, relative, style_name, label, options) -> Path:
     """The job's output template filled in, under the job file's folder, with the suffix the
-    result is written in (none for a frame folder's folder of frames)."""
-    fields = {"job": job.name, "style": style.stem, "path": relative,
+    result is written in (none for a frame folder's folder of frames); ``{style}`` is the style's
+    name, or a blend's names joined by ``+``."""
+    fields = {"job": job.name, "style": style_name, "path": relative,
               "name": Path(relative).name, "variant": label or "default"}  # fmt: skip
     name = job.output.format(**fields)
     if label and "{variant}" not in job.output:
@@ -184,8 +211,18 @@ def _output(job, kind, source, relative, style, label, options) -> Path:
 
 
 def _variant_label(variant: dict) -> str:
-    return "_".join(f"{key}-{value:g}" if isinstance(value, float) else f"{key}-{value}"
-                    for key, value in variant.items())  # fmt: skip
+    return "_".join(f"{key}-{_value(value)}" for key, value in variant.items())
+
+
+def _value(value) -> str:
+    if isinstance(value, (tuple, list)):
+        return _weights(value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _weights(weights) -> str:
+    """Blend weights as in ``--style-blend``: ``0.7,0.3``."""
+    return ",".join(f"{w:g}" for w in weights)
 
 
 def _video_part(kind: str, options: dict) -> dict | None:
@@ -240,7 +277,7 @@ def _check_outputs(jobfile: JobFile, tasks: list[Task]) -> None:
             raise UsageError(jobfile.path, f"{who} both write {task.output}",
                              hint="tell them apart in the 'output' template")  # fmt: skip
         seen[task.output] = task
-    inputs = {t.source for t in tasks} | {t.style for t in tasks}
+    inputs = {t.source for t in tasks} | {style for t in tasks for style in t.styles}
     for task in tasks:
         if any(same_file(source, task.output) for source in inputs):
             raise UsageError(jobfile.path, f"job {task.job!r}: output {task.output} would "

@@ -92,14 +92,15 @@ def _header(rows: list[Row], title: str) -> str:
 
 def _card(row: Row, thumbs: Path, base: Path) -> str:
     content = _thumb(thumbs, Path(row.source), row.kind)
-    style = _thumb(thumbs, Path(row.style), "image")
+    styles = [Path(line) for line in row.style.splitlines()]  # a blend: one per line
+    style = _thumb(thumbs, styles[0], "image")
     result = _thumb(thumbs, Path(row.output), row.kind) if row.status == "done" else None
     result_caption = row.variant or ("result" if row.status == "done" else row.status)
     trio = "".join(
         _figure(src, caption)
         for src, caption in (
             (content, Path(row.source).name),
-            (style, Path(row.style).stem),
+            (style, "+".join(path.stem for path in styles)),
             (result, result_caption),
         )  # fmt: skip
     )

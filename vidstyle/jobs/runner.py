@@ -75,6 +75,12 @@ class Executor:
             self.styles[path] = load_image(path).rgb
         return self.styles[path]
 
+    def task_style(self, task: Task):
+        """The task's style painting (HxWx3 uint8), or a blend's paintings as a list."""
+        if task.blend:
+            return [self.style(path) for path in task.blend]
+        return self.style(task.style)
+
     def run(self, task: Task, reporter: Reporter) -> dict:
         """Make the task's output. Returns what the report shows of it (a clip's summary).
 
@@ -82,7 +88,7 @@ class Executor:
             VidstyleError: for an unusable input or output; Stopped: when asked to stop.
         """
         engine = self.engine(task.method)
-        style = self.style(task.style)
+        style = self.task_style(task)
         if task.kind == "image":
             from vidstyle.pipeline.image import stylize_file
 
@@ -123,6 +129,9 @@ class TaskReporter(NullReporter):
     def step(self, done: int, loss: float) -> None:
         self.outer.step(done, loss)
         self.stop.check_signal()
+
+    def level(self, index: int, works: list) -> None:
+        self.outer.level(index, works)
 
 
 @dataclass

@@ -93,6 +93,10 @@ class Events(NullReporter):
                 self.items.pop()  # only the latest step matters
             self.items.append(("step", done, float(loss)))
 
+    def level(self, index: int, works: list, lane: str | None = None) -> None:
+        with self.lock:
+            self.items.append(("level", index, list(works)))
+
 
 class Worker:
     """A worker: runs units with its engine cache (see the module's docstring).
@@ -119,7 +123,7 @@ class Worker:
 
     def poll(self) -> list[tuple]:
         """Progress events since the last poll: ``("start", name, steps)``, ``("step", done,
-        loss)``."""
+        loss)``, ``("level", index, works)``."""
         return self.events.take()
 
     def halt(self, signum: int) -> None:
@@ -132,7 +136,8 @@ class Worker:
 
         Args:
             unit: the work.
-            style: the style image's bytes when nothing is shared, else None.
+            style: the style image's bytes when nothing is shared (a list, one per image of a
+                blend), else None.
             data: the input image's bytes when nothing is shared, else None.
 
         Returns:
@@ -145,8 +150,8 @@ class Worker:
         self.stop = StopFlag(deadline=unit.deadline, signal=self.halted)
         out = self.info()
         try:
-            if style is not None:
-                self._prime_style(unit.task.style, style)
+            for path, data_ in zip(unit.task.styles, _as_list(style)):
+                self._prime_style(path, data_)
             out |= self._shot(unit) if unit.shot is not None else self._image(unit, data)
             out["status"] = "done"
         except Stopped as why:
@@ -188,7 +193,7 @@ class Worker:
         engine.check_fits(task.source, first.shape[0], first.shape[1])
         reporter = self._reporter(task)
         reporter.begin(unit.of or len(unit.frames), "frames")
-        loop = FrameLoop(engine, self.executor.style(task.style), task.video, reporter)
+        loop = FrameLoop(engine, self.executor.task_style(task), task.video, reporter)
         previous, frames, records = None, [], []
         for frame in unit.frames:
             previous, record = loop.run(frame, previous)
@@ -212,6 +217,13 @@ class Worker:
             raise _renamed(error, {local: path}) from None
         finally:
             local.unlink()
+
+
+def _as_list(style) -> list:
+    """The style bytes sent with a unit, one per style of the task (None: nothing sent)."""
+    if style is None:
+        return []
+    return list(style) if isinstance(style, (list, tuple)) else [style]
 
 
 def _renamed(error: VidstyleError, names: dict[Path, Path]) -> VidstyleError:

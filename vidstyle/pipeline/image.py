@@ -11,7 +11,7 @@ from vidstyle.config import MethodConfig
 from vidstyle.errors import TooLargeError, VidstyleError
 from vidstyle.media.formats import check_output
 from vidstyle.media.images import Picture, fit_longest, load_image, resize_to, save_image
-from vidstyle.progress import NullReporter, Reporter, step_callback
+from vidstyle.progress import NullReporter, Reporter, level_callback, step_callback
 
 
 def style_for(style: np.ndarray, work_shape: tuple[int, ...], scale: float) -> np.ndarray:
@@ -172,7 +172,8 @@ def _stylize_batch(engine, batch, jobs, style, reporter, outcomes: list[Outcome]
     targets = targets_for(engine, style, works)
     starts = [initial_image(method, work) for _, _, work in batch]
     init = None if starts[0] is None else np.stack(starts)
-    results = engine.stylize(works, targets, init=init, on_step=step_callback(reporter))
+    results = engine.stylize(works, targets, init=init, on_step=step_callback(reporter),
+                             on_level=level_callback(reporter))  # fmt: skip
     for (index, picture, work), result in zip(batch, results, strict=True):
         alpha = picture.alpha
         if alpha is not None and alpha.shape[:2] != work.shape[:2]:

@@ -29,7 +29,7 @@ from vidstyle.media.encode import OUTPUT_FORMATS, write_video
 from vidstyle.media.images import fit_longest, fitted_size, load_image, resize_to, save_image
 from vidstyle.pipeline import fingerprint as fingerprints
 from vidstyle.pipeline.image import targets_for
-from vidstyle.progress import NullReporter, Reporter, step_callback
+from vidstyle.progress import NullReporter, Reporter, level_callback, step_callback
 
 SEQUENCE_FPS = Fraction(25)
 
@@ -170,7 +170,8 @@ class FrameLoop:
         self.reporter.start_item(f"frame {frame.index}", steps)
         on_step = step_callback(self.reporter)
         result = self.engine.stylize(work, self.targets, init=init, steps=steps,
-                                     temporal=temporal, on_step=on_step)  # fmt: skip
+                                     temporal=temporal, on_step=on_step,
+                                     on_level=level_callback(self.reporter))  # fmt: skip
         record = {"index": frame.index, "time": frame.time, "steps": steps, "cut": cut,
                   "seconds": round(time.monotonic() - started, 3)}  # fmt: skip
         record |= self._measure(work, result, previous, flows, temporal)
