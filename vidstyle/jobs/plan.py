@@ -44,6 +44,8 @@ class Task:
         position: the task's place in the plan.
         work: the levels and tiles an image or frame takes and the memory they need, one line
             (:func:`vidstyle.engine.ladder.summary`; empty when the header is unreadable).
+        size: the working (width, height) of an image or of each frame (None when unknown).
+        name: what progress lines call the task (empty: :attr:`label`'s default).
     """
 
     key: str
@@ -58,6 +60,8 @@ class Task:
     pixels: int = 0
     position: int = 0
     work: str = ""
+    size: tuple[int, int] | None = None
+    name: str = ""
 
     @property
     def method(self) -> MethodConfig:
@@ -69,7 +73,9 @@ class Task:
 
     @property
     def label(self) -> str:
-        """A short name for progress lines: ``job: input -> style [variant]``."""
+        """A short name for progress lines: ``name``, else ``job: input ~ style (variant)``."""
+        if self.name:
+            return self.name
         variant = f" ({self.variant})" if self.variant else ""
         return f"{self.job}: {self.source.name} ~ {self.style.stem}{variant}"
 
@@ -155,8 +161,9 @@ def _task(job, source, relative, style, style_digest, variant, options, position
     pixels = width * height
     decides = {"kind": kind, "output": str(output), "video": _video_part(kind, options)}
     key = fingerprint(source, style_digest, method, decides)
+    size = (width, height) if pixels else None
     return Task(key, job.name, kind, source, style, output, label, dict(options), steps, pixels,
-                position, _work(height, width, method))  # fmt: skip
+                position, _work(height, width, method), size)  # fmt: skip
 
 
 def _work(height: int, width: int, method: MethodConfig) -> str:
