@@ -136,11 +136,10 @@ def stylize_folder(
     view = View(unit="images", estimates=False, group_size=config.batch, group_key=same_work,
                 finished=finished)  # fmt: skip
     _, rows = _run(tasks, executor, shown, view)
-    done = {todo[key].item.source: folder_pipeline.outcome(todo[key], row.status, row.seconds,
-                                                          row.error)
-            for key, row in rows.items()}  # fmt: skip
-    done |= {result.item.source: result for result in settled}
-    return [done[t.item.source] for t in job.tasks]
+    ran = [folder_pipeline.outcome(todo[key], row.status, row.seconds, row.error)
+           for key, row in rows.items()]  # fmt: skip
+    by_source = {result.item.source: result for result in [*ran, *settled]}
+    return [by_source[t.item.source] for t in job.tasks]
 
 
 def _folder_task(key: str, todo, styles, method: MethodConfig, batch: int) -> Task:

@@ -10,7 +10,9 @@ the task goes back to ``pending`` (the attempt not counted) and the runner retur
 codes 130 and 143. A second Ctrl-C interrupts at once. At the deadline a clip under way stops
 between frames (its finished frames are kept in its work folder) and no new task starts whose
 estimate says it cannot end in time. A ``kill -9`` loses at most the image or frame under way:
-outputs are written atomically, and the next run finds the task of the dead process.
+outputs are written atomically, and the next run finds the task of the dead process. The one-shot
+commands install no handlers (``StopFlag(watched=False)``): Ctrl-C raises KeyboardInterrupt
+through the run, finished outputs kept.
 """
 
 from __future__ import annotations
