@@ -42,7 +42,9 @@ def stylize_image(
     weights: str | Path | None = None,
     engine=None,
 ):
-    """Stylize one image file and write the result.
+    """Stylize one image file and write the result (the ``vidstyle image`` command's path: a
+    plan of one task through :func:`vidstyle.jobs.runner.run_tasks`). Batch jobs are
+    :func:`vidstyle.batch.run` and :func:`vidstyle.batch.status`.
 
     Args:
         content: the photo.
@@ -58,11 +60,12 @@ def stylize_image(
     Raises:
         VidstyleError: for unusable inputs, weights or output.
     """
-    from vidstyle.media.images import check_distinct, load_image
-    from vidstyle.pipeline.image import stylize_file
+    from vidstyle import controller
 
     content, style, output = Path(content), Path(style), Path(output)
-    check_distinct([content, style], output)
-    style_rgb = load_image(style).rgb
-    engine = engine or load_engine(method, weights)
-    return stylize_file(engine, content, style_rgb, output)
+    method = engine.method if engine is not None else method or MethodConfig()
+
+    def make_engine(chosen: MethodConfig):
+        return engine if engine is not None else load_engine(chosen, weights)
+
+    return controller.stylize_image(content, style, output, method, make_engine)

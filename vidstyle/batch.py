@@ -25,8 +25,10 @@ from vidstyle.jobs.runner import (
     Executor,
     RunResult,
     StopFlag,
+    View,
     estimate,
     run_tasks,
+    same_work,
     stop_on_signals,
 )
 from vidstyle.progress import NullReporter, PlainReporter, Reporter, Tee
@@ -64,6 +66,7 @@ def run(
     engine_factory=None,
     weights: str | Path | None = None,
     cluster=None,
+    group_size: int = 1,
 ) -> RunResult:
     """Start, or continue, the job file's run.
 
@@ -77,6 +80,8 @@ def run(
         weights: a VGG19 weights file, else the usual sources.
         cluster: a :class:`vidstyle.jobs.cluster.ClusterConfig` to run on Ray workers (then
             ``engine_factory`` must be picklable; the weights are found on each worker).
+        group_size: images of one method, style and working size optimized together, up to
+            this many (in this process: not with ``cluster``), as ``vidstyle folder --batch``.
 
     Returns:
         What this run did and why it stopped (``signal`` is set when SIGINT or SIGTERM asked).
@@ -86,6 +91,8 @@ def run(
     """
     if max_attempts < 1:
         raise UsageError(None, f"{{max_attempts}} must be at least 1, got {max_attempts}")
+    if group_size < 1 or (group_size > 1 and cluster is not None):
+        raise UsageError(None, f"{{batch}} must be 1 or more (1 with {{ray}}), got {group_size}")
     if cluster is not None:
         from vidstyle.jobs.cluster import import_ray
 
@@ -111,7 +118,8 @@ def run(
             tee = Tee(reporter or NullReporter(), PlainReporter(log.console))
             if cluster is None:
                 executor = Executor(factory)
-                result = run_tasks(work.tasks, ledger, executor, tee, stop, after_task, log)
+                view = View(group_size=group_size, group_key=same_work)
+                result = run_tasks(work.tasks, ledger, executor, tee, stop, after_task, log, view)
             else:
                 from vidstyle.jobs.cluster import run_cluster
 

@@ -40,6 +40,10 @@ def run_command(
     max_attempts: Annotated[
         int, typer.Option(help="Attempts per task when its process dies or it fails unexpectedly.")
     ] = 2,
+    batch_size: Annotated[
+        int,
+        typer.Option("--batch", help="Same-size images of one style and options run together."),
+    ] = 1,
     dry_run: Annotated[
         bool, typer.Option(help="Print the plan (tasks, steps, estimated time); run nothing.")
     ] = False,
@@ -77,7 +81,7 @@ def run_command(
             return
         cluster = cluster_config(ray, workers, gpus_per_worker, shared_fs)
         result = batch.run(job_file, deadline, max_attempts, reporter(quiet), weights=weights,
-                           cluster=cluster)  # fmt: skip
+                           cluster=cluster, group_size=batch_size)  # fmt: skip
         state = batch.status(job_file)
     if not quiet:
         print_status(state)

@@ -1,10 +1,15 @@
 """The library side of the ``image``, ``folder``, ``video`` and ``demo`` commands: check the
-paths, plan the work, build the engine only when there is work, and run it. Nothing here prints;
-the caller passes ``make_engine`` (which may say where the weights came from) and a reporter.
+paths, plan the work as :class:`vidstyle.jobs.plan.Task` s, build the engine only when there is
+work, and run the plan with :func:`vidstyle.jobs.runner.run_tasks`, the runner batch jobs use
+(:mod:`vidstyle.batch`), reporting through the same reporter. The one-shot commands keep their
+ledger in memory: no run folder is written beside the user's files. Nothing here prints; the
+caller passes ``make_engine`` (which may say where the weights came from) and a reporter.
 
-Batch jobs have their own controller, :mod:`vidstyle.batch`; both run each image through
-:func:`vidstyle.pipeline.image.stylize_files` and each clip through
-:func:`vidstyle.pipeline.video.stylize_clip`.
+What differs from a batch is said to the runner, not done beside it: how the run is shown
+(:class:`vidstyle.jobs.runner.View`: images, or a clip's frames), a folder's grouped claims
+(same-size images ``--batch`` at a time, in one engine call) and its manifest, recorded as each
+output finishes, and the video command's refusal to discard an unfinished run without
+``restart``. An item that fails fails alone; the one-shot image and video raise its error.
 """
 
 from __future__ import annotations
@@ -16,6 +21,10 @@ import numpy as np
 
 from vidstyle.config import FolderConfig, MethodConfig, VideoConfig
 from vidstyle.errors import InputError, UsageError
+from vidstyle.jobs.executor import Executor
+from vidstyle.jobs.ledger import Ledger
+from vidstyle.jobs.plan import Task
+from vidstyle.jobs.runner import RunResult, StopFlag, View, run_tasks, same_work
 from vidstyle.progress import NullReporter, Reporter
 
 MakeEngine = Callable[[MethodConfig], object]  # a method -> an Engine
@@ -70,22 +79,16 @@ def stylize_image(
     """
     from vidstyle.media.formats import check_output
     from vidstyle.media.images import check_distinct, check_image
-    from vidstyle.pipeline.image import stylize_file
 
-    reporter = reporter or NullReporter()
     check_distinct([content, *style_paths(style)], output)
     check_output(output)
     check_image(content)
-    style_rgb = load_style(style, method)
-    engine = make_engine(method)
-    reporter.begin(1, "images")
-    reporter.start_item(content.name, method.steps)
-    try:
-        result = stylize_file(engine, content, style_rgb, output, reporter)
-        reporter.end_item(content.name, "done", 0.0)
-    finally:
-        reporter.end()
-    return result
+    executor, styles = _executor(make_engine, style, method)
+    task = Task("image", "image", "image", content, styles[0], output, blend=_blend(styles),
+                options=vars(method).copy(), steps=method.steps, name=content.name)  # fmt: skip
+    executor.engine(method)
+    _raise_failure(_run([task], executor, reporter, View(unit="images", estimates=False))[0])
+    return executor.results[task.key]
 
 
 def stylize_folder(
@@ -107,29 +110,65 @@ def stylize_folder(
         UsageError: the output folder is the input folder; InputError: no images there.
     """
     from vidstyle.fsutil import same_file
-    from vidstyle.media.images import fitted_size, probe_size
     from vidstyle.pipeline import folder as folder_pipeline
-    from vidstyle.pipeline.image import stylize_files
 
-    reporter = reporter or NullReporter()
     if same_file(input_dir, output):
         raise UsageError(
             output, "output folder is the input folder", hint="choose another {output}"
         )
     items = folder_pipeline.plan(input_dir, output, config)
-    style_rgb = load_style(style, method)
+    executor, styles = _executor(make_engine, style, method)
+    style_rgb = executor.style(_blend(styles) or styles[0])
     job = folder_pipeline.prepare(items, output, config, style_rgb, method)
-    engine = make_engine(method) if job.todo else None
+    todo = {str(n): t for n, t in enumerate(job.todo)}
+    tasks = [_folder_task(key, t, styles, method, config.batch) for key, t in todo.items()]
 
-    def stylize_group(jobs: list[tuple[Path, Path]]):
-        return stylize_files(engine, jobs, style_rgb, reporter)
+    def finished(task: Task) -> str | None:
+        redo = todo[task.key].redo
+        job.manifest.record(task.output, todo[task.key].fingerprint)
+        reason = folder_pipeline.REDO_REASONS.get(redo)
+        return None if reason is None else f"redone ({reason})"
 
-    def working_size(item) -> tuple[int, int] | None:
-        size = probe_size(item.source)
-        return None if size is None else fitted_size(*size, method.max_size)
+    if tasks:
+        executor.engine(method)
+    settled = [folder_pipeline.settled(t) for t in job.tasks if t.action != "run"]
+    shown = _Settled(reporter or NullReporter(), settled)
+    view = View(unit="images", estimates=False, group_size=config.batch, group_key=same_work,
+                finished=finished)  # fmt: skip
+    _, rows = _run(tasks, executor, shown, view)
+    ran = [folder_pipeline.outcome(todo[key], row.status, row.seconds, row.error)
+           for key, row in rows.items()]  # fmt: skip
+    by_source = {result.item.source: result for result in [*ran, *settled]}
+    return [by_source[t.item.source] for t in job.tasks]
 
-    key = working_size if config.batch > 1 else None
-    return folder_pipeline.run(job, stylize_group, method.steps, reporter, key)
+
+def _folder_task(key: str, todo, styles, method: MethodConfig, batch: int) -> Task:
+    """The runner's task for a folder's image; its working size (from the header) when images
+    are batched."""
+    from vidstyle.media.images import fitted_size, probe_size
+
+    size = None
+    if batch > 1 and (found := probe_size(todo.item.source)) is not None:
+        size = fitted_size(*found, method.max_size)
+    return Task(key, "folder", "image", todo.item.source, styles[0], todo.item.output,
+                blend=_blend(styles), options=vars(method).copy(), steps=method.steps, size=size,
+                name=todo.item.name)  # fmt: skip
+
+
+class _Settled:
+    """The reporter of a folder's run, which tells the items settled before it (skipped, or
+    failed at once) first, counted in the run's bar."""
+
+    def __init__(self, outer: Reporter, settled: list):
+        self.outer, self.settled = outer, settled
+
+    def __getattr__(self, name: str):
+        return getattr(self.outer, name)
+
+    def begin(self, total: int | None, unit: str) -> None:
+        self.outer.begin(None if total is None else total + len(self.settled), unit)
+        for result in self.settled:
+            self.outer.end_item(result.item.name, result.status, 0.0)
 
 
 def stylize_video(
@@ -150,7 +189,7 @@ def stylize_video(
         The :class:`vidstyle.pipeline.video.VideoResult`.
     """
     from vidstyle.media.images import check_distinct
-    from vidstyle.pipeline.video import check_outputs, stylize_clip
+    from vidstyle.pipeline.video import check_outputs
 
     if not source.exists():
         raise InputError(source, "no such file or folder")
@@ -158,9 +197,53 @@ def stylize_video(
     output = output or Path(default)
     check_distinct([source, *style_paths(style)], output)
     check_outputs(source, output, config)
-    style_rgb = load_style(style, method)
-    engine = make_engine(method)
-    return stylize_clip(engine, source, style_rgb, output, config, reporter, restart)
+    executor, styles = _executor(make_engine, style, method, "restart" if restart else "refuse")
+    options = vars(method) | vars(config)
+    task = Task("video", "video", "video", source, styles[0], output, blend=_blend(styles),
+                options=options, name=source.name)  # fmt: skip
+    executor.engine(method)
+    view = View(unit="frames", estimates=False, inline=True)
+    _raise_failure(_run([task], executor, reporter, view)[0])
+    return executor.results[task.key]
+
+
+def _executor(make_engine: MakeEngine, style: Styles, method: MethodConfig, resume="auto"):
+    """An executor building engines with ``make_engine``, the style painting(s) already loaded
+    (and their number checked against ``style_blend``), and the style paths as a tuple."""
+    executor = Executor(make_engine, resume)
+    pixels = load_style(style, method)
+    if isinstance(style, Path):
+        executor.styles[style] = pixels
+        return executor, (style,)
+    executor.styles.update(zip(style, pixels, strict=True))
+    return executor, tuple(style)
+
+
+def _blend(styles: tuple[Path, ...]) -> tuple[Path, ...]:
+    """A task's ``blend``: the styles when there are several, else none."""
+    return styles if len(styles) > 1 else ()
+
+
+def _run(tasks: list[Task], executor: Executor, reporter: Reporter | None, view: View):
+    """Run a one-shot plan through the runner, its ledger in memory (an unexpected error is not
+    tried again; no signal handlers: Ctrl-C interrupts as KeyboardInterrupt).
+
+    Returns:
+        The :class:`RunResult` and the ledger's row of each task, by key.
+    """
+    ledger = Ledger(None, max_attempts=1)
+    try:
+        ledger.sync(tasks)
+        result = run_tasks(tasks, ledger, executor, reporter, StopFlag(watched=False), view=view)
+        return result, {row.key: row for row in ledger.rows()}
+    finally:
+        ledger.close()
+
+
+def _raise_failure(result: RunResult) -> None:
+    """The error of a one-task run's failed task, raised."""
+    for error in result.errors.values():
+        raise error
 
 
 DEMO_METHOD = MethodConfig(max_size=192, steps=100, optimizer="lbfgs")

@@ -2,6 +2,7 @@
 the deadline, status codes, the report and two runners sharing one ledger."""
 
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ from nightmaker import EXPECTED_OUTPUTS, ledger_rows, make_night
 from tinyvgg import tiny_engine
 
 from vidstyle import batch
+from vidstyle.errors import UsageError
 from vidstyle.jobs.ledger import Ledger
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -160,3 +162,28 @@ def test_a_running_task_keeps_its_heartbeat_fresh_however_long_a_step(night, mon
     (later,) = [r.heartbeat for r in ledger.rows() if r.key == key]
     ledger.close()
     assert later > first + 0.2
+
+
+def test_same_size_images_of_a_job_run_together_up_to_the_group_size(tmp_path):
+    night = make_night(tmp_path)
+    for name in ("c.jpg", "d.jpg", "e.jpg"):  # a.jpg's size: 40x30, 32x24 to work at
+        shutil.copy(tmp_path / "photos" / "a.jpg", tmp_path / "photos" / name)
+    night.write_text(night.read_text().replace("style_weight = [1e-2, 1e-1]", ""))
+    shapes = []
+
+    def spying(method):
+        engine = tiny_engine(method)
+        stylize = engine.stylize
+        engine.stylize = lambda content, *a, **k: (
+            shapes.append(content.shape) or stylize(content, *a, **k)
+        )
+        return engine
+
+    with pytest.raises(UsageError, match="batch"):
+        batch.run(night, engine_factory=spying, group_size=0)
+    result = batch.run(night, engine_factory=spying, group_size=3)
+    assert (result.done, result.failed) == (11, 0)  # 5 photos x 2 styles, and the clip
+    images = sorted(s for s in shapes if len(s) == 4)  # not the clip's frames, one by one
+    assert images == [(1, 24, 32, 3)] * 2 + [(1, 32, 21, 3)] * 2 + [(3, 24, 32, 3)] * 2
+    rows = [r for r in _rows(night) if r.kind == "image"]
+    assert all((r.status, r.attempts) == ("done", 1) for r in rows) and len(rows) == 10

@@ -10,23 +10,32 @@ from tinyvgg import tiny_engine
 
 from vidstyle.config import MethodConfig
 from vidstyle.errors import DecodeError
-from vidstyle.pipeline.folder import Item, groups
+from vidstyle.jobs.ledger import Ledger
+from vidstyle.jobs.plan import Task
 from vidstyle.pipeline.image import stylize_files
 
 METHOD = MethodConfig(max_size=40, steps=20)
 
 
-def _item(name):
-    return Item(Path(name), Path("out") / name, name)
+def _claimed_groups(keys: dict, size: int) -> list[list[str]]:
+    """Every grouped claim of a ledger in memory holding tasks ``keys`` (key -> group), in the
+    order they are claimed."""
+    ledger = Ledger(None)
+    tasks = [Task(key, "j", "image", Path(key), Path("s.png"), Path("out") / key, position=n)
+             for n, key in enumerate(keys)]  # fmt: skip
+    ledger.sync(tasks)
+    found = []
+    while claimed := ledger.claim_group(size=size, group=keys.get):
+        found.append(claimed)
+    ledger.close()
+    return found
 
 
-def test_groups_collect_equal_keys_up_to_the_size_in_first_seen_order():
-    items = [_item(n) for n in "abcdefg"]
+def test_grouped_claims_collect_equal_keys_up_to_the_size_in_first_seen_order():
     keys = {"a": 1, "b": 2, "c": 1, "d": 1, "e": None, "f": 2, "g": 1}
-    found = groups(items, lambda item: keys[item.name], 2)
-    assert [[i.name for i in g] for g in found] == [["a", "c"], ["b", "f"], ["d", "g"], ["e"]]
-    singles = groups(items, lambda item: 1, 1)
-    assert [[i.name for i in g] for g in singles] == [[n] for n in "abcdefg"]
+    found = _claimed_groups(keys, 2)
+    assert found == [["a", "c"], ["b", "f"], ["d", "g"], ["e"]]
+    assert _claimed_groups(dict.fromkeys("abcdefg", 1), 1) == [[n] for n in "abcdefg"]
 
 
 @pytest.fixture

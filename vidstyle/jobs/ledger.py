@@ -9,6 +9,9 @@ claim the same task. SQLite's locking needs a local disk: the run folder must no
 A task left ``running`` by a process that died (a pid that no longer exists on this host, or a
 heartbeat older than :data:`STALE_SECONDS` from any host) is found on the next claim and goes back
 to ``pending``; its attempt counts, and after ``max_attempts`` it is ``failed`` with the reason.
+
+The one-shot commands (``image``, ``folder``, ``video``) run through the same runner with a
+ledger in memory (``Ledger(None)``): nothing is written beside the user's files.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import socket
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,19 +90,22 @@ class Ledger:
     """One run folder's ledger.
 
     Args:
-        path: the SQLite file (created with its folder when missing).
+        path: the SQLite file (created with its folder when missing), or None for a ledger in
+            memory, of this process alone (no heartbeats: no other process looks).
         max_attempts: attempts a task gets before it is ``failed``.
     """
 
-    def __init__(self, path: Path, max_attempts: int = 2):
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path | None, max_attempts: int = 2):
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.max_attempts = max_attempts
         self.host = socket.gethostname()
         self.pid = os.getpid()
         self.recovered: list[str] = []  # what _recover did, for the run's log
-        self.db = sqlite3.connect(path, timeout=60.0, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db = sqlite3.connect(path or ":memory:", timeout=60.0, isolation_level=None)
+        if path is not None:
+            self.db.execute("PRAGMA journal_mode=WAL")
         self.db.executescript(_SCHEMA)
 
     def close(self) -> None:
@@ -118,7 +125,7 @@ class Ledger:
                     " steps, pixels, position) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
                     " ON CONFLICT(key) DO UPDATE SET in_plan = 1, position = excluded.position",
                     (t.key, t.job, t.kind, str(t.source), t.style_field, str(t.output), t.variant,
-                     json.dumps(t.options), t.steps, t.pixels, t.position),
+                     json.dumps(t.options, default=str), t.steps, t.pixels, t.position),
                 )  # fmt: skip
             after = self.db.execute("SELECT COUNT(*) FROM tasks").fetchone()[0]
         return after - before
@@ -133,6 +140,25 @@ class Ledger:
         Returns:
             The task's key, or None when no pending task (that fits) is left.
         """
+        claimed = self.claim_group(fits, keys)
+        return claimed[0] if claimed else None
+
+    def claim_group(
+        self,
+        fits=None,
+        keys: set[str] | None = None,
+        size: int = 1,
+        group: Callable[[str], Hashable | None] | None = None,
+    ) -> list[str]:
+        """Like :meth:`claim`, and with it up to ``size - 1`` later pending tasks of the same
+        ``group(key)`` (not None), in one transaction: tasks to run together (images of one
+        working size, style and method in one engine call).
+
+        Returns:
+            The claimed keys, the first task first; empty when no pending task (that fits) is
+            left.
+        """
+        claimed: list[str] = []
         with self._transaction():
             self._recover()
             rows = self.db.execute(
@@ -140,18 +166,22 @@ class Ledger:
                 " ORDER BY position"
             ).fetchall()
             for key, steps, pixels in rows:
-                if keys is not None and key not in keys:
+                if len(claimed) >= size or (keys is not None and key not in keys):
                     continue
-                if fits is None or fits(steps, pixels):
-                    now = time.time()
-                    self.db.execute(
-                        "UPDATE tasks SET status = 'running', attempts = attempts + 1,"
-                        " host = ?, pid = ?, heartbeat = ?, started = ?, error = NULL"
-                        " WHERE key = ?",
-                        (self.host, self.pid, now, now, key),
-                    )
-                    return key
-        return None
+                if fits is not None and not fits(steps, pixels):
+                    continue
+                if claimed and (group is None or group(key) is None
+                                or group(key) != group(claimed[0])):  # fmt: skip
+                    continue
+                claimed.append(key)
+                now = time.time()
+                self.db.execute(
+                    "UPDATE tasks SET status = 'running', attempts = attempts + 1,"
+                    " host = ?, pid = ?, heartbeat = ?, started = ?, error = NULL"
+                    " WHERE key = ?",
+                    (self.host, self.pid, now, now, key),
+                )
+        return claimed
 
     def _recover(self) -> None:
         """Running tasks whose process is gone go back to pending, or fail after max_attempts."""
@@ -182,17 +212,21 @@ class Ledger:
         )
 
     @contextlib.contextmanager
-    def beating(self, key: str):
-        """Keep ``key``'s heartbeat fresh from a thread (its own connection) while the block runs,
-        however long one step of the optimization takes."""
+    def beating(self, *keys: str):
+        """Keep the heartbeat of ``keys`` fresh from a thread (its own connection) while the block
+        runs, however long one step of the optimization takes (a ledger in memory: no need)."""
+        if self.path is None:
+            yield
+            return
         stop = threading.Event()
 
         def beat() -> None:
             db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
             try:
                 while not stop.wait(HEARTBEAT_SECONDS):
-                    db.execute("UPDATE tasks SET heartbeat = ? WHERE key = ? AND pid = ?",
-                               (time.time(), key, self.pid))  # fmt: skip
+                    for key in keys:
+                        db.execute("UPDATE tasks SET heartbeat = ? WHERE key = ? AND pid = ?",
+                                   (time.time(), key, self.pid))  # fmt: skip
             finally:
                 db.close()
 

@@ -47,6 +47,8 @@ class Task:
             (:func:`vidstyle.engine.ladder.summary`; empty when the header is unreadable).
         blend: every style image of a blend, in order (empty for one style); the weights are
             the ``style_blend`` option.
+        size: the working (width, height) of an image or of each frame (None when unknown).
+        name: what progress lines call the task (empty: :attr:`label`'s default).
     """
 
     key: str
@@ -61,6 +63,8 @@ class Task:
     pixels: int = 0
     position: int = 0
     work: str = ""
+    size: tuple[int, int] | None = None
+    name: str = ""
     blend: tuple[Path, ...] = ()
 
     @property
@@ -88,7 +92,9 @@ class Task:
 
     @property
     def label(self) -> str:
-        """A short name for progress lines: ``job: input -> style [variant]``."""
+        """A short name for progress lines: ``name``, else ``job: input ~ style (variant)``."""
+        if self.name:
+            return self.name
         variant = f" ({self.variant})" if self.variant else ""
         weights = self.options.get("style_blend") if self.blend else None
         if weights and "style_blend" not in self.variant:
@@ -181,8 +187,9 @@ def _task(job, source, relative, style, style_digest, variant, options, position
     pixels = width * height
     decides = {"kind": kind, "output": str(output), "video": _video_part(kind, options)}
     key = fingerprint(source, style_digest, method, decides)
+    size = (width, height) if pixels else None
     return Task(key, job.name, kind, source, style, output, label, dict(options), steps, pixels,
-                position, _work(height, width, method), blend)  # fmt: skip
+                position, _work(height, width, method), size, blend=blend)  # fmt: skip
 
 
 def _work(height: int, width: int, method: MethodConfig) -> str:

@@ -1,4 +1,7 @@
-"""A folder of images: walk it, mirror its tree, skip finished outputs, collect failures.
+"""A folder of images: walk it, mirror its tree, decide what to skip, redo or fail at once, and
+say what became of each image. The images left to stylize run as tasks through the runner
+(:mod:`vidstyle.controller`, :mod:`vidstyle.jobs.runner`): same-size images in groups of
+``batch``, each failing alone, each output recorded in the manifest as it finishes.
 
 Each output is written to a temporary name and renamed, so an output that exists is complete.
 A manifest in the output folder (:class:`Manifest`) records what made each output; a rerun skips
@@ -10,27 +13,17 @@ written fail before any work is spent on them.
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
-from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from vidstyle.config import FolderConfig
-from vidstyle.errors import (
-    EncodeError,
-    InputError,
-    InternalError,
-    VidstyleError,
-    debugging,
-    param,
-)
+from vidstyle.errors import EncodeError, InputError, VidstyleError, param
 from vidstyle.fsutil import atomic_path, is_temporary
 from vidstyle.media.formats import IMAGE_SUFFIXES, check_output, output_suffix
 from vidstyle.pipeline.fingerprint import fingerprint, pixels_digest
-from vidstyle.progress import NullReporter, Reporter
 
 MANIFEST_NAME = ".vidstyle-manifest.json"  # hidden: a walk of the output folder passes it by
 REDO_REASONS = {
@@ -230,107 +223,16 @@ def _is_candidate(path: Path, relative: Path, output_root: Path) -> bool:
     return output_root not in path.resolve().parents
 
 
-StylizeGroup = Callable[[list[tuple[Path, Path]]], list[tuple[object, VidstyleError | None]]]
-GroupKey = Callable[[Item], Hashable | None]
-
-
-def groups(items: list[Item], key: GroupKey | None, size: int) -> list[list[Item]]:
-    """The items in groups of up to ``size`` with equal keys (a None key: alone), each group at
-    the place of its first item."""
-    if size <= 1 or key is None:
-        return [[item] for item in items]
-    out: list[list[Item]] = []
-    filling: dict[Hashable, list[Item]] = {}
-    for item in items:
-        k = key(item)
-        group = filling.get(k) if k is not None else None
-        if group is None or len(group) >= size:
-            group = []
-            out.append(group)
-            if k is not None:
-                filling[k] = group
-        group.append(item)
-    return out
-
-
-def run(
-    job: FolderJob,
-    stylize_group: StylizeGroup,
-    steps: int,
-    reporter: Reporter | None = None,
-    key: GroupKey | None = None,
-) -> list[ItemResult]:
-    """Stylize every task to run, ``job.batch`` items of equal ``key`` at a time, past failures;
-    record each finished output in the manifest.
-
-    Args:
-        job: from :func:`prepare`.
-        stylize_group: ``stylize_group([(source, output), ...])`` writes each result atomically
-            and returns per item ``(result, None)`` or ``(None, error)``
-            (see :func:`vidstyle.pipeline.image.stylize_files`).
-        steps: steps per item, for progress.
-        reporter: progress.
-        key: the working size of an item (None when unknown), to batch equal sizes.
-
-    Returns:
-        One result per task, in order.
-    """
-    reporter = reporter or NullReporter()
-    reporter.begin(len(job.tasks), "images")
-    results: dict[Path, ItemResult] = {}
-    for task in job.tasks:
-        if task.action != "run":
-            result = _settled(task)
-            reporter.end_item(task.item.name, result.status, 0.0)
-            results[task.item.source] = result
-    todo = {task.item.source: task for task in job.todo}
-    try:
-        for group in groups([task.item for task in todo.values()], key, job.batch):
-            tasks = [todo[item.source] for item in group]
-            for result in _run_group(tasks, stylize_group, steps, reporter, job.manifest):
-                results[result.item.source] = result
-    finally:
-        reporter.end()
-    return [results[task.item.source] for task in job.tasks]
-
-
-def _settled(task: Task) -> ItemResult:
-    """The result of a task decided in :func:`prepare`: skipped, or failed at once."""
+def settled(task: Task) -> ItemResult:
+    """The result of a task decided in :func:`prepare` (not ``run``): skipped, or failed at
+    once."""
     if task.action == "skip":
         return ItemResult(task.item, "skipped", reason="finished with the same input and options")
     return ItemResult(task.item, "failed", reason=task.error.message(param))
 
 
-def _run_group(tasks: list[Task], stylize_group: StylizeGroup, steps: int, reporter, manifest):
-    group = [task.item for task in tasks]
-    started = time.monotonic()
-    more = f" +{len(group) - 1}" if len(group) > 1 else ""
-    reporter.start_item(group[0].name + more, steps)
-    try:
-        outcomes = stylize_group([(item.source, item.output) for item in group])
-        reasons = [None if error is None else error.message(param) for _, error in outcomes]
-    except VidstyleError as error:
-        reasons = [error.message(param)] * len(group)
-    except Exception as error:  # one bad item must not stop the others
-        if debugging():
-            raise
-        reasons = [InternalError(item.source, error).message(param) for item in group]
-    seconds = (time.monotonic() - started) / len(group)
-    results = []
-    for task, reason in zip(tasks, reasons, strict=True):
-        if reason is None:
-            reason = _record(manifest, task)
-        status = "done" if reason is None else "failed"
-        redone = task.redo if status == "done" else None
-        results.append(ItemResult(task.item, status, seconds, reason, redone))
-        shown = f"redone ({REDO_REASONS[redone]})" if redone in REDO_REASONS else status
-        reporter.end_item(task.item.name, shown, seconds)
-    return results
-
-
-def _record(manifest: Manifest, task: Task) -> str | None:
-    try:
-        manifest.record(task.item.output, task.fingerprint)
-    except VidstyleError as error:
-        return error.message(param)
-    return None
+def outcome(task: Task, status: str, seconds: float, reason: str | None) -> ItemResult:
+    """The result of a task that ran: ``done`` (``redone`` saying why an output was replaced)
+    or ``failed`` with the reason (naming parameters as ``{name}``)."""
+    redone = task.redo if status == "done" else None
+    return ItemResult(task.item, status, seconds, None if status == "done" else reason, redone)

@@ -1,0 +1,97 @@
+"""The runner on its own, with a stand-in executor: grouped claims, the hook as each task ends,
+failures kept apart, and how a run is shown."""
+
+from pathlib import Path
+
+from vidstyle.errors import EncodeError, InputError
+from vidstyle.jobs.ledger import Ledger
+from vidstyle.jobs.plan import Task
+from vidstyle.jobs.runner import StopFlag, View, run_tasks, same_work
+
+
+class Executor:
+    """Runs nothing: notes the groups it is given; ``bad`` inputs fail alone, ``crash`` inputs
+    raise an unexpected error."""
+
+    def __init__(self, bad=(), crash=()):
+        self.calls, self.bad, self.crash = [], set(bad), set(crash)
+
+    def run(self, task, reporter):
+        self.calls.append([task.key])
+        reporter.start_item(task.label, task.steps)
+        if task.key in self.crash:
+            raise RuntimeError("boom")
+        if task.key in self.bad:
+            raise InputError(task.source, "cannot read it")
+        return {"ran": task.key}
+
+    def run_group(self, tasks, reporter):
+        self.calls.append([task.key for task in tasks])
+        reporter.start_item(f"{tasks[0].label} +{len(tasks) - 1}", tasks[0].steps)
+        return [(None, InputError(t.source, "cannot read it")) if t.key in self.bad
+                else ({"ran": t.key}, None) for t in tasks]  # fmt: skip
+
+
+class Recorder:
+    wants_steps = False
+
+    def __init__(self):
+        self.calls = []
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: self.calls.append((name, *args[:2]))
+
+
+def _tasks(sizes: dict) -> list[Task]:
+    return [Task(key, "j", "image", Path(f"{key}.png"), Path("s.png"), Path(f"out/{key}.png"),
+                 steps=5, pixels=100, position=n, size=size, name=f"{key}.png")
+            for n, (key, size) in enumerate(sizes.items())]  # fmt: skip
+
+
+def test_grouped_claims_run_together_and_fail_alone_with_the_hook_on_each_finished_task():
+    tasks = _tasks({"a": (4, 3), "b": (2, 2), "c": (4, 3), "d": (4, 3), "e": None, "f": (2, 2)})
+    ledger = Ledger(None, max_attempts=1)
+    ledger.sync(tasks)
+    executor, recorder, finished = Executor(bad={"c"}), Recorder(), []
+
+    def hook(task):
+        finished.append(task.key)
+        if task.key == "f":
+            raise EncodeError(Path("manifest"), "cannot record it")
+        return "redone" if task.key == "a" else None
+
+    view = View(unit="images", estimates=False, group_size=2, group_key=same_work, finished=hook)
+    result = run_tasks(tasks, ledger, executor, recorder, StopFlag(watched=False), view=view)
+    assert executor.calls == [["a", "c"], ["b", "f"], ["d"], ["e"]]
+    assert finished == ["a", "b", "f", "d", "e"]  # never for a task that failed
+    assert (result.done, result.failed) == (4, 2)
+    assert sorted(result.errors) == ["c", "f"] and "cannot record it" in result.failures[1]
+    status = {row.key: row.status for row in ledger.rows()}
+    assert status == {"a": "done", "b": "done", "c": "failed", "d": "done", "e": "done",
+                      "f": "failed"}  # fmt: skip
+    ends = [call[1:] for call in recorder.calls if call[0] == "end_item"]
+    assert ends[:4] == [("a.png", "redone"), ("c.png", "failed"), ("b.png", "done"),
+                        ("f.png", "failed")]  # fmt: skip
+    assert recorder.calls[0] == ("begin", 6, "images")
+    assert not any(call[0] == "remaining" for call in recorder.calls)
+
+
+def test_an_unexpected_error_is_tried_again_while_attempts_are_left():
+    tasks = _tasks({"a": None, "b": None})
+    ledger = Ledger(None, max_attempts=2)
+    ledger.sync(tasks)
+    executor = Executor(crash={"a"})
+    result = run_tasks(tasks, ledger, executor, Recorder(), view=View(group_size=4))
+    assert executor.calls == [["a"], ["a"], ["b"]]  # no group key: one at a time, in order
+    assert (result.done, result.failed) == (1, 2)
+    assert [(r.status, r.attempts) for r in ledger.rows()] == [("failed", 2), ("done", 1)]
+    assert "a.png" in result.failures[0] and "boom" in result.failures[0]
+
+
+def test_an_inline_run_shows_nothing_of_its_own():
+    tasks = [Task("v", "j", "video", Path("clip.mp4"), Path("s.png"), Path("o.mp4"))]
+    ledger = Ledger(None)
+    ledger.sync(tasks)
+    recorder = Recorder()
+    run_tasks(tasks, ledger, Executor(), recorder, view=View(estimates=False, inline=True))
+    assert recorder.calls == [("start_item", "j: clip.mp4 ~ s", 0)]  # the task's own items only
