@@ -206,6 +206,9 @@ class FolderConfig:
 
 
 WARM_STARTS = ("flow", "prev", "none")
+# Video options added after clips were first fingerprinted, at their defaults: left out of what
+# decides a clip (its work folder's fingerprint, a batch task's key), so older runs carry on.
+LATER_VIDEO_OPTIONS = {"long_term": (1,), "passes": 1}
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vidstyle.config import VideoConfig
+from vidstyle.config import LATER_VIDEO_OPTIONS, VideoConfig
 from vidstyle.errors import DecodeError, ResumeError, UsageError
 from vidstyle.fsutil import atomic_path, check_writable, same_file
 from vidstyle.media import flow as flowlib
@@ -36,7 +36,6 @@ from vidstyle.pipeline.image import targets_for
 from vidstyle.progress import NullReporter, Reporter, step_callback
 
 SEQUENCE_FPS = Fraction(25)
-LATER_OPTIONS = {"long_term": (1,), "passes": 1}  # left out of the fingerprint at their defaults
 
 
 @dataclass(frozen=True)
@@ -150,7 +149,7 @@ def fingerprint(clip: Clip, style: np.ndarray, method, config: VideoConfig) -> s
     """A digest of everything that decides the frames: input, style and options
     (see :mod:`vidstyle.pipeline.fingerprint`)."""
     options = dataclasses.asdict(config) | {"frames_dir": None, "keep_size": None}
-    for name, default in LATER_OPTIONS.items():  # older work folders keep their fingerprints
+    for name, default in LATER_VIDEO_OPTIONS.items():  # older work folders keep their prints
         if options[name] == default:
             del options[name]
     return fingerprints.fingerprint(clip.path, fingerprints.pixels_digest(style), method, options)
