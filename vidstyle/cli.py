@@ -306,7 +306,7 @@ def video(
         typer.Option(
             help="Sweeps over the clip: after the first, backward and forward in turn, each "
             "frame starting from a blend of its last result and its warped neighbour's "
-            "(steadier; each pass costs about as much as the first)."
+            "(for overnight runs: each pass costs about as much as the first)."
         ),
     ] = VideoConfig.passes,
     frames_dir: Annotated[Path | None, typer.Option(help="Also keep the frames as PNG.")] = None,
