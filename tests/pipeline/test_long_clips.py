@@ -120,10 +120,11 @@ class Counting:
 
 
 class Stopping(NullReporter):
-    """Raises after ``after`` frames of pass 2 are done; keeps the names of the items begun."""
+    """Raises after ``after`` frames whose names hold ``where`` are done; keeps the names of the
+    items begun."""
 
-    def __init__(self, after: int | None = None):
-        self.after, self.started, self.total = after, [], None
+    def __init__(self, after: int | None = None, where: str = "(pass 2/3)"):
+        self.after, self.where, self.started, self.total = after, where, [], None
 
     def begin(self, total, unit):
         self.total = total
@@ -132,7 +133,7 @@ class Stopping(NullReporter):
         self.started.append(name)
 
     def end_item(self, name, status, seconds):
-        if self.after is not None and status == "done" and "(pass 2/3)" in name:
+        if self.after is not None and status == "done" and self.where in name:
             self.after -= 1
             if self.after == 0:
                 raise KeyboardInterrupt
@@ -157,6 +158,22 @@ def test_passes_resume_where_they_stopped_and_give_the_same_frames(tmp_path):
     for made, kept in zip(_results(tmp_path / "resumed", 6), _results(tmp_path / "whole", 6)):
         assert np.array_equal(made, kept)
     assert _measures(resumed) == _measures(whole)
+
+
+def test_long_term_resumes_with_the_earlier_results_read_back(tmp_path):
+    occluded_clip(tmp_path / "clip", count=10)  # the square is covered in frames 4 to 6
+    engine = Counting(tiny_engine(MethodConfig(steps=4, max_size=WIDTH)))
+    style = make_texture(24, 24, seed=3)
+    config = VideoConfig(steps_next=3, long_term=(1, 2, 4))
+    stylize_clip(engine, tmp_path / "clip", style, tmp_path / "whole", config)
+    with pytest.raises(KeyboardInterrupt):
+        stylize_clip(engine, tmp_path / "clip", style, tmp_path / "resumed", config,
+                     Stopping(after=7, where="frame"))  # fmt: skip
+    engine.calls = 0
+    stylize_clip(engine, tmp_path / "clip", style, tmp_path / "resumed", config)
+    assert engine.calls == 3  # frames 7 to 9; frame 7 is held to frame 3, read from the folder
+    for made, kept in zip(_results(tmp_path / "resumed", 10), _results(tmp_path / "whole", 10)):
+        assert np.array_equal(made, kept)
 
 
 def _measures(result) -> list[list]:
