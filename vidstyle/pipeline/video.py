@@ -5,6 +5,9 @@ videos", 2016).
 Each finished frame is saved as a PNG in a work folder beside the output, with a manifest of
 what was done. A rerun of the same command continues after the last finished frame; the final
 video is written to a temporary name and renamed only when complete, then the work folder goes.
+Long-term temporal terms are built in :mod:`vidstyle.pipeline.temporal`, the passes after the
+first run in :mod:`vidstyle.pipeline.passes`, the encode and report in
+:mod:`vidstyle.pipeline.clipout`.
 """
 
 from __future__ import annotations
