@@ -2,7 +2,7 @@
 
 import pytest
 
-from vidstyle.config import LBFGS_STEPS, MethodConfig, VideoConfig
+from vidstyle.config import LBFGS_STEPS, MethodConfig, VideoConfig, video_config
 from vidstyle.errors import UsageError, flag
 
 
@@ -27,3 +27,51 @@ def test_errors_name_parameters_and_only_the_cli_names_flags(make, library, cli)
         make()
     assert library in caught.value.message() and "--" not in caught.value.message()
     assert cli in caught.value.message(flag)
+
+
+@pytest.mark.parametrize(
+    ("make", "library", "cli"),
+    [
+        (lambda: VideoConfig(long_term=(0, 1)), "long_term offsets must be 1 or more, got 0,1",
+         "--long-term offsets must be 1 or more"),
+        (lambda: VideoConfig(long_term=(2, 4)), "long_term must include 1", "--long-term must"),
+        (lambda: VideoConfig(passes=0), "passes must be at least 1, got 0", "--passes must be"),
+        (lambda: VideoConfig(passes=2, warm_start="prev"), "long_term and passes need warm_start",
+         "--long-term and --passes need --warm-start flow"),
+        (lambda: video_config({"long_term": "1,x"}), "cannot read long_term '1,x'",
+         "cannot read --long-term"),
+    ],
+)  # fmt: skip
+def test_long_term_and_passes_are_checked_in_the_library(make, library, cli):
+    with pytest.raises(UsageError) as caught:
+        make()
+    assert library in caught.value.message() and "--" not in caught.value.message()
+    assert cli in caught.value.message(flag)
+
+
+def test_long_term_offsets_are_read_from_text_or_numbers_and_sorted():
+    assert video_config({"long_term": "4, 1,2"}).long_term == (1, 2, 4)
+    assert video_config({"long_term": 1}).long_term == (1,)
+    assert VideoConfig(long_term=[2, 1, 2]).long_term == (1, 2)
+    assert VideoConfig().long_term == (1,) and VideoConfig().passes == 1
+
+
+@pytest.mark.parametrize("offsets", ["0", "-1", "a", "1,,2", "1.5"])
+def test_bad_long_term_offsets_are_one_line_and_exit_2(tmp_path, offsets):
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from vidstyle.cli import app
+
+    clip = tmp_path / "clip"
+    clip.mkdir()
+    Image.new("RGB", (8, 8)).save(clip / "1.png")
+    Image.new("RGB", (8, 8)).save(tmp_path / "style.png")
+    args = ["video", str(clip), "-s", str(tmp_path / "style.png"), "-o", str(tmp_path / "out"),
+            "--long-term", offsets]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(lines) == 1 and "--long-term" in lines[0], result.output
+    assert not (tmp_path / "out").exists()
+    passes = CliRunner().invoke(app, [*args[:-2], "--passes", "0"])
+    assert passes.exit_code == 2 and "--passes must be at least 1" in passes.output

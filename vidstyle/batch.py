@@ -98,6 +98,8 @@ def run(
 
         import_ray()  # one line saying how to install it, before any work
     work = load_plan(path)
+    if cluster is not None:
+        _refuse_passes(work)
     ledger = Ledger(work.run_dir / LEDGER_NAME, max_attempts)
     log = RunLog(work.run_dir / "run.log")
     try:
@@ -133,6 +135,20 @@ def run(
     finally:
         ledger.close()
         log.close()
+
+
+def _refuse_passes(plan) -> None:
+    """Refuse clips of several passes before a Ray run: the workers get a clip's shots one by
+    one, in one forward sweep (long-term offsets work there; the passes go back over the whole
+    clip).
+
+    Raises:
+        UsageError: naming the job file and the first such job.
+    """
+    for task in plan.tasks:
+        if task.kind == "video" and task.video.passes > 1:
+            raise UsageError(plan.path, f"job {task.job!r}: {{passes}} above 1 does not run over "
+                             "{ray}", hint="run that job without {ray}")  # fmt: skip
 
 
 def _engine_factory(weights, cluster):

@@ -19,6 +19,7 @@ from vidstyle.config import (
     FolderConfig,
     MethodConfig,
     VideoConfig,
+    parse_offsets,
     parse_time,
 )
 from vidstyle.errors import (
@@ -292,6 +293,22 @@ def video(
     temporal_weight: Annotated[
         float, typer.Option(help="Weight of the temporal loss (flow warm start).")
     ] = VideoConfig.temporal_weight,
+    long_term: Annotated[
+        str,
+        typer.Option(
+            help="Frame offsets of the temporal terms, e.g. 1,2,4: each frame is also held to "
+            "the results 2 and 4 frames back where the flow to them is reliable (long-term "
+            "consistency; 1 = the previous frame only)."
+        ),
+    ] = "1",
+    passes: Annotated[
+        int,
+        typer.Option(
+            help="Sweeps over the clip: after the first, backward and forward in turn, each "
+            "frame starting from a blend of its last result and its warped neighbour's "
+            "(for overnight runs: each pass costs about as much as the first)."
+        ),
+    ] = VideoConfig.passes,
     frames_dir: Annotated[Path | None, typer.Option(help="Also keep the frames as PNG.")] = None,
     start: Annotated[str | None, typer.Option(help="Start time (seconds or hh:mm:ss).")] = None,
     end: Annotated[str | None, typer.Option(help="End time (seconds or hh:mm:ss).")] = None,
@@ -327,7 +344,8 @@ def video(
         config = VideoConfig(steps_first=steps_first, steps_next=steps_next,
                              warm_start=warm_start, temporal_weight=temporal_weight,
                              start=parse_time(start), end=parse_time(end), max_frames=max_frames,
-                             keep_size=keep_size, frames_dir=frames_dir)  # fmt: skip
+                             keep_size=keep_size, frames_dir=frames_dir,
+                             long_term=parse_offsets(long_term), passes=passes)  # fmt: skip
         make_engine = engines(weights, quiet)
         result = controller.stylize_video(source, style, output, method, config, make_engine,
                                           reporter(quiet), restart)  # fmt: skip

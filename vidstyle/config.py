@@ -208,6 +208,9 @@ class FolderConfig:
 
 
 WARM_STARTS = ("flow", "prev", "none")
+# Video options added after clips were first fingerprinted, at their defaults: left out of what
+# decides a clip (its work folder's fingerprint, a batch task's key), so older runs carry on.
+LATER_VIDEO_OPTIONS = {"long_term": (1,), "passes": 1}
 
 
 @dataclass(frozen=True)
@@ -226,6 +229,13 @@ class VideoConfig:
         max_frames: stop after this many frames.
         keep_size: scale the result back to the source's size.
         frames_dir: also keep the stylized frames there as numbered PNGs.
+        long_term: frame offsets J of the temporal terms (Ruder et al. 2016, sec. 3.2, long-term
+            consistency): frame i is held to the results of frames i - j, j in J, each warped by
+            its own flow, every pixel counted for its nearest reliable earlier frame. ``(1,)``,
+            the default, is the previous frame only; J must include 1.
+        passes: sweeps over the clip (sec. 3.3, multi-pass): the first forward, then backward
+            and forward in turn, each frame starting from a blend of its result of the sweep
+            before and its warped neighbour's of this sweep. 1, the default, is one sweep.
     """
 
     steps_first: int | None = None
@@ -238,8 +248,15 @@ class VideoConfig:
     max_frames: int | None = None
     keep_size: bool = False
     frames_dir: Path | None = None
+    long_term: tuple[int, ...] = (1,)
+    passes: int = 1
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "long_term", _check_offsets(self.long_term))
+        if not isinstance(self.passes, int) or self.passes < 1:
+            raise UsageError(None, f"{{passes}} must be at least 1, got {self.passes}")
+        if (self.long_term != (1,) or self.passes > 1) and self.warm_start != "flow":
+            raise UsageError(None, "{long_term} and {passes} need {warm_start} flow")
         if self.warm_start not in WARM_STARTS:
             raise UsageError(None, f"{{warm_start}} must be one of {', '.join(WARM_STARTS)}")
         if self.steps_next < 0 or (self.steps_first or 0) < 0:
@@ -258,7 +275,42 @@ def video_config(options: dict) -> VideoConfig:
     for name in ("start", "end"):
         if isinstance(chosen.get(name), str):
             chosen[name] = parse_time(chosen[name])
+    if isinstance(chosen.get("long_term"), str | int | list):
+        chosen["long_term"] = parse_offsets(chosen["long_term"])
     return VideoConfig(**chosen)
+
+
+def parse_offsets(text: str | int | list) -> tuple[int, ...]:
+    """The frame offsets of ``long_term`` from ``"1,2,4"`` (or an integer, or a list).
+
+    Raises:
+        UsageError: for anything but comma-separated whole numbers.
+    """
+    parts = [text] if isinstance(text, int) else text
+    parts = parts.split(",") if isinstance(parts, str) else parts
+    try:
+        return tuple(_whole(part) for part in parts)
+    except ValueError:
+        raise UsageError(None, f"cannot read {{long_term}} {text!r}",
+                         hint="give frame offsets such as 1,2,4") from None  # fmt: skip
+
+
+def _whole(part) -> int:
+    if isinstance(part, bool) or not isinstance(part, int | str):
+        raise ValueError(part)
+    return int(part.strip()) if isinstance(part, str) else part
+
+
+def _check_offsets(offsets) -> tuple[int, ...]:
+    """``long_term`` sorted; refused unless whole numbers of 1 or more, with 1 among them."""
+    offsets = parse_offsets(offsets if isinstance(offsets, str | int) else list(offsets))
+    offsets = tuple(sorted(set(offsets)))
+    if not offsets or offsets[0] < 1:
+        shown = ",".join(map(str, offsets))
+        raise UsageError(None, f"{{long_term}} offsets must be 1 or more, got {shown or 'none'}")
+    if offsets[0] != 1:
+        raise UsageError(None, "{long_term} must include 1 (the previous frame)")
+    return offsets
 
 
 def parse_time(text: str | None) -> float | None:

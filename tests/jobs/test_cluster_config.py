@@ -52,6 +52,19 @@ def test_worker_options_need_ray(tmp_path):
     assert "--workers, --gpus-per-worker and --no-shared-fs need --ray" in result.output
 
 
+def test_clips_of_several_passes_are_refused_before_a_ray_run(tmp_path, monkeypatch):
+    night = make_night(tmp_path)
+    night.write_text(night.read_text() + "passes = 2\n")  # the clip's job is the last
+    monkeypatch.setattr("vidstyle.jobs.cluster.import_ray", lambda: None)
+    result = runner.invoke(app, ["batch", "run", str(night), "--ray", "auto"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"error: {night}: job 'beach': --passes above 1 does not run over --ray "
+        "(run that job without --ray)"
+    ]
+    assert not (tmp_path / "night.vidstyle-run").exists()
+
+
 def test_plain_lines_and_the_live_display_show_each_worker():
     out = io.StringIO()
     plain = PlainReporter(Console(file=out, width=120), every=10)

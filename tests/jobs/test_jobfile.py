@@ -108,3 +108,17 @@ def test_a_glob_input_keeps_the_paths_below_its_fixed_part(night, tmp_path):
     )
     outputs = [t.output.relative_to(tmp_path).as_posix() for t in plan(load(night))]
     assert outputs == ["styled/g/starry/b b.png", "styled/g/starry/more/c.png"]
+
+
+def test_a_job_file_takes_long_term_and_passes(tmp_path):
+    night = make_night(tmp_path)
+    text = night.read_text() + 'long_term = "1,2,4"\npasses = 2\n'
+    night.write_text(text)
+    (clip,) = [task for task in plan(load(night)) if task.kind == "video"]
+    assert (clip.video.long_term, clip.video.passes) == ((1, 2, 4), 2)
+    assert clip.steps == 4 + 3 * 2 + 4 * 2  # the first frame, 3 later frames, then pass 2
+    for bad, words in (("long_term = \"0\"", "long_term offsets must be 1 or more"),
+                       ("passes = 1.5", "key 'passes' must be an integer"),
+                       ("long_term = true", "key 'long_term' must be")):  # fmt: skip
+        message = _error(night, text.replace('long_term = "1,2,4"\npasses = 2\n', bad + "\n"))
+        assert "job 'beach'" in message and words in message, message

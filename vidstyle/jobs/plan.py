@@ -14,7 +14,7 @@ import glob
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vidstyle.config import MethodConfig, VideoConfig, video_config
+from vidstyle.config import LATER_VIDEO_OPTIONS, MethodConfig, VideoConfig, video_config
 from vidstyle.engine import ladder, memory
 from vidstyle.errors import UsageError, VidstyleError
 from vidstyle.fsutil import is_temporary, same_file
@@ -236,7 +236,9 @@ def _video_part(kind: str, options: dict) -> dict | None:
     if kind != "video":
         return None
     config = video_config(options)
-    return {k: v for k, v in vars(config).items() if k not in ("frames_dir",)}
+    later = LATER_VIDEO_OPTIONS
+    return {k: v for k, v in vars(config).items()
+            if k != "frames_dir" and (k not in later or later[k] != v)}  # fmt: skip
 
 
 def _size(kind: str, source: Path, method: MethodConfig, options: dict):
@@ -250,7 +252,8 @@ def _size(kind: str, source: Path, method: MethodConfig, options: dict):
     frames, size = _clip_header(source, config)
     width, height = fitted_size(*size, method.max_size) if size else (0, 0)
     first = method.steps if config.steps_first is None else config.steps_first
-    return first + max(frames - 1, 0) * config.steps_next, (width, height)
+    later = max(frames - 1, 0) + (config.passes - 1) * frames  # each later pass: every frame
+    return first + later * config.steps_next, (width, height)
 
 
 def _clip_header(source: Path, config: VideoConfig) -> tuple[int, tuple[int, int] | None]:

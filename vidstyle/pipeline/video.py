@@ -5,6 +5,9 @@ videos", 2016).
 Each finished frame is saved as a PNG in a work folder beside the output, with a manifest of
 what was done. A rerun of the same command continues after the last finished frame; the final
 video is written to a temporary name and renamed only when complete, then the work folder goes.
+Long-term temporal terms are built in :mod:`vidstyle.pipeline.temporal`, the passes after the
+first run in :mod:`vidstyle.pipeline.passes`, the encode and report in
+:mod:`vidstyle.pipeline.clipout`.
 """
 
 from __future__ import annotations
@@ -20,14 +23,18 @@ from pathlib import Path
 
 import numpy as np
 
-from vidstyle.config import VideoConfig
+from vidstyle.config import LATER_VIDEO_OPTIONS, VideoConfig
 from vidstyle.errors import DecodeError, ResumeError, UsageError
 from vidstyle.fsutil import atomic_path, check_writable, same_file
 from vidstyle.media import flow as flowlib
 from vidstyle.media import video as videolib
-from vidstyle.media.encode import OUTPUT_FORMATS, write_video
-from vidstyle.media.images import fit_longest, fitted_size, load_image, resize_to, save_image
+from vidstyle.media.encode import OUTPUT_FORMATS
+from vidstyle.media.images import fit_longest, fitted_size, load_image, save_image
+from vidstyle.pipeline import clipout
 from vidstyle.pipeline import fingerprint as fingerprints
+from vidstyle.pipeline import passes as passeslib
+from vidstyle.pipeline import temporal as temporallib
+from vidstyle.pipeline.clipout import write_report
 from vidstyle.pipeline.image import targets_for
 from vidstyle.progress import NullReporter, Reporter, level_callback, step_callback
 
@@ -93,15 +100,29 @@ def frames_of(clip: Clip, config: VideoConfig) -> Iterator[videolib.Frame]:
 
 
 class WorkDir:
-    """Finished frames and their records, beside the output: ``<output>.vidstyle-work/``."""
+    """Finished frames and their records, beside the output: ``<output>.vidstyle-work/``.
+
+    The first pass's frames are in ``frames/``, those of a later pass p in ``pass<p>/`` (with
+    the contents at the working size in ``content/`` and the flows in ``flows/``); ``final`` is
+    the pass whose frames make the output.
+    """
 
     def __init__(self, output: Path, fingerprint: str):
         self.root = output.with_name(output.name + ".vidstyle-work")
         self.manifest = self.root / "manifest.json"
         self.fingerprint = fingerprint
+        self.sweeps: dict[str, dict] = {}  # pass (2 on) -> {frame index: its record of the pass}
+        self.final = 1
 
-    def frame(self, index: int) -> Path:
-        return self.root / "frames" / f"{index:06d}.png"
+    def frame(self, index: int, sweep: int | None = None) -> Path:
+        """A frame's result of pass ``sweep`` (default: the final pass)."""
+        sweep = sweep or self.final
+        folder = "frames" if sweep == 1 else f"pass{sweep}"
+        return self.root / folder / f"{index:06d}.png"
+
+    def content(self, index: int) -> Path:
+        """A frame's content at the working size (kept when there are several passes)."""
+        return self.root / "content" / f"{index:06d}.png"
 
     def load(self, restart: bool) -> list[dict]:
         """Records of the frames already done (none on a new run or with ``restart``).
@@ -117,24 +138,39 @@ class WorkDir:
         if saved.get("fingerprint") != self.fingerprint:
             raise ResumeError(self.root, "was left by a run with another input, style or options",
                               hint="rerun with {restart} to start over")  # fmt: skip
+        self.sweeps = saved.get("passes", {})
         return saved["frames"]
 
     def save(self, records: list[dict]) -> None:
+        """Record the first pass's frames (and what later passes have done)."""
+        saved = {"fingerprint": self.fingerprint, "frames": records}
         with atomic_path(self.manifest) as tmp:
-            tmp.write_text(json.dumps({"fingerprint": self.fingerprint, "frames": records}))
+            tmp.write_text(json.dumps(saved | ({"passes": self.sweeps} if self.sweeps else {})))
 
 
 def fingerprint(clip: Clip, style: np.ndarray, method, config: VideoConfig) -> str:
     """A digest of everything that decides the frames: input, style and options
     (see :mod:`vidstyle.pipeline.fingerprint`)."""
     options = dataclasses.asdict(config) | {"frames_dir": None, "keep_size": None}
+    for name, default in LATER_VIDEO_OPTIONS.items():  # older work folders keep their prints
+        if options[name] == default:
+            del options[name]
     return fingerprints.fingerprint(clip.path, fingerprints.pixels_digest(style), method, options)
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Previous:
+    """A finished frame (working size) and, with long-term offsets, the ones before it in its
+    shot, nearest first (each without its own ``earlier``)."""
+
     content: np.ndarray
     result: np.ndarray
+    index: int = -1
+    earlier: tuple = ()
+
+    def back(self, offset: int) -> _Previous | None:
+        """The frame ``offset`` frames before the next one (1: this one), if known."""
+        return self if offset == 1 else dict(enumerate(self.earlier, 2)).get(offset)
 
 
 class FrameLoop:
@@ -145,55 +181,86 @@ class FrameLoop:
         style: the style painting, HxWx3 uint8 (or a list of them, blended).
         config: the video options.
         reporter: progress.
+        flows: where the flows between frames come from (none kept by default).
     """
 
-    def __init__(self, engine, style: np.ndarray, config: VideoConfig, reporter: Reporter):
+    def __init__(self, engine, style: np.ndarray, config: VideoConfig, reporter: Reporter,
+                 flows: temporallib.FlowCache | None = None):  # fmt: skip
         self.engine = engine
         self.style = style
         self.config = config
         self.reporter = reporter
         self.steps_first = engine.method.steps if config.steps_first is None else config.steps_first
         self.targets = None
+        self.flows = flows or temporallib.FlowCache()
+        self.sweep = 1  # the pass under way, for the progress
+
+    def name(self, index: int) -> str:
+        """The frame's name in the progress (with the pass when there are several)."""
+        passes = self.config.passes
+        return f"frame {index}" + (f" (pass {self.sweep}/{passes})" if passes > 1 else "")
 
     def run(self, frame: videolib.Frame, previous: _Previous | None) -> tuple[_Previous, dict]:
         """Stylize one frame. Returns its content and result (working size, uint8), the next
         frame's ``previous``, and its record."""
         started = time.monotonic()
-        work = fit_longest(frame.rgb, self.engine.method.max_size)
-        if self.targets is None:
-            self.targets = targets_for(self.engine, self.style, work)  # kept for every frame
+        work = self.working(frame.rgb)
         cut = previous is not None and flowlib.is_shot_cut(
             previous.content, work, self.config.shot_threshold
         )
         fresh = previous is None or cut or self.config.warm_start == "none"
-        init, temporal, steps, flows = self._start(work, None if fresh else previous)
-        self.reporter.start_item(f"frame {frame.index}", steps)
-        on_step = step_callback(self.reporter)
-        result = self.engine.stylize(work, self.targets, init=init, steps=steps,
-                                     temporal=temporal, on_step=on_step,
-                                     on_level=level_callback(self.reporter))  # fmt: skip
+        init, temporal, steps, start = self._start(frame.index, work, None if fresh else previous)
+        result = self.stylize(frame.index, work, init, steps, temporal)
         record = {"index": frame.index, "time": frame.time, "steps": steps, "cut": cut,
                   "seconds": round(time.monotonic() - started, 3)}  # fmt: skip
-        record |= self._measure(work, result, previous, flows, temporal)
-        return _Previous(work, result), record
+        flows, mask = (None, None) if start is None else (start.flows, start.mask)
+        record |= self.measure(work, result, previous, flows, mask, temporal)
+        return self.follow(previous, frame.index, work, result, cut), record
 
-    def _start(self, work: np.ndarray, previous: _Previous | None):
-        from vidstyle.engine.optimize import Temporal
+    def working(self, rgb: np.ndarray) -> np.ndarray:
+        """A frame at the working size (the style targets are computed for the first one)."""
+        work = fit_longest(rgb, self.engine.method.max_size)
+        if self.targets is None:
+            self.targets = targets_for(self.engine, self.style, work)  # kept for every frame
+        return work
 
+    def stylize(self, index: int, work, init, steps: int, temporal) -> np.ndarray:
+        """One optimization of frame ``index``, shown in the progress."""
+        self.reporter.start_item(self.name(index), steps)
+        on_step = step_callback(self.reporter)
+        return self.engine.stylize(work, self.targets, init=init, steps=steps,
+                                   temporal=temporal, on_step=on_step,
+                                   on_level=level_callback(self.reporter))  # fmt: skip
+
+    def follow(self, previous: _Previous | None, index: int, work, result, cut: bool) -> _Previous:
+        """The next frame's ``previous``: this frame, with the earlier ones that the long-term
+        offsets reach (none after a shot cut)."""
+        if previous is None or cut:
+            return _Previous(work, result, index)
+        earlier = (dataclasses.replace(previous, earlier=()), *previous.earlier)
+        return _Previous(work, result, index, earlier[: max(self.config.long_term) - 1])
+
+    def _start(self, index: int, work: np.ndarray, previous: _Previous | None):
         if previous is None:
             return None, None, self.steps_first, None
         if self.config.warm_start == "prev":
             return previous.result, None, self.config.steps_next, None
-        flows = _flows(previous.content, work)
-        warped = np.clip(flowlib.warp(previous.result.astype(np.float32), flows[1]), 0.0, 255.0)
-        mask = flowlib.reliable_mask(*flows)
-        temporal = Temporal(warped / 255.0, mask, self.config.temporal_weight)
-        return warped, temporal, self.config.steps_next, flows
+        near = [temporallib.Neighbour(j, p.index, p.content, p.result)
+                for j in self.config.long_term if (p := previous.back(j)) is not None]  # fmt: skip
+        start = temporallib.start_from(index, work, near, self.flows)
+        return start.warped, self.temporal(start), self.config.steps_next, start
 
-    def _measure(self, work, result, previous, flows, temporal) -> dict:
+    def temporal(self, start: temporallib.Start):
+        """The engine's temporal term for a :class:`vidstyle.pipeline.temporal.Start`."""
+        from vidstyle.engine.optimize import Temporal
+
+        return Temporal(start.target / 255.0, start.weights, self.config.temporal_weight)
+
+    def measure(self, work, result, previous, flows=None, mask=None, temporal=None) -> dict:
         """The result's crispness against its content and its style loss (with the content's
-        own style loss, for the drop the optimization made); then against the previous frame: the
-        temporal errors of the result and of the content (the floor), and the temporal share."""
+        own style loss, for the drop the optimization made); then against the previous frame
+        (flows and mask computed when not given): the temporal errors of the result and of the
+        content (the floor), and the temporal term's share of the loss (when there is one)."""
         out = {
             "crispness": flowlib.crispness(result, work),
             "style_loss": self.engine.losses(result, work, self.targets)["style"],
@@ -202,7 +269,7 @@ class FrameLoop:
         if previous is None:
             return out
         flow_ab, flow_ba = flows or _flows(previous.content, work)
-        mask = flowlib.reliable_mask(flow_ab, flow_ba) if temporal is None else temporal.mask
+        mask = flowlib.reliable_mask(flow_ab, flow_ba) if mask is None else mask
         out["temporal_error"] = flowlib.temporal_error(result, previous.result, flow_ba, mask)
         out["content_error"] = flowlib.temporal_error(work, previous.content, flow_ba, mask)
         if temporal is not None:
@@ -261,10 +328,13 @@ def stylize_clip(
     engine.check_fits(source, height, width)
     work = WorkDir(output, fingerprint(clip, style, engine.method, config))
     records = work.load(restart)
-    loop = FrameLoop(engine, style, config, reporter)
-    reporter.begin(_expected_frames(clip, config) or None, "frames")
+    flows = temporallib.FlowCache(work.root / "flows" if config.passes > 1 else None)
+    loop = FrameLoop(engine, style, config, reporter, flows)
+    reporter.begin(_expected_frames(clip, config) * config.passes or None, "frames")
     try:
         records = _process(clip, config, loop, work, records, reporter)
+        if records and config.passes > 1:
+            records = passeslib.run_passes(loop, work, records, reporter)
     finally:
         reporter.end()
     if not records:
@@ -290,7 +360,7 @@ def finish_clip(clip: Clip, config: VideoConfig, work: WorkDir, records: list[di
     Raises:
         EncodeError: when the output cannot be written.
     """
-    _deliver(clip, config, work, records, output)
+    clipout.deliver(clip, config, work, records, output)
     report_path = _report_path(output)
     summary = write_report(report_path, records, clip, config)
     shutil.rmtree(work.root)
@@ -306,89 +376,29 @@ def _expected_frames(clip: Clip, config: VideoConfig) -> int:
 
 
 def _process(clip, config, loop: FrameLoop, work: WorkDir, records, reporter) -> list[dict]:
-    """Run the frames not yet done; returns every frame's record."""
-    done = len(records)
+    """Run the first pass's frames not yet done; returns every frame's record. The frames done
+    that the next one is held to (the previous, and those of the long-term offsets) are read
+    back from the work folder."""
+    done, reach = len(records), max(config.long_term)
     previous = None
     for frame in frames_of(clip, config):
         if frame.index < done:
-            if frame.index == done - 1:
+            if frame.index >= done - reach:
                 content = fit_longest(frame.rgb, loop.engine.method.max_size)
-                previous = _Previous(content, load_image(work.frame(frame.index)).rgb)
-            reporter.end_item(f"frame {frame.index}", "skipped", 0.0)
+                result = load_image(work.frame(frame.index, 1)).rgb
+                cut = records[frame.index]["cut"]
+                previous = loop.follow(previous, frame.index, content, result, cut)
+            reporter.end_item(loop.name(frame.index), "skipped", 0.0)
             continue
         previous, record = loop.run(frame, previous)
-        save_image(work.frame(frame.index), previous.result)
+        save_image(work.frame(frame.index, 1), previous.result)
+        if config.passes > 1:
+            save_image(work.content(frame.index), previous.content)
         records.append(record)
         work.save(records)
-        reporter.end_item(f"frame {frame.index}", "done", record["seconds"])
+        reporter.end_item(loop.name(frame.index), "done", record["seconds"])
     return records
-
-
-def _final_frames(clip: Clip, config: VideoConfig, work: WorkDir, records) -> Iterator:
-    """(record, frame at the output size) of every finished frame, each also saved in
-    --frames-dir when given, so the work folder is read once."""
-    for record in records:
-        rgb = load_image(work.frame(record["index"])).rgb
-        if config.keep_size and rgb.shape[:2] != clip.size[::-1]:
-            rgb = resize_to(rgb, *clip.size)
-        if config.frames_dir is not None:
-            save_image(config.frames_dir / f"{record['index'] + 1:06d}.png", rgb)
-        yield record, rgb
-
-
-def _deliver(clip: Clip, config: VideoConfig, work: WorkDir, records, output: Path) -> None:
-    """Encode the video (or write the numbered PNGs), and copy frames to --frames-dir."""
-    frames = _final_frames(clip, config, work, records)
-    if clip.is_sequence:
-        for record, rgb in frames:
-            save_image(output / f"{record['index'] + 1:06d}.png", rgb)
-    else:
-        offset = config.start or 0.0
-        timed = ((rgb, record["time"] - offset) for record, rgb in frames)
-        write_video(output, timed, clip.fps, audio_from=clip.path,
-                             audio_start=offset, audio_end=config.end)  # fmt: skip
 
 
 def _report_path(output: Path) -> Path:
     return output.with_name(output.name + ".report.json")
-
-
-def write_report(path: Path, records: list[dict], clip: Clip, config: VideoConfig) -> dict:
-    """Save the quality report (per frame and summary) as JSON; returns the summary."""
-    pairs = [r for r in records if "temporal_error" in r and not r["cut"]]
-    later = [r["seconds"] for r in records[1:] if not r["cut"]]
-    shares = [r["temporal_share"] for r in records if "temporal_share" in r]
-    summary = {
-        "frames": len(records),
-        "shot_cuts": sum(bool(r["cut"]) for r in records),
-        "temporal_error": _mean([r["temporal_error"] for r in pairs]),
-        "content_temporal_error": _mean([r["content_error"] for r in pairs]),
-        "seconds_first_frame": records[0]["seconds"],
-        "seconds_per_later_frame": _mean(later),
-        "temporal_share_of_loss": _mean(shares),
-        "crispness_kept": _kept([r.get("crispness") for r in records]),
-        "style_drop": _mean(
-            [
-                r["content_style_loss"] / max(r["style_loss"], 1e-12)
-                for r in records
-                if "style_loss" in r
-            ]
-        ),  # fmt: skip
-        "warm_start": config.warm_start,
-    }
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps({"summary": summary, "frames": records}, indent=1))
-    return summary
-
-
-def _kept(values: list[float | None]) -> float | None:
-    """The last quarter's mean over the first quarter's (None under 4 measured frames)."""
-    values = [v for v in values if v is not None]
-    if len(values) < 4:
-        return None
-    quarter = len(values) // 4
-    return float(np.mean(values[-quarter:]) / max(np.mean(values[:quarter]), 1e-12))
-
-
-def _mean(values: list[float]) -> float | None:
-    return float(np.mean(values)) if values else None

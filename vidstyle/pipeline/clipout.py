@@ -1,0 +1,85 @@
+"""The end of a clip: its finished frames joined into the output (with the source's sound, or as
+numbered PNGs, and copied to ``frames_dir`` when asked) and the quality report."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from vidstyle.config import VideoConfig
+from vidstyle.fsutil import atomic_path
+from vidstyle.media.encode import write_video
+from vidstyle.media.images import load_image, resize_to, save_image
+
+
+def _final_frames(clip, config: VideoConfig, work, records) -> Iterator:
+    """(record, frame at the output size) of every finished frame, each also saved in
+    --frames-dir when given, so the work folder is read once."""
+    for record in records:
+        rgb = load_image(work.frame(record["index"])).rgb
+        if config.keep_size and rgb.shape[:2] != clip.size[::-1]:
+            rgb = resize_to(rgb, *clip.size)
+        if config.frames_dir is not None:
+            save_image(config.frames_dir / f"{record['index'] + 1:06d}.png", rgb)
+        yield record, rgb
+
+
+def deliver(clip, config: VideoConfig, work, records, output: Path) -> None:
+    """Encode the video (or write the numbered PNGs), and copy frames to --frames-dir."""
+    frames = _final_frames(clip, config, work, records)
+    if clip.is_sequence:
+        for record, rgb in frames:
+            save_image(output / f"{record['index'] + 1:06d}.png", rgb)
+    else:
+        offset = config.start or 0.0
+        timed = ((rgb, record["time"] - offset) for record, rgb in frames)
+        write_video(output, timed, clip.fps, audio_from=clip.path,
+                             audio_start=offset, audio_end=config.end)  # fmt: skip
+
+
+def write_report(path: Path, records: list[dict], clip, config: VideoConfig) -> dict:
+    """Save the quality report (per frame and summary) as JSON; returns the summary."""
+    pairs = [r for r in records if "temporal_error" in r and not r["cut"]]
+    later = [r["seconds"] for r in records[1:] if not r["cut"]]
+    shares = [r["temporal_share"] for r in records if "temporal_share" in r]
+    summary = {
+        "frames": len(records),
+        "shot_cuts": sum(bool(r["cut"]) for r in records),
+        "temporal_error": _mean([r["temporal_error"] for r in pairs]),
+        "content_temporal_error": _mean([r["content_error"] for r in pairs]),
+        "seconds_first_frame": records[0]["seconds"],
+        "seconds_per_later_frame": _mean(later),
+        "temporal_share_of_loss": _mean(shares),
+        "crispness_kept": _kept([r.get("crispness") for r in records]),
+        "style_drop": _mean(
+            [
+                r["content_style_loss"] / max(r["style_loss"], 1e-12)
+                for r in records
+                if "style_loss" in r
+            ]
+        ),  # fmt: skip
+        "warm_start": config.warm_start,
+    }
+    if config.long_term != (1,):
+        summary["long_term"] = ",".join(map(str, config.long_term))
+    if config.passes > 1:
+        summary["passes"] = config.passes
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps({"summary": summary, "frames": records}, indent=1))
+    return summary
+
+
+def _kept(values: list[float | None]) -> float | None:
+    """The last quarter's mean over the first quarter's (None under 4 measured frames)."""
+    values = [v for v in values if v is not None]
+    if len(values) < 4:
+        return None
+    quarter = len(values) // 4
+    return float(np.mean(values[-quarter:]) / max(np.mean(values[:quarter]), 1e-12))
+
+
+def _mean(values: list[float]) -> float | None:
+    return float(np.mean(values)) if values else None

@@ -1,0 +1,155 @@
+"""The temporal terms of a frame against several earlier (or, in a backward sweep, later) results:
+long-term consistency (Ruder, Dosovitskiy, Brox, "Artistic style transfer for videos", 2016,
+sec. 3.2), with the flows between frame pairs computed once and kept.
+
+Frame i is held to the results of its neighbours n_j (n_j = i - j in a forward sweep, i + j in a
+backward one) for each offset j of J, each warped into frame i by its own flow, with the
+reliability mask c_j of that flow (:func:`vidstyle.media.flow.reliable_mask`). A pixel counts only
+for its nearest reliable neighbour (the paper's eq. 8)::
+
+    c_long_j = max(c_j - sum_{k in J, k < j} c_k, 0)
+
+The loss is the sum of the masked squared differences, sum_j c_long_j (x - w_j)^2. It is the
+same, up to a constant that does not depend on x, as one masked term (sum_j c_long_j) (x - t)^2
+against the blend t = sum_j c_long_j w_j / sum_j c_long_j. So the engine takes one target and one
+mask, as for the short-term term alone; with binary masks, t is at each pixel the warped result
+of the nearest reliable neighbour, and the mask is the union of the reliable pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vidstyle.fsutil import atomic_path
+from vidstyle.media import flow as flowlib
+
+
+def long_term_masks(masks: list[np.ndarray]) -> list[np.ndarray]:
+    """The paper's long-term weights from the reliability masks of the neighbours.
+
+    Args:
+        masks: c_j of each offset j, HxW, in increasing order of j (the nearest neighbour first).
+
+    Returns:
+        c_long_j = max(c_j - sum of the c_k before it, 0), in the same order.
+    """
+    out, before = [], None
+    for mask in masks:
+        mask = np.asarray(mask, np.float32)
+        out.append(mask if before is None else np.maximum(mask - before, 0.0))
+        before = mask if before is None else before + mask
+    return out
+
+
+def combine(warped: list[np.ndarray], weights: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """One target and one mask equivalent to several masked squared-difference terms.
+
+    Args:
+        warped: the neighbours' warped results, HxWx3, nearest first.
+        weights: their per-pixel weights (:func:`long_term_masks`), HxW.
+
+    Returns:
+        (t, m): m = sum_j weights_j and t = sum_j weights_j warped_j / m, so that
+        sum_j weights_j (x - warped_j)^2 = m (x - t)^2 + a constant; where m is 0, t is the
+        nearest neighbour's warped result (it has no weight there).
+    """
+    if len(warped) == 1:
+        return warped[0], weights[0]
+    total = np.sum(weights, axis=0)
+    blend = np.sum([w[..., None] * image for w, image in zip(weights, warped)], axis=0)
+    safe = np.maximum(total, 1e-12)[..., None]
+    target = np.where(total[..., None] > 0, blend / safe, warped[0])
+    return target.astype(np.float32), total.astype(np.float32)
+
+
+class FlowCache:
+    """Optical flows between pairs of content frames, computed once.
+
+    Args:
+        folder: where to keep them (float16 ``.npz`` files, about W x H x 8 bytes a pair, so that
+            a later sweep or a resumed run reuses them); None keeps none (one sweep needs each
+            pair once).
+    """
+
+    def __init__(self, folder: Path | None = None):
+        self.folder = folder
+
+    def pair(self, a: int, b: int, content_a: np.ndarray, content_b: np.ndarray):
+        """``(flow_ab, flow_ba)`` between frames ``a`` and ``b`` (their content, working size).
+
+        Args:
+            a, b: the frames' indices (the key of the pair, either order).
+            content_a, content_b: the frames, HxWx3.
+
+        Returns:
+            The flow from a to b and the flow from b to a, HxWx2 float32.
+        """
+        if a > b:
+            flow_ba, flow_ab = self.pair(b, a, content_b, content_a)
+            return flow_ab, flow_ba
+        if self.folder is None:
+            return flowlib.flow(content_a, content_b), flowlib.flow(content_b, content_a)
+        path = self.folder / f"{a:06d}-{b:06d}.npz"
+        if not path.is_file():
+            forward = flowlib.flow(content_a, content_b).astype(np.float16)
+            backward = flowlib.flow(content_b, content_a).astype(np.float16)
+            with atomic_path(path) as tmp, tmp.open("wb") as file:
+                np.savez(file, forward=forward, backward=backward)
+        with np.load(path) as saved:  # the stored, rounded flows: the same on every run
+            return saved["forward"].astype(np.float32), saved["backward"].astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """A frame whose result another frame is held to: its index, content and result (working
+    size, uint8), at ``offset`` frames from it."""
+
+    offset: int
+    index: int
+    content: np.ndarray
+    result: np.ndarray
+
+
+@dataclass(frozen=True)
+class Start:
+    """What a frame starts from, given its neighbours.
+
+    Attributes:
+        warped: the nearest neighbour's result warped into the frame (0..255 float32).
+        mask: that warp's reliability mask (what the temporal error is measured over).
+        flows: (flow from the neighbour to the frame, and back).
+        target, weights: the combined temporal target (0..255) and its per-pixel weights.
+    """
+
+    warped: np.ndarray
+    mask: np.ndarray
+    flows: tuple[np.ndarray, np.ndarray]
+    target: np.ndarray
+    weights: np.ndarray
+
+
+def start_from(index: int, content: np.ndarray, neighbours: list[Neighbour],
+               flows: FlowCache) -> Start:  # fmt: skip
+    """Warp each neighbour's result into frame ``index`` and combine their temporal terms.
+
+    Args:
+        index: the frame's index.
+        content: its content frame, HxWx3 at the working size.
+        neighbours: at least one, nearest (offset 1) first.
+        flows: where the flows come from.
+
+    Returns:
+        The frame's :class:`Start`.
+    """
+    warped, masks, first = [], [], None
+    for near in neighbours:
+        flow_nf, flow_fn = flows.pair(near.index, index, near.content, content)
+        image = flowlib.warp(near.result.astype(np.float32), flow_fn)
+        warped.append(np.clip(image, 0.0, 255.0))
+        masks.append(flowlib.reliable_mask(flow_nf, flow_fn))
+        first = first or (flow_nf, flow_fn)
+    target, weights = combine(warped, long_term_masks(masks))
+    return Start(warped[0], masks[0], first, target, weights)
