@@ -47,7 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", nargs="+", default=["1024", "2048"],
-                        help="longest sides (the photo's square shape) or WIDTHxHEIGHT")  # fmt: skip
+                        help="longest sides (square) or WIDTHxHEIGHT")  # fmt: skip
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
     parser.add_argument("--optimizer", default="lbfgs", choices=["adam", "lbfgs"])
     parser.add_argument("--steps", type=int, default=40, help="steps (iterations) per image")
@@ -122,9 +122,9 @@ def run_one(mode: str, size: str, args: argparse.Namespace) -> dict:
     tiles = 0 if tiled is None else len(tiled.tiles(*content.shape[:2]))
     targets = engine.style_targets(style_for(style, content.shape, 1.0))
     plan = levels(*content.shape[:2], steps, method.scales)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     result = engine.stylize(content, targets)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
     args.out.mkdir(parents=True, exist_ok=True)
     save_image(args.out / f"{mode}_{size}.png", result)
@@ -134,7 +134,8 @@ def run_one(mode: str, size: str, args: argparse.Namespace) -> dict:
     small_content = resize_to(content, *small.shape[1::-1])
     small_targets = measure.style_targets(style_for(style, small.shape, 1.0))
     coarse = measure.losses(small, small_content, small_targets)
-    return {"mode": mode, "size": size, "steps": [lv.steps for lv in plan], "seconds": round(seconds, 1),
+    return {"mode": mode, "size": size, "steps": [lv.steps for lv in plan],
+            "seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1),
             "peak_gib": round(peak, 2), "tile": tiled and tiled.tile, "tiles": tiles,
             "untiled_estimate_gib": round(memory.needed_bytes(*content.shape[:2], args.optimizer)
                                           / memory.GIB, 1),
@@ -166,7 +167,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _row(r: dict) -> str:
-    return (f"{r['size']:>9} {r['mode']:<6} steps {r['steps']} {r['seconds']:>8.1f} s {r['peak_gib']:>6.2f} GiB  "
+    return (f"{r['size']:>9} {r['mode']:<6} steps {r['steps']} {r['seconds']:>8.1f} s "
+            f"(cpu {r.get('cpu_seconds', 0):.0f} s) {r['peak_gib']:>6.2f} GiB  "
             f"content {r['content']:.4g}  style {r['style']:.4g}  style@512 {r['style@512']:.4g}"
             f"  total {r['total']:.4g}  levels {r['levels']}  tiles {r['tiles']} of {r['tile']}"
             f"  (untiled estimate {r['untiled_estimate_gib']} GiB)")  # fmt: skip
