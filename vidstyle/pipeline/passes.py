@@ -14,18 +14,18 @@ direction, at the long-term offsets when set (:mod:`vidstyle.pipeline.temporal`)
 of a sweep, and a frame whose neighbour lies across a shot cut, starts from its own result with
 no temporal term.
 
-Each pass only nudges: a frame gets ``steps_pass`` Adam steps (PASS_STEPS, 20, by default) at a
+Each pass only nudges: a frame gets ``steps_pass`` Adam steps (PASS_STEPS, 10, by default) at a
 tenth of the method's learning rate (LR_SHARE). It is the blend of the sweeps that makes the clip
 steady; the steps keep the blend from washing the style out. Adam restarts for every frame, and
 a restarted Adam at the full rate first throws a finished image about (20 steps from a finished
 frame at 0.02 moved it by 9 levels on average and lowered its style drop from 74 to 64, where
 0.005 moved it by 5 and raised the drop to 87; ``benchmarks/longclip.py --restart-probe``). As
 first built, with ``steps_next`` (100) full-rate steps per frame and pass, three passes doubled
-the temporal error of one; 20 steps at a tenth of the rate halve it, with more style, not less
-(see the probe table in ``benchmarks/README.md``), and a later pass costs a small part of the
-first. The other candidates measured there (a higher
-temporal weight in later passes, PASS_WEIGHT; a temporal term also towards the neighbour ahead,
-BOTH_SIDES) made the clip less steady and are off.
+the temporal error of one; 10 steps at a tenth of the rate bring it under half, with more style,
+not less (the probe table in ``benchmarks/README.md``). The other candidates measured there (a
+higher temporal weight in later passes, PASS_WEIGHT; a temporal term also towards the neighbour
+ahead, BOTH_SIDES) made the clip less steady and are off. Two passes, ending on the backward
+sweep, were less steady than one: three or more are wanted.
 
 Results of pass p are kept in ``pass<p>/`` of the work folder and the frames done in each pass
 in its manifest, so a rerun goes on where a run stopped. The flows between frame pairs are
