@@ -307,7 +307,7 @@ def video(
         typer.Option(
             help="Sweeps over the clip: after the first, backward and forward in turn, each "
             "frame starting from a blend of its last result and its warped neighbour's "
-            "(use 3 or more: --passes 3 more than halved the temporal error on a test clip)."
+            "(use 3: --passes 3 more than halved the temporal error on a test clip)."
         ),
     ] = VideoConfig.passes,
     steps_pass: Annotated[

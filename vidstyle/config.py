@@ -237,7 +237,8 @@ class VideoConfig:
         passes: sweeps over the clip (sec. 3.3, multi-pass): the first forward, then backward
             and forward in turn, each frame starting from a blend of its result of the sweep
             before and its warped neighbour's of this sweep. 1, the default, is one sweep; 2
-            (ending on the backward sweep) measured less steady than 1, 3 steadier.
+            (ending on the backward sweep) measured less steady than 1, 3 steadier, 5 no
+            steadier than 3.
         steps_pass: a frame's steps in each pass after the first, at a tenth of the method's
             learning rate (None: PASS_STEPS); few, so that each pass only nudges the blend (see
             :mod:`vidstyle.pipeline.passes`).

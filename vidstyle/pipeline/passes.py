@@ -7,7 +7,7 @@ order when p is even and in order when it is odd. Frame i starts from the paper'
 result of pass p - 1 and the result of pass p of its neighbour n (the frame before it in this
 sweep's order), warped into it::
 
-    x'_i = delta c (x) warp(x_n) + (1 - delta c) (x) x_i^(p-1),   delta = 0.5
+    x'_i = delta c (x) warp(x_n) + (1 - delta c) (x) x_i^(p-1),   delta = 0.75
 
 with c the warp's reliability mask. Its temporal term is against its neighbours in the sweep's
 direction, at the long-term offsets when set (:mod:`vidstyle.pipeline.temporal`); the first frame
@@ -21,11 +21,14 @@ a restarted Adam at the full rate first throws a finished image about (20 steps 
 frame at 0.02 moved it by 9 levels on average and lowered its style drop from 74 to 64, where
 0.005 moved it by 5 and raised the drop to 87; ``benchmarks/longclip.py --restart-probe``). As
 first built, with ``steps_next`` (100) full-rate steps per frame and pass, three passes doubled
-the temporal error of one; 10 steps at a tenth of the rate bring it under half, with more style,
-not less (the probe table in ``benchmarks/README.md``). The other candidates measured there (a
-higher temporal weight in later passes, PASS_WEIGHT; a temporal term also towards the neighbour
-ahead, BOTH_SIDES) made the clip less steady and are off. Two passes, ending on the backward
-sweep, were less steady than one: three or more are wanted.
+the temporal error of one; 10 steps at a tenth of the rate brought it to 43% of one pass's on 10
+frames of the probe clip, with more style, not less, and to 53% on 24 frames. A heavier warped
+neighbour in the start than the paper's delta of 0.5, 0.75, brought it to 46% on those 24 frames,
+with 11% more style drop than one pass (the probe tables in ``benchmarks/README.md``). The other
+candidates measured there (a higher temporal weight in later passes, PASS_WEIGHT; a temporal term
+also towards the neighbour ahead, BOTH_SIDES; five passes instead of three) made the clip less
+steady and are off. Two passes, ending on the backward sweep, were less steady than one: three or
+more are wanted.
 
 Results of pass p are kept in ``pass<p>/`` of the work folder and the frames done in each pass
 in its manifest, so a rerun goes on where a run stopped. The flows between frame pairs are
@@ -45,7 +48,7 @@ from vidstyle.media import flow as flowlib
 from vidstyle.media.images import load_image, save_image
 from vidstyle.pipeline import temporal as temporallib
 
-DELTA = 0.5  # the paper's weight of the warped neighbour in a frame's start
+DELTA = 0.75  # the warped neighbour's weight in a frame's start (the paper's: 0.5)
 # The choices measured with benchmarks/longclip.py (which varies them):
 LR_SHARE = 0.1  # Adam's learning rate in later passes over the method's
 PASS_WEIGHT = 1.0  # the temporal weight in later passes over ``temporal_weight``
