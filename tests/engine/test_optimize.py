@@ -51,17 +51,19 @@ def test_zero_steps_returns_the_start_image():
     np.testing.assert_array_equal(out, content)
 
 
-def test_adam_update_matches_keras_adam():
-    """Our in-graph Adam equals keras.optimizers.Adam with the method's settings."""
+@pytest.mark.parametrize("rate", [None, 0.005])
+def test_adam_update_matches_keras_adam(rate):
+    """Our in-graph Adam equals keras.optimizers.Adam with the method's settings (and with the
+    learning rate of the run, when one is given)."""
     method = MethodConfig(content_weight=1.0, style_weight=0.0, tv_weight=0.0)
     engine = tiny_engine(method)
     content = textured(16, 16, seed=1)
     start = textured(16, 16, seed=2).astype(np.float32)
     style = engine.style_targets(content)
-    ours = engine.stylize(content, style, init=start, steps=5)
+    ours = engine.stylize(content, style, init=start, steps=5, learning_rate=rate)
 
     image = tf.Variable(start[None] / 255.0)
-    adam = keras.optimizers.Adam(learning_rate=0.02, beta_1=0.99, epsilon=0.1)
+    adam = keras.optimizers.Adam(learning_rate=rate or 0.02, beta_1=0.99, epsilon=0.1)
     targets = engine._content_targets(tf.constant(content[None] / 255.0, tf.float32))
     for _ in range(5):
         with tf.GradientTape() as tape:

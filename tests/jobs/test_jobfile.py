@@ -112,11 +112,11 @@ def test_a_glob_input_keeps_the_paths_below_its_fixed_part(night, tmp_path):
 
 def test_a_job_file_takes_long_term_and_passes(tmp_path):
     night = make_night(tmp_path)
-    text = night.read_text() + 'long_term = "1,2,4"\npasses = 2\n'
+    text = night.read_text() + 'long_term = "1,2,4"\npasses = 2\nsteps_pass = 5\n'
     night.write_text(text)
     (clip,) = [task for task in plan(load(night)) if task.kind == "video"]
-    assert (clip.video.long_term, clip.video.passes) == ((1, 2, 4), 2)
-    assert clip.steps == 4 + 3 * 2 + 4 * 2  # the first frame, 3 later frames, then pass 2
+    assert (clip.video.long_term, clip.video.passes, clip.video.steps_pass) == ((1, 2, 4), 2, 5)
+    assert clip.steps == 4 + 3 * 2 + 4 * 5  # the first frame, 3 later frames, then pass 2
     for bad, words in (("long_term = \"0\"", "long_term offsets must be 1 or more"),
                        ("passes = 1.5", "key 'passes' must be an integer"),
                        ("long_term = true", "key 'long_term' must be")):  # fmt: skip

@@ -10,10 +10,11 @@ from clipmaker import make_texture, pan_frames
 from PIL import Image
 from tinyvgg import tiny_engine
 
-from vidstyle.config import MethodConfig, VideoConfig
+from vidstyle.config import PASS_STEPS, MethodConfig, VideoConfig
+from vidstyle.errors import UsageError
 from vidstyle.media import flow
 from vidstyle.pipeline import temporal
-from vidstyle.pipeline.passes import neighbours
+from vidstyle.pipeline.passes import LR_SHARE, neighbours
 from vidstyle.pipeline.video import stylize_clip
 from vidstyle.progress import NullReporter
 
@@ -56,6 +57,33 @@ def test_neighbours_follow_the_sweep_and_stop_at_the_clip_ends_and_at_cuts():
     assert neighbours(2, 2, (1, 2, 4), cuts) == [3]  # backward: frame 4 is across the cut
     assert neighbours(0, 3, (1, 2), cuts) == []
     assert neighbours(4, 2, (1, 2, 4), cuts) == [5, 6]
+
+
+def test_a_frame_held_on_both_sides_is_held_to_the_mean_of_the_reliable_warps():
+    ones = np.ones((1, 4), np.float32)
+    start = temporal.Start(np.zeros((1, 4, 3)), ones, (None, None), np.full((1, 4, 3), 10.0),
+                           np.array([[1, 1, 0, 0]], np.float32))  # fmt: skip
+    joined = temporal.join(start, np.full((1, 4, 3), 30.0), np.array([[1, 0, 1, 0]], np.float32))
+    assert joined.target[0, :, 0].tolist() == [20, 10, 30, 10]  # nowhere: the first target
+    assert joined.weights.tolist() == [[1, 1, 1, 0]]  # the union, never above 1
+    assert joined.warped is start.warped and joined.mask is start.mask
+
+
+def test_later_passes_take_steps_pass_steps_and_few_by_default():
+    assert VideoConfig(passes=3).later_pass_steps == PASS_STEPS < VideoConfig().steps_next
+    assert VideoConfig(passes=3, steps_pass=7).later_pass_steps == 7
+    with pytest.raises(UsageError, match="steps_pass"):
+        VideoConfig(steps_pass=-1)
+
+
+def test_later_passes_nudge_with_few_steps_at_a_lower_learning_rate(tmp_path):
+    _sequence(tmp_path / "clip", pan_frames((40, 32), 3, shift=(2, 1)))
+    engine = Counting(tiny_engine(MethodConfig(steps=4, learning_rate=0.03)))
+    stylize_clip(engine, tmp_path / "clip", make_texture(24, 24, seed=3), tmp_path / "out",
+                 VideoConfig(steps_next=3, passes=2))  # fmt: skip
+    nudge = (PASS_STEPS, pytest.approx(0.03 * LR_SHARE))
+    assert engine.runs == [(4, None), (3, None), (3, None), nudge, nudge, nudge]
+    assert 0 < LR_SHARE < 1
 
 
 def _sequence(folder, frames) -> None:
@@ -106,16 +134,17 @@ def test_a_region_that_comes_back_after_an_occlusion_takes_back_its_look(tmp_pat
 
 
 class Counting:
-    """The tiny engine, counting its optimizations."""
+    """The tiny engine, counting its optimizations and keeping their steps and learning rates."""
 
     def __init__(self, engine):
-        self.engine, self.calls = engine, 0
+        self.engine, self.calls, self.runs = engine, 0, []
 
     def __getattr__(self, name):
         return getattr(self.engine, name)
 
     def stylize(self, *args, **kwargs):
         self.calls += 1
+        self.runs.append((kwargs["steps"], kwargs.get("learning_rate")))
         return self.engine.stylize(*args, **kwargs)
 
 
@@ -143,7 +172,7 @@ def test_passes_resume_where_they_stopped_and_give_the_same_frames(tmp_path):
     _sequence(tmp_path / "clip", pan_frames((40, 32), 6, shift=(2, 1)))
     engine = Counting(tiny_engine(MethodConfig(steps=4)))
     style = make_texture(24, 24, seed=3)
-    config = VideoConfig(steps_next=3, passes=3, long_term=(1, 2))
+    config = VideoConfig(steps_next=3, passes=3, long_term=(1, 2), steps_pass=2)
     whole = stylize_clip(engine, tmp_path / "clip", style, tmp_path / "whole", config)
     assert engine.calls == 18 and whole.summary["passes"] == 3
     stopping = Stopping(after=2)
@@ -188,9 +217,9 @@ def test_the_report_of_passes_adds_up_every_pass_and_measures_the_final_frames(t
     engine = tiny_engine(MethodConfig(steps=6))
     style = make_texture(24, 24, seed=3)
     result = stylize_clip(engine, tmp_path / "clip", style, tmp_path / "out",
-                          VideoConfig(steps_next=2, passes=3))  # fmt: skip
+                          VideoConfig(steps_next=3, passes=3, steps_pass=2))  # fmt: skip
     frames = json.loads(result.report_path.read_text())["frames"]
-    assert [f["steps"] for f in frames] == [6 + 2 + 2] + [2 * 3] * 4
+    assert [f["steps"] for f in frames] == [6 + 2 + 2] + [3 + 2 + 2] * 4
     assert all(len(f["pass_seconds"]) == 3 for f in frames)
     later = [f["seconds"] for f in frames[1:]]
     assert result.summary["seconds_per_later_frame"] == pytest.approx(np.mean(later))

@@ -132,6 +132,7 @@ class Engine:
         temporal: Temporal | None = None,
         on_step: OnStep | None = None,
         on_level: OnLevel | None = None,
+        learning_rate: float | None = None,
     ) -> np.ndarray:
         """Optimize an image (or a batch of same-size images) towards content and style.
 
@@ -149,6 +150,9 @@ class Engine:
             on_level: called as ``on_level(index, works)`` as each level starts, with every
                 level's :class:`vidstyle.engine.ladder.Work` (size, tiles, memory), coarsest
                 first; not called for a run of one untiled level.
+            learning_rate: Adam's learning rate for this run; the method's when None (a few
+                steps from a finished image want a smaller one, see
+                :mod:`vidstyle.pipeline.passes`).
 
         Returns:
             The result, uint8 of the shape of ``content``.
@@ -160,20 +164,24 @@ class Engine:
         """
         if self.method.preserve_colors == "luminance":  # the photo's chroma, the result's Y
             gray, start, temporal = colors.luminance_inputs(content, init, temporal)
-            result = self._stylize(gray, style, start, steps, temporal, on_step, on_level)
+            result = self._stylize(gray, style, start, steps, temporal, on_step, on_level,
+                                   learning_rate)  # fmt: skip
             return colors.recombine(result, content)
-        return self._stylize(content, style, init, steps, temporal, on_step, on_level)
+        return self._stylize(content, style, init, steps, temporal, on_step, on_level,
+                             learning_rate)  # fmt: skip
 
-    def _stylize(self, content, style, init, steps, temporal, on_step, on_level) -> np.ndarray:
+    def _stylize(self, content, style, init, steps, temporal, on_step, on_level,
+                 learning_rate=None) -> np.ndarray:  # fmt: skip
         height, width = content.shape[-3:-1]
         if min(height, width) < self.extractor.min_side:
             return self._stylize_enlarged(content, style, init, steps, temporal, on_step,
-                                          on_level)  # fmt: skip
+                                          on_level, learning_rate)  # fmt: skip
         batch = content.shape[0] if content.ndim == 4 else 1
         self.check_fits(None, *content.shape[-3:-1], batch)
         devices.apply_tf32(self.method.precision)
         try:
-            out = self._optimize(content, style, init, steps, temporal, on_step, on_level)
+            out = self._optimize(content, style, init, steps, temporal, on_step, on_level,
+                                 learning_rate)  # fmt: skip
         except tf.errors.ResourceExhaustedError as error:
             m = self.method
             raise memory.out_of_memory(
@@ -186,7 +194,8 @@ class Engine:
             ) from error
         return out if content.ndim == 4 else out[0]
 
-    def _optimize(self, content, style, init, steps, temporal, on_step, on_level) -> np.ndarray:
+    def _optimize(self, content, style, init, steps, temporal, on_step, on_level,
+                  learning_rate=None) -> np.ndarray:  # fmt: skip
         """The levels, each optimized from the last; the result as uint8 BxHxWx3."""
         steps = self.method.steps if steps is None else steps
         target = to_tensor(content)
@@ -202,7 +211,8 @@ class Engine:
         for index, (level, tiled) in enumerate(zip(plan, tilings)):
             if on_level is not None and (len(works) > 1 or tiled is not None):
                 on_level(index, works)
-            problem = self._problem(level, target, style, warped, mask, t_weight, tiled)
+            problem = self._problem(level, target, style, warped, mask, t_weight, tiled,
+                                    learning_rate)  # fmt: skip
             level_start = schedule.resize(start, level.height, level.width)
             x = level_start if base is None else schedule.carry(level_start, x, base)
             run = solve if tiled is None else functools.partial(tiling.solve, self, tiled)
@@ -218,21 +228,23 @@ class Engine:
                 for level, tiled in zip(plan, tilings)]  # fmt: skip
 
     def _stylize_enlarged(self, content, style, init, steps, temporal, on_step,
-                          on_level) -> np.ndarray:  # fmt: skip
+                          on_level, learning_rate=None) -> np.ndarray:  # fmt: skip
         """Stylize an image with a side below the network's smallest (``extractor.min_side``):
         enlarge it (and its start and temporal term) to that side, then shrink the result back."""
         height, width = content.shape[-3:-1]
         big, start, temporal = enlarged(content, self.extractor.min_side, init, temporal)
-        result = self._stylize(big, style, start, steps, temporal, on_step, on_level)
+        result = self._stylize(big, style, start, steps, temporal, on_step, on_level,
+                               learning_rate)  # fmt: skip
         return resized(result, [height, width], "area")
 
-    def _problem(self, level, target, style, warped, mask, t_weight: float, tiled) -> Problem:
+    def _problem(self, level, target, style, warped, mask, t_weight: float, tiled,
+                 learning_rate: float | None = None) -> Problem:  # fmt: skip
         """The level's loss inputs: content targets (per tile when tiled), temporal term resized
         to its size."""
         size = (level.height, level.width)
         content = schedule.resize(target, *size)
         return Problem(
-            self._params(t_weight),
+            self._params(t_weight, learning_rate),
             self._content_targets(content) if tiled is None else tiled.content_targets(content),
             list(style.grams),
             schedule.resize(warped, *size),
@@ -290,10 +302,11 @@ class Engine:
         mask = tf.constant(temporal.mask[None], tf.float32)
         return warped, mask, float(temporal.weight)
 
-    def _params(self, temporal_weight: float) -> tf.Tensor:
+    def _params(self, temporal_weight: float, learning_rate: float | None = None) -> tf.Tensor:
         m = self.method
+        lr = m.learning_rate if learning_rate is None else learning_rate
         values = (m.content_weight, m.style_weight, m.tv_weight, temporal_weight,
-                  m.learning_rate, m.beta_1, m.beta_2, m.epsilon)  # fmt: skip
+                  lr, m.beta_1, m.beta_2, m.epsilon)  # fmt: skip
         return tf.constant(values, tf.float32)
 
     def _total(self, x, features, params, content_targets, style_grams, warped, mask):

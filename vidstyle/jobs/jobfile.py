@@ -53,7 +53,7 @@ METHOD_OPTIONS: dict[str, type | tuple[type, ...]] = {
 VIDEO_OPTIONS: dict[str, type | tuple[type, ...]] = {
     "steps_first": int, "steps_next": int, "warm_start": str, "temporal_weight": (int, float),
     "start": (int, float, str), "end": (int, float, str), "max_frames": int, "keep_size": bool,
-    "long_term": (str, int), "passes": int,
+    "long_term": (str, int), "passes": int, "steps_pass": int,
 }  # fmt: skip
 OTHER_OPTIONS: dict[str, type | tuple[type, ...]] = {"format": str, "sequence": bool}
 OPTIONS = METHOD_OPTIONS | VIDEO_OPTIONS | OTHER_OPTIONS

@@ -252,8 +252,9 @@ def _size(kind: str, source: Path, method: MethodConfig, options: dict):
     frames, size = _clip_header(source, config)
     width, height = fitted_size(*size, method.max_size) if size else (0, 0)
     first = method.steps if config.steps_first is None else config.steps_first
-    later = max(frames - 1, 0) + (config.passes - 1) * frames  # each later pass: every frame
-    return first + later * config.steps_next, (width, height)
+    later = max(frames - 1, 0) * config.steps_next
+    later += (config.passes - 1) * frames * config.later_pass_steps  # each later pass: every frame
+    return first + later, (width, height)
 
 
 def _clip_header(source: Path, config: VideoConfig) -> tuple[int, tuple[int, int] | None]:

@@ -7,14 +7,28 @@ order when p is even and in order when it is odd. Frame i starts from the paper'
 result of pass p - 1 and the result of pass p of its neighbour n (the frame before it in this
 sweep's order), warped into it::
 
-    x'_i = delta c (x) warp(x_n) + (1 - delta c) (x) x_i^(p-1),   delta = 0.5
+    x'_i = delta c (x) warp(x_n) + (1 - delta c) (x) x_i^(p-1),   delta = 0.75
 
-with c the warp's reliability mask, and is optimized for ``steps_next`` steps (each frame then
-starts from an already stylized image, as every later frame of the first pass does, so the same
-budget serves; a clip of N passes costs about N times one pass). Its temporal term is against its
-neighbours in the sweep's direction, at the long-term offsets when set
-(:mod:`vidstyle.pipeline.temporal`); the first frame of a sweep, and a frame whose neighbour lies
-across a shot cut, starts from its own result with no temporal term.
+with c the warp's reliability mask. Its temporal term is against its neighbours in the sweep's
+direction, at the long-term offsets when set (:mod:`vidstyle.pipeline.temporal`); the first frame
+of a sweep, and a frame whose neighbour lies across a shot cut, starts from its own result with
+no temporal term.
+
+Each pass only nudges: a frame gets ``steps_pass`` Adam steps (PASS_STEPS, 10, by default) at a
+tenth of the method's learning rate (LR_SHARE). It is the blend of the sweeps that makes the clip
+steady; the steps keep the blend from washing the style out. Adam restarts for every frame, and
+a restarted Adam at the full rate first throws a finished image about (20 steps from a finished
+frame at 0.02 moved it by 9 levels on average and lowered its style drop from 74 to 64, where
+0.005 moved it by 5 and raised the drop to 87; ``benchmarks/longclip.py --restart-probe``). As
+first built, with ``steps_next`` (100) full-rate steps per frame and pass, three passes doubled
+the temporal error of one; 10 steps at a tenth of the rate brought it to 43% of one pass's on 10
+frames of the probe clip, with more style, not less, and to 53% on 24 frames. A heavier warped
+neighbour in the start than the paper's delta of 0.5, 0.75, brought it to 46% on those 24 frames,
+with 11% more style drop than one pass (the probe tables in ``benchmarks/README.md``). The other
+candidates measured there (a higher temporal weight in later passes, PASS_WEIGHT; a temporal term
+also towards the neighbour ahead, BOTH_SIDES; five passes instead of three) made the clip less
+steady and are off. Two passes, ending on the backward sweep, were less steady than one: three or
+more are wanted.
 
 Results of pass p are kept in ``pass<p>/`` of the work folder and the frames done in each pass
 in its manifest, so a rerun goes on where a run stopped. The flows between frame pairs are
@@ -25,14 +39,20 @@ the final frames.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
 
+from vidstyle.media import flow as flowlib
 from vidstyle.media.images import load_image, save_image
 from vidstyle.pipeline import temporal as temporallib
 
-DELTA = 0.5  # the paper's weight of the warped neighbour in a frame's start
+DELTA = 0.75  # the warped neighbour's weight in a frame's start (the paper's: 0.5)
+# The choices measured with benchmarks/longclip.py (which varies them):
+LR_SHARE = 0.1  # Adam's learning rate in later passes over the method's
+PASS_WEIGHT = 1.0  # the temporal weight in later passes over ``temporal_weight``
+BOTH_SIDES = False  # also hold a frame to its neighbour ahead in the sweep (its pass p - 1 result)
 
 
 def run_passes(loop, work, records: list[dict], reporter) -> list[dict]:
@@ -98,13 +118,19 @@ def _sweep_frame(loop, work, index: int, sweep: int, cuts: list[bool]) -> dict:
     near = [temporallib.Neighbour(abs(other - index), other, load_image(work.content(other)).rgb,
                                   load_image(work.frame(other, sweep)).rgb)
             for other in others]  # fmt: skip
+    ahead = neighbours(index, sweep + 1, (1,), cuts) if BOTH_SIDES else []
     init, temporal = own, None
     if near:
         start = temporallib.start_from(index, content, near, loop.flows)
         blend = DELTA * start.mask[..., None]
-        init, temporal = blend * start.warped + (1.0 - blend) * own, loop.temporal(start)
-    steps = loop.config.steps_next
-    result = loop.stylize(index, content, init, steps, temporal)
+        init = blend * start.warped + (1.0 - blend) * own
+        if ahead:
+            start = _both_sides(loop, work, index, content, start, ahead[0], sweep)
+        temporal = loop.temporal(start)
+        temporal = dataclasses.replace(temporal, weight=temporal.weight * PASS_WEIGHT)
+    steps = loop.config.later_pass_steps
+    rate = LR_SHARE * loop.engine.method.learning_rate
+    result = loop.stylize(index, content, init, steps, temporal, learning_rate=rate)
     save_image(work.frame(index, sweep), result)
     record = {"steps": steps, "seconds": round(time.monotonic() - started, 3)}
     if temporal is not None:
@@ -112,6 +138,15 @@ def _sweep_frame(loop, work, index: int, sweep: int, cuts: list[bool]) -> dict:
         weighted = temporal.weight * losses["temporal"]
         record["temporal_share"] = weighted / max(losses["total"], 1e-12)
     return record
+
+
+def _both_sides(loop, work, index, content, start, other: int, sweep: int):
+    """``start`` with the temporal term of the neighbour ahead in the sweep joined in (its result
+    of the pass before, warped into the frame by its flow; :func:`temporal.join`)."""
+    result = load_image(work.frame(other, sweep - 1)).rgb.astype(np.float32)
+    flow_of, flow_fo = loop.flows.pair(other, index, load_image(work.content(other)).rgb, content)
+    warped = np.clip(flowlib.warp(result, flow_fo), 0.0, 255.0)
+    return temporallib.join(start, warped, flowlib.reliable_mask(flow_of, flow_fo))
 
 
 def final_records(loop, work, records: list[dict]) -> list[dict]:

@@ -18,6 +18,7 @@ of the nearest reliable neighbour, and the mask is the union of the reliable pix
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,3 +154,24 @@ def start_from(index: int, content: np.ndarray, neighbours: list[Neighbour],
         first = first or (flow_nf, flow_fn)
     target, weights = combine(warped, long_term_masks(masks))
     return Start(warped[0], masks[0], first, target, weights)
+
+
+def join(start: Start, warped: np.ndarray, mask: np.ndarray) -> Start:
+    """``start`` also held to one more warped result (a neighbour on the other side): its
+    temporal target becomes the mean of the reliable targets at each pixel, its weight their union
+    (at most 1, so that a pixel held on both sides weighs no more than one held on one).
+
+    Args:
+        start: the frame's :class:`Start`.
+        warped: the other result warped into the frame, HxWx3 (0..255).
+        mask: that warp's reliability mask, HxW.
+
+    Returns:
+        ``start`` with the joined ``target`` and ``weights`` (its start image and mask unchanged).
+    """
+    total = start.weights + mask
+    blend = start.weights[..., None] * start.target + mask[..., None] * warped
+    safe = np.maximum(total, 1e-12)[..., None]
+    target = np.where(total[..., None] > 0, blend / safe, start.target).astype(np.float32)
+    weights = np.minimum(total, 1.0).astype(np.float32)
+    return dataclasses.replace(start, target=target, weights=weights)

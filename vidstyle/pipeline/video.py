@@ -224,13 +224,14 @@ class FrameLoop:
             self.targets = targets_for(self.engine, self.style, work)  # kept for every frame
         return work
 
-    def stylize(self, index: int, work, init, steps: int, temporal) -> np.ndarray:
-        """One optimization of frame ``index``, shown in the progress."""
+    def stylize(self, index: int, work, init, steps: int, temporal, **options) -> np.ndarray:
+        """One optimization of frame ``index``, shown in the progress (``options``: the engine's,
+        such as ``learning_rate``)."""
         self.reporter.start_item(self.name(index), steps)
         on_step = step_callback(self.reporter)
         return self.engine.stylize(work, self.targets, init=init, steps=steps,
                                    temporal=temporal, on_step=on_step,
-                                   on_level=level_callback(self.reporter))  # fmt: skip
+                                   on_level=level_callback(self.reporter), **options)  # fmt: skip
 
     def follow(self, previous: _Previous | None, index: int, work, result, cut: bool) -> _Previous:
         """The next frame's ``previous``: this frame, with the earlier ones that the long-term
