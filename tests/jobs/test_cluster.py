@@ -53,7 +53,7 @@ def _pictures(path: Path, encoded: dict) -> list[np.ndarray]:
 
 
 def test_two_workers_make_what_one_process_makes(cluster, tmp_path, monkeypatch):
-    from vidstyle.pipeline import video
+    from vidstyle.pipeline import clipout
 
     encoded = {}  # clip -> its frames as given to the encoder (what the run made, before H.264)
 
@@ -62,8 +62,8 @@ def test_two_workers_make_what_one_process_makes(cluster, tmp_path, monkeypatch)
         encoded[Path(dest)] = [rgb.astype(int) for rgb, _ in frames]
         write_video(dest, frames, *args, **kwargs)
 
-    write_video = video.write_video
-    monkeypatch.setattr(video, "write_video", keep)
+    write_video = clipout.write_video
+    monkeypatch.setattr(clipout, "write_video", keep)
     night = make_night(tmp_path / "one")
     add_shot_cut(night)  # the same files for both (x264 may encode a clip differently twice)
     shutil.copytree(tmp_path / "one", tmp_path / "ray")
