@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from clipmaker import pan_frames, write_clip
 from conftest import textured
 from PIL import Image
+
+from vidstyle.errors import UsageError
+from vidstyle.jobs.jobfile import load
+from vidstyle.jobs.plan import plan
 
 JOB_FILE = """
 [defaults]
@@ -73,3 +78,13 @@ def ledger_rows(night: Path):
         return ledger.rows()
     finally:
         ledger.close()
+
+
+def plan_error(path: Path, text: str) -> str:
+    """The one-line error that planning the job file ``text`` (written to ``path``) gives."""
+    path.write_text(text)
+    with pytest.raises(UsageError) as caught:
+        plan(load(path))
+    message = caught.value.message()
+    assert "\n" not in message and message.startswith(f"{path}: ")
+    return message

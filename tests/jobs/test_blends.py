@@ -6,12 +6,11 @@ import io
 
 import numpy as np
 import pytest
-from nightmaker import ledger_rows, make_night
+from nightmaker import ledger_rows, make_night, plan_error
 from PIL import Image
 from tinyvgg import tiny_engine
 
 from vidstyle import batch
-from vidstyle.errors import UsageError
 from vidstyle.jobs.jobfile import load
 from vidstyle.jobs.plan import plan
 
@@ -27,15 +26,6 @@ def night(tmp_path):
 def _plan(night, text):
     night.write_text(text)
     return plan(load(night))
-
-
-def _error(night, text) -> str:
-    night.write_text(text)
-    with pytest.raises(UsageError) as caught:
-        plan(load(night))
-    message = caught.value.message()
-    assert "\n" not in message and message.startswith(f"{night}: ")
-    return message
 
 
 def test_an_inner_list_is_one_blended_style_with_its_weights(night, tmp_path):
@@ -97,7 +87,7 @@ def test_each_blend_mistake_is_one_line(night, extra, styles, words):
     text = BLEND + extra
     if styles is not None:
         text = text.replace('["styles/starry.jpg", "styles/scream.jpg"]', styles)
-    assert words in _error(night, text)
+    assert words in plan_error(night, text)
 
 
 def test_the_dry_run_shows_the_blend(night):
@@ -148,7 +138,7 @@ def test_a_blend_and_a_single_style_are_two_tasks_per_input(night, tmp_path):
     assert sorted(t.output.relative_to(tmp_path).as_posix() for t in tasks) == [
         "styled/mix/scream/a.jpg", "styled/mix/scream/b b.png",
         "styled/mix/starry+scream/a.jpg", "styled/mix/starry+scream/b b.png"]  # fmt: skip
-    assert "2 weights for 1 style image (scream.jpg)" in _error(
+    assert "2 weights for 1 style image (scream.jpg)" in plan_error(
         night, text + "style_blend = [0.7, 0.3]\n"
     )
 

@@ -1,9 +1,8 @@
 """Job files: every mistake is one line naming the file, the job and the key; nothing runs."""
 
 import pytest
-from nightmaker import make_night
+from nightmaker import make_night, plan_error
 
-from vidstyle.errors import UsageError
 from vidstyle.jobs.jobfile import load
 from vidstyle.jobs.plan import plan
 
@@ -11,15 +10,6 @@ from vidstyle.jobs.plan import plan
 @pytest.fixture
 def night(tmp_path):
     return make_night(tmp_path)
-
-
-def _error(path, text) -> str:
-    path.write_text(text)
-    with pytest.raises(UsageError) as caught:
-        plan(load(path))
-    message = caught.value.message()
-    assert "\n" not in message and message.startswith(f"{path}: ")
-    return message
 
 
 def test_a_good_file_loads_with_its_sweep(night):
@@ -60,11 +50,11 @@ BASE = 'input = "photos"\nstyles = ["styles/starry.jpg"]\n'
     ],
 )  # fmt: skip
 def test_each_mistake_is_one_line(night, text, words):
-    assert words in _error(night, text)
+    assert words in plan_error(night, text)
 
 
 def test_a_syntax_error_gives_its_line(night):
-    message = _error(night, '[[job]]\nname = "x"\n\ninput = photos\n')
+    message = plan_error(night, '[[job]]\nname = "x"\n\ninput = photos\n')
     assert "line 4" in message
 
 
@@ -76,10 +66,10 @@ def test_original_colours_and_the_own_size_in_a_job_file(night):
     assert {t.method.max_size for t in tasks} == {0}
     assert {t.pixels for t in tasks} == {30 * 40, 36 * 24}  # the photos' own sizes
     assert "preserve_colors-luminance" in str(tasks[0].output)
-    assert "preserve_colors must be one of" in _error(
+    assert "preserve_colors must be one of" in plan_error(
         night, '[[job]]\nname = "x"\n' + BASE + 'preserve_colors = "chroma"\n'
     )
-    assert "key 'style_blend': 2 weights for 1 style image (starry.jpg)" in _error(
+    assert "key 'style_blend': 2 weights for 1 style image (starry.jpg)" in plan_error(
         night, '[[job]]\nname = "x"\n' + BASE + 'style_blend = "0.5,0.5"\n'
     )  # a blend's weights: see test_blends.py
 
@@ -120,5 +110,5 @@ def test_a_job_file_takes_long_term_and_passes(tmp_path):
     for bad, words in (("long_term = \"0\"", "long_term offsets must be 1 or more"),
                        ("passes = 1.5", "key 'passes' must be an integer"),
                        ("long_term = true", "key 'long_term' must be")):  # fmt: skip
-        message = _error(night, text.replace('long_term = "1,2,4"\npasses = 2\n', bad + "\n"))
+        message = plan_error(night, text.replace('long_term = "1,2,4"\npasses = 2\n', bad + "\n"))
         assert "job 'beach'" in message and words in message, message
