@@ -1,0 +1,62 @@
+"""Fingerprints pinned to the digits the code gave before options were declared once: older work
+folders, manifests and ledgers must still be recognised."""
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+from vidstyle.config import MethodConfig, VideoConfig
+from vidstyle.jobs.plan import _video_part
+from vidstyle.pipeline import video as videopipe
+from vidstyle.pipeline.fingerprint import fingerprint
+
+
+class _Source:
+    """A stand-in input file with a fixed path, size and modification time."""
+
+    def stat(self):
+        return SimpleNamespace(st_size=123456, st_mtime_ns=1_700_000_000_000_000_000)
+
+    def resolve(self):
+        return "/photos/holiday/beach.jpg"
+
+
+DIGEST = "ab" * 32
+ODD_METHOD = MethodConfig(
+    content_weight=2e4, style_weight=0.1, tv_weight=10.0, learning_rate=0.05, beta_1=0.9,
+    optimizer="lbfgs", steps=300, scales=2, tol=0.01, max_size=256, style_scale=0.5, init="noise",
+    seed=3, precision="mixed", memory_limit=2.0, preserve_colors="luminance",
+    style_blend=(0.7, 0.3), content_layers=("block4_conv2",),
+)  # fmt: skip
+ODD_VIDEO = {"steps_first": 200, "steps_next": 50, "temporal_weight": 1e5, "start": "1.5",
+             "end": 3, "max_frames": 10, "keep_size": True, "long_term": "1,2,4", "passes": 3,
+             "steps_pass": 5, "shot_threshold": 0.4}  # fmt: skip
+
+
+def test_image_fingerprints_are_unchanged():
+    assert fingerprint(_Source(), DIGEST, MethodConfig()) == "727ecfa24a16b929"
+    assert fingerprint(_Source(), DIGEST, ODD_METHOD) == "76f2ce4cdc89d604"
+    assert fingerprint(_Source(), DIGEST, MethodConfig(optimizer="lbfgs")) == "291b0aad50d50f09"
+
+
+def test_batch_task_keys_are_unchanged():
+    for kind, options, pin in [
+        ("image", {}, "2acab298b5aa2428"),
+        ("video", {}, "caf0172d0d5bfbdd"),
+        ("video", ODD_VIDEO, "427e1edcafb7c834"),
+        ("video", {"warm_start": "prev", "keep_size": False}, "e9a077590173527b"),
+    ]:
+        decides = {"kind": kind, "output": "/out/x.mp4", "video": _video_part(kind, options)}
+        assert fingerprint(_Source(), DIGEST, ODD_METHOD, decides) == pin, (kind, options)
+
+
+def test_clip_work_folder_fingerprints_are_unchanged():
+    clip = SimpleNamespace(path=_Source())
+    style = np.arange(48, dtype=np.float32).reshape(4, 4, 3) / 48
+    default = videopipe.fingerprint(clip, style, MethodConfig(), VideoConfig())
+    odd = VideoConfig(steps_first=200, steps_next=50, temporal_weight=1e5, start=1.5, end=3.0,
+                      max_frames=10, keep_size=True, frames_dir=Path("frames"), long_term=(1, 2, 4),
+                      passes=3, steps_pass=5, shot_threshold=0.4)  # fmt: skip
+    assert default == "8031ea771eb6cc91"
+    assert videopipe.fingerprint(clip, style, ODD_METHOD, odd) == "eeefdd954fd69b65"
