@@ -13,6 +13,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vidstyle.errors import UsageError
+from vidstyle.options import (
+    BLEND_TOLERANCE,
+    from_options,
+    later_defaults,
+    option,
+    parse_blend,
+    parse_layers,
+    parse_offsets,
+    parse_time,
+    read_offsets,
+)
+
+__all__ = ["BLEND_TOLERANCE", "FolderConfig", "MethodConfig", "VideoConfig", "parse_blend",
+           "parse_offsets", "parse_time", "video_config"]  # fmt: skip
 
 CONTENT_LAYERS = ("block5_conv2",)
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
@@ -24,7 +38,6 @@ ADAM_STEPS = 1000  # the method's 10 epochs x 100 steps
 LBFGS_STEPS = 250
 PRECISIONS = ("float32", "mixed")
 PRESERVE_COLORS = ("none", "luminance", "histogram")  # see vidstyle.engine.colors
-BLEND_TOLERANCE = 1e-6  # how far from 1 the style blend's weights may add up to
 
 
 @dataclass(frozen=True)
@@ -62,27 +75,48 @@ class MethodConfig:
             styles' Gram matrices.
     """
 
-    content_layers: tuple[str, ...] = CONTENT_LAYERS
-    style_layers: tuple[str, ...] = STYLE_LAYERS
-    content_weight: float = 1e4
-    style_weight: float = 1e-2
-    tv_weight: float = 30.0
-    learning_rate: float = 0.02
+    content_layers: tuple[str, ...] = option(
+        CONTENT_LAYERS, "VGG19 content layers, comma-separated.", text=True, parse=parse_layers
+    )
+    style_layers: tuple[str, ...] = option(
+        STYLE_LAYERS, "VGG19 style layers, comma-separated.", text=True, parse=parse_layers
+    )
+    content_weight: float = option(1e4, "Weight of the content loss.")
+    style_weight: float = option(1e-2, "Weight of the style loss.")
+    tv_weight: float = option(30.0, "Weight of the total-variation loss.")
+    learning_rate: float = option(0.02, "Adam's learning rate.", key="lr")
     beta_1: float = 0.99
     beta_2: float = 0.999
     epsilon: float = 0.1
-    optimizer: str = "adam"
-    steps: int | None = None
-    scales: int = 0
-    tol: float = 0.0
-    max_size: int = 512
-    style_scale: float = 1.0
-    init: str = "content"
-    seed: int = 0
-    precision: str = "float32"
-    memory_limit: float = 0.0
-    preserve_colors: str = "none"
-    style_blend: tuple[float, ...] = ()
+    optimizer: str = option("adam", "adam (the tutorial's) or lbfgs (Gatys et al.'s).")
+    steps: int | None = option(
+        None, "Steps per image.", show_default=f"{ADAM_STEPS} for adam (10 x 100), "
+        f"{LBFGS_STEPS} for lbfgs"
+    )  # fmt: skip
+    scales: int = option(
+        0, "Coarse-to-fine levels: 0 automatic (above 1024 px: from about 512 px up by sqrt(2) "
+        "per level), 1 full size only, N from size / 2^(N-1) up."
+    )  # fmt: skip
+    tol: float = option(0.0, "Stop early once the loss changes less than this fraction (0: off).")
+    max_size: int = option(
+        512, "Longest side of the working image, in pixels (0: the input's own)."
+    )
+    style_scale: float = option(1.0, "Style image size relative to the working image.")
+    init: str = option(
+        "content", "Start from: content, noise, or an image FILE.", not_in=("video",)
+    )
+    seed: int = option(0, "Seed for --init noise.", not_in=("video",))
+    precision: str = option("float32", "float32, or mixed (16-bit network, GPU).")
+    memory_limit: float = option(
+        0.0, "GiB an image may use; larger ones are refused (0: what is free).", output=False
+    )
+    preserve_colors: str = option(
+        "none", "Keep the photo's colours: none, luminance or histogram.", later=True
+    )
+    style_blend: tuple[float, ...] = option(
+        (), "Weights of several styles, e.g. 0.7,0.3; they add up to 1 (default: equal).",
+        text=True, parse=parse_blend, toml=(int, float), later=True,
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         if self.steps is None:
@@ -131,18 +165,7 @@ class MethodConfig:
     def from_options(cls, options: dict) -> MethodConfig:
         """The method from options named as on the command line (and in job files): ``lr`` is
         the learning rate, layers are comma-separated names; other keys are ignored."""
-        fields = {f.name for f in dataclasses.fields(cls)}
-        chosen = {k: v for k, v in options.items() if k in fields and v is not None}
-        if options.get("lr") is not None:
-            chosen["learning_rate"] = options["lr"]
-        for name in ("content_layers", "style_layers"):
-            if isinstance(chosen.get(name), str):
-                chosen[name] = tuple(n.strip() for n in chosen[name].split(",") if n.strip())
-        if isinstance(chosen.get("style_blend"), str):
-            chosen["style_blend"] = parse_blend(chosen["style_blend"])
-        elif isinstance(chosen.get("style_blend"), list):  # from JSON (a ledger's options)
-            chosen["style_blend"] = tuple(chosen["style_blend"])
-        return cls(**chosen)
+        return from_options(cls, options)
 
     def blend_weights(self, styles: int) -> tuple[float, ...]:
         """The weight of each of ``styles`` style images: ``style_blend``, or equal weights.
@@ -157,22 +180,6 @@ class MethodConfig:
             raise UsageError(None, f"{{style_blend}} gives {count} weights for {styles} style "
                              "images", hint="give one weight per {style}")  # fmt: skip
         return self.style_blend
-
-
-def parse_blend(text: str) -> tuple[float, ...]:
-    """``"0.7,0.3"`` as ``(0.7, 0.3)``.
-
-    Raises:
-        UsageError: for anything but comma-separated numbers.
-    """
-    try:
-        return tuple(float(part) for part in text.split(","))
-    except ValueError:
-        raise UsageError(
-            None,
-            f"cannot read {{style_blend}} {text!r}",
-            hint="give comma-separated weights such as 0.7,0.3",
-        ) from None
 
 
 def _check_blend(weights: tuple[float, ...]) -> None:
@@ -208,10 +215,7 @@ class FolderConfig:
 
 
 WARM_STARTS = ("flow", "prev", "none")
-# Video options added after clips were first fingerprinted, at their defaults: left out of what
-# decides a clip (its work folder's fingerprint, a batch task's key), so older runs carry on.
 PASS_STEPS = 10  # a frame's steps in each pass after the first when ``steps_pass`` is not set
-LATER_VIDEO_OPTIONS = {"long_term": (1,), "passes": 1, "steps_pass": None}
 
 
 @dataclass(frozen=True)
@@ -244,19 +248,40 @@ class VideoConfig:
             :mod:`vidstyle.pipeline.passes`).
     """
 
-    steps_first: int | None = None
-    steps_next: int = 100
-    warm_start: str = "flow"
-    temporal_weight: float = 1e6
+    steps_first: int | None = option(
+        None, "Steps for the first frame and after a cut [--steps].", show_default="--steps"
+    )
+    steps_next: int = option(100, "Steps for later frames.")
+    warm_start: str = option("flow", "flow (warped previous result), prev or none.")
+    temporal_weight: float = option(1e6, "Weight of the temporal loss (flow warm start).")
     shot_threshold: float = 0.5
-    start: float | None = None
-    end: float | None = None
-    max_frames: int | None = None
-    keep_size: bool = False
-    frames_dir: Path | None = None
-    long_term: tuple[int, ...] = (1,)
-    passes: int = 1
-    steps_pass: int | None = None
+    start: float | None = option(
+        None, "Start time (seconds or hh:mm:ss).", text=True, parse=parse_time,
+        toml=(int, float, str),
+    )  # fmt: skip
+    end: float | None = option(
+        None, "End time (seconds or hh:mm:ss).", text=True, parse=parse_time,
+        toml=(int, float, str),
+    )  # fmt: skip
+    max_frames: int | None = option(None, "Stop after N frames.")
+    keep_size: bool = option(False, "Scale the result back to the source size.", frames=False)
+    frames_dir: Path | None = option(None, "Also keep the frames as PNG.", toml=(), output=False)
+    long_term: tuple[int, ...] = option(
+        (1,), "Frame offsets of the temporal terms, e.g. 1,2,4: each frame is also held to the "
+        "results 2 and 4 frames back where the flow to them is reliable (long-term consistency; "
+        "1 = the previous frame only).", text=True, parse=read_offsets, toml=(str, int),
+        later=True,
+    )  # fmt: skip
+    passes: int = option(
+        1, "Sweeps over the clip: after the first, backward and forward in turn, each frame "
+        "starting from a blend of its last result and its warped neighbour's (use 3: --passes 3 "
+        "more than halved the temporal error on a test clip).", later=True,
+    )  # fmt: skip
+    steps_pass: int | None = option(
+        None, "Steps of each frame in each pass after the first, at a tenth of --lr: few, so "
+        "that each pass only nudges the blend of the sweeps.", show_default=str(PASS_STEPS),
+        later=True,
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "long_term", _check_offsets(self.long_term))
@@ -282,35 +307,12 @@ class VideoConfig:
 def video_config(options: dict) -> VideoConfig:
     """The video options from options named as on the command line (and in job files); times
     may be seconds or ``hh:mm:ss`` text; other keys are ignored."""
-    fields = {f.name for f in dataclasses.fields(VideoConfig)}
-    chosen = {k: v for k, v in options.items() if k in fields and v is not None}
-    for name in ("start", "end"):
-        if isinstance(chosen.get(name), str):
-            chosen[name] = parse_time(chosen[name])
-    if isinstance(chosen.get("long_term"), str | int | list):
-        chosen["long_term"] = parse_offsets(chosen["long_term"])
-    return VideoConfig(**chosen)
+    return from_options(VideoConfig, options)
 
 
-def parse_offsets(text: str | int | list) -> tuple[int, ...]:
-    """The frame offsets of ``long_term`` from ``"1,2,4"`` (or an integer, or a list).
-
-    Raises:
-        UsageError: for anything but comma-separated whole numbers.
-    """
-    parts = [text] if isinstance(text, int) else text
-    parts = parts.split(",") if isinstance(parts, str) else parts
-    try:
-        return tuple(_whole(part) for part in parts)
-    except ValueError:
-        raise UsageError(None, f"cannot read {{long_term}} {text!r}",
-                         hint="give frame offsets such as 1,2,4") from None  # fmt: skip
-
-
-def _whole(part) -> int:
-    if isinstance(part, bool) or not isinstance(part, int | str):
-        raise ValueError(part)
-    return int(part.strip()) if isinstance(part, str) else part
+# Video options added after clips were first fingerprinted, at their defaults: left out of what
+# decides a clip (its work folder's fingerprint, a batch task's key), so older runs carry on.
+LATER_VIDEO_OPTIONS = later_defaults(VideoConfig)
 
 
 def _check_offsets(offsets) -> tuple[int, ...]:
@@ -323,23 +325,3 @@ def _check_offsets(offsets) -> tuple[int, ...]:
     if offsets[0] != 1:
         raise UsageError(None, "{long_term} must include 1 (the previous frame)")
     return offsets
-
-
-def parse_time(text: str | None) -> float | None:
-    """Seconds from ``12.5``, ``1:02.5`` or ``01:00:02.5``; None stays None.
-
-    Raises:
-        UsageError: for anything else.
-    """
-    if text is None:
-        return None
-    parts = text.strip().split(":")
-    try:
-        seconds = 0.0
-        for part in parts:
-            seconds = seconds * 60 + float(part)
-    except ValueError:
-        seconds = -1.0
-    if len(parts) > 3 or seconds < 0:
-        raise UsageError(None, f"cannot read the time {text!r}", hint="use seconds or hh:mm:ss")
-    return seconds

@@ -31,8 +31,9 @@ import string
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vidstyle.config import BLEND_TOLERANCE
+from vidstyle.config import MethodConfig, VideoConfig
 from vidstyle.errors import UsageError
+from vidstyle.options import BLEND_TOLERANCE, jobfile_types
 
 try:
     import tomllib
@@ -42,19 +43,10 @@ except ModuleNotFoundError:  # Python 3.10
 DEFAULT_OUTPUT = "styled/{job}/{style}/{path}"
 PLACEHOLDERS = ("job", "style", "path", "name", "variant")
 
-# Options and the TOML types they take (a list of them makes a sweep).
-METHOD_OPTIONS: dict[str, type | tuple[type, ...]] = {
-    "max_size": int, "steps": int, "optimizer": str, "scales": int, "tol": (int, float),
-    "content_weight": (int, float), "style_weight": (int, float), "tv_weight": (int, float),
-    "lr": (int, float), "content_layers": str, "style_layers": str,
-    "style_scale": (int, float), "init": str, "seed": int, "precision": str,
-    "memory_limit": (int, float), "preserve_colors": str, "style_blend": (int, float),
-}  # fmt: skip
-VIDEO_OPTIONS: dict[str, type | tuple[type, ...]] = {
-    "steps_first": int, "steps_next": int, "warm_start": str, "temporal_weight": (int, float),
-    "start": (int, float, str), "end": (int, float, str), "max_frames": int, "keep_size": bool,
-    "long_term": (str, int), "passes": int, "steps_pass": int,
-}  # fmt: skip
+# Options and the TOML types they take (a list of them makes a sweep): the method's and the
+# video's from their declarations (see vidstyle.options), and two of the planner's own.
+METHOD_OPTIONS: dict[str, tuple[type, ...]] = jobfile_types(MethodConfig)
+VIDEO_OPTIONS: dict[str, tuple[type, ...]] = jobfile_types(VideoConfig)
 OTHER_OPTIONS: dict[str, type | tuple[type, ...]] = {"format": str, "sequence": bool}
 OPTIONS = METHOD_OPTIONS | VIDEO_OPTIONS | OTHER_OPTIONS
 JOB_KEYS = {"name", "input", "styles", "style", "output"}

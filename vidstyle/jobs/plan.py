@@ -14,14 +14,14 @@ import glob
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vidstyle.config import LATER_VIDEO_OPTIONS, MethodConfig, VideoConfig, video_config
+from vidstyle.config import MethodConfig, VideoConfig, video_config
 from vidstyle.engine import ladder, memory
 from vidstyle.errors import UsageError, VidstyleError
 from vidstyle.fsutil import is_temporary, same_file
 from vidstyle.jobs.jobfile import Job, JobFile
 from vidstyle.media.formats import IMAGE_SUFFIXES, format_suffix, output_suffix
 from vidstyle.media.images import fitted_size, load_image, probe_size
-from vidstyle.pipeline.fingerprint import fingerprint, pixels_digest
+from vidstyle.pipeline.fingerprint import fingerprint, pixels_digest, task_video_part
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg",
                             ".ts", ".mts", ".wmv", ".flv", ".3gp", ".ogv"})  # fmt: skip
@@ -235,10 +235,7 @@ def _weights(weights) -> str:
 def _video_part(kind: str, options: dict) -> dict | None:
     if kind != "video":
         return None
-    config = video_config(options)
-    later = LATER_VIDEO_OPTIONS
-    return {k: v for k, v in vars(config).items()
-            if k != "frames_dir" and (k not in later or later[k] != v)}  # fmt: skip
+    return task_video_part(video_config(options))
 
 
 def _size(kind: str, source: Path, method: MethodConfig, options: dict):

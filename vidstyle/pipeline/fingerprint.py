@@ -2,19 +2,21 @@
 
 One definition serves the clip's resumable work folder and the folder command's manifest, so both
 agree on what counts as "the same run": the same input (path, size and modification time), the
-same style pixels and the same method options. ``memory_limit`` is left out: it decides whether
-an image is attempted, not what comes out; so are options added later while at their defaults
-(:data:`LATER_OPTIONS`), so that older outputs keep their fingerprints.
+same style pixels and the same method options. Which options count comes from their
+declarations (:mod:`vidstyle.options`): one that does not change the output (``memory_limit``
+decides whether an image is attempted, not what comes out) is left out, and so is one added
+later while at its default, so that older outputs keep their fingerprints.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
+
+from vidstyle.options import identity
 
 
 def pixels_digest(pixels: np.ndarray | list[np.ndarray]) -> str:
@@ -53,14 +55,17 @@ def fingerprint(source: Path, style_digest: str, method, options: dict | None = 
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
 
 
-# Options added after outputs were first fingerprinted: left out at their defaults, so outputs
-# made before they existed (with what is still their default) keep their fingerprints.
-LATER_OPTIONS = {"preserve_colors": "none", "style_blend": ()}
-
-
 def _method_part(method) -> dict:
-    options = dataclasses.asdict(method) | {"memory_limit": None}
-    for name, default in LATER_OPTIONS.items():
-        if options.get(name) == default:
-            del options[name]
-    return options
+    return identity(method)
+
+
+def task_video_part(config) -> dict:
+    """What of a :class:`vidstyle.config.VideoConfig` decides a batch task's output (options
+    that change no output left out)."""
+    return identity(config, unused="drop")
+
+
+def frames_video_part(config) -> dict:
+    """What of a :class:`vidstyle.config.VideoConfig` decides a clip's frames (its work
+    folder): options that change no output, or only the final video, are None."""
+    return identity(config, frames=True)
