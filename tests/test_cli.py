@@ -5,7 +5,7 @@ from conftest import textured
 from PIL import Image
 from typer.testing import CliRunner
 
-from vidstyle.cli import app
+from vidstyle._cli import app
 
 runner = CliRunner()
 
@@ -23,6 +23,32 @@ def test_help_lists_the_commands():
     assert result.exit_code == 0
     for command in ("image", "folder", "weights", "demo"):
         assert command in result.output
+
+
+@pytest.mark.parametrize(
+    ("command", "configs"),
+    [("image", ("MethodConfig",)), ("folder", ("MethodConfig",)),
+     ("video", ("VideoConfig", "MethodConfig"))],
+)  # fmt: skip
+def test_every_declared_option_is_in_the_help_with_its_default(command, configs):
+    from vidstyle import config
+    from vidstyle.options import cli_default, declared
+
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[1]: line for line in result.output.splitlines() if "│ --" in line}
+    for name in configs:
+        for one in declared(getattr(config, name)):
+            flag = "--" + one.key.replace("_", "-")
+            if command in one.option.not_in:
+                assert flag not in lines
+                continue
+            assert one.option.help in lines[flag]
+            shown = one.option.show_default or cli_default(one)
+            if isinstance(shown, bool):
+                shown = flag.replace("--", "no-" if not shown else "", 1)
+            if shown is not None:
+                assert f"[default: {shown}" in lines[flag].replace("(", ""), lines[flag]
 
 
 @pytest.mark.real_weights
@@ -86,8 +112,9 @@ def test_weights_command_says_where_from(real_weights):
 
 
 def test_steps_default_follows_the_optimizer_unless_given():
-    from vidstyle.cli import method_config
+    from vidstyle.config import MethodConfig
 
+    method_config = MethodConfig.from_options
     base = {"lr": 0.02, "content_layers": "block5_conv2", "style_layers": "block1_conv1"}
     assert method_config({**base, "steps": None, "optimizer": "adam"}).steps == 1000
     assert method_config({**base, "steps": None, "optimizer": "lbfgs"}).steps == 250
@@ -97,12 +124,12 @@ def test_steps_default_follows_the_optimizer_unless_given():
 def test_unwritable_image_outputs_are_refused_before_building_an_engine(
     pair, tmp_path, monkeypatch
 ):
-    import vidstyle.cli
+    import vidstyle._cli.common
 
     def build(*args):
         raise AssertionError("an engine was built")
 
-    monkeypatch.setattr(vidstyle.cli, "engine_for", build)
+    monkeypatch.setattr(vidstyle._cli.common, "engine_for", build)
     content, style = pair
     base = ["image", str(content), "-s", str(style), "--quiet", "-o"]
     gif = runner.invoke(app, [*base, str(tmp_path / "out.gif")])
@@ -119,12 +146,12 @@ def test_unwritable_image_outputs_are_refused_before_building_an_engine(
 def test_a_decompression_bomb_is_refused_before_any_work(pair, tmp_path, monkeypatch):
     from conftest import png_header_only
 
-    import vidstyle.cli
+    import vidstyle._cli.common
 
     def build(*args):
         raise AssertionError("an engine was built")
 
-    monkeypatch.setattr(vidstyle.cli, "engine_for", build)
+    monkeypatch.setattr(vidstyle._cli.common, "engine_for", build)
     _, style = pair
     bomb = png_header_only(tmp_path / "bomb.png", 60000, 60000)
     result = runner.invoke(app, ["image", str(bomb), "-s", str(style), "-o",
@@ -136,7 +163,8 @@ def test_a_decompression_bomb_is_refused_before_any_work(pair, tmp_path, monkeyp
 
 
 def test_an_unreadable_gpu_budget_is_a_one_line_note_even_when_quiet(monkeypatch, capsys):
-    from vidstyle import cli, weights
+    from vidstyle import weights
+    from vidstyle._cli import common as cli
     from vidstyle.config import MethodConfig
     from vidstyle.engine import optimize
 

@@ -11,8 +11,8 @@ from PIL import Image
 from tinyvgg import tiny_engine
 from typer.testing import CliRunner
 
-import vidstyle.cli
-from vidstyle.cli import app
+import vidstyle._cli.common
+from vidstyle._cli import app
 
 runner = CliRunner()
 
@@ -30,7 +30,7 @@ def photos(tmp_path):
 @pytest.fixture
 def tiny(monkeypatch):
     """The CLI builds the tiny random-weight engine instead of VGG19."""
-    monkeypatch.setattr(vidstyle.cli, "engine_for", lambda method, *_: tiny_engine(method))
+    monkeypatch.setattr(vidstyle._cli.common, "engine_for", lambda method, *_: tiny_engine(method))
 
 
 def test_unexpected_error_is_one_line_with_exit_1(photos, tmp_path, tiny, monkeypatch):

@@ -62,7 +62,7 @@ def test_bad_long_term_offsets_are_one_line_and_exit_2(tmp_path, offsets):
     from PIL import Image
     from typer.testing import CliRunner
 
-    from vidstyle.cli import app
+    from vidstyle._cli import app
 
     clip = tmp_path / "clip"
     clip.mkdir()
@@ -76,3 +76,30 @@ def test_bad_long_term_offsets_are_one_line_and_exit_2(tmp_path, offsets):
     assert not (tmp_path / "out").exists()
     passes = CliRunner().invoke(app, [*args[:-2], "--passes", "0"])
     assert passes.exit_code == 2 and "--passes must be at least 1" in passes.output
+
+
+def test_job_file_keys_and_types_come_from_the_declarations():
+    from vidstyle.jobs.jobfile import METHOD_OPTIONS, VIDEO_OPTIONS
+
+    assert set(METHOD_OPTIONS) == {
+        "max_size", "steps", "optimizer", "scales", "tol", "content_weight", "style_weight",
+        "tv_weight", "lr", "content_layers", "style_layers", "style_scale", "init", "seed",
+        "precision", "memory_limit", "preserve_colors", "style_blend",
+    }  # fmt: skip
+    assert set(VIDEO_OPTIONS) == {
+        "steps_first", "steps_next", "warm_start", "temporal_weight", "start", "end",
+        "max_frames", "keep_size", "long_term", "passes", "steps_pass",
+    }  # fmt: skip
+    assert METHOD_OPTIONS["tol"] == (int, float) and METHOD_OPTIONS["seed"] == (int,)
+    assert VIDEO_OPTIONS["start"] == (int, float, str) and VIDEO_OPTIONS["keep_size"] == (bool,)
+
+
+def test_options_are_read_from_their_command_line_names():
+    given = {"lr": 0.5, "style_layers": "block1_conv1, block2_conv1", "style_blend": "0.7,0.3",
+             "memory_limit": None}  # fmt: skip
+    method = MethodConfig.from_options(given)
+    assert method.learning_rate == 0.5 and method.style_blend == (0.7, 0.3)
+    assert method.style_layers == ("block1_conv1", "block2_conv1")
+    assert MethodConfig.from_options({"style_blend": [0.5, 0.5]}).style_blend == (0.5, 0.5)
+    video = video_config({"start": "1:02.5", "end": 70, "long_term": [4, 1], "other": 1})
+    assert (video.start, video.end, video.long_term) == (62.5, 70, (1, 4))

@@ -60,3 +60,15 @@ def test_clip_work_folder_fingerprints_are_unchanged():
                       passes=3, steps_pass=5, shot_threshold=0.4)  # fmt: skip
     assert default == "8031ea771eb6cc91"
     assert videopipe.fingerprint(clip, style, ODD_METHOD, odd) == "eeefdd954fd69b65"
+
+
+def test_the_frames_rule_from_the_declarations_matches_the_clips_own():
+    from vidstyle.config import LATER_VIDEO_OPTIONS
+    from vidstyle.pipeline.fingerprint import frames_video_part, pixels_digest
+
+    assert LATER_VIDEO_OPTIONS == {"long_term": (1,), "passes": 1, "steps_pass": None}
+    clip = SimpleNamespace(path=_Source())
+    style = np.arange(48, dtype=np.float32).reshape(4, 4, 3) / 48
+    for config in (VideoConfig(), VideoConfig(keep_size=True, frames_dir=Path("f"), passes=3)):
+        ours = fingerprint(clip.path, pixels_digest(style), ODD_METHOD, frames_video_part(config))
+        assert ours == videopipe.fingerprint(clip, style, ODD_METHOD, config)

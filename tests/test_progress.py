@@ -4,7 +4,8 @@ import io
 
 from rich.console import Console
 
-from vidstyle.progress import NullReporter, PlainReporter, RichReporter, reporter_for
+from vidstyle._cli.reporters import RichReporter, reporter_for
+from vidstyle.progress import NullReporter, PlainReporter
 
 
 def _console(terminal: bool) -> tuple[Console, io.StringIO]:

@@ -1,5 +1,5 @@
 """``python -m vidstyle``: the same as the ``vidstyle`` command."""
 
-from vidstyle.cli import main
+from vidstyle._cli import main
 
 main()

@@ -90,7 +90,7 @@ class MethodConfig:
     epsilon: float = 0.1
     optimizer: str = option("adam", "adam (the tutorial's) or lbfgs (Gatys et al.'s).")
     steps: int | None = option(
-        None, "Steps per image.", show_default=f"{ADAM_STEPS} for adam (10 x 100), "
+        None, "Steps per image.", show_default=f"{ADAM_STEPS} for adam, "
         f"{LBFGS_STEPS} for lbfgs"
     )  # fmt: skip
     scales: int = option(
@@ -114,7 +114,7 @@ class MethodConfig:
         "none", "Keep the photo's colours: none, luminance or histogram.", later=True
     )
     style_blend: tuple[float, ...] = option(
-        (), "Weights of several styles, e.g. 0.7,0.3; they add up to 1 (default: equal).",
+        (), "Weights of several styles, e.g. 0.7,0.3; they add up to 1.", show_default="equal",
         text=True, parse=parse_blend, toml=(int, float), later=True,
     )  # fmt: skip
 
@@ -249,7 +249,7 @@ class VideoConfig:
     """
 
     steps_first: int | None = option(
-        None, "Steps for the first frame and after a cut [--steps].", show_default="--steps"
+        None, "Steps for the first frame and after a cut.", show_default="as --steps"
     )
     steps_next: int = option(100, "Steps for later frames.")
     warm_start: str = option("flow", "flow (warped previous result), prev or none.")

@@ -1,5 +1,6 @@
-"""Progress reporting: a small protocol the pipelines call, a rich display, plain log lines for
-when the output is not a terminal, and a null sink for ``--quiet`` and library use.
+"""Progress reporting: a small protocol the pipelines call, plain log lines (a batch run's log,
+and the command's output when it is not a terminal), and a null sink for ``--quiet`` and library
+use. The rich display lives with the command line (``vidstyle._cli.reporters``).
 
 An image run coarse to fine, or in tiles, is also told level by level (``level``): the item's
 line shows ``level 3/5 1024x768, 9 tiles``, and the plan of its levels is shown once, before its
@@ -16,17 +17,6 @@ import time
 from typing import Protocol
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
 
 from vidstyle.engine.ladder import Work, level_line, plan_line
 
@@ -84,19 +74,6 @@ class NullReporter:
         pass
 
 
-class _Eta(ProgressColumn):
-    """The run's own estimate when it gives one (``eta`` field), else rich's from the rate."""
-
-    def __init__(self):
-        super().__init__()
-        self.rich = TimeRemainingColumn()
-
-    def render(self, task) -> Text:
-        eta = task.fields.get("eta")
-        return Text(duration(eta), style="progress.remaining") if eta is not None else (
-            self.rich.render(task))  # fmt: skip
-
-
 def duration(seconds: float) -> str:
     """``1h02m``, ``3m05s`` or ``12s``."""
     seconds = int(round(seconds))
@@ -105,74 +82,6 @@ def duration(seconds: float) -> str:
     if hours:
         return f"{hours}h{minutes:02d}m"
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
-
-
-class RichReporter:
-    """A live display: the run's bar (items, ETA) and the current item's bar (steps, loss, ETA),
-    or one item bar per lane (worker)."""
-
-    def __init__(self, console: Console):
-        columns = (TextColumn("{task.description}", markup=False), BarColumn(),
-                   MofNCompleteColumn(), TaskProgressColumn(),
-                   TextColumn("{task.fields[info]}", markup=False), TimeElapsedColumn(),
-                   TextColumn("ETA"), _Eta())  # fmt: skip
-        self.progress = Progress(*columns, console=console, transient=False)
-        self.run_task = self.item_task = None
-        self.lanes: dict[str, object] = {}  # lane -> its item's bar
-        self.levels: dict[str | None, str] = {}  # lane -> its item's level line
-        self.plans: dict[str | None, str] = {}  # lane -> the last plan shown
-        self.started = 0.0
-
-    def begin(self, total: int | None, unit: str) -> None:
-        self.progress.start()
-        self.run_task = self.progress.add_task(unit, total=total, info="")
-
-    def start_item(self, name: str, steps: int, lane: str | None = None) -> None:
-        self.started = time.monotonic()
-        old = self.item_task if lane is None else self.lanes.get(lane)
-        if old is not None:
-            self.progress.remove_task(old)
-        label = f"  {name}" if lane is None else f"  {lane}: {name}"
-        new = self.progress.add_task(label, total=max(steps, 1), info="")
-        self.levels.pop(lane, None)
-        if lane is None:
-            self.item_task = new
-        else:
-            self.lanes[lane] = new
-
-    def step(self, done: int, loss: float, lane: str | None = None) -> None:
-        task = self.item_task if lane is None else self.lanes.get(lane)
-        if task is not None:
-            info = f"loss {loss:.4g}"
-            if lane in self.levels:
-                info = f"{self.levels[lane]} · {info}"
-            self.progress.update(task, completed=done, info=info)
-
-    def level(self, index: int, works: list[Work], lane: str | None = None) -> None:
-        """The level in the item's line; the plan printed above the bars when it is new."""
-        plan = plan_line(works)
-        if index == 0 and self.plans.get(lane) != plan:
-            self.plans[lane] = plan
-            where = f"{lane}: " if lane else ""
-            self.progress.console.print(f"  {where}{plan}", highlight=False, markup=False)
-        self.levels[lane] = level_line(index, works)
-        task = self.item_task if lane is None else self.lanes.get(lane)
-        if task is not None:
-            self.progress.update(task, info=self.levels[lane])
-
-    def end_item(self, name: str, status: str, seconds: float) -> None:
-        self.progress.advance(self.run_task)
-        self.progress.update(self.run_task, info=f"last: {status} in {seconds:.1f}s")
-
-    def end(self) -> None:
-        for task in [self.item_task, *self.lanes.values()]:
-            if task is not None:
-                self.progress.remove_task(task)
-        self.item_task, self.lanes = None, {}
-        self.progress.stop()
-
-    def remaining(self, seconds: float) -> None:
-        self.progress.update(self.run_task, eta=seconds)
 
 
 class PlainReporter:
@@ -279,10 +188,3 @@ def level_callback(reporter: Reporter):
     if not getattr(reporter, "wants_steps", True):
         return None
     return getattr(reporter, "level", None)
-
-
-def reporter_for(console: Console, quiet: bool) -> Reporter:
-    """The reporter that fits: none when quiet, rich on a terminal, plain lines otherwise."""
-    if quiet:
-        return NullReporter()
-    return RichReporter(console) if console.is_terminal else PlainReporter(console)

@@ -7,7 +7,7 @@ from nightmaker import make_night
 from tinyvgg import tiny_engine
 from typer.testing import CliRunner
 
-from vidstyle.cli import app
+from vidstyle._cli import app
 
 runner = CliRunner()
 

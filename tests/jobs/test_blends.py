@@ -93,7 +93,7 @@ def test_each_blend_mistake_is_one_line(night, extra, styles, words):
 def test_the_dry_run_shows_the_blend(night):
     from typer.testing import CliRunner
 
-    from vidstyle.cli import app
+    from vidstyle._cli import app
 
     night.write_text(BLEND + "style_blend = [0.7, 0.3]\n")
     result = CliRunner().invoke(app, ["batch", "run", str(night), "--dry-run"],

@@ -9,10 +9,11 @@ from nightmaker import make_night
 from rich.console import Console
 from typer.testing import CliRunner
 
-from vidstyle.cli import app
+from vidstyle._cli import app
+from vidstyle._cli.reporters import RichReporter
 from vidstyle.errors import UsageError
 from vidstyle.jobs.cluster import ClusterConfig, sizing
-from vidstyle.progress import PlainReporter, RichReporter
+from vidstyle.progress import PlainReporter
 
 runner = CliRunner()
 

@@ -77,7 +77,7 @@ def test_original_colours_and_the_own_size_in_a_job_file(night):
 def test_the_dry_run_shows_each_tasks_levels_tiles_and_memory(night):
     from typer.testing import CliRunner
 
-    from vidstyle.cli import app
+    from vidstyle._cli import app
 
     night.write_text('[[job]]\nname = "x"\n' + BASE + "max_size = 0\nmemory_limit = 0.01\n")
     tasks = plan(load(night))

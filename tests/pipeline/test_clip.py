@@ -11,7 +11,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from vidstyle import load_engine
-from vidstyle.cli import app
+from vidstyle._cli import app
 from vidstyle.config import MethodConfig, VideoConfig
 from vidstyle.errors import ResumeError
 from vidstyle.media.images import load_image

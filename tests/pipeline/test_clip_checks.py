@@ -8,8 +8,8 @@ from PIL import Image
 from tinyvgg import tiny_engine
 from typer.testing import CliRunner
 
-from vidstyle import cli
-from vidstyle.cli import app
+from vidstyle._cli import app
+from vidstyle._cli import common as cli
 from vidstyle.config import MethodConfig, VideoConfig
 from vidstyle.errors import EncodeError, InputError, UsageError, flag
 from vidstyle.media.images import load_image

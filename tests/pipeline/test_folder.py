@@ -12,8 +12,8 @@ from conftest import png_header_only, textured
 from PIL import Image
 from typer.testing import CliRunner
 
-from vidstyle import cli
-from vidstyle.cli import app
+from vidstyle._cli import app
+from vidstyle._cli import common as cli
 from vidstyle.config import FolderConfig, MethodConfig
 from vidstyle.pipeline import folder as folder_pipeline
 
@@ -170,7 +170,7 @@ TINY = ["--max-size", "24", "--steps", "2", "--batch", "1", "--quiet"]
 
 @pytest.fixture
 def tiny(monkeypatch):
-    """``vidstyle.cli`` builds the tiny random-weight engine; the list holds each one built,
+    """``vidstyle._cli.common`` builds the tiny random-weight engine; the list holds each one built,
     and the engine counts the images it optimizes in ``engine.stylized``."""
     from tinyvgg import tiny_engine
 

@@ -17,7 +17,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from vidstyle.cli import Quiet, Weights, console, err_console, reported_errors, reporter
+from vidstyle._cli.common import Quiet, Weights, console, err_console, reported_errors, reporter
 from vidstyle.errors import flag, render
 from vidstyle.progress import duration
 
