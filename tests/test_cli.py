@@ -32,6 +32,8 @@ def test_help_lists_the_commands():
 )  # fmt: skip
 def test_every_declared_option_is_in_the_help_with_its_default(command, configs):
     from vidstyle import config
+    from vidstyle.errors import flag as as_flag
+    from vidstyle.errors import render
     from vidstyle.options import cli_default, declared
 
     result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "400"})
@@ -43,8 +45,8 @@ def test_every_declared_option_is_in_the_help_with_its_default(command, configs)
             if command in one.option.not_in:
                 assert flag not in lines
                 continue
-            assert one.option.help in lines[flag]
-            shown = one.option.show_default or cli_default(one)
+            assert render(one.option.help, as_flag) in lines[flag]
+            shown = render(one.option.show_default or "", as_flag) or cli_default(one)
             if isinstance(shown, bool):
                 shown = flag.replace("--", "no-" if not shown else "", 1)
             if shown is not None:

@@ -105,7 +105,7 @@ class MethodConfig:
     init: str = option(
         "content", "Start from: content, noise, or an image FILE.", not_in=("video",)
     )
-    seed: int = option(0, "Seed for --init noise.", not_in=("video",))
+    seed: int = option(0, "Seed for {init} noise.", not_in=("video",))
     precision: str = option("float32", "float32, or mixed (16-bit network, GPU).")
     memory_limit: float = option(
         0.0, "GiB an image may use; larger ones are refused (0: what is free).", output=False
@@ -249,7 +249,7 @@ class VideoConfig:
     """
 
     steps_first: int | None = option(
-        None, "Steps for the first frame and after a cut.", show_default="as --steps"
+        None, "Steps for the first frame and after a cut.", show_default="as {steps}"
     )
     steps_next: int = option(100, "Steps for later frames.")
     warm_start: str = option("flow", "flow (warped previous result), prev or none.")
@@ -274,11 +274,11 @@ class VideoConfig:
     )  # fmt: skip
     passes: int = option(
         1, "Sweeps over the clip: after the first, backward and forward in turn, each frame "
-        "starting from a blend of its last result and its warped neighbour's (use 3: --passes 3 "
+        "starting from a blend of its last result and its warped neighbour's (use 3: {passes} 3 "
         "more than halved the temporal error on a test clip).", later=True,
     )  # fmt: skip
     steps_pass: int | None = option(
-        None, "Steps of each frame in each pass after the first, at a tenth of --lr: few, so "
+        None, "Steps of each frame in each pass after the first, at a tenth of {lr}: few, so "
         "that each pass only nudges the blend of the sweeps.", show_default=str(PASS_STEPS),
         later=True,
     )  # fmt: skip

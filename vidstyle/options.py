@@ -34,7 +34,8 @@ class Option:
     """How one config field is offered to users.
 
     Attributes:
-        help: the help text (``--help``).
+        help: the help text (``--help``), naming other options as ``{name}`` (the command
+            line shows ``--name``).
         key: the name on the command line (``--key``, ``_`` as ``-``) and in job files; None:
             the field's name.
         flags: extra spellings on the command line (``-s``).

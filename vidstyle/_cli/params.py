@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from vidstyle.errors import flag, render
 from vidstyle.options import Declared, cli_default, cli_type, declared
 
 PANELS = {"MethodConfig": "Method options", "VideoConfig": "Video options"}
@@ -59,8 +60,8 @@ def with_options(*configs: type, command: str):
 
 def _parameter(one: Declared, panel: str | None) -> inspect.Parameter:
     """One option as a Typer parameter: ``--key`` (and its other flags), its help and default."""
-    show = one.option.show_default or True
-    info = typer.Option(*one.option.flags, help=one.option.help, show_default=show,
+    show = render(one.option.show_default, flag) if one.option.show_default else True
+    info = typer.Option(*one.option.flags, help=render(one.option.help, flag), show_default=show,
                         rich_help_panel=panel)  # fmt: skip
     return inspect.Parameter(
         one.key,
