@@ -18,6 +18,7 @@ fingerprint.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from collections.abc import Callable
@@ -85,14 +86,19 @@ def option(default, help: str, **settings):
     return dataclasses.field(default=default, metadata={"option": Option(help, **settings)})
 
 
-def declared(cls) -> list[Declared]:
+def declared(cls) -> tuple[Declared, ...]:
     """The options declared on a config class (or instance), in field order."""
-    hints = typing.get_type_hints(cls if isinstance(cls, type) else type(cls))
-    return [
+    return _declared(cls if isinstance(cls, type) else type(cls))
+
+
+@functools.cache
+def _declared(cls: type) -> tuple[Declared, ...]:
+    hints = typing.get_type_hints(cls)
+    return tuple(
         Declared(f.name, hints[f.name], f.default, f.metadata["option"])
         for f in dataclasses.fields(cls)
         if "option" in f.metadata
-    ]
+    )
 
 
 def from_options(cls, values: dict):
