@@ -15,6 +15,7 @@ from pathlib import Path
 from vidstyle.errors import UsageError
 from vidstyle.options import (
     BLEND_TOLERANCE,
+    check_choices,
     from_options,
     later_defaults,
     option,
@@ -88,7 +89,9 @@ class MethodConfig:
     beta_1: float = 0.99
     beta_2: float = 0.999
     epsilon: float = 0.1
-    optimizer: str = option("adam", "adam (the tutorial's) or lbfgs (Gatys et al.'s).")
+    optimizer: str = option(
+        "adam", "adam (the tutorial's) or lbfgs (Gatys et al.'s).", choices=OPTIMIZERS
+    )
     steps: int | None = option(
         None, "Steps per image.", show_default=f"{ADAM_STEPS} for adam, "
         f"{LBFGS_STEPS} for lbfgs"
@@ -106,12 +109,15 @@ class MethodConfig:
         "content", "Start from: content, noise, or an image FILE.", not_in=("video",)
     )
     seed: int = option(0, "Seed for {init} noise.", not_in=("video",))
-    precision: str = option("float32", "float32, or mixed (16-bit network, GPU).")
+    precision: str = option(
+        "float32", "float32, or mixed (16-bit network, GPU).", choices=PRECISIONS
+    )
     memory_limit: float = option(
         0.0, "GiB an image may use; larger ones are refused (0: what is free).", output=False
     )
     preserve_colors: str = option(
-        "none", "Keep the photo's colours: none, luminance or histogram.", later=True
+        "none", "Keep the photo's colours: none, luminance or histogram.", later=True,
+        choices=PRESERVE_COLORS,
     )
     style_blend: tuple[float, ...] = option(
         (), "Weights of several styles, e.g. 0.7,0.3; they add up to 1.", show_default="equal",
@@ -123,8 +129,7 @@ class MethodConfig:
             object.__setattr__(self, "steps", self.default_steps(self.optimizer))
         if self.steps < 0:
             raise UsageError(None, f"{{steps}} must be 0 or more, got {self.steps}")
-        if self.optimizer not in OPTIMIZERS:
-            raise UsageError(None, f"{{optimizer}} must be one of {', '.join(OPTIMIZERS)}")
+        check_choices(self)
         if self.scales < 0:
             raise UsageError(None, f"{{scales}} must be 0 (automatic) or more, got {self.scales}")
         if not self.tol >= 0:  # also rejects NaN
@@ -136,13 +141,8 @@ class MethodConfig:
             raise UsageError(None, f"{{style_scale}} must be positive, got {self.style_scale}")
         if not self.content_layers or not self.style_layers:
             raise UsageError(None, "at least one content layer and one style layer are needed")
-        if self.precision not in PRECISIONS:
-            raise UsageError(None, f"{{precision}} must be one of {', '.join(PRECISIONS)}")
         if not self.memory_limit >= 0:
             raise UsageError(None, f"{{memory_limit}} must be 0 or more, got {self.memory_limit}")
-        if self.preserve_colors not in PRESERVE_COLORS:
-            choices = ", ".join(PRESERVE_COLORS)
-            raise UsageError(None, f"{{preserve_colors}} must be one of {choices}")
         _check_blend(self.style_blend)
         if self.init not in INIT_CHOICES and not Path(self.init).is_file():
             raise UsageError(self.init, "{init} is neither content, noise nor an existing image")
@@ -252,7 +252,9 @@ class VideoConfig:
         None, "Steps for the first frame and after a cut.", show_default="as {steps}"
     )
     steps_next: int = option(100, "Steps for later frames.")
-    warm_start: str = option("flow", "flow (warped previous result), prev or none.")
+    warm_start: str = option(
+        "flow", "flow (warped previous result), prev or none.", choices=WARM_STARTS
+    )
     temporal_weight: float = option(1e6, "Weight of the temporal loss (flow warm start).")
     shot_threshold: float = 0.5
     start: float | None = option(
@@ -289,8 +291,7 @@ class VideoConfig:
             raise UsageError(None, f"{{passes}} must be at least 1, got {self.passes}")
         if (self.long_term != (1,) or self.passes > 1) and self.warm_start != "flow":
             raise UsageError(None, "{long_term} and {passes} need {warm_start} flow")
-        if self.warm_start not in WARM_STARTS:
-            raise UsageError(None, f"{{warm_start}} must be one of {', '.join(WARM_STARTS)}")
+        check_choices(self)
         if min(self.steps_next, self.steps_first or 0, self.steps_pass or 0) < 0:
             raise UsageError(None, "{steps_first}, {steps_next} and {steps_pass} must be 0 or more")
         if self.max_frames is not None and self.max_frames < 1:

@@ -10,7 +10,10 @@ and whether it changes the output. From these declarations come:
 - what decides an output's identity, its fingerprint (:func:`identity`).
 
 Adding an option is adding one such field to :class:`vidstyle.config.MethodConfig` or
-:class:`vidstyle.config.VideoConfig` (and using it). Fields without an :class:`Option` (Adam's
+:class:`vidstyle.config.VideoConfig` (and using it); one that changes the output is declared
+``later=True``, so that outputs made before it existed keep their fingerprints. Choices are
+checked from the declaration (:func:`check_choices`); bounds, whose messages differ, are checked
+beside it, in the config's ``__post_init__``. Fields without an :class:`Option` (Adam's
 ``beta_1``...) are settings of the library only: no flag, no job-file key, but they count in the
 fingerprint.
 """
@@ -51,6 +54,7 @@ class Option:
         later: added after outputs were first fingerprinted: left out of the fingerprint while
             at its default, so older work folders, manifests and ledgers are still recognised.
         not_in: the commands that do not offer it (``video``).
+        choices: the values it may take (None: any of its type); see :func:`check_choices`.
     """
 
     help: str
@@ -64,6 +68,7 @@ class Option:
     frames: bool = True
     later: bool = False
     not_in: tuple[str, ...] = ()
+    choices: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,18 @@ def from_options(cls, values: dict):
         if one.name in chosen and one.option.parse is not None:
             chosen[one.name] = one.option.parse(chosen[one.name])
     return cls(**chosen)
+
+
+def check_choices(config) -> None:
+    """Refuse a config whose options are not among their declared choices.
+
+    Raises:
+        UsageError: naming the first such option and its choices.
+    """
+    for one in declared(config):
+        if one.option.choices and getattr(config, one.name) not in one.option.choices:
+            choices = ", ".join(one.option.choices)
+            raise UsageError(None, f"{{{one.name}}} must be one of {choices}")
 
 
 def jobfile_types(cls) -> dict[str, tuple[type, ...]]:
