@@ -1,5 +1,9 @@
 """Options with their defaults, as frozen dataclasses; the CLI builds them and passes them down.
 
+Each option users set is declared once, as its field here made by :func:`vidstyle.options.option`
+(help text, command-line and job-file name, parsing, choices, whether it changes the output);
+the commands' parameters, the job-file schema and the fingerprint are generated from that.
+
 The method defaults are those of Gatys et al. as specified for vidstyle (the TensorFlow tutorial
 recipe): VGG19 content layer ``block5_conv2``, five style layers, weights 1e4 / 1e-2 / 30 and Adam
 with learning rate 0.02, beta_1 0.99, epsilon 0.1 for 10 x 100 steps. L-BFGS (Gatys et al.'s own
