@@ -193,7 +193,7 @@ def _start_pids(log: Path) -> dict[str, int]:
     for line in log.read_text().splitlines():
         stamp, _, text = line.partition("] ")
         if text.startswith("start "):
-            task = text[len("start "):]
+            task = text[len("start ") :]
             assert task not in starts, f"started twice: {task}"
             starts[task] = int(stamp.rsplit("[", 1)[1])
     return starts
@@ -206,4 +206,3 @@ def _tasks(n: int):
     return [Task(f"k{i}", "job", "image", Path(f"in{i}.png"), Path("style.png"),
                  Path(f"out{i}.png"), steps=1, pixels=1, position=i)
             for i in range(n)]  # fmt: skip
-

@@ -212,9 +212,7 @@ class Ledger:
 
     def heartbeat(self, key: str) -> None:
         """Tell other runners this process is still at ``key``."""
-        self.db.execute(
-            "UPDATE tasks SET heartbeat = ? WHERE key = ? AND pid = ?", (time.time(), key, self.pid)
-        )
+        _beat(self.db, (key,), self.pid)
 
     @contextlib.contextmanager
     def beating(self, *keys: str):
@@ -229,9 +227,7 @@ class Ledger:
             db = sqlite3.connect(self.path, timeout=BUSY_SECONDS, isolation_level=None)
             try:
                 while not stop.wait(HEARTBEAT_SECONDS):
-                    for key in keys:
-                        db.execute("UPDATE tasks SET heartbeat = ? WHERE key = ? AND pid = ?",
-                                   (time.time(), key, self.pid))  # fmt: skip
+                    _beat(db, keys, self.pid)
             finally:
                 db.close()
 
@@ -328,6 +324,13 @@ class _Immediate:
 
     def __exit__(self, kind, value, traceback):
         self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def _beat(db: sqlite3.Connection, keys: tuple[str, ...], pid: int) -> None:
+    """One heartbeat of the tasks ``keys`` that process ``pid`` runs."""
+    for key in keys:
+        db.execute("UPDATE tasks SET heartbeat = ? WHERE key = ? AND pid = ?",
+                   (time.time(), key, pid))  # fmt: skip
 
 
 def _connect(path: Path | None) -> sqlite3.Connection:
