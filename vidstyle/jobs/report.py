@@ -91,7 +91,7 @@ class _Lines:
     def _put(self, line: str) -> None:
         data = f"{time.strftime('%Y-%m-%d %H:%M:%S')} [{os.getpid()}] {line}\n".encode()
         while data:
-            data = data[os.write(self.fd, data):]
+            data = data[os.write(self.fd, data) :]
 
     def flush(self) -> None:
         """Lines are written as they end: nothing is held but an unfinished one."""
