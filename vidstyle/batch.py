@@ -14,13 +14,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rich.console import Console
-
 from vidstyle.errors import UsageError, render
 from vidstyle.jobs import jobfile as jobfile_module
 from vidstyle.jobs.ledger import Ledger, Row
 from vidstyle.jobs.plan import Task, plan
-from vidstyle.jobs.report import write_report
+from vidstyle.jobs.report import RunLog, write_report
 from vidstyle.jobs.runner import (
     Executor,
     RunResult,
@@ -177,40 +175,6 @@ def default_engine_factory(weights: str | Path | None = None):
         return engine
 
     return make
-
-
-class RunLog:
-    """``run.log``: every line with its time, appended across runs."""
-
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = path.open("a", encoding="utf-8", buffering=1)
-        self.console = Console(file=_Stamped(self.file), width=200, no_color=True,
-                               highlight=False, soft_wrap=True)  # fmt: skip
-
-    def __call__(self, line: str) -> None:
-        self.console.print(line, markup=False)
-
-    def close(self) -> None:
-        self.file.close()
-
-
-class _Stamped:
-    """A text file that starts every line with the time."""
-
-    def __init__(self, file):
-        self.file, self.at_start = file, True
-
-    def write(self, text: str) -> int:
-        for piece in text.splitlines(keepends=True):
-            if self.at_start:
-                self.file.write(time.strftime("%Y-%m-%d %H:%M:%S "))
-            self.file.write(piece)
-            self.at_start = piece.endswith("\n")
-        return len(text)
-
-    def flush(self) -> None:
-        self.file.flush()
 
 
 # ------------------------------------------------------------------------------------- status

@@ -3,7 +3,8 @@
 import json
 
 import pytest
-from nightmaker import make_night
+from ledgerseed import seed_speed
+from nightmaker import ledger_rows, make_night
 from tinyvgg import tiny_engine
 from typer.testing import CliRunner
 
@@ -50,8 +51,13 @@ def test_a_bad_job_file_is_one_line_and_exit_2(night):
     ]
 
 
-def test_a_deadline_that_leaves_no_time_exits_3(night):
+def test_a_deadline_that_leaves_no_time_for_some_tasks_exits_3(night):
     bad = runner.invoke(app, ["batch", "run", str(night), "--until", "25:00"])
     assert bad.exit_code == 2 and "cannot read --until '25:00'" in bad.output
-    result = runner.invoke(app, ["batch", "run", str(night), "--for", "0s", "--quiet"])
+    # A measured speed at which each image needs 875 to 1000 s and the clip 2188 s: 25 minutes
+    # admit every image and not the clip.
+    seed_speed(night, 1000 / (4 * 768))
+    result = runner.invoke(app, ["batch", "run", str(night), "--for", "25m", "--quiet"])
     assert result.exit_code == 3 and "deadline" in result.output
+    assert {(r.kind, r.status) for r in ledger_rows(night)} == {("image", "done"),
+                                                                ("video", "pending")}  # fmt: skip

@@ -3,12 +3,13 @@ the deadline, status codes, the report and two runners sharing one ledger."""
 
 import re
 import shutil
-import subprocess
-import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
+from gate import Gate, run_held
+from ledgerseed import seed_speed
 from nightmaker import EXPECTED_OUTPUTS, ledger_rows, make_night
 from tinyvgg import tiny_engine
 
@@ -47,7 +48,7 @@ def test_a_night_runs_every_task_once(night, tmp_path):
     again = batch.run(night, engine_factory=tiny_engine)  # nothing left: nothing redone
     assert (again.done, again.failed) == (0, 0)
     log = (tmp_path / "night.vidstyle-run" / "run.log").read_text()
-    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d run of night.toml: 9 tasks", log)
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[\d+\] run of night.toml: 9 tasks", log)
     assert log.count("start holiday: a.jpg ~ starry (style_weight-0.01)") == 1
 
 
@@ -82,8 +83,15 @@ def test_a_bad_input_fails_alone_and_status_says_why(night, tmp_path):
 
 
 def test_no_task_starts_that_the_deadline_does_not_leave_time_for(night):
-    result = batch.run(night, deadline=time.time() + 0.001, engine_factory=tiny_engine)
-    assert result.done == 0 and result.stopped_by == "deadline"
+    # A measured speed at which an image (4 steps at 768 or 672 px) needs 1000 or 875 s and the
+    # clip (10 steps at 672 px) 2188 s: 25 minutes admit every image and not the clip.
+    seed_speed(night, 1000 / (4 * 768))
+    result = batch.run(night, deadline=time.time() + 25 * 60, engine_factory=tiny_engine)
+    assert (result.done, result.stopped_by) == (8, "deadline")
+    assert {(r.kind, r.status, r.attempts) for r in _rows(night)} == {
+        ("image", "done", 1),
+        ("video", "pending", 0),
+    }
     assert batch.status(night).exit_code == 3
 
 
@@ -126,25 +134,41 @@ def test_the_report_references_only_files_that_exist(night, tmp_path):
 
 RUNNER = """
 import sys
-sys.path.insert(0, {tests!r})
+sys.path[:0] = [{tests!r}, {jobs!r}]
+from gate import wait_at
 from tinyvgg import tiny_engine
 from vidstyle import batch
-batch.run({night!r}, engine_factory=tiny_engine)
+
+held = []
+
+
+def engine(method):
+    if not held:  # this runner's first task is claimed: held until the other has one too
+        wait_at({gate!r})
+        held.append(method)
+    return tiny_engine(method)
+
+
+batch.run({night!r}, engine_factory=engine)
 """
 
 
 def test_two_runners_on_one_ledger_never_run_a_task_twice(tmp_path):
-    night = make_night(tmp_path, steps=30)
-    script = RUNNER.format(tests=str(TESTS), night=str(night))
-    runners = [subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.DEVNULL)
-               for _ in range(2)]  # fmt: skip
-    assert [r.wait(timeout=300) for r in runners] == [0, 0]
+    night = make_night(tmp_path)
+    gate = Gate(2)
+    try:
+        script = RUNNER.format(tests=str(TESTS), jobs=str(TESTS / "jobs"), gate=gate.path,
+                               night=str(night))  # fmt: skip
+        (pids,) = run_held([script] * 2, gate, opens=1)  # a runner's stderr shown if it fails
+    finally:
+        gate.close()
     rows = _rows(night)
     assert [(r.status, r.attempts) for r in rows] == [("done", 1)] * 9
     log = (tmp_path / "night.vidstyle-run" / "run.log").read_text()
-    starts = [line.split(" start ", 1)[1] for line in log.splitlines() if " start " in line]
-    assert len(starts) == len(set(starts)) == 9
-    assert len({r.pid for r in rows} | {None}) >= 1
+    starts = [re.fullmatch(r"\S+ \S+ \[(\d+)\] start (.+)", line) for line in log.splitlines()
+              if "] start " in line]  # fmt: skip
+    assert len(starts) == len({m[2] for m in starts}) == 9  # each task started once
+    assert {int(m[1]) for m in starts} == set(pids) and len(set(pids)) == 2  # both did work
     assert _outputs(tmp_path) == EXPECTED_OUTPUTS
 
 
@@ -152,16 +176,26 @@ def test_a_running_task_keeps_its_heartbeat_fresh_however_long_a_step(night, mon
     from vidstyle.jobs import ledger as ledger_module
 
     monkeypatch.setattr(ledger_module, "HEARTBEAT_SECONDS", 0.05)
+    beats, two_beats = [], threading.Event()
+    beat = ledger_module._beat
+
+    def counted(db, keys, pid):
+        beat(db, keys, pid)
+        beats.append(keys)
+        if len(beats) == 2:
+            two_beats.set()
+
+    monkeypatch.setattr(ledger_module, "_beat", counted)
     path = night.with_name("night.vidstyle-run") / "ledger.sqlite"
     batch.run(night, deadline=time.time() + 0.001, engine_factory=tiny_engine)  # plan only
     ledger = Ledger(path)
     key = ledger.claim()
     (first,) = [r.heartbeat for r in ledger.rows() if r.key == key]
     with ledger.beating(key):
-        time.sleep(0.3)  # one long step: no progress call in between
-    (later,) = [r.heartbeat for r in ledger.rows() if r.key == key]
+        assert two_beats.wait(timeout=60)  # one long step: no progress call in between
+        (later,) = [r.heartbeat for r in ledger.rows() if r.key == key]
     ledger.close()
-    assert later > first + 0.2
+    assert beats[:2] == [(key,), (key,)] and later > first
 
 
 def test_same_size_images_of_a_job_run_together_up_to_the_group_size(tmp_path):

@@ -6,6 +6,11 @@ seconds spent, the error, the output, and who runs it (host, pid, heartbeat). Se
 share one ledger: a task is claimed inside an ``IMMEDIATE`` transaction, so two processes never
 claim the same task. SQLite's locking needs a local disk: the run folder must not be on NFS.
 
+A runner that meets another's lock waits: SQLite's busy timeout (:data:`BUSY_SECONDS`) for the
+usual case, and a retry with short pauses for the one it answers "database is locked" at once
+without waiting, to avoid a deadlock: a connection that already reads and asks to write. Turning
+a new ledger to WAL is such a case, when several runners open it at the same moment (issue 23).
+
 A task left ``running`` by a process that died (a pid that no longer exists on this host, or a
 heartbeat older than :data:`STALE_SECONDS` from any host) is found on the next claim and goes back
 to ``pending``; its attempt counts, and after ``max_attempts`` it is ``failed`` with the reason.
@@ -19,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import socket
 import sqlite3
 import threading
@@ -32,6 +38,8 @@ from vidstyle.jobs.plan import Task
 STALE_SECONDS = 600.0  # a running task whose heartbeat is older is taken as abandoned
 HEARTBEAT_SECONDS = 15.0  # how often a runner refreshes the heartbeat of its task
 STATUSES = ("pending", "running", "done", "failed")
+BUSY_SECONDS = 60.0  # how long a runner waits for another runner's lock before it gives up
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
@@ -103,10 +111,7 @@ class Ledger:
         self.host = socket.gethostname()
         self.pid = os.getpid()
         self.recovered: list[str] = []  # what _recover did, for the run's log
-        self.db = sqlite3.connect(path or ":memory:", timeout=60.0, isolation_level=None)
-        if path is not None:
-            self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.executescript(_SCHEMA)
+        self.db = _connect(path)
 
     def close(self) -> None:
         self.db.close()
@@ -207,9 +212,7 @@ class Ledger:
 
     def heartbeat(self, key: str) -> None:
         """Tell other runners this process is still at ``key``."""
-        self.db.execute(
-            "UPDATE tasks SET heartbeat = ? WHERE key = ? AND pid = ?", (time.time(), key, self.pid)
-        )
+        _beat(self.db, (key,), self.pid)
 
     @contextlib.contextmanager
     def beating(self, *keys: str):
@@ -221,12 +224,10 @@ class Ledger:
         stop = threading.Event()
 
         def beat() -> None:
-            db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+            db = sqlite3.connect(self.path, timeout=BUSY_SECONDS, isolation_level=None)
             try:
                 while not stop.wait(HEARTBEAT_SECONDS):
-                    for key in keys:
-                        db.execute("UPDATE tasks SET heartbeat = ? WHERE key = ? AND pid = ?",
-                                   (time.time(), key, self.pid))  # fmt: skip
+                    _beat(db, keys, self.pid)
             finally:
                 db.close()
 
@@ -319,10 +320,72 @@ class _Immediate:
         self.db = db
 
     def __enter__(self):
-        self.db.execute("BEGIN IMMEDIATE")
+        _patiently(lambda: self.db.execute("BEGIN IMMEDIATE"))
 
     def __exit__(self, kind, value, traceback):
         self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def _beat(db: sqlite3.Connection, keys: tuple[str, ...], pid: int) -> None:
+    """One heartbeat of the tasks ``keys`` that process ``pid`` runs."""
+    for key in keys:
+        db.execute("UPDATE tasks SET heartbeat = ? WHERE key = ? AND pid = ?",
+                   (time.time(), key, pid))  # fmt: skip
+
+
+def _connect(path: Path | None) -> sqlite3.Connection:
+    """Open the ledger (in WAL mode on disk) and create its table if it has none, waiting for any
+    other runner doing the same at the same moment.
+
+    Raises:
+        sqlite3.OperationalError: still locked after :data:`BUSY_SECONDS`, or any other error.
+    """
+    db = sqlite3.connect(path or ":memory:", timeout=BUSY_SECONDS, isolation_level=None)
+    try:
+        if path is not None:
+            # The switch reads the file, then writes its header: a second runner switching at the
+            # same moment gets "database is locked" at once, busy timeout or not.
+            _patiently(lambda: db.execute("PRAGMA journal_mode=WAL"))
+        _patiently(lambda: db.executescript(_SCHEMA))
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _patiently(call: Callable[[], object]) -> object:
+    """``call()``, again after a short pause (1 ms, doubling to 50 ms, with jitter) each time
+    SQLite answers busy or locked, for up to :data:`BUSY_SECONDS`.
+
+    Returns:
+        What ``call`` returned.
+
+    Raises:
+        sqlite3.OperationalError: any other error at once; busy or locked after the time is up.
+    """
+    give_up = time.monotonic() + BUSY_SECONDS
+    pause = 0.001
+    while True:
+        try:
+            return call()
+        except sqlite3.OperationalError as error:
+            if not _busy(error) or time.monotonic() >= give_up:
+                raise
+        _pause(pause * (0.5 + random.random()))
+        pause = min(pause * 2, 0.05)
+
+
+def _pause(seconds: float) -> None:
+    """Wait between two tries of :func:`_patiently` (a seam for the tests)."""
+    time.sleep(seconds)
+
+
+def _busy(error: sqlite3.OperationalError) -> bool:
+    """Whether SQLite said another connection holds a lock (SQLITE_BUSY or SQLITE_LOCKED)."""
+    code = getattr(error, "sqlite_errorcode", None)  # Python 3.11+
+    if code is not None:
+        return code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
+    return "locked" in str(error) or "busy" in str(error)
 
 
 def _alive(pid: int) -> bool:
