@@ -18,6 +18,7 @@ from rich.console import Console
 
 from vidstyle.errors import UsageError, render
 from vidstyle.jobs import jobfile as jobfile_module
+from vidstyle.jobs.engines import EngineFactory, default_engine_factory
 from vidstyle.jobs.ledger import Ledger, Row
 from vidstyle.jobs.plan import Task, plan
 from vidstyle.jobs.report import write_report
@@ -154,29 +155,7 @@ def _refuse_passes(plan) -> None:
 def _engine_factory(weights, cluster):
     if cluster is None:
         return default_engine_factory(weights)
-    from vidstyle.jobs.worker import EngineFactory
-
     return EngineFactory(weights)
-
-
-def default_engine_factory(weights: str | Path | None = None):
-    """Engines with the real VGG19 weights, loaded once per set of layers and precision."""
-    from vidstyle import weights as weights_module
-
-    source = weights_module.resolve(weights)
-    extractors: dict = {}
-
-    def make(method):
-        from vidstyle.engine.optimize import Engine, build_engine
-
-        key = (method.layers, method.precision)
-        if key in extractors:
-            return Engine(method, extractors[key])
-        engine = build_engine(method, source)
-        extractors[key] = engine.extractor
-        return engine
-
-    return make
 
 
 class RunLog:

@@ -121,7 +121,7 @@ def run_cluster(
         ledger: the run's ledger; only this process writes it.
         config: the cluster and the workers.
         engine_factory: builds an engine for a method on a worker; must be picklable (a
-            module-level function, or :class:`vidstyle.jobs.worker.EngineFactory`).
+            module-level function, or :class:`vidstyle.jobs.engines.EngineFactory`).
         reporter: progress: the night's tasks, and one line per worker.
         stop: the deadline and the signal flag.
         after_task: called after every task.

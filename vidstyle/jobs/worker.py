@@ -50,25 +50,6 @@ class Unit:
     of: int = 0
 
 
-class EngineFactory:
-    """A picklable engine factory for workers: the VGG19 weights are resolved on the worker,
-    from its own node's sources, the first time an engine is needed."""
-
-    def __init__(self, weights: str | Path | None = None):
-        self.weights = weights
-        self.make = None
-
-    def __getstate__(self):
-        return {"weights": self.weights, "make": None}
-
-    def __call__(self, method):
-        if self.make is None:
-            from vidstyle.batch import default_engine_factory
-
-            self.make = default_engine_factory(self.weights)
-        return self.make(method)
-
-
 class Events(NullReporter):
     """A reporter that keeps what the pipelines tell, for the driver to collect."""
 
@@ -102,7 +83,8 @@ class Worker:
     """A worker: runs units with its engine cache (see the module's docstring).
 
     Args:
-        engine_factory: builds an engine for a method; picklable (e.g. :class:`EngineFactory`).
+        engine_factory: builds an engine for a method; picklable (e.g.
+            :class:`vidstyle.jobs.engines.EngineFactory`).
         cpus: the CPUs Ray gives the worker: TensorFlow's thread pools are sized to them, so
             workers sharing a node do not oversubscribe it (0: TensorFlow's own choice).
     """
