@@ -92,15 +92,16 @@ def run(
     """
     if max_attempts < 1:
         raise UsageError(None, f"{{max_attempts}} must be at least 1, got {max_attempts}")
-    if group_size < 1 or (group_size > 1 and cluster is not None):
+    if group_size < 1:
         raise UsageError(None, f"{{batch}} must be 1 or more (1 with {{ray}}), got {group_size}")
     if cluster is not None:
-        from vidstyle.jobs.cluster import import_ray
+        from vidstyle.jobs import cluster as cluster_module
 
-        import_ray()  # one line saying how to install it, before any work
+        cluster_module.refuse(group_size)
+        cluster_module.import_ray()  # one line saying how to install it, before any work
     work = load_plan(path)
     if cluster is not None:
-        _refuse_passes(work)
+        cluster_module.refuse(group_size, work.tasks, work.path)  # what Ray refuses, one rule
     ledger = Ledger(work.run_dir / LEDGER_NAME, max_attempts)
     log = RunLog(work.run_dir / "run.log")
     try:
@@ -136,20 +137,6 @@ def run(
     finally:
         ledger.close()
         log.close()
-
-
-def _refuse_passes(plan) -> None:
-    """Refuse clips of several passes before a Ray run: the workers get a clip's shots one by
-    one, in one forward sweep (long-term offsets work there; the passes go back over the whole
-    clip).
-
-    Raises:
-        UsageError: naming the job file and the first such job.
-    """
-    for task in plan.tasks:
-        if task.kind == "video" and task.video.passes > 1:
-            raise UsageError(plan.path, f"job {task.job!r}: {{passes}} above 1 does not run over "
-                             "{ray}", hint="run that job without {ray}")  # fmt: skip
 
 
 def _engine_factory(weights, cluster):

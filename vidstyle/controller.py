@@ -85,7 +85,7 @@ def stylize_image(
     check_image(content)
     executor, styles = _executor(make_engine, style, method)
     task = Task("image", "image", "image", content, styles[0], output, blend=_blend(styles),
-                options=vars(method).copy(), steps=method.steps, name=content.name)  # fmt: skip
+                method=method, steps=method.steps, name=content.name)  # fmt: skip
     executor.engine(method)
     _raise_failure(_run([task], executor, reporter, View(unit="images", estimates=False))[0])
     return executor.results[task.key]
@@ -151,7 +151,7 @@ def _folder_task(key: str, todo, styles, method: MethodConfig, batch: int) -> Ta
     if batch > 1 and (found := probe_size(todo.item.source)) is not None:
         size = fitted_size(*found, method.max_size)
     return Task(key, "folder", "image", todo.item.source, styles[0], todo.item.output,
-                blend=_blend(styles), options=vars(method).copy(), steps=method.steps, size=size,
+                blend=_blend(styles), method=method, steps=method.steps, size=size,
                 name=todo.item.name)  # fmt: skip
 
 
@@ -198,9 +198,8 @@ def stylize_video(
     check_distinct([source, *style_paths(style)], output)
     check_outputs(source, output, config)
     executor, styles = _executor(make_engine, style, method, "restart" if restart else "refuse")
-    options = vars(method) | vars(config)
     task = Task("video", "video", "video", source, styles[0], output, blend=_blend(styles),
-                options=options, name=source.name)  # fmt: skip
+                method=method, video=config, name=source.name)  # fmt: skip
     executor.engine(method)
     view = View(unit="frames", estimates=False, inline=True)
     _raise_failure(_run([task], executor, reporter, view)[0])

@@ -90,9 +90,10 @@ def test_plain_lines_and_the_live_display_show_each_worker():
 
 def test_an_idle_worker_takes_a_task_like_its_last_one(tmp_path):
     from vidstyle import batch
-    from vidstyle.jobs.driver import Driver, Slot, _signature
+    from vidstyle.jobs.backends.ray import RayBackend, Slot, _signature
     from vidstyle.jobs.ledger import Ledger
-    from vidstyle.jobs.runner import StopFlag
+    from vidstyle.jobs.recorder import Recorder
+    from vidstyle.progress import NullReporter
 
     plan = batch.load_plan(make_night(tmp_path))
     ledger = Ledger(plan.run_dir / "ledger.sqlite")
@@ -101,8 +102,8 @@ def test_an_idle_worker_takes_a_task_like_its_last_one(tmp_path):
     last = images[-1]  # b b.png ~ scream, style weight 0.1: the plan's last image
     slots = [Slot("w0", None, 1, last=_signature(images[0])), Slot("w1", None, 1)]
     slots[1].last = _signature(last)
-    driver = Driver(None, plan.tasks, ledger, slots, ClusterConfig(), None, StopFlag(), None,
-                    lambda line: None)  # fmt: skip
+    recorder = Recorder(ledger, lambda line: None, NullReporter())
+    driver = RayBackend(None, plan.tasks, slots, ClusterConfig(), recorder)
     assert driver._claim(slots[1]).key == last.key  # not the plan's first pending task
     assert driver._claim(slots[0]).key == images[0].key
     fresh = Slot("w2", None, 1)
