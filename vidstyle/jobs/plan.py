@@ -20,8 +20,9 @@ from vidstyle.errors import UsageError, VidstyleError
 from vidstyle.fsutil import is_temporary, same_file
 from vidstyle.jobs.jobfile import Job, JobFile
 from vidstyle.media.formats import IMAGE_SUFFIXES, format_suffix, output_suffix
-from vidstyle.media.images import fitted_size, load_image, probe_size
-from vidstyle.pipeline.fingerprint import fingerprint, pixels_digest
+from vidstyle.media.images import fitted_size, probe_size
+from vidstyle.pipeline.fingerprint import fingerprint
+from vidstyle.pipeline.styles import StyleSet
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg",
                             ".ts", ".mts", ".wmv", ".flv", ".3gp", ".ogv"})  # fmt: skip
@@ -115,8 +116,7 @@ def plan(jobfile: JobFile) -> list[Task]:
             items = _inputs(job)
             for style in job.styles:
                 if style not in style_digests:
-                    paths = style if isinstance(style, tuple) else [style]
-                    style_digests[style] = pixels_digest([load_image(p).rgb for p in paths])
+                    style_digests[style] = StyleSet.load(style).digest
             for variant in job.variants():
                 options = job.options | variant
                 MethodConfig.from_options(options), video_config(options)  # check them

@@ -113,13 +113,13 @@ class Worker:
         self.halted = signum
         self.stop.signal = signum
 
-    def run(self, unit: Unit, style: bytes | None = None, data: bytes | None = None) -> dict:
+    def run(self, unit: Unit, style: list[bytes] | None = None, data: bytes | None = None) -> dict:
         """Run a unit. Never raises: the outcome says what happened.
 
         Args:
             unit: the work.
-            style: the style image's bytes when nothing is shared (a list, one per image of a
-                blend), else None.
+            style: the style images' bytes when nothing is shared (one per image of the task's
+                styles), else None.
             data: the input image's bytes when nothing is shared, else None.
 
         Returns:
@@ -132,7 +132,7 @@ class Worker:
         self.stop = StopFlag(deadline=unit.deadline, signal=self.halted)
         out = self.info()
         try:
-            for path, data_ in zip(unit.task.styles, _as_list(style)):
+            for path, data_ in zip(unit.task.styles, style or ()):
                 self._prime_style(path, data_)
             out |= self._shot(unit) if unit.shot is not None else self._image(unit, data)
             out["status"] = "done"
@@ -199,13 +199,6 @@ class Worker:
             raise _renamed(error, {local: path}) from None
         finally:
             local.unlink()
-
-
-def _as_list(style) -> list:
-    """The style bytes sent with a unit, one per style of the task (None: nothing sent)."""
-    if style is None:
-        return []
-    return list(style) if isinstance(style, (list, tuple)) else [style]
 
 
 def _renamed(error: VidstyleError, names: dict[Path, Path]) -> VidstyleError:

@@ -255,10 +255,9 @@ class RayBackend:
         self.running[slot.handle.run.remote(unit, style, data)] = slot
 
     def _style_bytes(self, task: Task):
-        """The task's style image in the object store (a blend's images as one list), put once."""
+        """The task's style images' bytes in the object store (one list), put once."""
         if task.styles not in self.styles:
-            data = [path.read_bytes() for path in task.styles]
-            self.styles[task.styles] = self.ray.put(data if task.blend else data[0])
+            self.styles[task.styles] = self.ray.put([path.read_bytes() for path in task.styles])
         return self.styles[task.styles]
 
     # ------------------------------------------------------------------------------ outcomes
