@@ -111,10 +111,7 @@ def run(
         stop = StopFlag(deadline=deadline)
         restore = stop_on_signals(stop)
 
-        def after_task() -> None:
-            for line in ledger.recovered:
-                log(f"recovered {line}")
-            ledger.recovered.clear()
+        def after_task() -> None:  # the recorder has logged what the claims recovered
             write_report(work.run_dir, ledger.rows(), f"vidstyle batch: {work.path.name}")
 
         try:

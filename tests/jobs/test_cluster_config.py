@@ -111,3 +111,14 @@ def test_an_idle_worker_takes_a_task_like_its_last_one(tmp_path):
     taken = driver._claim(fresh)  # nothing like it ran: a task no other worker is set up for
     assert _signature(taken) not in {s.last for s in slots}
     ledger.close()
+
+
+def test_grouped_claims_are_refused_over_ray_by_the_one_rule(tmp_path, monkeypatch):
+    from vidstyle import batch
+
+    night = make_night(tmp_path)
+    monkeypatch.setattr("vidstyle.jobs.cluster.import_ray", lambda: None)
+    with pytest.raises(UsageError) as caught:
+        batch.run(night, cluster=ClusterConfig(), group_size=2)
+    assert caught.value.message() == "batch must be 1 or more (1 with ray), got 2"
+    assert not (tmp_path / "night.vidstyle-run").exists()

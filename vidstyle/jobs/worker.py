@@ -23,8 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from vidstyle.errors import InternalError, VidstyleError, WeightsError, param
+from vidstyle.jobs.executor import Executor
 from vidstyle.jobs.plan import Task
-from vidstyle.jobs.runner import Executor, StopFlag, Stopped, TaskReporter
+from vidstyle.jobs.stop import StopFlag, Stopped, TaskReporter
 from vidstyle.progress import NullReporter
 
 
