@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from vidstyle.config import FolderConfig
@@ -162,7 +163,7 @@ class FolderJob:
     manifest: Manifest
     batch: int
 
-    @property
+    @cached_property
     def todo(self) -> dict[str, Decision]:
         """The decisions that need the engine, by their item's name (the runner's task key)."""
         return {d.item.name: d for d in self.decisions if d.action == "run"}
