@@ -16,6 +16,7 @@ from pathlib import Path
 
 from vidstyle.errors import UsageError, render
 from vidstyle.jobs import jobfile as jobfile_module
+from vidstyle.jobs.engines import EngineFactory, default_engine_factory
 from vidstyle.jobs.ledger import Ledger, Row
 from vidstyle.jobs.plan import Task, plan
 from vidstyle.jobs.report import RunLog, write_report
@@ -89,15 +90,16 @@ def run(
     """
     if max_attempts < 1:
         raise UsageError(None, f"{{max_attempts}} must be at least 1, got {max_attempts}")
-    if group_size < 1 or (group_size > 1 and cluster is not None):
+    if group_size < 1:
         raise UsageError(None, f"{{batch}} must be 1 or more (1 with {{ray}}), got {group_size}")
     if cluster is not None:
-        from vidstyle.jobs.cluster import import_ray
+        from vidstyle.jobs import cluster as cluster_module
 
-        import_ray()  # one line saying how to install it, before any work
+        cluster_module.refuse(group_size)
+        cluster_module.import_ray()  # one line saying how to install it, before any work
     work = load_plan(path)
     if cluster is not None:
-        _refuse_passes(work)
+        cluster_module.refuse(group_size, work.tasks, work.path)  # what Ray refuses, one rule
     ledger = Ledger(work.run_dir / LEDGER_NAME, max_attempts)
     log = RunLog(work.run_dir / "run.log")
     try:
@@ -107,10 +109,7 @@ def run(
         stop = StopFlag(deadline=deadline)
         restore = stop_on_signals(stop)
 
-        def after_task() -> None:
-            for line in ledger.recovered:
-                log(f"recovered {line}")
-            ledger.recovered.clear()
+        def after_task() -> None:  # the recorder has logged what the claims recovered
             write_report(work.run_dir, ledger.rows(), f"vidstyle batch: {work.path.name}")
 
         try:
@@ -135,46 +134,12 @@ def run(
         log.close()
 
 
-def _refuse_passes(plan) -> None:
-    """Refuse clips of several passes before a Ray run: the workers get a clip's shots one by
-    one, in one forward sweep (long-term offsets work there; the passes go back over the whole
-    clip).
-
-    Raises:
-        UsageError: naming the job file and the first such job.
-    """
-    for task in plan.tasks:
-        if task.kind == "video" and task.video.passes > 1:
-            raise UsageError(plan.path, f"job {task.job!r}: {{passes}} above 1 does not run over "
-                             "{ray}", hint="run that job without {ray}")  # fmt: skip
-
-
 def _engine_factory(weights, cluster):
     if cluster is None:
         return default_engine_factory(weights)
-    from vidstyle.jobs.worker import EngineFactory
-
     return EngineFactory(weights)
 
 
-def default_engine_factory(weights: str | Path | None = None):
-    """Engines with the real VGG19 weights, loaded once per set of layers and precision."""
-    from vidstyle import weights as weights_module
-
-    source = weights_module.resolve(weights)
-    extractors: dict = {}
-
-    def make(method):
-        from vidstyle.engine.optimize import Engine, build_engine
-
-        key = (method.layers, method.precision)
-        if key in extractors:
-            return Engine(method, extractors[key])
-        engine = build_engine(method, source)
-        extractors[key] = engine.extractor
-        return engine
-
-    return make
 
 
 # ------------------------------------------------------------------------------------- status

@@ -25,6 +25,7 @@ from vidstyle.jobs.executor import Executor
 from vidstyle.jobs.ledger import Ledger
 from vidstyle.jobs.plan import Task
 from vidstyle.jobs.runner import RunResult, StopFlag, View, run_tasks, same_work
+from vidstyle.pipeline.styles import StyleSet, paths_of
 from vidstyle.progress import NullReporter, Reporter
 
 MakeEngine = Callable[[MethodConfig], object]  # a method -> an Engine
@@ -33,33 +34,9 @@ MakeEngine = Callable[[MethodConfig], object]  # a method -> an Engine
 Styles = Path | list[Path]  # one style painting, or several blended (``style_blend``)
 
 
-def style_paths(style: Styles) -> list[Path]:
-    """The style paintings as a list."""
-    return list(style) if isinstance(style, (list, tuple)) else [style]
-
-
-def load_style(style: Styles, method: MethodConfig | None = None):
-    """The style painting as HxWx3 uint8, or a list of them for several; their number is checked
-    against ``method.style_blend`` first.
-
-    Raises:
-        UsageError: no style, or ``style_blend`` gives another number of weights.
-    """
-    from vidstyle.media.images import load_image
-
-    paths = style_paths(style)
-    if not paths:
-        raise UsageError(None, "no style image", hint="give one with {style}")
-    if method is not None:
-        method.blend_weights(len(paths))
-    if isinstance(style, Path):
-        return load_image(style).rgb
-    return [load_image(path).rgb for path in paths]
-
-
 def style_stem(style: Styles) -> str:
     """The styles' names for a default output name: ``starry`` or ``starry+scream``."""
-    return "+".join(path.stem for path in style_paths(style))
+    return "+".join(path.stem for path in paths_of(style))
 
 
 def stylize_image(
@@ -80,12 +57,12 @@ def stylize_image(
     from vidstyle.media.formats import check_output
     from vidstyle.media.images import check_distinct, check_image
 
-    check_distinct([content, *style_paths(style)], output)
+    check_distinct([content, *paths_of(style)], output)
     check_output(output)
     check_image(content)
     executor, styles = _executor(make_engine, style, method)
-    task = Task("image", "image", "image", content, styles[0], output, blend=_blend(styles),
-                options=vars(method).copy(), steps=method.steps, name=content.name)  # fmt: skip
+    task = Task("image", "image", "image", content, styles.paths[0], output, blend=styles.blend,
+                method=method, steps=method.steps, name=content.name)  # fmt: skip
     executor.engine(method)
     _raise_failure(_run([task], executor, reporter, View(unit="images", estimates=False))[0])
     return executor.results[task.key]
@@ -118,41 +95,29 @@ def stylize_folder(
         )
     items = folder_pipeline.plan(input_dir, output, config)
     executor, styles = _executor(make_engine, style, method)
-    style_rgb = executor.style(_blend(styles) or styles[0])
-    job = folder_pipeline.prepare(items, output, config, style_rgb, method)
-    todo = {str(n): t for n, t in enumerate(job.todo)}
-    tasks = [_folder_task(key, t, styles, method, config.batch) for key, t in todo.items()]
-
-    def finished(task: Task) -> str | None:
-        redo = todo[task.key].redo
-        job.manifest.record(task.output, todo[task.key].fingerprint)
-        reason = folder_pipeline.REDO_REASONS.get(redo)
-        return None if reason is None else f"redone ({reason})"
-
+    job = folder_pipeline.prepare(items, output, config, styles, method)
+    tasks = [_folder_task(d, styles, method, config.batch, n)
+             for n, d in enumerate(job.todo.values())]  # fmt: skip
     if tasks:
         executor.engine(method)
-    settled = [folder_pipeline.settled(t) for t in job.tasks if t.action != "run"]
-    shown = _Settled(reporter or NullReporter(), settled)
+    shown = _Settled(reporter or NullReporter(), job.settled())
     view = View(unit="images", estimates=False, group_size=config.batch, group_key=same_work,
-                finished=finished)  # fmt: skip
+                finished=lambda task: job.finished(task.key))  # fmt: skip
     _, rows = _run(tasks, executor, shown, view)
-    ran = [folder_pipeline.outcome(todo[key], row.status, row.seconds, row.error)
-           for key, row in rows.items()]  # fmt: skip
-    by_source = {result.item.source: result for result in [*ran, *settled]}
-    return [by_source[t.item.source] for t in job.tasks]
+    return job.results({key: (row.status, row.seconds, row.error) for key, row in rows.items()})
 
 
-def _folder_task(key: str, todo, styles, method: MethodConfig, batch: int) -> Task:
-    """The runner's task for a folder's image; its working size (from the header) when images
-    are batched."""
+def _folder_task(decision, styles: StyleSet, method: MethodConfig, batch: int, position: int):
+    """The runner's task for a folder's image, keyed by its name; its working size (from the
+    header) when images are batched."""
     from vidstyle.media.images import fitted_size, probe_size
 
-    size = None
-    if batch > 1 and (found := probe_size(todo.item.source)) is not None:
+    item, size = decision.item, None
+    if batch > 1 and (found := probe_size(item.source)) is not None:
         size = fitted_size(*found, method.max_size)
-    return Task(key, "folder", "image", todo.item.source, styles[0], todo.item.output,
-                blend=_blend(styles), options=vars(method).copy(), steps=method.steps, size=size,
-                name=todo.item.name)  # fmt: skip
+    return Task(item.name, "folder", "image", item.source, styles.paths[0], item.output,
+                blend=styles.blend, method=method, steps=method.steps, position=position,
+                size=size, name=item.name)  # fmt: skip
 
 
 class _Settled:
@@ -195,12 +160,11 @@ def stylize_video(
         raise InputError(source, "no such file or folder")
     default = f"{source.stem}_{style_stem(style)}" + ("" if source.is_dir() else ".mp4")
     output = output or Path(default)
-    check_distinct([source, *style_paths(style)], output)
+    check_distinct([source, *paths_of(style)], output)
     check_outputs(source, output, config)
     executor, styles = _executor(make_engine, style, method, "restart" if restart else "refuse")
-    options = vars(method) | vars(config)
-    task = Task("video", "video", "video", source, styles[0], output, blend=_blend(styles),
-                options=options, name=source.name)  # fmt: skip
+    task = Task("video", "video", "video", source, styles.paths[0], output, blend=styles.blend,
+                method=method, video=config, name=source.name)  # fmt: skip
     executor.engine(method)
     view = View(unit="frames", estimates=False, inline=True)
     _raise_failure(_run([task], executor, reporter, view)[0])
@@ -208,20 +172,12 @@ def stylize_video(
 
 
 def _executor(make_engine: MakeEngine, style: Styles, method: MethodConfig, resume="auto"):
-    """An executor building engines with ``make_engine``, the style painting(s) already loaded
-    (and their number checked against ``style_blend``), and the style paths as a tuple."""
+    """An executor building engines with ``make_engine``, and the :class:`StyleSet` (read, and
+    its number checked against ``style_blend``), whose pixels the executor starts with."""
     executor = Executor(make_engine, resume)
-    pixels = load_style(style, method)
-    if isinstance(style, Path):
-        executor.styles[style] = pixels
-        return executor, (style,)
-    executor.styles.update(zip(style, pixels, strict=True))
-    return executor, tuple(style)
-
-
-def _blend(styles: tuple[Path, ...]) -> tuple[Path, ...]:
-    """A task's ``blend``: the styles when there are several, else none."""
-    return styles if len(styles) > 1 else ()
+    styles = StyleSet.load(style, method)
+    executor.styles.update(zip(styles.paths, styles.pixels, strict=True))
+    return executor, styles
 
 
 def _run(tasks: list[Task], executor: Executor, reporter: Reporter | None, view: View):

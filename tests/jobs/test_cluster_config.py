@@ -91,9 +91,10 @@ def test_plain_lines_and_the_live_display_show_each_worker():
 
 def test_an_idle_worker_takes_a_task_like_its_last_one(tmp_path):
     from vidstyle import batch
-    from vidstyle.jobs.driver import Driver, Slot, _signature
+    from vidstyle.jobs.backends.ray import RayBackend, Slot, _signature
     from vidstyle.jobs.ledger import Ledger
-    from vidstyle.jobs.runner import StopFlag
+    from vidstyle.jobs.recorder import Recorder
+    from vidstyle.progress import NullReporter
 
     plan = batch.load_plan(make_night(tmp_path))
     ledger = Ledger(plan.run_dir / "ledger.sqlite")
@@ -102,8 +103,8 @@ def test_an_idle_worker_takes_a_task_like_its_last_one(tmp_path):
     last = images[-1]  # b b.png ~ scream, style weight 0.1: the plan's last image
     slots = [Slot("w0", None, 1, last=_signature(images[0])), Slot("w1", None, 1)]
     slots[1].last = _signature(last)
-    driver = Driver(None, plan.tasks, ledger, slots, ClusterConfig(), None, StopFlag(), None,
-                    lambda line: None)  # fmt: skip
+    recorder = Recorder(ledger, lambda line: None, NullReporter())
+    driver = RayBackend(None, plan.tasks, slots, ClusterConfig(), recorder)
     assert driver._claim(slots[1]).key == last.key  # not the plan's first pending task
     assert driver._claim(slots[0]).key == images[0].key
     fresh = Slot("w2", None, 1)
@@ -111,3 +112,14 @@ def test_an_idle_worker_takes_a_task_like_its_last_one(tmp_path):
     taken = driver._claim(fresh)  # nothing like it ran: a task no other worker is set up for
     assert _signature(taken) not in {s.last for s in slots}
     ledger.close()
+
+
+def test_grouped_claims_are_refused_over_ray_by_the_one_rule(tmp_path, monkeypatch):
+    from vidstyle import batch
+
+    night = make_night(tmp_path)
+    monkeypatch.setattr("vidstyle.jobs.cluster.import_ray", lambda: None)
+    with pytest.raises(UsageError) as caught:
+        batch.run(night, cluster=ClusterConfig(), group_size=2)
+    assert caught.value.message() == "batch must be 1 or more (1 with ray), got 2"
+    assert not (tmp_path / "night.vidstyle-run").exists()

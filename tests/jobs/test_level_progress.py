@@ -5,7 +5,7 @@ def test_the_driver_passes_a_workers_level_events_to_its_lane():
     from types import SimpleNamespace
 
     from vidstyle.engine.ladder import Work
-    from vidstyle.jobs.driver import Driver
+    from vidstyle.jobs.backends.ray import RayBackend
 
     calls = []
     reporter = SimpleNamespace(
@@ -15,6 +15,6 @@ def test_the_driver_passes_a_workers_level_events_to_its_lane():
     )
     works = [Work(32, 48, 10, None, 1, 1), Work(64, 96, 10, 16, 24, 2)]
     events = [("start", "a.jpg", 20), ("level", 0, works), ("step", 10, 2.5), ("level", 1, works)]
-    Driver._events(SimpleNamespace(reporter=reporter), SimpleNamespace(lane="w2"), events)
+    RayBackend._events(SimpleNamespace(reporter=reporter), SimpleNamespace(lane="w2"), events)
     assert calls == [("start", "a.jpg", 20, "w2"), ("level", 0, 2, "w2"),
                      ("step", 10, 2.5, "w2"), ("level", 1, 2, "w2")]  # fmt: skip

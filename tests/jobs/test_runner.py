@@ -95,3 +95,21 @@ def test_an_inline_run_shows_nothing_of_its_own():
     recorder = Recorder()
     run_tasks(tasks, ledger, Executor(), recorder, view=View(estimates=False, inline=True))
     assert recorder.calls == [("start_item", "j: clip.mp4 ~ s", 0)]  # the task's own items only
+
+
+def test_a_signal_between_tasks_ends_the_run_with_the_signal_and_the_log_says_what_happened():
+    tasks = _tasks({"a": None, "b": None, "c": None})
+    ledger = Ledger(None, max_attempts=1)
+    ledger.sync(tasks)
+    stop, lines = StopFlag(), []
+
+    def after_task():  # a signal arrives while the report is written after the first task
+        stop.signal = 15
+
+    result = run_tasks(tasks, ledger, Executor(bad={"a"}), Recorder(), stop, after_task,
+                       lines.append)  # fmt: skip
+    assert (result.done, result.failed, result.signal) == (0, 1, 15)
+    assert result.stopped_by == "signal 15"
+    assert [r.status for r in ledger.rows()] == ["failed", "pending", "pending"]
+    assert lines == ["start a.png: image, 5 steps, to out/a.png",
+                     "failed a.png: a.png: cannot read it"]  # fmt: skip

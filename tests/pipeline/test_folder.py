@@ -358,17 +358,17 @@ def test_prepare_decides_before_any_work(tmp_path):
     style = np.asarray(Image.open(style_path))
     method = MethodConfig(max_size=24, steps=2)
     job = folder_pipeline.prepare(items, out, config, style, method)
-    assert [task.action for task in job.tasks] == ["run"] * 11 and not out.exists()
-    first = job.tasks[0]
+    assert [task.action for task in job.decisions] == ["run"] * 11 and not out.exists()
+    first = job.decisions[0]
     first.item.output.parent.mkdir(parents=True, exist_ok=True)
     first.item.output.write_bytes(b"x")
     job.manifest.record(first.item.output, first.fingerprint)
     again = folder_pipeline.prepare(items, out, config, style, method)
-    assert [task.action for task in again.tasks].count("skip") == 1
+    assert [task.action for task in again.decisions].count("skip") == 1
     other = folder_pipeline.prepare(items, out, config, style, method.replace(seed=5))
-    assert other.tasks[0].action == "run" and other.tasks[0].redo == "changed"
+    assert other.decisions[0].action == "run" and other.decisions[0].redo == "changed"
     limit = folder_pipeline.prepare(items, out, config, style, method.replace(memory_limit=2))
-    assert limit.tasks[0].action == "skip"
+    assert limit.decisions[0].action == "skip"
 
 
 def test_an_output_edited_after_a_run_with_other_options_counts_as_unrecorded(tmp_path, tiny):

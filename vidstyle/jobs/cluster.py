@@ -26,12 +26,15 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from vidstyle.errors import UsageError
-from vidstyle.jobs.driver import WORKER_RESTARTS, Driver, Slot
+from vidstyle.jobs.backends.ray import WORKER_RESTARTS, RayBackend, Slot
 from vidstyle.jobs.ledger import Ledger
+from vidstyle.jobs.loop import run_loop
 from vidstyle.jobs.plan import Task
-from vidstyle.jobs.runner import RunResult, StopFlag
+from vidstyle.jobs.recorder import Recorder, RunResult
+from vidstyle.jobs.stop import StopFlag
 from vidstyle.jobs.worker import Worker
 from vidstyle.progress import NullReporter, Reporter
 
@@ -75,6 +78,32 @@ def import_ray():
         raise UsageError(None, "{ray} needs Ray, which is not installed",
                          hint=INSTALL_HINT) from None  # fmt: skip
     return ray
+
+
+def refuse(group_size: int, tasks: list[Task] = (), path: Path | None = None) -> None:
+    """What a run over Ray refuses: the one rule, checked before any work.
+
+    - Grouped claims (``group_size`` above 1, ``--batch``): a worker runs one unit at a time and
+      the driver sends each image on its own (the affinity of a worker for its last style and
+      size already keeps its compiled graph and style targets warm).
+    - Clips of several passes (``passes`` above 1): the workers get a clip's shots one by one,
+      in one forward sweep (long-term offsets work there); the passes go back over the whole
+      clip, which no one worker holds.
+
+    Args:
+        group_size: images claimed together.
+        tasks: the plan (nothing to check before it is read).
+        path: the job file, named in the error.
+
+    Raises:
+        UsageError: naming the option (and the job file and its first such job).
+    """
+    if group_size > 1:
+        raise UsageError(None, f"{{batch}} must be 1 or more (1 with {{ray}}), got {group_size}")
+    for task in tasks:
+        if task.kind == "video" and task.video.passes > 1:
+            raise UsageError(path, f"job {task.job!r}: {{passes}} above 1 does not run over "
+                             "{ray}", hint="run that job without {ray}")  # fmt: skip
 
 
 def worker_name(lane: str, pid: int | None = None) -> str:
@@ -121,7 +150,7 @@ def run_cluster(
         ledger: the run's ledger; only this process writes it.
         config: the cluster and the workers.
         engine_factory: builds an engine for a method on a worker; must be picklable (a
-            module-level function, or :class:`vidstyle.jobs.worker.EngineFactory`).
+            module-level function, or :class:`vidstyle.jobs.engines.EngineFactory`).
         reporter: progress: the night's tasks, and one line per worker.
         stop: the deadline and the signal flag.
         after_task: called after every task.
@@ -141,10 +170,12 @@ def run_cluster(
         ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
     try:
         slots = _start_workers(ray, config, engine_factory, log)
-        driver = Driver(ray, tasks, ledger, slots, config, reporter or NullReporter(),
-                        stop or StopFlag(), after_task, log)  # fmt: skip
+        stop = stop or StopFlag()
+        recorder = Recorder(ledger, log, reporter or NullReporter(), stop.deadline,
+                            after=after_task, retry_lines=True)  # fmt: skip
+        backend = RayBackend(ray, tasks, slots, config, recorder, stop.deadline)
         try:
-            return driver.run()
+            return run_loop(backend, recorder, stop)
         finally:
             for slot in slots:
                 ray.kill(slot.handle, no_restart=True)

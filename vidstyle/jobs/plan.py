@@ -20,8 +20,9 @@ from vidstyle.errors import UsageError, VidstyleError
 from vidstyle.fsutil import is_temporary, same_file
 from vidstyle.jobs.jobfile import Job, JobFile
 from vidstyle.media.formats import IMAGE_SUFFIXES, format_suffix, output_suffix
-from vidstyle.media.images import fitted_size, load_image, probe_size
-from vidstyle.pipeline.fingerprint import fingerprint, pixels_digest, task_video_part
+from vidstyle.media.images import fitted_size, probe_size
+from vidstyle.pipeline.fingerprint import fingerprint, task_video_part
+from vidstyle.pipeline.styles import StyleSet
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg",
                             ".ts", ".mts", ".wmv", ".flv", ".3gp", ".ogv"})  # fmt: skip
@@ -39,7 +40,8 @@ class Task:
         style: the style image (the first of a blend).
         output: the result's path (a folder for a frame folder).
         variant: the swept options of this task, as text (empty without a sweep).
-        options: every option of the task, named as on the command line.
+        options: every option of the task, named as on the command line: what the ledger
+            keeps (the one place the options become a dict again).
         steps: optimization steps the task takes in all (every frame of a clip).
         pixels: working pixels of an image or of each frame (0 when the header is unreadable).
         position: the task's place in the plan.
@@ -49,6 +51,8 @@ class Task:
             the ``style_blend`` option.
         size: the working (width, height) of an image or of each frame (None when unknown).
         name: what progress lines call the task (empty: :attr:`label`'s default).
+        method: the method's options, parsed once.
+        video: a clip's options, parsed once.
     """
 
     key: str
@@ -66,6 +70,8 @@ class Task:
     size: tuple[int, int] | None = None
     name: str = ""
     blend: tuple[Path, ...] = ()
+    method: MethodConfig = MethodConfig()
+    video: VideoConfig = VideoConfig()
 
     @property
     def styles(self) -> tuple[Path, ...]:
@@ -83,20 +89,12 @@ class Task:
         return "\n".join(str(path) for path in self.styles)
 
     @property
-    def method(self) -> MethodConfig:
-        return MethodConfig.from_options(self.options)
-
-    @property
-    def video(self) -> VideoConfig:
-        return video_config(self.options)
-
-    @property
     def label(self) -> str:
         """A short name for progress lines: ``name``, else ``job: input ~ style (variant)``."""
         if self.name:
             return self.name
         variant = f" ({self.variant})" if self.variant else ""
-        weights = self.options.get("style_blend") if self.blend else None
+        weights = self.method.style_blend if self.blend else None
         if weights and "style_blend" not in self.variant:
             variant = f" [{_weights(weights)}]{variant}"
         return f"{self.job}: {self.source.name} ~ {self.style_name}{variant}"
@@ -118,8 +116,7 @@ def plan(jobfile: JobFile) -> list[Task]:
             items = _inputs(job)
             for style in job.styles:
                 if style not in style_digests:
-                    paths = style if isinstance(style, tuple) else [style]
-                    style_digests[style] = pixels_digest([load_image(p).rgb for p in paths])
+                    style_digests[style] = StyleSet.load(style).digest
             for variant in job.variants():
                 options = job.options | variant
                 MethodConfig.from_options(options), video_config(options)  # check them
@@ -189,7 +186,8 @@ def _task(job, source, relative, style, style_digest, variant, options, position
     key = fingerprint(source, style_digest, method, decides)
     size = (width, height) if pixels else None
     return Task(key, job.name, kind, source, style, output, label, dict(options), steps, pixels,
-                position, _work(height, width, method), size, blend=blend)  # fmt: skip
+                position, _work(height, width, method), size, blend=blend, method=method,
+                video=video_config(options))  # fmt: skip
 
 
 def _work(height: int, width: int, method: MethodConfig) -> str:

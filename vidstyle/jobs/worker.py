@@ -23,8 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from vidstyle.errors import InternalError, VidstyleError, WeightsError, param
+from vidstyle.jobs.executor import Executor
 from vidstyle.jobs.plan import Task
-from vidstyle.jobs.runner import Executor, StopFlag, Stopped, TaskReporter
+from vidstyle.jobs.stop import StopFlag, Stopped, TaskReporter
 from vidstyle.progress import NullReporter
 
 
@@ -48,25 +49,6 @@ class Unit:
     deadline: float | None = None
     carry: bool = False
     of: int = 0
-
-
-class EngineFactory:
-    """A picklable engine factory for workers: the VGG19 weights are resolved on the worker,
-    from its own node's sources, the first time an engine is needed."""
-
-    def __init__(self, weights: str | Path | None = None):
-        self.weights = weights
-        self.make = None
-
-    def __getstate__(self):
-        return {"weights": self.weights, "make": None}
-
-    def __call__(self, method):
-        if self.make is None:
-            from vidstyle.batch import default_engine_factory
-
-            self.make = default_engine_factory(self.weights)
-        return self.make(method)
 
 
 class Events(NullReporter):
@@ -102,7 +84,8 @@ class Worker:
     """A worker: runs units with its engine cache (see the module's docstring).
 
     Args:
-        engine_factory: builds an engine for a method; picklable (e.g. :class:`EngineFactory`).
+        engine_factory: builds an engine for a method; picklable (e.g.
+            :class:`vidstyle.jobs.engines.EngineFactory`).
         cpus: the CPUs Ray gives the worker: TensorFlow's thread pools are sized to them, so
             workers sharing a node do not oversubscribe it (0: TensorFlow's own choice).
     """
@@ -131,13 +114,13 @@ class Worker:
         self.halted = signum
         self.stop.signal = signum
 
-    def run(self, unit: Unit, style: bytes | None = None, data: bytes | None = None) -> dict:
+    def run(self, unit: Unit, style: list[bytes] | None = None, data: bytes | None = None) -> dict:
         """Run a unit. Never raises: the outcome says what happened.
 
         Args:
             unit: the work.
-            style: the style image's bytes when nothing is shared (a list, one per image of a
-                blend), else None.
+            style: the style images' bytes when nothing is shared (one per image of the task's
+                styles), else None.
             data: the input image's bytes when nothing is shared, else None.
 
         Returns:
@@ -150,7 +133,7 @@ class Worker:
         self.stop = StopFlag(deadline=unit.deadline, signal=self.halted)
         out = self.info()
         try:
-            for path, data_ in zip(unit.task.styles, _as_list(style)):
+            for path, data_ in zip(unit.task.styles, style or ()):
                 self._prime_style(path, data_)
             out |= self._shot(unit) if unit.shot is not None else self._image(unit, data)
             out["status"] = "done"
@@ -217,13 +200,6 @@ class Worker:
             raise _renamed(error, {local: path}) from None
         finally:
             local.unlink()
-
-
-def _as_list(style) -> list:
-    """The style bytes sent with a unit, one per style of the task (None: nothing sent)."""
-    if style is None:
-        return []
-    return list(style) if isinstance(style, (list, tuple)) else [style]
 
 
 def _renamed(error: VidstyleError, names: dict[Path, Path]) -> VidstyleError:

@@ -1,7 +1,9 @@
-"""A folder of images: walk it, mirror its tree, decide what to skip, redo or fail at once, and
-say what became of each image. The images left to stylize run as tasks through the runner
-(:mod:`vidstyle.controller`, :mod:`vidstyle.jobs.runner`): same-size images in groups of
-``batch``, each failing alone, each output recorded in the manifest as it finishes.
+"""A folder of images, the one module of the folder's work: walk it and mirror its tree
+(:func:`plan`), decide what to skip, redo or fail at once (:func:`prepare`, a :class:`Decision`
+per image), record each output in the manifest as it finishes (:meth:`FolderJob.finished`), and
+say what became of each image (:meth:`FolderJob.results`). The images left to stylize run as
+tasks through the runner (:mod:`vidstyle.controller`, :mod:`vidstyle.jobs.runner`), keyed by
+their names: same-size images in groups of ``batch``, each failing alone.
 
 Each output is written to a temporary name and renamed, so an output that exists is complete.
 A manifest in the output folder (:class:`Manifest`) records what made each output; a rerun skips
@@ -15,15 +17,15 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-
-import numpy as np
 
 from vidstyle.config import FolderConfig
 from vidstyle.errors import EncodeError, InputError, VidstyleError, param
 from vidstyle.fsutil import atomic_path, is_temporary
 from vidstyle.media.formats import IMAGE_SUFFIXES, check_output, output_suffix
 from vidstyle.pipeline.fingerprint import fingerprint, pixels_digest
+from vidstyle.pipeline.styles import pixels_of
 
 MANIFEST_NAME = ".vidstyle-manifest.json"  # hidden: a walk of the output folder passes it by
 REDO_REASONS = {
@@ -142,7 +144,7 @@ class Manifest:
 
 
 @dataclass(frozen=True)
-class Task:
+class Decision:
     """An item and what to do with it: ``run`` (``redo`` saying why an output is replaced),
     ``skip`` or ``fail`` (with the error)."""
 
@@ -155,20 +157,49 @@ class Task:
 
 @dataclass(frozen=True)
 class FolderJob:
-    """The tasks of a folder run and the manifest they are recorded in."""
+    """The decisions of a folder run and the manifest they are recorded in."""
 
-    tasks: list[Task]
+    decisions: list[Decision]
     manifest: Manifest
     batch: int
 
-    @property
-    def todo(self) -> list[Task]:
-        """The tasks that need the engine."""
-        return [task for task in self.tasks if task.action == "run"]
+    @cached_property
+    def todo(self) -> dict[str, Decision]:
+        """The decisions that need the engine, by their item's name (the runner's task key)."""
+        return {d.item.name: d for d in self.decisions if d.action == "run"}
+
+    def settled(self) -> list[ItemResult]:
+        """The results decided before any work: skipped, or failed at once."""
+        return [settled(d) for d in self.decisions if d.action != "run"]
+
+    def finished(self, name: str) -> str | None:
+        """Record the output of item ``name`` (now written) in the manifest.
+
+        Returns:
+            The status to show: None (``done``), or ``redone (<why>)`` when it replaced an
+            output the manifest did not vouch for.
+
+        Raises:
+            EncodeError: the manifest cannot be written.
+        """
+        decision = self.todo[name]
+        self.manifest.record(decision.item.output, decision.fingerprint)
+        reason = REDO_REASONS.get(decision.redo)
+        return None if reason is None else f"redone ({reason})"
+
+    def results(self, ran: dict[str, tuple[str, float, str | None]]) -> list[ItemResult]:
+        """What became of every item, in the folder's order.
+
+        Args:
+            ran: by item name, (status, seconds, reason) of each item that ran.
+        """
+        todo = self.todo
+        by_name = {name: outcome(todo[name], *how) for name, how in ran.items()}
+        by_name |= {result.item.name: result for result in self.settled()}
+        return [by_name[d.item.name] for d in self.decisions]
 
 
-def prepare(items: list[Item], output_dir: Path, config: FolderConfig, style: np.ndarray | list,
-            method) -> FolderJob:  # fmt: skip
+def prepare(items: list[Item], output_dir: Path, config: FolderConfig, style, method) -> FolderJob:
     """Decide for every item, before any work: skip it, run it, or fail it at once.
 
     An existing output is skipped only when the manifest vouches it was made from the same
@@ -180,39 +211,39 @@ def prepare(items: list[Item], output_dir: Path, config: FolderConfig, style: np
         items: from :func:`plan`.
         output_dir: the output folder (where the manifest lives).
         config: ``overwrite`` and ``batch``.
-        style: the style image's pixels.
+        style: the :class:`vidstyle.pipeline.styles.StyleSet` (or its pixels).
         method: the :class:`vidstyle.config.MethodConfig`.
     """
     manifest = Manifest(output_dir)
-    digest = pixels_digest(style)
+    digest = pixels_digest(pixels_of(style))
     owners: dict[Path, Item] = {}
-    tasks = []
+    decisions = []
     for item in items:
         owner = owners.setdefault(item.output, item)
         if owner is not item:
             error = EncodeError(item.output, f"is also the output of {owner.source}",
                                 hint="rename one of the two inputs")  # fmt: skip
-            tasks.append(Task(item, "fail", error=error))
+            decisions.append(Decision(item, "fail", error=error))
             continue
-        tasks.append(_task(item, manifest, digest, method, config.overwrite))
-    return FolderJob(tasks, manifest, config.batch)
+        decisions.append(_decide(item, manifest, digest, method, config.overwrite))
+    return FolderJob(decisions, manifest, config.batch)
 
 
-def _task(item: Item, manifest: Manifest, digest: str, method, overwrite: bool) -> Task:
+def _decide(item: Item, manifest: Manifest, digest: str, method, overwrite: bool) -> Decision:
     try:
         stamp = fingerprint(item.source, digest, method)
     except OSError as exc:
-        return Task(item, "fail", error=InputError(item.source, f"cannot read file: {exc}"))
+        return Decision(item, "fail", error=InputError(item.source, f"cannot read file: {exc}"))
     redo = None
     if item.output.is_file():
         redo = "overwrite" if overwrite else manifest.verdict(item.output, stamp)
         if redo == "same":
-            return Task(item, "skip", stamp)
+            return Decision(item, "skip", stamp)
     try:
         check_output(item.output)
     except VidstyleError as error:
-        return Task(item, "fail", stamp, error=error)
-    return Task(item, "run", stamp, redo)
+        return Decision(item, "fail", stamp, error=error)
+    return Decision(item, "run", stamp, redo)
 
 
 def _is_candidate(path: Path, relative: Path, output_root: Path) -> bool:
@@ -223,16 +254,18 @@ def _is_candidate(path: Path, relative: Path, output_root: Path) -> bool:
     return output_root not in path.resolve().parents
 
 
-def settled(task: Task) -> ItemResult:
-    """The result of a task decided in :func:`prepare` (not ``run``): skipped, or failed at
+def settled(decision: Decision) -> ItemResult:
+    """The result of a decision made in :func:`prepare` (not ``run``): skipped, or failed at
     once."""
-    if task.action == "skip":
-        return ItemResult(task.item, "skipped", reason="finished with the same input and options")
-    return ItemResult(task.item, "failed", reason=task.error.message(param))
+    if decision.action == "skip":
+        return ItemResult(decision.item, "skipped",
+                          reason="finished with the same input and options")  # fmt: skip
+    return ItemResult(decision.item, "failed", reason=decision.error.message(param))
 
 
-def outcome(task: Task, status: str, seconds: float, reason: str | None) -> ItemResult:
-    """The result of a task that ran: ``done`` (``redone`` saying why an output was replaced)
+def outcome(decision: Decision, status: str, seconds: float, reason: str | None) -> ItemResult:
+    """The result of an item that ran: ``done`` (``redone`` saying why an output was replaced)
     or ``failed`` with the reason (naming parameters as ``{name}``)."""
-    redone = task.redo if status == "done" else None
-    return ItemResult(task.item, status, seconds, None if status == "done" else reason, redone)
+    redone = decision.redo if status == "done" else None
+    return ItemResult(decision.item, status, seconds, None if status == "done" else reason,
+                      redone)  # fmt: skip

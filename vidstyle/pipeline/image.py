@@ -11,6 +11,7 @@ from vidstyle.config import MethodConfig
 from vidstyle.errors import TooLargeError, VidstyleError
 from vidstyle.media.formats import check_output
 from vidstyle.media.images import Picture, fit_longest, load_image, resize_to, save_image
+from vidstyle.pipeline.styles import pixels_of
 from vidstyle.progress import NullReporter, Reporter, level_callback, step_callback
 
 
@@ -33,8 +34,9 @@ Styles = np.ndarray | list[np.ndarray]  # one style painting, or several to blen
 
 
 def style_list(style: Styles) -> list[np.ndarray]:
-    """The style paintings as a list (one painting is a list of one)."""
-    return list(style) if isinstance(style, (list, tuple)) else [style]
+    """The style paintings as a list (one painting is a list of one; a
+    :class:`~vidstyle.pipeline.styles.StyleSet` gives its pixels)."""
+    return pixels_of(style)
 
 
 def targets_for(engine, style: Styles, content: np.ndarray):

@@ -1,6 +1,8 @@
-"""The driver of a batch over Ray: it sends units of work (an image task, a clip's shot) to idle
-workers, takes their outcomes into the ledger (it is the ledger's only writer), retries the work
-of a worker that died on another one, and passes the workers' progress on, one lane each.
+"""The Ray back end of the run loop (:mod:`vidstyle.jobs.loop`): its lanes are Ray workers. It
+claims for an idle worker the task that suits it best (or a waiting shot of a clip), sends units
+of work (an image task, a clip's shot), collects their outcomes into the run's recorder (this
+process is the ledger's only writer), retries the work of a worker that died on another one,
+and passes the workers' progress on, one lane each.
 
 See :mod:`vidstyle.jobs.cluster` for the cluster's side (workers, sizing) and the whole picture.
 """
@@ -11,11 +13,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vidstyle.errors import InternalError, VidstyleError, param, render
+from vidstyle.errors import InternalError, VidstyleError, param
 from vidstyle.fsutil import atomic_path
-from vidstyle.jobs.ledger import HEARTBEAT_SECONDS, Ledger
+from vidstyle.jobs.ledger import HEARTBEAT_SECONDS
 from vidstyle.jobs.plan import Task
-from vidstyle.jobs.runner import RunResult, estimate, work_left
+from vidstyle.jobs.recorder import Recorder
 from vidstyle.jobs.worker import Unit
 
 POLL_SECONDS = 0.5  # how often the driver collects progress from busy workers
@@ -63,54 +65,85 @@ class ClipRun:
     workers: dict = field(default_factory=dict)  # shot -> lane
 
 
-class Driver:
-    """Sends units to workers, takes their outcomes into the ledger, and shows progress."""
+class RayBackend:
+    """Sends units to workers and records their outcomes (see the module's docstring).
 
-    def __init__(self, ray, tasks, ledger: Ledger, slots, config, reporter, stop, after, log):
-        self.ray, self.ledger, self.slots, self.config = ray, ledger, slots, config
-        self.reporter, self.stop, self.after, self.log = reporter, stop, after, log
+    Args:
+        ray: the ``ray`` module.
+        tasks: the plan (already in the ledger).
+        slots: the workers.
+        config: the :class:`vidstyle.jobs.cluster.ClusterConfig`.
+        recorder: records every outcome (its ``shown`` gets one lane per worker).
+        deadline: epoch seconds after which a shot stops between frames, or None.
+    """
+
+    def __init__(self, ray, tasks, slots, config, recorder: Recorder, deadline=None):
+        self.ray, self.slots, self.config, self.recorder = ray, slots, config, recorder
+        self.ledger, self.log, self.reporter = recorder.ledger, recorder.log, recorder.shown
+        self.deadline = deadline
         self.by_key = {t.key: t for t in tasks}
-        self.busy: dict = {}  # ObjectRef -> Slot
+        self.running: dict = {}  # ObjectRef -> Slot
         self.clips: dict[str, ClipRun] = {}
         self.avoid: dict[str, set[str]] = {}  # task key -> lanes it died on
         self.styles: dict[tuple, object] = {}  # style paths -> ObjectRef of their bytes
-        self.faults: dict[str, list[str]] = {}  # task key -> what went wrong before a retry
-        self.result = RunResult()
-        self.halted = self.out_of_time = False
+        self.halted = False
         self.last_beat = time.monotonic()
 
-    # ----------------------------------------------------------------------------- the loop
+    # ------------------------------------------------------------------ the loop's interface
 
-    def run(self) -> RunResult:
-        rows = [r for r in self.ledger.rows() if r.status in ("pending", "running")]
-        self.reporter.begin(len(rows), "tasks")
-        self.reporter.remaining(work_left(self.ledger))
-        started = time.monotonic()
-        try:
-            while True:
-                self._halt_on_signal()
-                for slot in self.slots:
-                    if slot.idle and not self.halted:
-                        self._feed(slot)
-                if not self._restarting() and not self.busy:
-                    break
-                probes = {s.ready: s for s in self.slots if s.ready is not None}
-                waiting = list(self.busy) + list(probes)
-                ready, _ = self.ray.wait(waiting, num_returns=1, timeout=POLL_SECONDS)
-                for ref in ready:
-                    if ref in self.busy:
-                        self._collect(ref, self.busy.pop(ref))
-                    else:
-                        self._back(probes[ref])
-                self._progress()
-                self._heartbeat()
-            self._release_open_clips()
-        finally:
-            self.reporter.end()
-        if self.out_of_time and not self.result.stopped_by and self.ledger.count("pending"):
-            self.result.stopped_by = "deadline"
-        self.result.seconds = time.monotonic() - started
-        return self.result
+    def idle(self) -> list[Slot]:
+        """The workers that are up and have no unit."""
+        return [slot for slot in self.slots if slot.idle]
+
+    def claim(self, slot: Slot):
+        """A waiting shot of a clip under way, else the pending task that suits ``slot`` best."""
+        shot = self._waiting_shot(slot)
+        return shot if shot is not None else self._claim(slot)
+
+    def dispatch(self, slot: Slot, work) -> bool:
+        """Send a shot or an image to ``slot``; a clip is cut into shots (claimed next)."""
+        if isinstance(work, tuple):
+            run, index = work
+            of = sum(map(len, run.shots))
+            self._send(slot, Unit(run.task, index, run.shots[index], self.deadline, of=of))
+        elif work.kind == "image":
+            self._send(slot, Unit(work, deadline=self.deadline, carry=not self.config.shared_fs))
+        else:
+            self._open_clip(work)
+        return slot.unit is not None
+
+    def busy(self) -> bool:
+        """Units under way, or a worker coming back while work waits."""
+        return self._restarting() or bool(self.running)
+
+    def collect(self) -> None:
+        """Wait for a unit to end (or a poll period), record it, pass progress on."""
+        probes = {s.ready: s for s in self.slots if s.ready is not None}
+        waiting = list(self.running) + list(probes)
+        ready, _ = self.ray.wait(waiting, num_returns=1, timeout=POLL_SECONDS)
+        for ref in ready:
+            if ref in self.running:
+                self._collect(ref, self.running.pop(ref))
+            else:
+                self._back(probes[ref])
+        self._progress()
+        self._heartbeat()
+
+    def halt(self, signum: int) -> None:
+        """Ask every busy worker to stop at its next chunk of steps."""
+        self.halted = True
+        for slot in self.slots:
+            if slot.unit is not None:
+                slot.handle.halt.remote(signum)
+
+    def close(self) -> None:
+        """Clips left with shots not run (a stop): pending again, their finished shots kept."""
+        for run in list(self.clips.values()):
+            self.clips.pop(run.task.key)
+            if not run.failed:
+                self.recorder.left_open(run.task, run.seconds)
+
+    # -------------------------------------------------------------------------- workers
 
     def _restarting(self) -> bool:
         """Whether a worker is coming back while work waits (it may be work only it may take)."""
@@ -137,45 +170,6 @@ class Driver:
         slot.down, slot.probes, slot.pid, slot.host = False, 0, info["pid"], info["host"]
         self.log(f"worker {slot.lane} is back (pid {slot.pid} on {slot.host})")
 
-    def _release_open_clips(self) -> None:
-        """Clips left with shots not run (a stop): pending again, their finished shots kept."""
-        for run in list(self.clips.values()):
-            self.clips.pop(run.task.key)
-            if not run.failed:
-                self.ledger.release(run.task.key, run.seconds)
-                self.log(f"stopped {run.task.label}; it is pending again (finished shots kept)")
-
-    def _halt_on_signal(self) -> None:
-        if self.stop.signal is None or self.halted:
-            return
-        self.halted = True
-        self.result.signal = self.stop.signal
-        self.result.stopped_by = f"signal {self.stop.signal}"
-        for slot in self.slots:
-            if slot.unit is not None:
-                slot.handle.halt.remote(self.stop.signal)
-
-    # -------------------------------------------------------------------------- scheduling
-
-    def _feed(self, slot: Slot) -> None:
-        """Give an idle worker a waiting shot, else claim a task for it."""
-        while slot.unit is None:
-            shot = self._waiting_shot(slot)
-            if shot is not None:
-                run, index = shot
-                frames = run.shots[index]
-                of = sum(map(len, run.shots))
-                self._send(slot, Unit(run.task, index, frames, self.stop.deadline, of=of))
-                continue
-            task = self._claim(slot)
-            if task is None:
-                return
-            if task.kind == "image":
-                self._send(slot, Unit(task, deadline=self.stop.deadline,
-                                      carry=not self.config.shared_fs))  # fmt: skip
-            else:
-                self._open_clip(task)
-
     def _waiting_shot(self, slot: Slot):
         runs = [r for r in self.clips.values() if r.waiting and not (r.stopped or r.failed)]
         for run in sorted(runs, key=lambda r: _signature(r.task) != slot.last):
@@ -195,21 +189,16 @@ class Driver:
         """Claim, for this worker, the pending task that suits it best."""
         self.ledger.claim(keys=set())  # finds the tasks of dead processes; claims nothing
         pending = [r for r in self.ledger.rows() if r.status == "pending" and r.key in self.by_key]
-        fitting = [r for r in pending if self._fits(r.steps, r.pixels)]
-        self.out_of_time |= len(fitting) < len(pending)
+        fitting = [r for r in pending if self.recorder.fits(r.steps, r.pixels)]
         others = {s.last for s in self.slots if s is not slot}
         candidates = [self.by_key[r.key] for r in fitting if self._may_take(slot, r.key)]
         candidates.sort(key=lambda t: (_signature(t) != slot.last, _signature(t) in others))
         for task in candidates:
             if self.ledger.claim(keys={task.key}) == task.key:
-                self._log_recovered()
+                self.recorder.recovered()
                 return task
-        self._log_recovered()
+        self.recorder.recovered()
         return None
-
-    def _fits(self, steps: int, pixels: int) -> bool:
-        deadline = self.stop.deadline
-        return deadline is None or time.time() + estimate(self.ledger, steps, pixels) <= deadline
 
     def _open_clip(self, task: Task) -> None:
         """Cut a claimed clip into shots (the finished ones skipped), or finish it at once."""
@@ -226,7 +215,7 @@ class Driver:
             book = shots.ShotBook(task.output, print_)
             cut = shots.split(clip, task.video, task.method.max_size)
         except VidstyleError as error:
-            return self._failed(task, time.monotonic() - began, error.message(param), retry=False)
+            return self.recorder.failed(task, time.monotonic() - began, error, retry=False)
         run = ClipRun(task, clip, book, cut, seconds=time.monotonic() - began)
         run.waiting = [i for i, shot in enumerate(cut) if not book.done(shot)]
         self.log(f"start {task.label}: {len(cut)} shot(s) of {sum(map(len, cut))} frames, "
@@ -254,23 +243,21 @@ class Driver:
                     run.failed = True
                     if not run.running:
                         self.clips.pop(task.key)
-                return self._failed(task, 0.0, why, retry=False)
+                return self.recorder.failed(task, 0.0, why, retry=False)
         slot.unit, slot.began, slot.last = unit, time.monotonic(), _signature(task)
         what = task.label if unit.shot is None else f"{task.label} shot {unit.shot + 1}"
         if unit.shot is None:
-            self.log(f"start {task.label}: {task.kind}, {task.steps} steps, to {task.output}, "
-                     f"on {slot.lane}")  # fmt: skip
+            self.recorder.started(task, f", on {slot.lane}")
         else:
             self.clips[task.key].running += 1
             self.clips[task.key].workers[unit.shot] = slot.lane
             self.log(f"start {what} ({len(unit.frames)} frames) on {slot.lane}")
-        self.busy[slot.handle.run.remote(unit, style, data)] = slot
+        self.running[slot.handle.run.remote(unit, style, data)] = slot
 
     def _style_bytes(self, task: Task):
-        """The task's style image in the object store (a blend's images as one list), put once."""
+        """The task's style images' bytes in the object store (one list), put once."""
         if task.styles not in self.styles:
-            data = [path.read_bytes() for path in task.styles]
-            self.styles[task.styles] = self.ray.put(data if task.blend else data[0])
+            self.styles[task.styles] = self.ray.put([path.read_bytes() for path in task.styles])
         return self.styles[task.styles]
 
     # ------------------------------------------------------------------------------ outcomes
@@ -305,20 +292,17 @@ class Driver:
                     tmp.write_bytes(out["output"])
             except OSError as error:
                 why = f"{task.output}: cannot write: {error.strerror or error}"
-                return self._failed(task, seconds, why, retry=False)
+                return self.recorder.failed(task, seconds, why, retry=False)
         if status == "done":
             detail = (out.get("detail") or {}) | {"worker": slot.lane}
-            self.ledger.finish(task.key, seconds, self._detail(task, detail))
-            self._ended(task, "done", seconds, f"on {slot.lane}")
+            self.recorder.done(task, seconds, detail, f"on {slot.lane}")
         elif status == "stopped":
-            self.ledger.release(task.key, seconds)
-            self.log(f"stopped {task.label} ({out['why']}); it is pending again")
-            self.reporter.end_item(task.label, "stopped", seconds)
+            self.recorder.stopped(task, seconds, out["why"])
         elif status == "died":
             self.avoid.setdefault(task.key, set()).add(slot.lane)
-            self._failed(task, seconds, out["error"], retry=True)
+            self.recorder.failed(task, seconds, out["error"], retry=True)
         else:
-            self._failed(task, seconds, out["error"], retry=out.get("retry", False))
+            self.recorder.failed(task, seconds, out["error"], retry=out.get("retry", False))
 
     def _shot_outcome(self, unit: Unit, slot: Slot, out: dict) -> None:
         run = self.clips[unit.task.key]
@@ -336,23 +320,19 @@ class Driver:
             run.stopped = out["why"]
         elif out["status"] == "died" or out.get("retry"):
             self.avoid.setdefault(f"{unit.task.key}/{unit.shot}", set()).add(slot.lane)
-            attempts = self.ledger.add_attempt(unit.task.key, out["error"])
-            self.faults.setdefault(unit.task.key, []).append(f"{label}: {out['error']}")
+            attempts = self.recorder.shot_failed(unit.task, label, out["error"])
             if attempts > self.ledger.max_attempts:
                 run.failed = True
                 why = f"{out['error']}, {attempts - 1} attempts"
-                self._failed(unit.task, run.seconds, why, retry=False)
+                self.recorder.failed(unit.task, run.seconds, why, retry=False)
             else:
                 run.waiting.insert(0, unit.shot)
-                self.log(f"retry {label}: {render(out['error'])} (attempt {attempts})")
         else:
             run.failed = True
-            self._failed(unit.task, run.seconds, out["error"], retry=False)
+            self.recorder.failed(unit.task, run.seconds, out["error"], retry=False)
         if run.stopped and not run.running:
             self.clips.pop(unit.task.key)
-            self.ledger.release(unit.task.key, run.seconds)
-            self.log(f"stopped {unit.task.label} ({run.stopped}); it is pending again")
-            self.result.stopped_by = self.result.stopped_by or run.stopped
+            self.recorder.stopped(unit.task, run.seconds, run.stopped, shown=False)
         if run.failed and not run.running:
             self.clips.pop(unit.task.key, None)
 
@@ -362,48 +342,11 @@ class Driver:
         try:
             done = run.book.finish(run.clip, task.video, task.output)
         except VidstyleError as error:
-            return self._failed(task, run.seconds, error.message(param), retry=False)
+            return self.recorder.failed(task, run.seconds, error, retry=False)
         shots = [{"first": shot[0].index, "frames": len(shot), "worker": run.workers.get(i)}
                  for i, shot in enumerate(run.shots)]  # fmt: skip
         detail = {"report": str(done.report_path), "summary": done.summary, "shots": shots}
-        self.ledger.finish(task.key, run.seconds, self._detail(task, detail))
-        self._ended(task, "done", run.seconds, f"from {len(run.shots)} shot(s)")
-
-    def _detail(self, task: Task, detail: dict) -> dict:
-        """The report's detail of a finished task, with the faults it got over (for status)."""
-        faults = self.faults.pop(task.key, None)
-        return detail | {"faults": faults} if faults else detail
-
-    def _ended(self, task: Task, status: str, seconds: float, where: str) -> None:
-        self.result.done += status == "done"
-        self.log(f"{status} {task.label} {where} in {seconds:.1f}s")
-        self.reporter.end_item(task.label, status, seconds)
-        self._after()
-
-    def _failed(self, task: Task, seconds: float, message: str, retry: bool) -> None:
-        (self.ledger.fail if retry else self.ledger.give_up)(task.key, seconds, message)
-        row = next(r for r in self.ledger.rows() if r.key == task.key)
-        if row.status == "pending":
-            self.faults.setdefault(task.key, []).append(message)
-            self.log(f"retry {task.label}: {render(message)} (attempt {row.attempts})")
-            return
-        self.result.failed += 1
-        self.result.failures.append(message)
-        self.log(f"failed {task.label}: {render(message)}")
-        self.reporter.end_item(task.label, "failed", seconds)
-        self._after()
-
-    def _after(self) -> None:
-        self.reporter.remaining(work_left(self.ledger))
-        if self.after is not None:
-            self.after()
-
-    def _log_recovered(self) -> None:
-        for line in self.ledger.recovered:
-            self.log(f"recovered {line}")
-            key, reason = line.split(": ", 1)
-            self.faults.setdefault(key, []).append(reason)
-        self.ledger.recovered.clear()
+        self.recorder.done(task, run.seconds, detail, f"from {len(run.shots)} shot(s)")
 
     # ------------------------------------------------------------------------------ progress
 
@@ -425,7 +368,7 @@ class Driver:
     def _check_fatal(self, out: dict) -> None:
         if out.get("fatal"):
             self.halted = True  # no weights on a worker: every task would fail the same way
-            self.result.stopped_by = "error"
+            self.recorder.result.stopped_by = "error"
 
     def _events(self, slot: Slot, events: list[tuple]) -> None:
         for kind, *args in events:

@@ -1,0 +1,107 @@
+"""Stopping a run, and what a pipeline reports during one task.
+
+SIGINT (Ctrl-C) and SIGTERM set a flag (:func:`stop_on_signals`) that the next chunk of steps
+reads (:class:`TaskReporter`): the task goes back to ``pending`` and the run returns, for exit
+codes 130 and 143; a second Ctrl-C interrupts at once. At the deadline a clip under way stops
+between frames. The one-shot commands install no handlers (``StopFlag(watched=False)``).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from dataclasses import dataclass
+
+from vidstyle.jobs.plan import Task
+from vidstyle.progress import NullReporter, Reporter
+
+
+class Stopped(Exception):
+    """Raised at a chunk or frame boundary when the run must stop (signal or deadline)."""
+
+
+@dataclass
+class StopFlag:
+    """Why the run should stop: a signal number, or the deadline (epoch seconds) passing."""
+
+    deadline: float | None = None
+    signal: int | None = None
+    watched: bool = True  # False: nothing sets ``signal`` (no handlers), no need to read it often
+
+    def check_signal(self) -> None:
+        if self.signal is not None:
+            raise Stopped(f"signal {self.signal}")
+
+    def check_deadline(self) -> None:
+        if self.deadline is not None and time.time() >= self.deadline:
+            raise Stopped("deadline")
+
+
+class TaskReporter(NullReporter):
+    """What a pipeline reports during one task, passed on to the run's reporter: the steps of
+    each image or frame, with the stop flag read at every chunk and the deadline at every frame.
+
+    Args:
+        outer: the run's reporter.
+        task: the task (a group's first).
+        stop: the stop flag.
+        inline: the task's own items are the run's (one clip run alone: its frames are the run's
+            bar), so its ``begin``, ``end_item`` and ``end`` are passed on too and its items keep
+            their names.
+    """
+
+    def __init__(self, outer: Reporter, task: Task, stop: StopFlag, inline: bool = False):
+        self.outer, self.task, self.stop, self.inline = outer, task, stop, inline
+        self.frames: int | None = None
+
+    @property
+    def wants_steps(self) -> bool:
+        """The stop flag is read at every chunk, unless nothing can set it (a one-shot run)."""
+        return self.stop.watched or getattr(self.outer, "wants_steps", True)
+
+    def begin(self, total: int | None, unit: str) -> None:
+        self.frames = total
+        if self.inline:
+            self.outer.begin(total, unit)
+
+    def start_item(self, name: str, steps: int) -> None:
+        self.stop.check_signal()
+        if self.task.kind == "video":
+            self.stop.check_deadline()  # a clip stops between frames at the deadline
+            if not self.inline:
+                of = f"/{self.frames}" if self.frames else ""
+                name = f"{self.task.label} {name}{of}"
+        self.outer.start_item(name, steps)
+
+    def step(self, done: int, loss: float) -> None:
+        self.outer.step(done, loss)
+        self.stop.check_signal()
+
+    def level(self, index: int, works: list) -> None:
+        self.outer.level(index, works)
+
+    def end_item(self, name: str, status: str, seconds: float) -> None:
+        if self.inline:
+            self.outer.end_item(name, status, seconds)
+
+    def end(self) -> None:
+        if self.inline:
+            self.outer.end()
+
+
+def stop_on_signals(stop: StopFlag):
+    """Install SIGINT and SIGTERM handlers that set ``stop.signal`` (a second Ctrl-C interrupts
+    at once); returns a function that puts the old handlers back. Only in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    old = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def handler(signum, frame):
+        if stop.signal is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.signal = signum
+
+    for sig in old:
+        signal.signal(sig, handler)
+    return lambda: [signal.signal(sig, previous) for sig, previous in old.items()]
