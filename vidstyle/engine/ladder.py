@@ -8,16 +8,7 @@ here, as they were before the planner had a module of its own.
 from __future__ import annotations
 
 from vidstyle.engine import memory
-from vidstyle.engine.levels import (  # noqa: F401 - their old home
-    AUTO_ABOVE,
-    AUTO_START,
-    MIN_SIDE,
-    Level,
-    auto_factors,
-    levels,
-    split_steps,
-    split_weighted,
-)
+from vidstyle.engine.levels import Level, levels  # noqa: F401 - their old home
 from vidstyle.engine.planner import (  # noqa: F401 - their old home
     STATE_IMAGES,
     VGG19,

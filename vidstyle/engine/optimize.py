@@ -64,12 +64,8 @@ class Engine:
         memory_note: why the budget is unknown, one line naming parameters as ``{name}``.
     """
 
-    def __init__(
-        self,
-        method: MethodConfig,
-        extractor: FeatureExtractor,
-        device: devices.Device | None = None,
-    ):
+    def __init__(self, method: MethodConfig, extractor: FeatureExtractor,
+                 device: devices.Device | None = None):  # fmt: skip
         self.method = method
         self.extractor = extractor
         self.traces = 0  # compilations of the Adam chunk and of the L-BFGS chunk
@@ -79,7 +75,7 @@ class Engine:
         self._style_cache: dict[tuple, StyleTargets] = {}
         self._tilings: dict[int, tiling.Tiled] = {}
         self._run = tf.function(self._run_steps, autograph=False)
-        self._value_grad = tf.function(self._value_and_grad, autograph=False)
+        self._value_grad = tf.function(self._loss_and_grad, autograph=False)  # for L-BFGS
         self._lbfgs_run = tf.function(self._lbfgs_steps, autograph=False)
         self._losses = tf.function(self._loss_terms, autograph=False)
 
@@ -108,11 +104,9 @@ class Engine:
                 size = [max(self.extractor.min_side, round(n * factor)) for n in style.shape[:2]]
                 style = resized(style, size, "bilinear")
             tiled = self._tiled(self.planner.tile(*style.shape[:2]))  # a print-size style: tiled
-            grams = (
-                tiled.grams(to_tensor(style))
-                if tiled is not None
-                else [losses.gram(f) for f in self.extractor(to_tensor(style))[n_content:]]
-            )
+            image = to_tensor(style)
+            grams = (tiled.grams(image) if tiled is not None else
+                     [losses.gram(f) for f in self.extractor(image)[n_content:]])  # fmt: skip
             self._style_cache[key] = StyleTargets(tuple(grams))
         return self._style_cache[key] if cache else self._style_cache.pop(key)
 
@@ -334,16 +328,12 @@ class Engine:
         _, x, m, v, t, bad, loss = tf.while_loop(lambda i, *_: i < n, step, start)
         return x, m, v, t, bad, loss
 
-    def _value_and_grad(self, x, params, content_targets, style_grams, warped, mask):
-        """Per-image losses, the gradient and the finite flags (for L-BFGS)."""
-        return self._loss_and_grad(x, params, content_targets, style_grams, warped, mask)
-
     def _lbfgs_steps(self, state, n, params, content_targets, style_grams, warped, mask):
         """``n`` L-BFGS iterations (:mod:`vidstyle.engine.lbfgs`), each image its own problem."""
         self.traces += 1  # runs only while tracing: counts compilations
 
         def value_and_grad(x):
-            return self._value_and_grad(x, params, content_targets, style_grams, warped, mask)
+            return self._loss_and_grad(x, params, content_targets, style_grams, warped, mask)
 
         return lbfgs.iterate(value_and_grad, lbfgs.State(*state), n)
 

@@ -55,6 +55,11 @@ class Request:
         return dataclasses.replace(self, **changes)
 
     @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of the content, and of the result."""
+        return self.content.shape
+
+    @property
     def batch(self) -> int:
         """How many images are optimized together."""
         return self.content.shape[0] if self.content.ndim == 4 else 1
