@@ -127,8 +127,9 @@ def run_one(mode: str, size: str, args: argparse.Namespace) -> dict:
     method = MethodConfig(optimizer=args.optimizer, steps=steps, scales=MODES[mode],
                           max_size=0, memory_limit=limit)  # fmt: skip
     engine = load_engine(method)
-    tiled = tiling.for_size(engine, *content.shape[:2])
-    tiles = 0 if tiled is None else len(tiled.tiles(*content.shape[:2]))
+    tile = engine.planner.tile(*content.shape[:2])
+    tiles = 0 if tile is None else len(tiling.plan_tiles(*content.shape[:2], tile,
+                                                         engine.planner.margin))  # fmt: skip
     targets = engine.style_targets(style_for(style, content.shape, 1.0))
     plan = levels(*content.shape[:2], steps, method.scales)
     started, cpu = time.perf_counter(), time.process_time()
@@ -147,7 +148,7 @@ def run_one(mode: str, size: str, args: argparse.Namespace) -> dict:
         coarse[side] = measure.losses(small, small_content, small_targets)["style"]
     return {"mode": mode, "size": size, "steps": [lv.steps for lv in plan],
             "seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1),
-            "peak_gib": round(peak, 2), "tile": tiled and tiled.tile, "tiles": tiles,
+            "peak_gib": round(peak, 2), "tile": tile, "tiles": tiles,
             "untiled_estimate_gib": round(memory.needed_bytes(*content.shape[:2], args.optimizer)
                                           / memory.GIB, 1),
             "levels": [max(lv.height, lv.width) for lv in plan],

@@ -8,7 +8,7 @@ from PIL import Image
 from tinyvgg import tiny_engine
 
 from vidstyle.config import MethodConfig
-from vidstyle.engine import ladder
+from vidstyle.engine import ladder, planner
 from vidstyle.pipeline.image import stylize_file
 
 SHALLOW = MethodConfig(content_layers=("block3_conv2",),
@@ -76,7 +76,7 @@ def test_a_run_of_one_untiled_level_tells_no_levels():
 
 
 def test_a_tiled_level_is_told_with_its_tiles(monkeypatch):
-    monkeypatch.setattr(ladder, "MIN_TILE", 8)
+    monkeypatch.setattr(planner, "MIN_TILE", 8)
     engine = tiny_engine(SHALLOW.replace(scales=2, steps=4, learning_rate=0.05))
     engine.memory_budget = int(0.02 * 2**30)  # 96x128 takes tiles of 36 px (see test_tiling)
     events = _stylize(engine, textured(96, 128, seed=1))

@@ -7,7 +7,7 @@ from conftest import textured
 
 from vidstyle import load_engine
 from vidstyle.config import MethodConfig
-from vidstyle.engine import ladder, tiling
+from vidstyle.engine import levels, tiling
 from vidstyle.engine.inputs import to_tensor
 
 pytestmark = pytest.mark.real_weights
@@ -19,8 +19,8 @@ def engine(real_weights):
 
 
 def test_the_automatic_ladder_runs_and_lowers_the_loss(engine, monkeypatch):
-    monkeypatch.setattr(ladder, "AUTO_ABOVE", 64)
-    monkeypatch.setattr(ladder, "AUTO_START", 48)
+    monkeypatch.setattr(levels, "AUTO_ABOVE", 64)
+    monkeypatch.setattr(levels, "AUTO_START", 48)
     content = textured(72, 96, seed=1)
     style = engine.style_targets(textured(96, 96, seed=2))
     out = engine.stylize(content, style, steps=12)

@@ -7,7 +7,8 @@ from conftest import textured
 from tinyvgg import tiny_engine
 
 from vidstyle.config import MethodConfig
-from vidstyle.engine import ladder, lbfgs, schedule
+from vidstyle.engine import lbfgs, schedule
+from vidstyle.engine import levels as levelmath
 from vidstyle.engine.optimize import Temporal
 from vidstyle.errors import UsageError
 
@@ -144,8 +145,8 @@ def test_two_scales_return_the_working_size_and_lower_the_loss(optimizer):
 
 
 def test_automatic_levels_run_coarse_to_fine_in_the_engine(monkeypatch):
-    monkeypatch.setattr(ladder, "AUTO_ABOVE", 64)
-    monkeypatch.setattr(ladder, "AUTO_START", 48)
+    monkeypatch.setattr(levelmath, "AUTO_ABOVE", 64)
+    monkeypatch.setattr(levelmath, "AUTO_START", 48)
     engine = tiny_engine(MethodConfig(learning_rate=0.05))  # scales 0: automatic
     content = textured(72, 96, seed=1)
     out, reports = _run(engine, content, steps=30)

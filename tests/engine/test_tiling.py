@@ -7,7 +7,7 @@ from conftest import textured
 from tinyvgg import tiny_engine
 
 from vidstyle.config import MethodConfig
-from vidstyle.engine import ladder, memory, tiling
+from vidstyle.engine import ladder, memory, planner, tiling
 from vidstyle.engine.inputs import to_tensor, to_uint8
 from vidstyle.errors import TooLargeError
 
@@ -56,18 +56,23 @@ def test_tiles_cover_the_image_once_and_crops_stay_inside():
     assert (cover == 1).all()
 
 
+def _choose_tile(height, width, optimizer, budget, extractor):
+    unit, margin = tiling.stride(extractor), tiling.halo(extractor)
+    return planner.choose_tile(height, width, optimizer, budget, unit, margin)
+
+
 def test_tile_chosen_from_the_budget_down_to_the_smallest():
     extractor = tiny_engine().extractor
     gib = 2**30
-    big = tiling.choose_tile(3072, 4096, "adam", 8 * gib, extractor)
+    big = _choose_tile(3072, 4096, "adam", 8 * gib, extractor)
     assert big is not None and big % 16 == 0 and big < 4096
-    assert tiling.choose_tile(512, 512, "adam", 100 * gib, extractor) >= 512  # one tile
-    assert tiling.choose_tile(3072, 4096, "adam", gib // 4, extractor) is None
+    assert _choose_tile(512, 512, "adam", 100 * gib, extractor) >= 512  # one tile
+    assert _choose_tile(3072, 4096, "adam", gib // 4, extractor) is None
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
 def test_an_image_over_the_budget_is_tiled_with_the_untiled_result(optimizer, monkeypatch):
-    monkeypatch.setattr(ladder, "MIN_TILE", 8)
+    monkeypatch.setattr(planner, "MIN_TILE", 8)
     method = SHALLOW.replace(optimizer=optimizer, learning_rate=0.05, scales=1)
     untiled, tiled = tiny_engine(method), tiny_engine(method)
     untiled.memory_budget, tiled.memory_budget = None, int(0.02 * 2**30)
@@ -75,7 +80,7 @@ def test_an_image_over_the_budget_is_tiled_with_the_untiled_result(optimizer, mo
     with pytest.raises(TooLargeError):  # untiled it would be refused
         memory.check(None, 96, 128, optimizer, tiled.memory_budget)
     tiled.check_fits(None, 96, 128)  # tiled it is not
-    assert tiling.for_size(tiled, 96, 128).tile == {"adam": 36, "lbfgs": 24}[optimizer]
+    assert tiled.planner.tile(96, 128) == {"adam": 36, "lbfgs": 24}[optimizer]
     if optimizer == "lbfgs":
         expected = untiled.stylize(content, untiled.style_targets(style), steps=6)
     else:  # Adam's sign-like step turns round-off at near-zero gradients into whole levels, and
@@ -110,7 +115,7 @@ def test_the_plan_of_levels_and_tiles_agrees_with_the_engine_and_fits_the_budget
     assert [max(w.height, w.width) for w in works] == [512, 724, 1024, 1448, 2048, 2896, 4096]
     assert works[0].tile is None and works[-1].tile is not None and works[-1].tiles > 1
     assert all(w.needed <= 8 * gib for w in works)
-    assert works[-1].tile == tiling.choose_tile(
+    assert works[-1].tile == _choose_tile(
         3072, 4096, "adam", 8 * gib, tiny_engine().extractor
     )
     assert all(w.tile is None for w in ladder.describe(3072, 4096, method, None))
@@ -119,10 +124,10 @@ def test_the_plan_of_levels_and_tiles_agrees_with_the_engine_and_fits_the_budget
 
 
 def test_a_style_over_the_budget_gets_the_same_targets_in_tiles(monkeypatch):
-    monkeypatch.setattr(ladder, "MIN_TILE", 8)
+    monkeypatch.setattr(planner, "MIN_TILE", 8)
     untiled, tiled = tiny_engine(SHALLOW), tiny_engine(SHALLOW)
     untiled.memory_budget, tiled.memory_budget = None, int(0.02 * 2**30)
     style = textured(96, 128, seed=3)
-    assert tiling.for_size(tiled, 96, 128) is not None
+    assert tiled.planner.tile(96, 128) is not None
     for a, b in zip(untiled.style_targets(style).grams, tiled.style_targets(style).grams):
         np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-5, atol=1e-6 * np.abs(a).max())

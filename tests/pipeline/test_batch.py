@@ -138,9 +138,7 @@ def test_a_quiet_run_gives_the_engine_no_on_step(tmp_path, spy_engine):
     engine, _ = spy_engine
     seen = []
     stylize = engine.stylize
-    engine.stylize = lambda *args, **kwargs: (
-        seen.append(kwargs["on_step"]) or stylize(*args, **kwargs)
-    )
+    engine.stylize = lambda request: seen.append(request.on_step) or stylize(request)
     photo = _photos(tmp_path)[1]
     stylize_files(engine, [(photo, tmp_path / "out.png")], textured(40, 40, seed=9), NullReporter())
     assert seen == [None]  # nothing will read the loss back from the device

@@ -142,10 +142,10 @@ class Counting:
     def __getattr__(self, name):
         return getattr(self.engine, name)
 
-    def stylize(self, *args, **kwargs):
+    def stylize(self, request):
         self.calls += 1
-        self.runs.append((kwargs["steps"], kwargs.get("learning_rate")))
-        return self.engine.stylize(*args, **kwargs)
+        self.runs.append((request.steps, request.learning_rate))
+        return self.engine.stylize(request)
 
 
 class Stopping(NullReporter):

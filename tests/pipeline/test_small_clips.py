@@ -48,3 +48,25 @@ def test_the_report_gives_each_frames_crispness_and_style_loss(engine, tmp_path)
     assert result.summary["crispness_kept"] == pytest.approx(
         np.mean(crisp[-2:]) / np.mean(crisp[:2])
     )
+
+
+def test_a_stop_ends_a_clip_between_chunks_and_keeps_the_frames_done(engine, tmp_path):
+    from clipmaker import pan_frames
+
+    class Halt(Exception):
+        pass
+
+    source, out = tmp_path / "pan.mp4", tmp_path / "out.mp4"
+    write_clip(source, pan_frames((48, 32), 4), fps=12)
+    calls = []
+
+    def stop():  # one chunk per frame: the third frame's stops the run
+        calls.append(1)
+        if len(calls) == 3:
+            raise Halt
+
+    with pytest.raises(Halt):
+        stylize_clip(engine, source, np.full((20, 20, 3), 80, np.uint8), out,
+                     VideoConfig(steps_next=1), stop=stop)  # fmt: skip
+    frames = out.with_name(out.name + ".vidstyle-work") / "frames"
+    assert sorted(p.name for p in frames.iterdir()) == ["000000.png", "000001.png"]

@@ -46,6 +46,16 @@ class Temporal:
     weight: float
 
 
+def temporal_tensors(x: tf.Tensor, temporal: Temporal | None):
+    """The temporal term as tensors for images ``x``: (warped [1, H, W, 3], mask [1, H, W],
+    weight); zeros and weight 0 without one."""
+    if temporal is None:
+        return tf.zeros_like(x), tf.zeros(tf.shape(x)[:3]), 0.0
+    warped = tf.constant(temporal.warped[None], tf.float32)
+    mask = tf.constant(temporal.mask[None], tf.float32)
+    return warped, mask, float(temporal.weight)
+
+
 def compute_dtype(precision: str) -> str:
     """The convolutions' dtype: float32, or float16 on a GPU / bfloat16 on a CPU for ``mixed``."""
     if precision != "mixed":

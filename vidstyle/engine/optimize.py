@@ -9,7 +9,10 @@ L-BFGS (:mod:`vidstyle.engine.lbfgs`) runs the same way: its state (image, loss,
 correction pairs) goes in and out of one ``tf.function`` running a chunk of iterations, on the same
 loss as Adam's.
 
-Both run over the levels of :mod:`vidstyle.engine.schedule` (coarse to fine, early stop). Each
+Both run over the levels that :class:`vidstyle.engine.planner.Planner` gives (coarse to fine, each
+tiled or not; :mod:`vidstyle.engine.schedule` carries the image up), in chunks of steps between
+which the request's ``stop`` is called and the loss read only when wanted
+(:mod:`vidstyle.engine.stepping`). Each
 evaluation also computes whether the loss terms and the gradient are finite; the flags stay on the
 device and are read once per level (:mod:`vidstyle.engine.numerics`). A GPU running out of memory
 (``ResourceExhaustedError``) becomes a :class:`TooLargeError` for that image or batch.
@@ -17,15 +20,13 @@ device and are read once per level (:mod:`vidstyle.engine.numerics`). A GPU runn
 
 from __future__ import annotations
 
-import functools
 import hashlib
-from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
 
 from vidstyle.config import MethodConfig
-from vidstyle.engine import colors, ladder, lbfgs, losses, memory, numerics, schedule, tiling
+from vidstyle.engine import colors, lbfgs, losses, memory, numerics, schedule, tiling
 from vidstyle.engine import device as devices
 from vidstyle.engine.inputs import (
     Problem,
@@ -34,17 +35,17 @@ from vidstyle.engine.inputs import (
     compute_dtype,
     enlarged,
     resized,
+    temporal_tensors,
     to_tensor,
     to_uint8,
 )
 from vidstyle.engine.model import FeatureExtractor
-from vidstyle.errors import TooLargeError
+from vidstyle.engine.planner import Planner
+from vidstyle.engine.request import OnStep, Request, Stop
+from vidstyle.engine.stepping import ADAM_WINDOW, LBFGS_WINDOW, STEPS_PER_CALL, run_chunks
 
-OnStep = Callable[[int, float], None]
-OnLevel = Callable[[int, list[ladder.Work]], None]  # (level index, every level's work)
-STEPS_PER_CALL = 10
-ADAM_WINDOW = 50  # steps over which the early stop compares the loss (5 chunks)
-LBFGS_WINDOW = 10  # iterations over which the early stop compares the loss (1 chunk)
+__all__ = ["STEPS_PER_CALL", "Engine", "Request", "Temporal", "build_engine", "compute_dtype",
+           "to_tensor", "to_uint8"]  # fmt: skip
 
 
 class Engine:
@@ -57,27 +58,35 @@ class Engine:
             free memory read before TensorFlow reserved any); set up here when None.
 
     Attributes:
-        memory_budget: bytes an optimization may use, None when unknown (nothing refused).
+        planner: what fits, with which levels and tiles (:class:`Planner`).
+        memory_budget: bytes an optimization may use, None when unknown (nothing refused); the
+            planner's, and may be set.
         memory_note: why the budget is unknown, one line naming parameters as ``{name}``.
     """
 
-    def __init__(
-        self,
-        method: MethodConfig,
-        extractor: FeatureExtractor,
-        device: devices.Device | None = None,
-    ):
+    def __init__(self, method: MethodConfig, extractor: FeatureExtractor,
+                 device: devices.Device | None = None):  # fmt: skip
         self.method = method
         self.extractor = extractor
         self.traces = 0  # compilations of the Adam chunk and of the L-BFGS chunk
         self.device = device or devices.configure(precision=method.precision)
-        self.memory_budget, self.memory_note = memory.budget(method.memory_limit, self.device)
+        budget, self.memory_note = memory.budget(method.memory_limit, self.device)
+        self.planner = Planner(method, budget, [op.kind for op in extractor.ops])
         self._style_cache: dict[tuple, StyleTargets] = {}
         self._tilings: dict[int, tiling.Tiled] = {}
         self._run = tf.function(self._run_steps, autograph=False)
-        self._value_grad = tf.function(self._value_and_grad, autograph=False)
+        self._value_grad = tf.function(self._loss_and_grad, autograph=False)  # for L-BFGS
         self._lbfgs_run = tf.function(self._lbfgs_steps, autograph=False)
         self._losses = tf.function(self._loss_terms, autograph=False)
+
+    @property
+    def memory_budget(self) -> int | None:
+        """Bytes an optimization may use, None when unknown (the planner's budget)."""
+        return self.planner.budget
+
+    @memory_budget.setter
+    def memory_budget(self, value: int | None) -> None:
+        self.planner.budget = value
 
     # --------------------------------------------------------------------------------- targets
 
@@ -94,12 +103,10 @@ class Engine:
                 factor = self.extractor.min_side / short
                 size = [max(self.extractor.min_side, round(n * factor)) for n in style.shape[:2]]
                 style = resized(style, size, "bilinear")
-            tiled = tiling.for_size(self, *style.shape[:2])  # a print-size style: in tiles
-            grams = (
-                tiled.grams(to_tensor(style))
-                if tiled is not None
-                else [losses.gram(f) for f in self.extractor(to_tensor(style))[n_content:]]
-            )
+            tiled = self._tiled(self.planner.tile(*style.shape[:2]))  # a print-size style: tiled
+            image = to_tensor(style)
+            grams = (tiled.grams(image) if tiled is not None else
+                     [losses.gram(f) for f in self.extractor(image)[n_content:]])  # fmt: skip
             self._style_cache[key] = StyleTargets(tuple(grams))
         return self._style_cache[key] if cache else self._style_cache.pop(key)
 
@@ -107,135 +114,102 @@ class Engine:
         return self.extractor(content)[: len(self.method.content_layers)]
 
     def check_fits(self, path, height: int, width: int, batch: int = 1) -> None:
-        """Refuse up front an image (or batch) too large for the memory budget.
+        """Refuse up front an image (or batch) too large for the memory budget, even tiled
+        (:meth:`Planner.check`).
 
         Raises:
             TooLargeError: naming ``path`` and the largest ``--max-size`` that fits.
         """
-        m = self.method
-        try:
-            memory.check(path, height, width, m.optimizer, self.memory_budget, batch, m.precision)
-        except TooLargeError:
-            if (
-                batch > 1 or tiling.for_size(self, height, width) is None
-            ):  # not even the smallest tile
-                raise
+        self.planner.check(path, height, width, batch)
+
+    def _tiled(self, tile: int | None) -> tiling.Tiled | None:
+        """The tiled loss for a tile side (one kept per side), None untiled."""
+        if tile is None:
+            return None
+        if tile not in self._tilings:
+            n_content = len(self.method.content_layers)
+            self._tilings[tile] = tiling.Tiled(self.extractor, n_content, tile)
+        return self._tilings[tile]
 
     # ------------------------------------------------------------------------------ optimizing
 
-    def stylize(
-        self,
-        content: np.ndarray,
-        style: StyleTargets,
-        init: np.ndarray | None = None,
-        steps: int | None = None,
-        temporal: Temporal | None = None,
-        on_step: OnStep | None = None,
-        on_level: OnLevel | None = None,
-        learning_rate: float | None = None,
-    ) -> np.ndarray:
+    def stylize(self, request: Request | np.ndarray, targets: StyleTargets | None = None,
+                **fields) -> np.ndarray:  # fmt: skip
         """Optimize an image (or a batch of same-size images) towards content and style.
 
         The optimizer, the coarse-to-fine levels and the early stop are the method's
         (``optimizer``, ``scales``, ``tol``); a batch is optimized as the sum of its losses.
 
         Args:
-            content: HxWx3 or BxHxWx3 uint8 at the working size.
-            style: targets from :meth:`style_targets`.
-            init: the starting image(s), same shape, uint8 or float 0..255; the content when None.
-            steps: Adam steps or L-BFGS iterations over all levels; ``method.steps`` when None.
-            temporal: the temporal term for a video frame (single image only).
-            on_step: called as ``on_step(steps_done, loss)`` after every chunk of 10 steps or
-                iterations, counted over all levels.
-            on_level: called as ``on_level(index, works)`` as each level starts, with every
-                level's :class:`vidstyle.engine.ladder.Work` (size, tiles, memory), coarsest
-                first; not called for a run of one untiled level.
-            learning_rate: Adam's learning rate for this run; the method's when None (a few
-                steps from a finished image want a smaller one, see
-                :mod:`vidstyle.pipeline.passes`).
+            request: what to optimize (:class:`vidstyle.engine.request.Request`). Scripts may
+                give its fields instead: ``stylize(content, targets, steps=..., init=...)``
+                (``init`` is the request's ``start``).
+            targets, fields: the request's other fields, when ``request`` is the content.
 
         Returns:
-            The result, uint8 of the shape of ``content``.
+            The result, uint8 of the shape of the content.
 
         Raises:
             TooLargeError: when the optimization would not fit in the memory budget, or the
                 device ran out of memory during it.
             NumericError: when a loss term or the gradient became infinite or NaN.
+            Whatever the request's ``stop`` raises.
         """
+        if not isinstance(request, Request):
+            request = Request(request, targets, start=fields.pop("init", None), **fields)
         if self.method.preserve_colors == "luminance":  # the photo's chroma, the result's Y
-            gray, start, temporal = colors.luminance_inputs(content, init, temporal)
-            result = self._stylize(gray, style, start, steps, temporal, on_step, on_level,
-                                   learning_rate)  # fmt: skip
-            return colors.recombine(result, content)
-        return self._stylize(content, style, init, steps, temporal, on_step, on_level,
-                             learning_rate)  # fmt: skip
+            gray, start, temporal = colors.luminance_inputs(request.content, request.start,
+                                                            request.temporal)  # fmt: skip
+            result = self._stylize(request.replace(content=gray, start=start, temporal=temporal))
+            return colors.recombine(result, request.content)
+        return self._stylize(request)
 
-    def _stylize(self, content, style, init, steps, temporal, on_step, on_level,
-                 learning_rate=None) -> np.ndarray:  # fmt: skip
-        height, width = content.shape[-3:-1]
-        if min(height, width) < self.extractor.min_side:
-            return self._stylize_enlarged(content, style, init, steps, temporal, on_step,
-                                          on_level, learning_rate)  # fmt: skip
-        batch = content.shape[0] if content.ndim == 4 else 1
-        self.check_fits(None, *content.shape[-3:-1], batch)
+    def _stylize(self, request: Request) -> np.ndarray:
+        if min(request.size) < self.extractor.min_side:
+            return self._stylize_enlarged(request)
+        self.check_fits(None, *request.size, request.batch)
         devices.apply_tf32(self.method.precision)
         try:
-            out = self._optimize(content, style, init, steps, temporal, on_step, on_level,
-                                 learning_rate)  # fmt: skip
+            out = self._optimize(request)
         except tf.errors.ResourceExhaustedError as error:
-            m = self.method
-            raise memory.out_of_memory(
-                *content.shape[-3:-1],
-                batch,
-                m.optimizer,
-                self.memory_budget,
-                m.precision,
-                self.device.gpu,
-            ) from error
-        return out if content.ndim == 4 else out[0]
+            raise self.planner.out_of_memory(*request.size, request.batch,
+                                             self.device.gpu) from error  # fmt: skip
+        return out if request.content.ndim == 4 else out[0]
 
-    def _optimize(self, content, style, init, steps, temporal, on_step, on_level,
-                  learning_rate=None) -> np.ndarray:  # fmt: skip
-        """The levels, each optimized from the last; the result as uint8 BxHxWx3."""
-        steps = self.method.steps if steps is None else steps
-        target = to_tensor(content)
-        x = target if init is None else to_tensor(init)
-        warped, mask, t_weight = self._temporal_tensors(x, temporal)
-        solve = self._lbfgs if self.method.optimizer == "lbfgs" else self._adam
-        height, width = target.shape[1:3]
+    def _optimize(self, request: Request) -> np.ndarray:
+        """The planner's levels, each optimized from the last; the result as uint8 BxHxWx3."""
+        target = to_tensor(request.content)
+        x = target if request.start is None else to_tensor(request.start)
+        warped, mask, t_weight = temporal_tensors(x, request.temporal)
+        works = self.planner.plan(*target.shape[1:3], request.steps, x.shape[0])
         start, done, base = x, 0, None
-        plan = schedule.levels(height, width, steps, self.method.scales)
-        tilings = [tiling.for_size(self, level.height, level.width) if x.shape[0] == 1 else None
-                   for level in plan]  # fmt: skip
-        works = self._works(plan, tilings, x.shape[0])
-        for index, (level, tiled) in enumerate(zip(plan, tilings)):
-            if on_level is not None and (len(works) > 1 or tiled is not None):
-                on_level(index, works)
-            problem = self._problem(level, target, style, warped, mask, t_weight, tiled,
-                                    learning_rate)  # fmt: skip
-            level_start = schedule.resize(start, level.height, level.width)
+        for index, work in enumerate(works):
+            tiled = self._tiled(work.tile)
+            if request.on_level is not None and (len(works) > 1 or tiled is not None):
+                request.on_level(index, works)
+            problem = self._problem(work, target, request.targets, warped, mask, t_weight, tiled,
+                                    request.learning_rate)  # fmt: skip
+            level_start = schedule.resize(start, work.height, work.width)
             x = level_start if base is None else schedule.carry(level_start, x, base)
-            run = solve if tiled is None else functools.partial(tiling.solve, self, tiled)
-            x, bad = run(x, problem, level.steps, schedule.offset(on_step, done))
+            on_step = schedule.offset(request.on_step, done)
+            if tiled is not None:
+                x, bad = tiling.solve(tiled, x, problem, work.steps, self.method, on_step,
+                                      request.stop)  # fmt: skip
+            elif self.method.optimizer == "lbfgs":
+                x, bad = self._lbfgs(x, problem, work.steps, on_step, request.stop)
+            else:
+                x, bad = self._adam(x, problem, work.steps, on_step, request.stop)
             numerics.raise_if_not_finite(bad, self.method.precision)  # one read per level
-            done, base = done + level.steps, level_start
+            done, base = done + work.steps, level_start
         return to_uint8(x)
 
-    def _works(self, plan: list[schedule.Level], tilings: list, batch: int) -> list[ladder.Work]:
-        """The levels as the engine runs them: each one's tiles and the memory it needs."""
-        return [ladder.level_work(level, self.method, tiled and tiled.tile,
-                                  tiled.margin if tiled else 0, batch)
-                for level, tiled in zip(plan, tilings)]  # fmt: skip
-
-    def _stylize_enlarged(self, content, style, init, steps, temporal, on_step,
-                          on_level, learning_rate=None) -> np.ndarray:  # fmt: skip
+    def _stylize_enlarged(self, request: Request) -> np.ndarray:
         """Stylize an image with a side below the network's smallest (``extractor.min_side``):
         enlarge it (and its start and temporal term) to that side, then shrink the result back."""
-        height, width = content.shape[-3:-1]
-        big, start, temporal = enlarged(content, self.extractor.min_side, init, temporal)
-        result = self._stylize(big, style, start, steps, temporal, on_step, on_level,
-                               learning_rate)  # fmt: skip
-        return resized(result, [height, width], "area")
+        big, start, temporal = enlarged(request.content, self.extractor.min_side, request.start,
+                                        request.temporal)  # fmt: skip
+        result = self._stylize(request.replace(content=big, start=start, temporal=temporal))
+        return resized(result, list(request.size), "area")
 
     def _problem(self, level, target, style, warped, mask, t_weight: float, tiled,
                  learning_rate: float | None = None) -> Problem:  # fmt: skip
@@ -251,7 +225,8 @@ class Engine:
             schedule.resize_mask(mask, *size),
         )
 
-    def _adam(self, x: tf.Tensor, problem: Problem, steps: int, on_step: OnStep | None):
+    def _adam(self, x: tf.Tensor, problem: Problem, steps: int, on_step: OnStep | None,
+              stop: Stop | None = None):  # fmt: skip
         """``steps`` Adam steps from ``x`` (fresh moments), in compiled chunks; early stop.
         Returns the image and the finite flags (:mod:`vidstyle.engine.numerics`)."""
         bad = numerics.no_flags(x.shape[0])
@@ -262,10 +237,11 @@ class Engine:
             *state, loss = self._run(*state, n, *problem.args())
             return loss
 
-        self._chunks(advance, steps, on_step, ADAM_WINDOW)
+        run_chunks(advance, steps, self.method.tol, ADAM_WINDOW, on_step, stop)
         return state[0], state[4]
 
-    def _lbfgs(self, x: tf.Tensor, problem: Problem, steps: int, on_step: OnStep | None):
+    def _lbfgs(self, x: tf.Tensor, problem: Problem, steps: int, on_step: OnStep | None,
+               stop: Stop | None = None):  # fmt: skip
         """``steps`` L-BFGS iterations from ``x`` (no pairs yet), in compiled chunks; early stop.
         Returns the image and the finite flags (:mod:`vidstyle.engine.numerics`)."""
         state = lbfgs.start(x, *self._value_grad(x, *problem.args()))
@@ -275,32 +251,8 @@ class Engine:
             state = self._lbfgs_run(state, n, *problem.args())
             return state.loss
 
-        self._chunks(advance, steps, on_step, LBFGS_WINDOW)
+        run_chunks(advance, steps, self.method.tol, LBFGS_WINDOW, on_step, stop)
         return state.x, state.bad
-
-    def _chunks(self, advance, steps: int, on_step: OnStep | None, window: int) -> None:
-        """Run ``advance(n)`` (n steps, returning the loss) in chunks of STEPS_PER_CALL until
-        ``steps`` are done; report after each chunk and stop once the loss is on a plateau."""
-        plateau = schedule.Plateau(self.method.tol, window // STEPS_PER_CALL)
-        done = 0
-        while done < steps:
-            n = min(STEPS_PER_CALL, steps - done)
-            loss = advance(tf.constant(n))
-            done += n
-            if on_step is None and plateau.tol <= 0:
-                continue  # nothing reads the loss: no host round trip
-            loss = float(tf.reduce_sum(loss))
-            if on_step is not None:
-                on_step(done, loss)
-            if plateau.update(loss):
-                break
-
-    def _temporal_tensors(self, x: tf.Tensor, temporal: Temporal | None):
-        if temporal is None:
-            return tf.zeros_like(x), tf.zeros(tf.shape(x)[:3]), 0.0
-        warped = tf.constant(temporal.warped[None], tf.float32)
-        mask = tf.constant(temporal.mask[None], tf.float32)
-        return warped, mask, float(temporal.weight)
 
     def _params(self, temporal_weight: float, learning_rate: float | None = None) -> tf.Tensor:
         m = self.method
@@ -376,16 +328,12 @@ class Engine:
         _, x, m, v, t, bad, loss = tf.while_loop(lambda i, *_: i < n, step, start)
         return x, m, v, t, bad, loss
 
-    def _value_and_grad(self, x, params, content_targets, style_grams, warped, mask):
-        """Per-image losses, the gradient and the finite flags (for L-BFGS)."""
-        return self._loss_and_grad(x, params, content_targets, style_grams, warped, mask)
-
     def _lbfgs_steps(self, state, n, params, content_targets, style_grams, warped, mask):
         """``n`` L-BFGS iterations (:mod:`vidstyle.engine.lbfgs`), each image its own problem."""
         self.traces += 1  # runs only while tracing: counts compilations
 
         def value_and_grad(x):
-            return self._value_and_grad(x, params, content_targets, style_grams, warped, mask)
+            return self._loss_and_grad(x, params, content_targets, style_grams, warped, mask)
 
         return lbfgs.iterate(value_and_grad, lbfgs.State(*state), n)
 
@@ -409,7 +357,7 @@ class Engine:
         if min(image.shape[:2]) < self.extractor.min_side:
             image, content, temporal = enlarged(image, self.extractor.min_side, content, temporal)
         x, target = to_tensor(image), to_tensor(content)
-        warped, mask, t_weight = self._temporal_tensors(x, temporal)
+        warped, mask, t_weight = temporal_tensors(x, temporal)
         terms = self._losses(x, self._content_targets(target), list(style.grams), warped, mask)
         out = {name: float(tf.reduce_sum(value)) for name, value in terms.items()}
         m = self.method

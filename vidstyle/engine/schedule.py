@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from vidstyle.engine.ladder import (  # noqa: F401 - the levels live there, without TensorFlow
+from vidstyle.engine.levels import (  # noqa: F401 - the levels live there, without TensorFlow
     AUTO_ABOVE,
     AUTO_START,
     MIN_SIDE,

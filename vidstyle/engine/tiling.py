@@ -36,7 +36,8 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-from vidstyle.engine import ladder, losses, memory, numerics
+from vidstyle.engine import lbfgs, losses, numerics, stepping
+from vidstyle.engine.planner import reach
 
 
 @dataclass(frozen=True)
@@ -55,13 +56,13 @@ class Tile:
 
 def stride(extractor) -> int:
     """The network's total stride: 2 per pooling before the deepest layer."""
-    return ladder.reach([op.kind for op in extractor.ops])[0]
+    return reach([op.kind for op in extractor.ops])[0]
 
 
 def halo(extractor) -> int:
     """Pixels a crop needs around its tile so that the tile's features are exact
-    (:func:`vidstyle.engine.ladder.reach`)."""
-    return ladder.reach([op.kind for op in extractor.ops])[1]
+    (:func:`vidstyle.engine.planner.reach`)."""
+    return reach([op.kind for op in extractor.ops])[1]
 
 
 def plan_tiles(height: int, width: int, tile: int, margin: int) -> list[Tile]:
@@ -74,13 +75,6 @@ def plan_tiles(height: int, width: int, tile: int, margin: int) -> list[Tile]:
             out.append(Tile(y0, y1, x0, x1, max(0, y0 - margin), min(height, y1 + margin),
                             max(0, x0 - margin), min(width, x1 + margin)))  # fmt: skip
     return out
-
-
-def choose_tile(height: int, width: int, optimizer: str, budget: int | None, extractor,
-                precision: str = "float32") -> int | None:  # fmt: skip
-    """The largest tile side that fits ``budget`` (:func:`vidstyle.engine.ladder.choose_tile`)."""
-    return ladder.choose_tile(height, width, optimizer, budget, stride(extractor),
-                              halo(extractor), precision)  # fmt: skip
 
 
 def extractor_channels(extractor, name: str) -> int:
@@ -229,41 +223,27 @@ class Tiled:
                             for i, s in enumerate(self.strides)], tf.float32)  # fmt: skip
 
 
-def for_size(engine, height: int, width: int) -> Tiled | None:
-    """The engine's tiling of a size that does not fit its memory budget untiled (one
-    :class:`Tiled` per tile side, kept on the engine); None when the size fits untiled, or when
-    not even :data:`vidstyle.engine.ladder.MIN_TILE` fits."""
-    m, budget = engine.method, engine.memory_budget
-    if budget is None or memory.needed_bytes(height, width, m.optimizer, 1, m.precision) <= budget:
-        return None
-    tile = choose_tile(height, width, m.optimizer, budget, engine.extractor, m.precision)
-    if tile is None:
-        return None
-    if tile not in engine._tilings:
-        engine._tilings[tile] = Tiled(engine.extractor, len(m.content_layers), tile)
-    return engine._tilings[tile]
-
-
-def solve(engine, tiled: Tiled, x: tf.Tensor, problem, steps: int, on_step):
-    """``steps`` Adam steps or L-BFGS iterations (the engine's optimizer, with its settings and
+def solve(tiled: Tiled, x: tf.Tensor, problem, steps: int, method, on_step=None, stop=None):
+    """``steps`` Adam steps or L-BFGS iterations (the method's optimizer, with its settings and
     early stop) on the tiled loss; the host drives the tiles, one evaluation per step.
 
     Args:
-        engine: the :class:`vidstyle.engine.optimize.Engine`.
         tiled: the tiling of this level's size.
         x: the start [B, H, W, 3]; problem: the level's :class:`Problem`, whose content targets
             are :meth:`Tiled.content_targets`.
+        steps: the level's steps.
+        method: the :class:`vidstyle.config.MethodConfig` (``optimizer``, ``tol``).
+        on_step, stop: as for :func:`vidstyle.engine.stepping.run_chunks`.
 
     Returns:
         The image and the finite flags, as the untiled solvers do.
     """
-    from vidstyle.engine import lbfgs
-    from vidstyle.engine.optimize import ADAM_WINDOW, LBFGS_WINDOW
 
     def value_and_grad(images):
         return tiled.value_and_grad(images, *problem.args())
 
-    if engine.method.optimizer == "lbfgs":
+    window = stepping.window_of(method.optimizer)
+    if method.optimizer == "lbfgs":
         state = lbfgs.start(x, *value_and_grad(x))
 
         def advance(n):
@@ -271,14 +251,14 @@ def solve(engine, tiled: Tiled, x: tf.Tensor, problem, steps: int, on_step):
             state = lbfgs.iterate(value_and_grad, state, n)  # eager: the loop runs on the host
             return state.loss
 
-        engine._chunks(advance, steps, on_step, LBFGS_WINDOW)
+        stepping.run_chunks(advance, steps, method.tol, window, on_step, stop)
         return state.x, state.bad
     adam = _Adam(x, problem.params)
 
     def advance_adam(n):
         return adam.steps(value_and_grad, int(n))
 
-    engine._chunks(advance_adam, steps, on_step, ADAM_WINDOW)
+    stepping.run_chunks(advance_adam, steps, method.tol, window, on_step, stop)
     return adam.x, adam.bad
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from vidstyle.config import MethodConfig
+from vidstyle.engine.request import Request, Stop
 from vidstyle.errors import TooLargeError, VidstyleError
 from vidstyle.media.formats import check_output
 from vidstyle.media.images import Picture, fit_longest, load_image, resize_to, save_image
@@ -71,6 +72,7 @@ def stylize_file(
     style: Styles,
     output: Path,
     reporter: Reporter | None = None,
+    stop: Stop | None = None,
 ) -> np.ndarray:
     """Stylize one image file and save it atomically at the working size.
 
@@ -80,6 +82,7 @@ def stylize_file(
         style: the style painting, HxWx3 uint8 at its own size (or a list of them, blended).
         output: where to write; the format follows its extension; alpha is kept where possible.
         reporter: told of each chunk of steps.
+        stop: called between chunks of steps; raises to stop.
 
     Returns:
         The stylized image, HxWx3 uint8.
@@ -88,7 +91,7 @@ def stylize_file(
         InputError, DecodeError: for an unusable input; EncodeError when it cannot be saved;
         TooLargeError: when the working size would not fit in memory.
     """
-    [(result, error)] = stylize_files(engine, [(content_path, output)], style, reporter)
+    [(result, error)] = stylize_files(engine, [(content_path, output)], style, reporter, stop)
     if error is not None:
         raise error
     return result
@@ -102,6 +105,7 @@ def stylize_files(
     jobs: list[tuple[Path, Path]],
     style: Styles,
     reporter: Reporter | None = None,
+    stop: Stop | None = None,
 ) -> list[Outcome]:
     """Stylize several image files, those of one working size together as one batch.
 
@@ -116,6 +120,7 @@ def stylize_files(
         jobs: (content path, output path) pairs.
         style: the style painting, HxWx3 uint8 at its own size (or a list of them, blended).
         reporter: told of each chunk of steps.
+        stop: called between chunks of steps; raises (through this call) to stop.
 
     Returns:
         Per job, in order: (the result, None), or (None, the error that stopped that job alone).
@@ -140,19 +145,19 @@ def stylize_files(
     for shape, members in shapes.items():
         batches = [members] if _fits(engine, shape, len(members)) else [[m] for m in members]
         for batch in batches:
-            _stylize_or_split(engine, batch, jobs, style, reporter, outcomes)
+            _stylize_or_split(engine, batch, jobs, style, (reporter, stop), outcomes)
     return outcomes
 
 
-def _stylize_or_split(engine, batch, jobs, style, reporter, outcomes: list[Outcome]) -> None:
+def _stylize_or_split(engine, batch, jobs, style, watch, outcomes: list[Outcome]) -> None:
     """Stylize a batch; when the engine refuses it, each image alone; an image the engine
-    refuses alone fails with the error named after its file."""
+    refuses alone fails with the error named after its file. ``watch``: (reporter, stop)."""
     try:
-        _stylize_batch(engine, batch, jobs, style, reporter, outcomes)
+        _stylize_batch(engine, batch, jobs, style, watch, outcomes)
     except VidstyleError as error:
         if len(batch) > 1:
             for member in batch:
-                _stylize_or_split(engine, [member], jobs, style, reporter, outcomes)
+                _stylize_or_split(engine, [member], jobs, style, watch, outcomes)
             return
         index = batch[0][0]
         named = type(error)(jobs[index][0], error.reason, hint=error.hint)
@@ -167,15 +172,15 @@ def _fits(engine, shape: tuple, count: int) -> bool:
     return True
 
 
-def _stylize_batch(engine, batch, jobs, style, reporter, outcomes: list[Outcome]) -> None:
+def _stylize_batch(engine, batch, jobs, style, watch, outcomes: list[Outcome]) -> None:
     """Optimize same-size images together and save each; a failed save fails only its job."""
-    method = engine.method
+    method, (reporter, stop) = engine.method, watch
     works = np.stack([work for _, _, work in batch])
     targets = targets_for(engine, style, works)
     starts = [initial_image(method, work) for _, _, work in batch]
     init = None if starts[0] is None else np.stack(starts)
-    results = engine.stylize(works, targets, init=init, on_step=step_callback(reporter),
-                             on_level=level_callback(reporter))  # fmt: skip
+    results = engine.stylize(Request(works, targets, start=init, on_step=step_callback(reporter),
+                                     on_level=level_callback(reporter), stop=stop))  # fmt: skip
     for (index, picture, work), result in zip(batch, results, strict=True):
         alpha = picture.alpha
         if alpha is not None and alpha.shape[:2] != work.shape[:2]:

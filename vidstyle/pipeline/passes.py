@@ -47,6 +47,7 @@ import numpy as np
 from vidstyle.media import flow as flowlib
 from vidstyle.media.images import load_image, save_image
 from vidstyle.pipeline import temporal as temporallib
+from vidstyle.pipeline.previous import Previous
 
 DELTA = 0.75  # the warped neighbour's weight in a frame's start (the paper's: 0.5)
 # The choices measured with benchmarks/longclip.py (which varies them):
@@ -60,7 +61,7 @@ def run_passes(loop, work, records: list[dict], reporter) -> list[dict]:
 
     Args:
         loop: the clip's :class:`vidstyle.pipeline.video.FrameLoop`.
-        work: the :class:`vidstyle.pipeline.video.WorkDir` holding the first pass's frames and
+        work: the :class:`vidstyle.pipeline.workdir.WorkDir` holding the first pass's frames and
             contents; its ``final`` is set to the last pass.
         records: every frame's record of the first pass, in order.
         reporter: progress (each frame of each pass is an item).
@@ -152,8 +153,6 @@ def _both_sides(loop, work, index, content, start, other: int, sweep: int):
 def final_records(loop, work, records: list[dict]) -> list[dict]:
     """Each frame's record with the measures of its final result (as the first pass measures:
     against the frame before it, unless a shot cut lies between)."""
-    from vidstyle.pipeline.video import _Previous
-
     out, previous = [], None
     for record in records:
         index = record["index"]
@@ -171,5 +170,5 @@ def final_records(loop, work, records: list[dict]) -> list[dict]:
         if "temporal_share" in sweeps[-1]:
             final["temporal_share"] = sweeps[-1]["temporal_share"]
         out.append(final)
-        previous = _Previous(content, result, index)
+        previous = Previous(content, result, index)
     return out

@@ -2,18 +2,17 @@
 quality report, and the final encode (Ruder, Dosovitskiy, Brox, "Artistic style transfer for
 videos", 2016).
 
-Each finished frame is saved as a PNG in a work folder beside the output, with a manifest of
-what was done. A rerun of the same command continues after the last finished frame; the final
-video is written to a temporary name and renamed only when complete, then the work folder goes.
-Long-term temporal terms are built in :mod:`vidstyle.pipeline.temporal`, the passes after the
-first run in :mod:`vidstyle.pipeline.passes`, the encode and report in
-:mod:`vidstyle.pipeline.clipout`.
+Each finished frame is saved as a PNG in a work folder beside the output
+(:mod:`vidstyle.pipeline.workdir`), with a manifest of what was done. A rerun of the same command
+continues after the last finished frame; the final video is written to a temporary name and
+renamed only when complete, then the work folder goes. Long-term temporal terms are built in
+:mod:`vidstyle.pipeline.temporal`, the passes after the first run in
+:mod:`vidstyle.pipeline.passes`, the encode and report in :mod:`vidstyle.pipeline.clipout`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 import time
 from collections.abc import Iterator
@@ -24,8 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from vidstyle.config import LATER_VIDEO_OPTIONS, VideoConfig
-from vidstyle.errors import DecodeError, ResumeError, UsageError
-from vidstyle.fsutil import atomic_path, check_writable, same_file
+from vidstyle.engine.request import Request, Stop
+from vidstyle.errors import DecodeError, UsageError
+from vidstyle.fsutil import check_writable, same_file
 from vidstyle.media import flow as flowlib
 from vidstyle.media import video as videolib
 from vidstyle.media.encode import OUTPUT_FORMATS
@@ -36,6 +36,8 @@ from vidstyle.pipeline import passes as passeslib
 from vidstyle.pipeline import temporal as temporallib
 from vidstyle.pipeline.clipout import write_report
 from vidstyle.pipeline.image import targets_for
+from vidstyle.pipeline.previous import Previous
+from vidstyle.pipeline.workdir import WorkDir
 from vidstyle.progress import NullReporter, Reporter, level_callback, step_callback
 
 SEQUENCE_FPS = Fraction(25)
@@ -99,55 +101,6 @@ def frames_of(clip: Clip, config: VideoConfig) -> Iterator[videolib.Frame]:
         yield videolib.Frame(index, float(index / clip.fps), load_image(file).rgb)
 
 
-class WorkDir:
-    """Finished frames and their records, beside the output: ``<output>.vidstyle-work/``.
-
-    The first pass's frames are in ``frames/``, those of a later pass p in ``pass<p>/`` (with
-    the contents at the working size in ``content/`` and the flows in ``flows/``); ``final`` is
-    the pass whose frames make the output.
-    """
-
-    def __init__(self, output: Path, fingerprint: str):
-        self.root = output.with_name(output.name + ".vidstyle-work")
-        self.manifest = self.root / "manifest.json"
-        self.fingerprint = fingerprint
-        self.sweeps: dict[str, dict] = {}  # pass (2 on) -> {frame index: its record of the pass}
-        self.final = 1
-
-    def frame(self, index: int, sweep: int | None = None) -> Path:
-        """A frame's result of pass ``sweep`` (default: the final pass)."""
-        sweep = sweep or self.final
-        folder = "frames" if sweep == 1 else f"pass{sweep}"
-        return self.root / folder / f"{index:06d}.png"
-
-    def content(self, index: int) -> Path:
-        """A frame's content at the working size (kept when there are several passes)."""
-        return self.root / "content" / f"{index:06d}.png"
-
-    def load(self, restart: bool) -> list[dict]:
-        """Records of the frames already done (none on a new run or with ``restart``).
-
-        Raises:
-            ResumeError: when the folder was left by a run with another input, style or options.
-        """
-        if restart and self.root.exists():
-            shutil.rmtree(self.root)
-        if not self.manifest.is_file():
-            return []
-        saved = json.loads(self.manifest.read_text())
-        if saved.get("fingerprint") != self.fingerprint:
-            raise ResumeError(self.root, "was left by a run with another input, style or options",
-                              hint="rerun with {restart} to start over")  # fmt: skip
-        self.sweeps = saved.get("passes", {})
-        return saved["frames"]
-
-    def save(self, records: list[dict]) -> None:
-        """Record the first pass's frames (and what later passes have done)."""
-        saved = {"fingerprint": self.fingerprint, "frames": records}
-        with atomic_path(self.manifest) as tmp:
-            tmp.write_text(json.dumps(saved | ({"passes": self.sweeps} if self.sweeps else {})))
-
-
 def fingerprint(clip: Clip, style: np.ndarray, method, config: VideoConfig) -> str:
     """A digest of everything that decides the frames: input, style and options
     (see :mod:`vidstyle.pipeline.fingerprint`)."""
@@ -156,21 +109,6 @@ def fingerprint(clip: Clip, style: np.ndarray, method, config: VideoConfig) -> s
         if options[name] == default:
             del options[name]
     return fingerprints.fingerprint(clip.path, fingerprints.pixels_digest(style), method, options)
-
-
-@dataclass(frozen=True)
-class _Previous:
-    """A finished frame (working size) and, with long-term offsets, the ones before it in its
-    shot, nearest first (each without its own ``earlier``)."""
-
-    content: np.ndarray
-    result: np.ndarray
-    index: int = -1
-    earlier: tuple = ()
-
-    def back(self, offset: int) -> _Previous | None:
-        """The frame ``offset`` frames before the next one (1: this one), if known."""
-        return self if offset == 1 else dict(enumerate(self.earlier, 2)).get(offset)
 
 
 class FrameLoop:
@@ -182,11 +120,13 @@ class FrameLoop:
         config: the video options.
         reporter: progress.
         flows: where the flows between frames come from (none kept by default).
+        stop: called between chunks of steps; raises to stop (see :class:`Request`).
     """
 
     def __init__(self, engine, style: np.ndarray, config: VideoConfig, reporter: Reporter,
-                 flows: temporallib.FlowCache | None = None):  # fmt: skip
+                 flows: temporallib.FlowCache | None = None, stop: Stop | None = None):  # fmt: skip
         self.engine = engine
+        self.stop = stop
         self.style = style
         self.config = config
         self.reporter = reporter
@@ -200,7 +140,7 @@ class FrameLoop:
         passes = self.config.passes
         return f"frame {index}" + (f" (pass {self.sweep}/{passes})" if passes > 1 else "")
 
-    def run(self, frame: videolib.Frame, previous: _Previous | None) -> tuple[_Previous, dict]:
+    def run(self, frame: videolib.Frame, previous: Previous | None) -> tuple[Previous, dict]:
         """Stylize one frame. Returns its content and result (working size, uint8), the next
         frame's ``previous``, and its record."""
         started = time.monotonic()
@@ -224,24 +164,25 @@ class FrameLoop:
             self.targets = targets_for(self.engine, self.style, work)  # kept for every frame
         return work
 
-    def stylize(self, index: int, work, init, steps: int, temporal, **options) -> np.ndarray:
-        """One optimization of frame ``index``, shown in the progress (``options``: the engine's,
-        such as ``learning_rate``)."""
+    def stylize(self, index: int, work, init, steps: int, temporal,
+                learning_rate: float | None = None) -> np.ndarray:  # fmt: skip
+        """One optimization of frame ``index``, shown in the progress (``learning_rate``: the
+        method's when None)."""
         self.reporter.start_item(self.name(index), steps)
-        on_step = step_callback(self.reporter)
-        return self.engine.stylize(work, self.targets, init=init, steps=steps,
-                                   temporal=temporal, on_step=on_step,
-                                   on_level=level_callback(self.reporter), **options)  # fmt: skip
+        request = Request(work, self.targets, start=init, steps=steps, temporal=temporal,
+                          learning_rate=learning_rate, on_step=step_callback(self.reporter),
+                          on_level=level_callback(self.reporter), stop=self.stop)  # fmt: skip
+        return self.engine.stylize(request)
 
-    def follow(self, previous: _Previous | None, index: int, work, result, cut: bool) -> _Previous:
+    def follow(self, previous: Previous | None, index: int, work, result, cut: bool) -> Previous:
         """The next frame's ``previous``: this frame, with the earlier ones that the long-term
         offsets reach (none after a shot cut)."""
         if previous is None or cut:
-            return _Previous(work, result, index)
+            return Previous(work, result, index)
         earlier = (dataclasses.replace(previous, earlier=()), *previous.earlier)
-        return _Previous(work, result, index, earlier[: max(self.config.long_term) - 1])
+        return Previous(work, result, index, earlier[: max(self.config.long_term) - 1])
 
-    def _start(self, index: int, work: np.ndarray, previous: _Previous | None):
+    def _start(self, index: int, work: np.ndarray, previous: Previous | None):
         if previous is None:
             return None, None, self.steps_first, None
         if self.config.warm_start == "prev":
@@ -301,6 +242,7 @@ def stylize_clip(
     config: VideoConfig,
     reporter: Reporter | None = None,
     restart: bool = False,
+    stop: Stop | None = None,
 ) -> VideoResult:
     """Stylize a clip (video file or image folder) into ``output``, resuming if possible.
 
@@ -312,6 +254,8 @@ def stylize_clip(
         config: the video options.
         reporter: progress (frames, and steps of the current frame).
         restart: discard a work folder left by an earlier run instead of resuming it.
+        stop: called between chunks of steps; raises to stop the run there (the frames done
+            are kept in the work folder).
 
     Returns:
         The output, the report's path and its summary.
@@ -330,7 +274,7 @@ def stylize_clip(
     work = WorkDir(output, fingerprint(clip, style, engine.method, config))
     records = work.load(restart)
     flows = temporallib.FlowCache(work.root / "flows" if config.passes > 1 else None)
-    loop = FrameLoop(engine, style, config, reporter, flows)
+    loop = FrameLoop(engine, style, config, reporter, flows, stop)
     reporter.begin(_expected_frames(clip, config) * config.passes or None, "frames")
     try:
         records = _process(clip, config, loop, work, records, reporter)
