@@ -16,7 +16,7 @@ class Executor:
     def __init__(self, bad=(), crash=()):
         self.calls, self.bad, self.crash = [], set(bad), set(crash)
 
-    def run(self, task, reporter):
+    def run(self, task, reporter, stop=None):
         self.calls.append([task.key])
         reporter.start_item(task.label, task.steps)
         if task.key in self.crash:
@@ -25,7 +25,7 @@ class Executor:
             raise InputError(task.source, "cannot read it")
         return {"ran": task.key}
 
-    def run_group(self, tasks, reporter):
+    def run_group(self, tasks, reporter, stop=None):
         self.calls.append([task.key for task in tasks])
         reporter.start_item(f"{tasks[0].label} +{len(tasks) - 1}", tasks[0].steps)
         return [(None, InputError(t.source, "cannot read it")) if t.key in self.bad

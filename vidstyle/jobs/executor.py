@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from vidstyle.engine.request import Stop
 from vidstyle.errors import ResumeError, VidstyleError
 from vidstyle.jobs.plan import Task
 from vidstyle.progress import Reporter
@@ -50,8 +51,11 @@ class Executor:
         """The task's style painting (HxWx3 uint8), or a blend's paintings as a list."""
         return self.style(task.blend) if task.blend else self.style(task.style)
 
-    def run(self, task: Task, reporter: Reporter) -> dict:
+    def run(self, task: Task, reporter: Reporter, stop: Stop | None = None) -> dict:
         """Make the task's output. Returns what the report shows of it (a clip's summary).
+
+        ``stop`` is called between chunks of steps and raises to stop (see
+        :meth:`vidstyle.jobs.stop.StopFlag.checker`).
 
         Raises:
             VidstyleError: for an unusable input or output; Stopped: when asked to stop.
@@ -62,22 +66,23 @@ class Executor:
             from vidstyle.pipeline.image import stylize_file
 
             reporter.start_item(task.label, engine.method.steps)
-            result = stylize_file(engine, task.source, style, task.output, reporter)
+            result = stylize_file(engine, task.source, style, task.output, reporter, stop=stop)
             self.results[task.key] = result
             return {"width": int(result.shape[1]), "height": int(result.shape[0])}
         from vidstyle.pipeline.video import stylize_clip
 
         args = (engine, task.source, style, task.output, task.video, reporter)
         try:
-            done = stylize_clip(*args, restart=self.resume == "restart")
+            done = stylize_clip(*args, restart=self.resume == "restart", stop=stop)
         except ResumeError:  # a work folder of an older task with other options: start over
             if self.resume != "auto":
                 raise
-            done = stylize_clip(*args, restart=True)
+            done = stylize_clip(*args, restart=True, stop=stop)
         self.results[task.key] = done
         return {"report": str(done.report_path), "summary": done.summary}
 
-    def run_group(self, tasks: list[Task], reporter: Reporter) -> list[Outcome]:
+    def run_group(self, tasks: list[Task], reporter: Reporter, stop: Stop | None = None
+                  ) -> list[Outcome]:  # fmt: skip
         """Make the outputs of images of one method, style and working size in one engine call
         (a batch too large for memory, or refused by the device, goes one image at a time).
 
@@ -91,9 +96,8 @@ class Executor:
         style = self.task_style(first)
         reporter.start_item(f"{first.label} +{len(tasks) - 1}", engine.method.steps)
         jobs = [(task.source, task.output) for task in tasks]
-        outcomes = []
-        for task, (result, error) in zip(tasks, stylize_files(engine, jobs, style, reporter),
-                                         strict=True):  # fmt: skip
+        outcomes, results = [], stylize_files(engine, jobs, style, reporter, stop=stop)
+        for task, (result, error) in zip(tasks, results, strict=True):
             if error is None:
                 self.results[task.key] = result
                 detail = {"width": int(result.shape[1]), "height": int(result.shape[0])}

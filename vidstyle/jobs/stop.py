@@ -1,7 +1,8 @@
 """Stopping a run, and what a pipeline reports during one task.
 
-SIGINT (Ctrl-C) and SIGTERM set a flag (:func:`stop_on_signals`) that the next chunk of steps
-reads (:class:`TaskReporter`): the task goes back to ``pending`` and the run returns, for exit
+SIGINT (Ctrl-C) and SIGTERM set a flag (:func:`stop_on_signals`) that the engine reads after
+each chunk of steps (:meth:`StopFlag.checker`, passed to the pipeline as ``stop``, apart from the
+progress reporter): the task goes back to ``pending`` and the run returns, for exit
 codes 130 and 143; a second Ctrl-C interrupts at once. At the deadline a clip under way stops
 between frames. The one-shot commands install no handlers (``StopFlag(watched=False)``).
 """
@@ -37,10 +38,16 @@ class StopFlag:
         if self.deadline is not None and time.time() >= self.deadline:
             raise Stopped("deadline")
 
+    def checker(self):
+        """What the engine calls after each chunk of steps (``stop`` of the pipeline): raises
+        :class:`Stopped` once a signal came; None when nothing can set it (a one-shot run)."""
+        return self.check_signal if self.watched else None
+
 
 class TaskReporter(NullReporter):
     """What a pipeline reports during one task, passed on to the run's reporter: the steps of
-    each image or frame, with the stop flag read at every chunk and the deadline at every frame.
+    each image or frame; the signal and the deadline are read as each image or frame starts (the
+    engine reads the signal between chunks itself, through :meth:`StopFlag.checker`).
 
     Args:
         outer: the run's reporter.
@@ -57,8 +64,8 @@ class TaskReporter(NullReporter):
 
     @property
     def wants_steps(self) -> bool:
-        """The stop flag is read at every chunk, unless nothing can set it (a one-shot run)."""
-        return self.stop.watched or getattr(self.outer, "wants_steps", True)
+        """Whether the run's reporter shows steps (the loss is read back only for it)."""
+        return getattr(self.outer, "wants_steps", True)
 
     def begin(self, total: int | None, unit: str) -> None:
         self.frames = total
@@ -76,7 +83,6 @@ class TaskReporter(NullReporter):
 
     def step(self, done: int, loss: float) -> None:
         self.outer.step(done, loss)
-        self.stop.check_signal()
 
     def level(self, index: int, works: list) -> None:
         self.outer.level(index, works)

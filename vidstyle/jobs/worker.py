@@ -151,13 +151,13 @@ class Worker:
     def _image(self, unit: Unit, data: bytes | None) -> dict:
         task = unit.task
         if data is None:
-            return {"detail": self.executor.run(task, self._reporter(task))}
+            return {"detail": self.executor.run(task, self._reporter(task), self.stop.checker())}
         folder = Path(tempfile.mkdtemp(dir=self.scratch))
         local = dataclasses.replace(task, source=folder / task.source.name,
                                     output=folder / ("out-" + task.output.name))  # fmt: skip
         local.source.write_bytes(data)
         try:
-            detail = self.executor.run(local, self._reporter(task))
+            detail = self.executor.run(local, self._reporter(task), self.stop.checker())
             return {"detail": detail, "output": local.output.read_bytes()}
         except VidstyleError as error:
             names = {local.source: task.source, local.output: task.output}
@@ -176,7 +176,8 @@ class Worker:
         engine.check_fits(task.source, first.shape[0], first.shape[1])
         reporter = self._reporter(task)
         reporter.begin(unit.of or len(unit.frames), "frames")
-        loop = FrameLoop(engine, self.executor.task_style(task), task.video, reporter)
+        loop = FrameLoop(engine, self.executor.task_style(task), task.video, reporter,
+                         stop=self.stop.checker())
         previous, frames, records = None, [], []
         for frame in unit.frames:
             previous, record = loop.run(frame, previous)

@@ -61,13 +61,14 @@ class InProcess:
         for task in tasks:
             self.recorder.started(task)
         inner = TaskReporter(self.reporter, tasks[0], self.stop, self.inline)
+        stop = self.stop.checker()
         retry = False
         try:
             with self.recorder.ledger.beating(*(task.key for task in tasks)):
                 if len(tasks) == 1:
-                    outcomes = [(self.executor.run(tasks[0], inner), None)]
+                    outcomes = [(self.executor.run(tasks[0], inner, stop), None)]
                 else:
-                    outcomes = self.executor.run_group(tasks, inner)
+                    outcomes = self.executor.run_group(tasks, inner, stop)
         except Stopped as why:
             seconds = (time.monotonic() - began) / len(tasks)
             for task in tasks:
