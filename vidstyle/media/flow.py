@@ -109,7 +109,8 @@ def shifts(a: np.ndarray, b: np.ndarray, count: int) -> list[tuple[int, int]]:
     out = []
     for _ in range(count):
         y, x = np.unravel_index(int(np.argmax(surface)), surface.shape)
-        out.append((int(x if x < width / 2 else x - width), int(y if y < height / 2 else y - height)))
+        out.append((int(x if x < width / 2 else x - width),
+                    int(y if y < height / 2 else y - height)))  # fmt: skip
         rows, cols = np.arange(y - 3, y + 4) % height, np.arange(x - 3, x + 4) % width
         surface[np.ix_(rows, cols)] = -np.inf
     return out
