@@ -32,8 +32,8 @@ TODAY = Path(__file__).resolve().parent.parent
 def run_tree(tree: Path, clip: Path, style: Path, work: Path, args, extra: list[str]) -> dict:
     """``vidstyle video`` of ``tree`` on the clip; its yardstick and its own report summary."""
     out, frames = work / "out.mp4", work / "frames"
-    command = [sys.executable, "-m", "vidstyle", "video", str(clip), str(style), "-o", str(out),
-               "--max-size", str(args.size), "--max-frames", str(args.frames),
+    command = [sys.executable, "-m", "vidstyle", "video", str(clip), "-s", str(style),
+               "-o", str(out), "--max-size", str(args.size), "--max-frames", str(args.frames),
                "--steps-first", str(args.steps_first), "--steps-next", str(args.steps_next),
                "--frames-dir", str(frames), "--quiet", *extra]  # fmt: skip
     env = os.environ | {"PYTHONPATH": str(tree)}
@@ -62,7 +62,7 @@ def main() -> None:
                         args.old], check=True, capture_output=True)  # fmt: skip
         try:
             for name, tree, extra in (("old", old, []), ("today", TODAY, shlex.split(args.extra))):
-                work = Path(tmp) / name
+                work = Path(tmp) / f"run-{name}"
                 work.mkdir()
                 rows[name] = run_tree(tree, clip, style, work, args, extra)
         finally:

@@ -147,6 +147,18 @@ def _same_surface(flow_ba: np.ndarray, layer_a: np.ndarray, layer_b: np.ndarray)
     return (inside & same).astype(np.float32)
 
 
+def scaled(scene: Scene, factor: float, frames: int | None = None) -> Scene:
+    """The scene at ``factor`` times its size, every length and motion scaled alike (so that a
+    motion keeps its share of the frame's width)."""
+    def times(pair):
+        return tuple(v * factor for v in pair)
+
+    things = tuple(Thing(times(t.radii), times(t.start), times(t.velocity)) for t in scene.things)
+    size = (round(scene.size[0] * factor), round(scene.size[1] * factor))
+    return Scene(pan=times(scene.pan), zoom=scene.zoom, things=things, size=size,
+                 frames=frames or scene.frames, seed=scene.seed)  # fmt: skip
+
+
 def max_motion(clip: Clip) -> float:
     """The largest true displacement in the clip, px per frame."""
     return float(max(np.linalg.norm(f, axis=2).max() for f in clip.forward))

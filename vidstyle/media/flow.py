@@ -20,7 +20,7 @@ MIN_FLOW_SIDE = 16  # DIS needs a side of 12 or more; smaller frames are enlarge
 
 MOTION_CANDIDATES = 4  # global shifts tried as DIS's starting flow (besides none), see flow()
 MATCH_WINDOW = 9  # side of the window over which candidates' photometric errors are compared
-PLAIN_BONUS = 1.0  # grey levels by which a shifted start must match better than plain DIS
+PLAIN_BONUS = 3.0  # grey levels by which a shifted start must match better than plain DIS
 PHOTOMETRIC_LIMIT = 16.0  # mean absolute grey difference (0..255, 5x5 window) a warp may leave
 
 
@@ -31,8 +31,9 @@ def flow(prev_rgb: np.ndarray, next_rgb: np.ndarray, large: bool = True) -> np.n
     sizes vidstyle works at: its pyramid has few levels on a small frame, and a fast object or a
     quick pan comes out with an end-point error as large as the motion. So DIS is run from
     several starting flows: none, and each of the strongest global shifts between the frames
-    (the peaks of their phase correlation: the camera's pan, a fast object's motion). At each
-    pixel the candidate whose warp matches best over a ``MATCH_WINDOW`` window is kept. On the
+    (the peaks of their phase correlation: the camera's pan, a fast object's motion), and those
+    shifts are candidates themselves. At each pixel the candidate whose warp matches best over a
+    ``MATCH_WINDOW`` window is kept (plain DIS unless another matches clearly better). On the
     synthetic clips of ``benchmarks/synthclips.py`` this takes the end-point error at 40 px per
     frame from 35 px to under 1 px, and leaves slow motion as it was (``benchmarks/README.md``).
 
@@ -71,12 +72,14 @@ def _dis(a: np.ndarray, b: np.ndarray, start: np.ndarray | None = None) -> np.nd
 
 
 def _fused_dis(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """DIS from no starting flow and from each global shift of :func:`shifts`, fused per pixel
-    by the smallest local photometric error."""
+    """DIS from no starting flow, DIS from each global shift of :func:`shifts` and each shift
+    itself (DIS smears an object of a few patches into its background), fused per pixel by the
+    smallest local photometric error."""
     candidates = [_dis(a, b)]
     for shift in shifts(a, b, MOTION_CANDIDATES):
         if shift != (0, 0):
-            candidates.append(_dis(a, b, np.broadcast_to(np.float32(shift), (*a.shape, 2))))
+            constant = np.ascontiguousarray(np.broadcast_to(np.float32(shift), (*a.shape, 2)))
+            candidates += [_dis(a, b, constant), constant]  # the shift itself: small objects
     if len(candidates) == 1:
         return candidates[0]
     a_float, b_float = a.astype(np.float32), b.astype(np.float32)
