@@ -20,7 +20,8 @@ independent yardstick (Farneback, :mod:`yardstick`) and vidstyle's own DIS-based
 frame: 20 px at 64 px is 40 px at 128 px), for a stylization the 2-core CPU can afford.
 
 Usage: ``python benchmarks/largemotion.py [--flow-only] [--clips slow fast ...] [--frames 6]
-[--steps-first 50] [--steps-next 30] [--runs fused dis] [--scale 1] [--json out.json]``
+[--steps-first 50] [--steps-next 30] [--runs fused dis] [--scale 1] [--temporal-weight W]
+[--json out.json]``
 """
 
 from __future__ import annotations
@@ -115,7 +116,9 @@ def stylize_rows(clips: dict, args) -> dict:
     engine = load_engine(MethodConfig(max_size=max(next(iter(clips.values())).frames[0].shape)))
     style = load_image(SAMPLES / "swirls.jpg").rgb
     base = dict(steps_first=args.steps_first, steps_next=args.steps_next)
-    runs = {"fused": (VideoConfig(**base), False), "dis": (VideoConfig(**base), True),
+    weight = {} if args.temporal_weight is None else {"temporal_weight": args.temporal_weight}
+    runs = {"fused": (VideoConfig(**base, **weight), False),
+            "dis": (VideoConfig(**base, **weight), True),
             "independent": (VideoConfig(warm_start="none", **base), False)}  # fmt: skip
     runs = {name: run for name, run in runs.items() if name in args.runs + ["independent"]}
     rows = {}
@@ -150,6 +153,7 @@ def main() -> None:
     parser.add_argument("--steps-first", type=int, default=50)
     parser.add_argument("--steps-next", type=int, default=30)
     parser.add_argument("--runs", nargs="*", default=["fused", "dis"], choices=["fused", "dis"])
+    parser.add_argument("--temporal-weight", type=float, help="(default: the video default)")
     parser.add_argument("--scale", type=float, default=1.0, help="of the clips' 128x96 frames")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
