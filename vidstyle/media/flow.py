@@ -22,7 +22,7 @@ MOTION_CANDIDATES = 4  # global shifts tried as DIS's starting flow (besides non
 MATCH_WINDOW = 9  # side of the window over which candidates' photometric errors are compared
 PLAIN_BONUS = 3.0  # grey levels by which a shifted start must match better than plain DIS
 BOUNDARY_FLOOR = 0.02  # the motion-boundary test's constant (the paper: 0.002), see reliable_mask
-PHOTOMETRIC_LIMIT = 16.0  # mean absolute grey difference (0..255, 5x5 window) a warp may leave
+PHOTOMETRIC_LIMIT = 24.0  # mean absolute grey difference (0..255, 5x5 window) a warp may leave
 
 
 def flow(prev_rgb: np.ndarray, next_rgb: np.ndarray, large: bool = True) -> np.ndarray:
