@@ -27,9 +27,9 @@ def pan40():
 
 @pytest.fixture(scope="module")
 def fast_object():
-    """A 36x28 textured block moving by (+32, +4) over a still background; its box in b."""
+    """A bright 36x28 textured block moving by (+32, +4) over a still background; its box in b."""
     background = make_texture(WIDTH, HEIGHT, seed=4)
-    block = make_texture(36, 28, seed=5)
+    block = make_texture(36, 28, seed=5) // 2 + 128  # brighter than the background
     a, b = background.copy(), background.copy()
     a[30:58, 10:46] = block
     b[34:62, 42:78] = block
