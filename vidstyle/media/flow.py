@@ -170,9 +170,9 @@ def reliable_mask(flow_ab: np.ndarray, flow_ba: np.ndarray) -> np.ndarray:
         |∇u|² + |∇v|² > 0.01 |ŵ|² + BOUNDARY_FLOOR
 
     The paper's floor is 0.002; at vidstyle's working sizes DIS's noise on still, textured
-    content passes it, and a tenth of a still background was left free (on the synthetic clips of
-    ``benchmarks/synthclips.py``, 10% at 64 px and 7% at 128 px). ``BOUNDARY_FLOOR`` is 0.02: a
-    wrong flow that this lets through is caught by :func:`photometric_mask`.
+    content passes it, and up to a tenth of a still background was left free (on the synthetic
+    clips of ``benchmarks/synthclips.py``, 10% at 64 px and 3% at 128 px). ``BOUNDARY_FLOOR`` is
+    0.02: a wrong flow that this lets through is caught by :func:`photometric_mask`.
 
     Pixels whose source ``p + ŵ`` lies outside frame a (content entering at the border) are
     unreliable too; the paper's test alone would pass them, as the warp repeats the border.
