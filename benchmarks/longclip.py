@@ -10,7 +10,9 @@ Rows (``--variants``, all four by default):
 - ``long-term``: ``--long-term 1,2,4``;
 - ``passes3``: ``--passes 3``.
 
-Columns: the mean temporal error of the result and of the content (the floor; both measured
+Columns: the independent yardstick (:mod:`yardstick`: Farneback flow, its own mask, bilinear
+warp; Ruder's mse on 0..255 and Lai's E_warp), then vidstyle's own DIS-based figures: the mean
+temporal error of the result and of the content (the floor; both measured
 through the same Lanczos warp against the frame before, on the final frames, so that neither
 variant's blur is charged to another), the crispness kept (the last quarter's crispness over the
 first's; crispness is a frame's mean absolute Laplacian over its content frame's), the style drop
@@ -36,6 +38,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 import tempfile
 import types
 from pathlib import Path
@@ -47,6 +50,9 @@ from vidstyle.config import MethodConfig, VideoConfig
 from vidstyle.media import flow
 from vidstyle.media.images import load_image
 from vidstyle.pipeline import passes, temporal, video
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import yardstick  # noqa: E402
 
 VARIANTS = {
     "today": {},
@@ -95,15 +101,17 @@ def run(engine, clip: Path, style, frames: int, variant: str, **options) -> dict
     passes.DELTA = chosen.pop("delta", LIBRARY[3])
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            config = VideoConfig(max_frames=frames, **chosen)
+            config = VideoConfig(max_frames=frames, frames_dir=Path(tmp) / "frames", **chosen)
             result = video.stylize_clip(engine, clip, style, Path(tmp) / "out.mp4", config)
             records = json.loads(result.report_path.read_text())["frames"]
+            independent = yardstick.measure_folder(config.frames_dir, clip)
     finally:
         temporal.flowlib = flow
         passes.BOTH_SIDES, passes.LR_SHARE, passes.PASS_WEIGHT, passes.DELTA = LIBRARY
     quarter = max(len(records) // 4, 1)
     drops = [r["content_style_loss"] / r["style_loss"] for r in records]
     return result.summary | {
+        "independent": independent,
         "style_drop_first_quarter": float(np.mean(drops[:quarter])),
         "style_drop_last_quarter": float(np.mean(drops[-quarter:])),
         "crispness": [round(r["crispness"], 3) for r in records],
@@ -160,11 +168,14 @@ def main() -> None:
         restart_probe(engine, args.clip, style, args.steps_first or 300, args.restart_probe)
         return
     rows = {}
-    print(f"{'row':>16} {'temporal':>8} {'content':>7} {'crisp kept':>10} "
+    print(f"{'row':>16} {'indep.':>6} {'E_warp':>7} {'DIS own':>7} {'content':>7} "
+          f"{'crisp kept':>10} "
           f"{'drop':>5} {'drop q1':>7} {'drop q4':>7} {'s/later':>7}")  # fmt: skip
     for variant in args.variants:
         s = rows[variant] = run(engine, args.clip, style, args.frames, variant, **options)
-        print(f"{variant:>16} {s['temporal_error']:8.1f} {s['content_temporal_error']:7.1f} "
+        ind = s["independent"]
+        print(f"{variant:>16} {ind['mse']:6.1f} {ind['e_warp']:7.4f} {s['temporal_error']:7.1f} "
+              f"{s['content_temporal_error']:7.1f} "
               f"{s['crispness_kept']:10.3f} {s['style_drop']:5.1f} "
               f"{s['style_drop_first_quarter']:7.1f} {s['style_drop_last_quarter']:7.1f} "
               f"{s['seconds_per_later_frame']:7.2f}",

@@ -13,6 +13,7 @@ from vidstyle.config import VideoConfig
 from vidstyle.fsutil import atomic_path
 from vidstyle.media.encode import write_video
 from vidstyle.media.images import load_image, resize_to, save_image
+from vidstyle.pipeline.temporal import unreliable_runs
 
 
 def _final_frames(clip, config: VideoConfig, work, records) -> Iterator:
@@ -67,6 +68,8 @@ def write_report(path: Path, records: list[dict], clip, config: VideoConfig) -> 
         summary["long_term"] = ",".join(map(str, config.long_term))
     if config.passes > 1:
         summary["passes"] = config.passes
+    if warning := unreliable_runs(records):
+        summary["flow_warning"] = warning
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps({"summary": summary, "frames": records}, indent=1))
     return summary

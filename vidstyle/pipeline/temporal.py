@@ -4,8 +4,9 @@ sec. 3.2), with the flows between frame pairs computed once and kept.
 
 Frame i is held to the results of its neighbours n_j (n_j = i - j in a forward sweep, i + j in a
 backward one) for each offset j of J, each warped into frame i by its own flow, with the
-reliability mask c_j of that flow (:func:`vidstyle.media.flow.reliable_mask`). A pixel counts only
-for its nearest reliable neighbour (the paper's eq. 8)::
+reliability mask c_j of that flow (:func:`vidstyle.media.flow.trusted_mask`: the paper's
+forward-backward and motion-boundary tests, and a photometric check that the warped content matches
+the frame's own). A pixel counts only for its nearest reliable neighbour (the paper's eq. 8)::
 
     c_long_j = max(c_j - sum_{k in J, k < j} c_k, 0)
 
@@ -14,6 +15,10 @@ same, up to a constant that does not depend on x, as one masked term (sum_j c_lo
 against the blend t = sum_j c_long_j w_j / sum_j c_long_j. So the engine takes one target and one
 mask, as for the short-term term alone; with binary masks, t is at each pixel the warped result
 of the nearest reliable neighbour, and the mask is the union of the reliable pixels.
+
+The share of a frame's pixels that the temporal term holds (:func:`held_share`) goes into the
+report, with a warning for runs of frames whose flow could hardly be trusted
+(:func:`unreliable_runs`).
 """
 
 from __future__ import annotations
@@ -150,7 +155,7 @@ def start_from(index: int, content: np.ndarray, neighbours: list[Neighbour],
         flow_nf, flow_fn = flows.pair(near.index, index, near.content, content)
         image = flowlib.warp(near.result.astype(np.float32), flow_fn)
         warped.append(np.clip(image, 0.0, 255.0))
-        masks.append(flowlib.reliable_mask(flow_nf, flow_fn))
+        masks.append(flowlib.trusted_mask(flow_nf, flow_fn, near.content, content))
         first = first or (flow_nf, flow_fn)
     target, weights = combine(warped, long_term_masks(masks))
     return Start(warped[0], masks[0], first, target, weights)
@@ -175,3 +180,48 @@ def join(start: Start, warped: np.ndarray, mask: np.ndarray) -> Start:
     target = np.where(total[..., None] > 0, blend / safe, start.target).astype(np.float32)
     weights = np.minimum(total, 1.0).astype(np.float32)
     return dataclasses.replace(start, target=target, weights=weights)
+
+
+HELD_LOW = 0.5  # a frame whose temporal term holds less than this share of its pixels ...
+LOW_RUN = 3  # ... for this many frames in a row makes the report warn
+
+
+def held_share(weights: np.ndarray) -> float:
+    """The share of a frame's pixels that its temporal term holds (weight 0.5 or more).
+
+    Args:
+        weights: the temporal term's per-pixel weights (:attr:`Start.weights`), HxW.
+
+    Returns:
+        A share in 0..1.
+    """
+    return float(np.mean(np.asarray(weights) >= 0.5))
+
+
+def unreliable_runs(records: list[dict], low: float = HELD_LOW, run: int = LOW_RUN) -> str | None:
+    """A warning line when the flow looks unreliable for a run of frames: ``run`` or more
+    consecutive frames (no shot cut between them) whose temporal term held under ``low`` of
+    their pixels (``temporal_held`` in their records), where the video is hardly steadier than
+    frames stylized one by one.
+
+    Args:
+        records: the frames' records, in order.
+        low: the share under which a frame counts.
+        run: the number of frames in a row that makes a warning.
+
+    Returns:
+        The warning, naming the runs of frames (first to last index), or None.
+    """
+    runs, current = [], []
+    for record in records:
+        held = record.get("temporal_held")
+        if held is not None and held < low and not record.get("cut"):
+            current.append(record["index"])
+            continue
+        runs, current = runs + ([current] if len(current) >= run else []), []
+    runs += [current] if len(current) >= run else []
+    if not runs:
+        return None
+    spans = ", ".join(f"{r[0]}-{r[-1]}" for r in runs)
+    return (f"the optical flow looks unreliable for frames {spans}: the temporal term held under "
+            f"{low:.0%} of their pixels, so they are little steadier than frames stylized alone")

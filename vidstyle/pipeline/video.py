@@ -155,6 +155,8 @@ class FrameLoop:
                   "seconds": round(time.monotonic() - started, 3)}  # fmt: skip
         flows, mask = (None, None) if start is None else (start.flows, start.mask)
         record |= self.measure(work, result, previous, flows, mask, temporal)
+        if start is not None:
+            record["temporal_held"] = temporallib.held_share(start.weights)
         return self.follow(previous, frame.index, work, result, cut), record
 
     def working(self, rgb: np.ndarray) -> np.ndarray:

@@ -1,0 +1,132 @@
+"""An independent yardstick of temporal steadiness (issue 19): a flow, mask and warp that the
+optimization does not use, so that no method can look steady by minimizing its own measure.
+
+- Flow: OpenCV's Farneback (``cv2.calcOpticalFlowFarneback``: polynomial expansion, 5 pyramid
+  levels, 15 px window), computed on the content frames; vidstyle uses DIS (fused from several
+  starts, :func:`vidstyle.media.flow.flow`).
+- Mask: its own forward-backward consistency test (Sundaram et al. 2010, the one Ruder et al.
+  use, without their motion-boundary term), with bilinear sampling, and pixels whose source lies
+  outside the picture left out; vidstyle's mask adds motion boundaries and a photometric check.
+- Warp: bilinear (vidstyle warps with Lanczos).
+
+Two figures per pair of frames, each averaged over the valid pixels M of frame t+1:
+
+- ``mse``: Ruder et al.'s temporal error, the mean squared difference per channel on 0..255 RGB,
+  1/(3|M|) sum_{p in M} sum_c (x_t+1[p, c] - warp(x_t)[p, c])^2 (what vidstyle's report shows,
+  there measured through vidstyle's own flow);
+- ``e_warp``: Lai et al., "Learning blind video temporal consistency", ECCV 2018, eq. 7: the
+  squared RGB distance on 0..1, 1/|M| sum_{p in M} ||x_t+1[p] - warp(x_t)[p]||^2 (= 3 mse / 255^2).
+
+Farneback fails under large motion as DIS does (``benchmarks/README.md``); on the synthetic clips
+of :mod:`synthclips` the true flow and masks are used instead (:func:`with_flows`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+FARNEBACK = dict(pyr_scale=0.5, levels=5, winsize=15, iterations=3, poly_n=5, poly_sigma=1.2,
+                 flags=0)  # fmt: skip
+
+
+def farneback(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Farneback flow from RGB frame a to RGB frame b (vidstyle's convention: a's pixel (x, y)
+    moves to (x + dx, y + dy) in b)."""
+    grey = [cv2.cvtColor(np.ascontiguousarray(f, np.uint8), cv2.COLOR_RGB2GRAY) for f in (a, b)]
+    return cv2.calcOpticalFlowFarneback(grey[0], grey[1], None, **FARNEBACK)
+
+
+def warp_bilinear(image: np.ndarray, flow_ba: np.ndarray) -> np.ndarray:
+    """Frame a's image pulled into frame b, ``out[y, x] = image[y + dy, x + dx]``, bilinear."""
+    height, width = flow_ba.shape[:2]
+    map_x = np.arange(width, dtype=np.float32)[None, :] + flow_ba[..., 0].astype(np.float32)
+    map_y = np.arange(height, dtype=np.float32)[:, None] + flow_ba[..., 1].astype(np.float32)
+    return cv2.remap(np.ascontiguousarray(image, np.float32), map_x, map_y, cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+
+
+def consistency_mask(flow_ab: np.ndarray, flow_ba: np.ndarray) -> np.ndarray:
+    """Valid pixels of b: forward and backward flow agree,
+    |w~ + w^|^2 <= 0.01 (|w~|^2 + |w^|^2) + 0.5 with w^ = flow_ba, w~ = flow_ab warped to b,
+    and the source p + w^ lies inside frame a. Returns an HxW bool array."""
+    w_hat = flow_ba.astype(np.float32)
+    w_tilde = warp_bilinear(flow_ab, w_hat)
+    sq = np.sum((w_tilde + w_hat) ** 2, axis=2)
+    ok = sq <= 0.01 * (np.sum(w_tilde**2, axis=2) + np.sum(w_hat**2, axis=2)) + 0.5
+    height, width = w_hat.shape[:2]
+    src_x = np.arange(width)[None, :] + w_hat[..., 0]
+    src_y = np.arange(height)[:, None] + w_hat[..., 1]
+    return ok & (src_x >= 0) & (src_x <= width - 1) & (src_y >= 0) & (src_y <= height - 1)
+
+
+def pair_error(x_a: np.ndarray, x_b: np.ndarray, flow_ba: np.ndarray, valid: np.ndarray):
+    """(mse on 0..255 per channel, Lai's E_warp on 0..1) of x_b against x_a warped into b, over
+    the valid pixels; (nan, nan) when none is valid."""
+    if not valid.any():
+        return float("nan"), float("nan")
+    diff = np.asarray(x_b, np.float32) - warp_bilinear(x_a, flow_ba)
+    mse = float(np.mean(diff[valid] ** 2))
+    return mse, 3.0 * mse / 255.0**2
+
+
+def independent_flows(contents: Sequence[np.ndarray]):
+    """Per consecutive pair of content frames: (flow_ba, valid mask of b), by Farneback."""
+    out = []
+    for a, b in zip(contents[:-1], contents[1:]):
+        forward, backward = farneback(a, b), farneback(b, a)
+        out.append((backward, consistency_mask(forward, backward)))
+    return out
+
+
+def with_flows(frames: Sequence[np.ndarray], flows) -> dict:
+    """The yardstick of a clip's frames through given ``(flow_ba, valid)`` per pair: the mean
+    ``mse`` and ``e_warp`` over the pairs, and the share of pixels kept by the masks."""
+    pairs = [pair_error(a, b, f, m) for (a, b), (f, m) in zip(zip(frames[:-1], frames[1:]), flows)]
+    pairs = [p for p in pairs if not np.isnan(p[0])]
+    return {
+        "mse": float(np.mean([p[0] for p in pairs])) if pairs else float("nan"),
+        "e_warp": float(np.mean([p[1] for p in pairs])) if pairs else float("nan"),
+        "kept": float(np.mean([np.mean(m) for _, m in flows])) if flows else float("nan"),
+    }
+
+
+def measure(results: Sequence[np.ndarray], contents: Sequence[np.ndarray]) -> dict:
+    """The independent yardstick of a stylized clip: Farneback flows of the content frames,
+    their own masks, bilinear warps. Returns ``mse``, ``e_warp`` and ``kept`` for the result and
+    ``content_mse``, ``content_e_warp`` for the content frames (the floor)."""
+    flows = independent_flows(contents)
+    content = with_flows(contents, flows)
+    return with_flows(results, flows) | {"content_mse": content["mse"],
+                                         "content_e_warp": content["e_warp"]}  # fmt: skip
+
+
+def content_frames(clip, size: tuple[int, int], max_frames: int | None = None) -> list:
+    """A clip's first frames (video file or image folder) resized to ``size`` (width, height),
+    INTER_AREA: the content at the results' size, whichever tree made them."""
+    from pathlib import Path
+
+    from vidstyle.media import video
+    from vidstyle.media.images import load_image
+
+    clip = Path(clip)
+    if clip.is_dir():
+        files = video.list_sequence(clip)[:max_frames]
+        rgbs = [load_image(f).rgb for f in files]
+    else:
+        rgbs = [f.rgb for f in video.read_frames(clip, None, None, max_frames)]
+    return [cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) for rgb in rgbs]
+
+
+def measure_folder(frames_dir, clip) -> dict:
+    """:func:`measure` of the numbered PNGs in ``frames_dir`` (``--frames-dir``) against the
+    clip's content frames at their size."""
+    from pathlib import Path
+
+    from vidstyle.media.images import load_image
+
+    results = [load_image(p).rgb for p in sorted(Path(frames_dir).glob("*.png"))]
+    height, width = results[0].shape[:2]
+    return measure(results, content_frames(clip, (width, height), len(results)))
