@@ -145,9 +145,11 @@ def _both_sides(loop, work, index, content, start, other: int, sweep: int):
     """``start`` with the temporal term of the neighbour ahead in the sweep joined in (its result
     of the pass before, warped into the frame by its flow; :func:`temporal.join`)."""
     result = load_image(work.frame(other, sweep - 1)).rgb.astype(np.float32)
-    flow_of, flow_fo = loop.flows.pair(other, index, load_image(work.content(other)).rgb, content)
+    other_content = load_image(work.content(other)).rgb
+    flow_of, flow_fo = loop.flows.pair(other, index, other_content, content)
     warped = np.clip(flowlib.warp(result, flow_fo), 0.0, 255.0)
-    return temporallib.join(start, warped, flowlib.reliable_mask(flow_of, flow_fo))
+    return temporallib.join(start, warped, flowlib.trusted_mask(flow_of, flow_fo, other_content,
+                                                                content))  # fmt: skip
 
 
 def final_records(loop, work, records: list[dict]) -> list[dict]:
