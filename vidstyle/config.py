@@ -16,6 +16,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+from vidstyle.engine import precision
 from vidstyle.errors import UsageError
 from vidstyle.options import (
     BLEND_TOLERANCE,
@@ -41,7 +42,7 @@ ADAM_STEPS = 1000  # the method's 10 epochs x 100 steps
 # L-BFGS iterations when no steps are given: about the tutorial's 1000 Adam steps' loss
 # (benchmarks/quality.py at 256 px: 1.03x its loss in 0.27x its time).
 LBFGS_STEPS = 250
-PRECISIONS = ("float32", "mixed")
+PRECISIONS = ("auto", "float32", "bfloat16", "float16", "mixed")  # mixed: auto's earlier name
 PRESERVE_COLORS = ("none", "luminance", "histogram")  # see vidstyle.engine.colors
 
 
@@ -69,7 +70,11 @@ class MethodConfig:
         style_scale: longest side of the style image relative to the working image's.
         init: ``content``, ``noise`` or the path of an image to start from.
         seed: seed for the noise initialisation.
-        precision: ``float32`` or ``mixed`` (float16/bfloat16 network, float32 image and loss).
+        precision: the network's number type: ``float32``, ``bfloat16`` or ``float16`` (the image,
+            the optimizer's state and every loss stay float32). ``auto`` (the default) and its
+            earlier name ``mixed`` are resolved here, for this machine, by
+            :func:`vidstyle.engine.precision.resolve`: a config always holds the precision that
+            runs, so that fingerprints and reports name it.
         memory_limit: GiB the optimization may use; an image that would need more is refused up
             front (0: what the machine has free, see :mod:`vidstyle.engine.memory`).
         preserve_colors: ``none``, ``luminance`` (transfer on luminance only, the photo's chroma
@@ -114,8 +119,11 @@ class MethodConfig:
     )
     seed: int = option(0, "Seed for {init} noise.", not_in=("video",))
     precision: str = option(
-        "float32", "float32, or mixed (16-bit network, GPU).", choices=PRECISIONS
-    )
+        "auto", "The network's number type: auto (bfloat16 where the chip multiplies it natively: "
+        "AMX/AVX512-BF16 CPUs, GPUs of compute capability 8.0+; float16 on 7.x GPUs; float32 "
+        "elsewhere), float32, bfloat16 or float16. The image, optimizer and losses stay float32.",
+        choices=PRECISIONS,
+    )  # fmt: skip
     memory_limit: float = option(
         0.0, "GiB an image may use; larger ones are refused (0: what is free).", output=False
     )
@@ -134,6 +142,8 @@ class MethodConfig:
         if self.steps < 0:
             raise UsageError(None, f"{{steps}} must be 0 or more, got {self.steps}")
         check_choices(self)
+        if self.precision in ("auto", *precision.ALIASES):
+            object.__setattr__(self, "precision", precision.resolve(self.precision).precision)
         if self.scales < 0:
             raise UsageError(None, f"{{scales}} must be 0 (automatic) or more, got {self.scales}")
         if not self.tol >= 0:  # also rejects NaN

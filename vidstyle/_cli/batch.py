@@ -124,7 +124,8 @@ def status_command(
 
 
 def print_plan(plan) -> None:
-    """The tasks a run would do, with their steps and the estimated time."""
+    """The tasks a run would do, with their steps, the estimated time and the precision."""
+    from vidstyle.engine.precision import explain
     from vidstyle.jobs.runner import PRIOR_SECONDS_PER_STEP_PIXEL
 
     table = Table(title=f"plan of {plan.path.name}")
@@ -144,6 +145,8 @@ def print_plan(plan) -> None:
     line = (f"{len(plan.tasks)} tasks, {plan.steps()} steps, about {duration(seconds)} on a "
             "2-core CPU (a run measures this machine's own speed)")  # fmt: skip
     console.print(line, highlight=False)
+    for used in sorted({task.method.precision for task in plan.tasks}):
+        console.print(f"precision {used} ({explain(used)})", highlight=False)
 
 
 def print_status(state) -> None:

@@ -10,7 +10,16 @@ from typing import Annotated
 
 import typer
 
-from vidstyle._cli.common import Quiet, Style, Weights, console, engines, reported_errors, reporter
+from vidstyle._cli.common import (
+    Quiet,
+    Style,
+    Weights,
+    console,
+    engines,
+    method_from,
+    reported_errors,
+    reporter,
+)
 from vidstyle._cli.params import with_options
 from vidstyle._cli.summaries import print_summary, print_video_summary
 from vidstyle.config import FolderConfig, MethodConfig, VideoConfig, video_config
@@ -29,7 +38,7 @@ def image(
     from vidstyle import controller
 
     with reported_errors(content):
-        method = MethodConfig.from_options(options)
+        method = method_from(options)
         output = output or Path(f"{content.stem}_{controller.style_stem(style)}.png")
         make_engine = engines(weights, quiet)
         controller.stylize_image(content, style, output, method, make_engine, reporter(quiet))
@@ -66,7 +75,7 @@ def folder(
     from vidstyle import controller
 
     with reported_errors(input_dir):
-        method = MethodConfig.from_options(options)
+        method = method_from(options)
         config = FolderConfig(overwrite=overwrite, suffix=_suffix(format), batch=_batch(batch))
         results = controller.stylize_folder(input_dir, style, output, method, config,
                                             engines(weights, quiet), reporter(quiet))  # fmt: skip
@@ -107,7 +116,7 @@ def video(
     from vidstyle import controller
 
     with reported_errors(source):
-        method = MethodConfig.from_options(options)
+        method = method_from(options)
         config = video_config(options)
         make_engine = engines(weights, quiet)
         result = controller.stylize_video(source, style, output, method, config, make_engine,

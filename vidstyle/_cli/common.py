@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from vidstyle.config import MethodConfig
+from vidstyle.engine.precision import ALIASES, explain
 from vidstyle.errors import InternalError, UsageError, VidstyleError, debugging, flag, render
 
 console = Console(soft_wrap=True)
@@ -66,10 +67,24 @@ def engine_for(method: MethodConfig, weights: Path | None, quiet: bool):
     if not quiet:
         console.print(f"VGG19 weights: {source.origin} ({source.path})", highlight=False)
     engine = build_engine(method, source)
+    if not quiet:
+        why = explain(method.precision, engine.device.index or 0)
+        line = f"device: {engine.device.label}, precision {method.precision} ({why})"
+        console.print(line, highlight=False)
     if engine.memory_note:  # the memory check is off: say why, in one line, even when quiet
         note = escape(render(engine.memory_note, flag))
         err_console.print(f"[yellow]note:[/] {note}", highlight=False)
     return engine
+
+
+def method_from(options: dict) -> MethodConfig:
+    """The method of a command's options; ``--precision mixed``, auto's earlier name, says what
+    it now means (one line)."""
+    method = MethodConfig.from_options(options)
+    if options.get("precision") in ALIASES:
+        note = f"--precision mixed is now auto: {method.precision} here"
+        err_console.print(f"[yellow]note:[/] {note}", highlight=False)
+    return method
 
 
 def engines(weights: Path | None, quiet: bool):

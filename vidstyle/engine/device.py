@@ -15,8 +15,9 @@ before VGG19 is built). In this order:
 4. TF32 (``tf.config.experimental.enable_tensor_float_32_execution``) is turned off for
    ``precision`` float32: on Ampere and later GPUs TensorFlow otherwise rounds the inputs of
    convolutions and matrix products (the Gram matrices) to a 10-bit mantissa, so "float32"
-   would not be float32. It stays on for ``mixed``, whose network is 16-bit anyway. This is the
-   only step applied again on every call, and before every optimization (:func:`apply_tf32`).
+   would not be float32. It stays on for bfloat16 and float16, whose network is 16-bit anyway.
+   This is the only step applied again on every call, and before every optimization
+   (:func:`apply_tf32`).
 
 When TensorFlow had already initialized the GPU (an op ran before), steps 3 cannot be applied;
 the budget is then reported unknown, with that reason.
@@ -81,7 +82,7 @@ def configure(gpu: int = 0, precision: str = "float32", environ=None, nvml=None)
 
 
 def apply_tf32(precision: str) -> None:
-    """TF32 off for ``float32``, on for ``mixed`` (a process-wide switch, read when a kernel
+    """TF32 off for ``float32``, on for a 16-bit network (a process-wide switch, read when a kernel
     runs: the engine applies it again before each optimization, so two engines of different
     precisions in one process each get theirs)."""
     import tensorflow as tf

@@ -57,10 +57,8 @@ def temporal_tensors(x: tf.Tensor, temporal: Temporal | None):
 
 
 def compute_dtype(precision: str) -> str:
-    """The convolutions' dtype: float32, or float16 on a GPU / bfloat16 on a CPU for ``mixed``."""
-    if precision != "mixed":
-        return "float32"
-    return "float16" if tf.config.list_physical_devices("GPU") else "bfloat16"
+    """The convolutions' dtype: the method's (resolved) precision, float32 for anything else."""
+    return precision if precision in ("bfloat16", "float16") else "float32"
 
 
 def to_tensor(images: np.ndarray) -> tf.Tensor:

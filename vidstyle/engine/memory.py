@@ -8,7 +8,7 @@ budgeted at 1.0 GiB per megapixel more. The estimate covers the optimization onl
 the process's own baseline (TensorFlow and the weights, about 0.9 GiB) is already in use when the
 budget is read.
 
-``precision`` mixed: the network's activations (and their gradients) are 16-bit. Up to
+``precision`` bfloat16 or float16: the network's activations (and their gradients) are 16-bit. Up to
 block5_conv2 VGG19 keeps about 290 activation values per input pixel per kind (64 x 2 in block1,
 128 x 2 / 4, 256 x 4 / 16, 512 x 4 / 64, 512 x 2 / 256), and conv outputs, ReLU outputs and their
 gradients are each about that: roughly 2.3 GB per megapixel in float32, the bulk of the 3.0 GiB.
@@ -44,7 +44,7 @@ def needed_bytes(
     height: int, width: int, optimizer: str, batch: int = 1, precision: str = "float32"
 ) -> int:
     """Bytes an optimization of ``batch`` images of height x width needs above the baseline."""
-    per_mpixel = ADAM_GIB_PER_MPIXEL * (MIXED_FACTOR if precision == "mixed" else 1.0)
+    per_mpixel = ADAM_GIB_PER_MPIXEL * (1.0 if precision == "float32" else MIXED_FACTOR)
     per_mpixel += LBFGS_EXTRA_GIB_PER_MPIXEL if optimizer == "lbfgs" else 0.0
     return int(per_mpixel * GIB * height * width * batch / MPIXEL)
 
@@ -111,7 +111,7 @@ def out_of_memory(height: int, width: int, batch: int, optimizer: str, budget: i
     reason = f"the device ran out of memory stylizing {images}{width}x{height} with {optimizer}"
     hint = f"use {{max_size}} {side} or less"
     if precision == "float32" and gpu:
-        hint += " or {precision} mixed"
+        hint += " or {precision} bfloat16"
     return TooLargeError(None, reason, hint=hint)
 
 

@@ -1,17 +1,17 @@
 """Numbers that must stay in range: the gradient scale of a float16 network, and the check that an
 optimization never hands back a non-finite image.
 
-Gradient scaling (``--precision mixed`` on a GPU): float16's largest value is 65504, far below the
-gradients that flow back through VGG19 to the image (about 1e5 at the input), and its smallest
-normal value (6e-5) is above many of the feature gradients. Before the feature gradients flow
-back through the float16 network they are multiplied by a power of two that brings the largest of
-each image's to :data:`FP16_GRAD_MAX`; the image's gradient is divided by it again. A power of two
-changes only the exponent, so the scaling itself loses nothing. Each image of a batch gets its own
-scale, so its gradient is the one it would get alone. When an image's feature gradients are all
-zero (for instance ``style_weight`` 0 with the content as the start: the content term's gradient
-is zero there) or not finite, its scale is 1: the old ``64 / 0`` gave an infinite scale and
-``0 * inf`` a NaN image. Dynamic loss scaling (Micikevicius et al., "Mixed Precision Training",
-ICLR 2018), computed from the gradient itself, so no step is ever retried.
+Gradient scaling (``--precision float16``, which ``auto`` chooses on 7.x GPUs only): float16's
+largest value is 65504, far below the gradients that flow back through VGG19 to the image (about 1e5
+at the input), and its smallest normal value (6e-5) is above many of the feature gradients. Before
+the feature gradients flow back through the float16 network they are multiplied by a power of two
+that brings the largest of each image's to :data:`FP16_GRAD_MAX`; the image's gradient is divided by
+it again. A power of two changes only the exponent, so the scaling itself loses nothing. Each image
+of a batch gets its own scale, so its gradient is the one it would get alone. When an image's
+feature gradients are all zero (for instance ``style_weight`` 0 with the content as the start: the
+content term's gradient is zero there) or not finite, its scale is 1: the old ``64 / 0`` gave an
+infinite scale and ``0 * inf`` a NaN image. Dynamic loss scaling (Micikevicius et al., "Mixed
+Precision Training", ICLR 2018), computed from the gradient itself, so no step is ever retried.
 
 Finite checks: every evaluation computes, per image, whether each loss term (content, style, total
 variation, temporal) and the image's gradient are finite. The optimization loops keep the flags of

@@ -145,9 +145,13 @@ class Planner:
         m = self.method
         try:
             memory.check(path, height, width, m.optimizer, self.budget, batch, m.precision)
-        except TooLargeError:
+        except TooLargeError as error:
             if batch > 1 or self.tile(height, width) is None:  # not even the smallest tile
                 raise
+            if m.precision == "float16":  # tiles' float16 gradients are not scaled: refused
+                reason = f"{width}x{height} needs tiling, which float16 cannot do"
+                raise TooLargeError(path, reason, hint="use {precision} bfloat16 or float32 "
+                                    "(or a smaller {max_size})") from error  # fmt: skip
 
     def plan(self, height: int, width: int, steps: int | None = None,
              batch: int = 1) -> list[Work]:  # fmt: skip

@@ -24,6 +24,11 @@ GPU's compute capability from NVML (``nvidia-ml-py``) or else ``nvidia-smi``, fo
 process will use (``CUDA_VISIBLE_DEVICES`` honoured as in :mod:`vidstyle.engine.gpumemory`). No
 probe is run: flags are what the chip declares, and reading them takes microseconds.
 
+``VIDSTYLE_AUTO_PRECISION`` (``float32``, ``bfloat16`` or ``float16``), when set, is what ``auto``
+means, without reading the hardware: for a Ray cluster whose workers differ from the machine that
+plans the run, or to compare precisions on one machine (the test suite pins it to float32, so
+that its figures are the same on every CPU).
+
 The resolved precision, never ``auto``, is what the engine runs, what the fingerprint of an
 output records and what reports show. A batch run resolves it where the plan is made.
 """
@@ -37,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vidstyle.engine import gpumemory
+from vidstyle.errors import UsageError
 
 CHOICES = ("auto", "float32", "bfloat16", "float16")
 ALIASES = {"mixed": "auto"}  # the earlier name of a 16-bit network
@@ -188,8 +194,21 @@ def resolve(requested: str, gpu: int = 0) -> Choice:
     """
     if requested not in ALIASES and requested != "auto":
         return Choice(requested, "asked for")
+    pinned = os.environ.get("VIDSTYLE_AUTO_PRECISION")
+    if pinned:
+        if pinned not in CHOICES[1:]:
+            reason = f"VIDSTYLE_AUTO_PRECISION is {pinned!r}"
+            raise UsageError(None, reason, hint="set it to float32, bfloat16 or float16")
+        return Choice(pinned, f"{requested}: VIDSTYLE_AUTO_PRECISION")
     key = (requested, gpu)
     if key not in _resolved:
         hardware = Hardware(gpu_capability(gpu), cpu_flags())
         _resolved[key] = choose(requested, hardware)
     return _resolved[key]
+
+
+def explain(resolved: str, gpu: int = 0) -> str:
+    """Why a method runs in ``resolved``: ``auto``'s reason on this machine when that is what
+    ``auto`` picks here, else "asked for" (for the line the CLI prints)."""
+    auto = resolve("auto", gpu)
+    return f"auto: {auto.reason}" if auto.precision == resolved else "asked for"

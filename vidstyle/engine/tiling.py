@@ -26,8 +26,9 @@ tiled gradient then equals the untiled one to float32 round-off. (Reflect-paddin
 border instead would change the result near the border; nothing here does that.)
 
 The total-variation and temporal terms are pixel-local and cheap: they are computed on the whole
-image directly. ``precision`` mixed works, but without the per-image float16 gradient scaling
-of the untiled path (tiling is meant for the CPU's memory; a GPU should use a smaller size).
+image directly. ``precision`` bfloat16 works (it keeps float32's range and needs no gradient
+scaling); float16 is refused up front (:meth:`vidstyle.engine.planner.Planner.check`), since the
+tiles' gradients do not get the untiled path's per-image float16 scaling.
 """
 
 from __future__ import annotations

@@ -101,8 +101,9 @@ class ShotBook:
         prefix = [r for i, r in enumerate(ordered) if r["index"] == i]  # from frame 0 on
         self.work.save(prefix)
 
-    def finish(self, clip: videopipe.Clip, config: VideoConfig, output: Path):
+    def finish(self, clip: videopipe.Clip, config: VideoConfig, output: Path,
+               precision: str | None = None):  # fmt: skip
         """Join every frame in order with the sound into ``output`` (see
         :func:`vidstyle.pipeline.video.finish_clip`). Returns its :class:`VideoResult`."""
         records = [self.records[i] for i in sorted(self.records)]
-        return videopipe.finish_clip(clip, config, self.work, records, output)
+        return videopipe.finish_clip(clip, config, self.work, records, output, precision)

@@ -41,8 +41,10 @@ def deliver(clip, config: VideoConfig, work, records, output: Path) -> None:
                              audio_start=offset, audio_end=config.end)  # fmt: skip
 
 
-def write_report(path: Path, records: list[dict], clip, config: VideoConfig) -> dict:
-    """Save the quality report (per frame and summary) as JSON; returns the summary."""
+def write_report(path: Path, records: list[dict], clip, config: VideoConfig,
+                 precision: str | None = None) -> dict:  # fmt: skip
+    """Save the quality report (per frame and summary, with the network's ``precision`` when
+    given) as JSON; returns the summary."""
     pairs = [r for r in records if "temporal_error" in r and not r["cut"]]
     later = [r["seconds"] for r in records[1:] if not r["cut"]]
     shares = [r["temporal_share"] for r in records if "temporal_share" in r]
@@ -64,6 +66,8 @@ def write_report(path: Path, records: list[dict], clip, config: VideoConfig) -> 
         ),  # fmt: skip
         "warm_start": config.warm_start,
     }
+    if precision is not None:
+        summary["precision"] = precision
     if config.long_term != (1,):
         summary["long_term"] = ",".join(map(str, config.long_term))
     if config.passes > 1:

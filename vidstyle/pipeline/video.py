@@ -286,11 +286,11 @@ def stylize_clip(
         reporter.end()
     if not records:
         raise DecodeError(source, "contains no video frames")
-    return finish_clip(clip, config, work, records, output)
+    return finish_clip(clip, config, work, records, output, engine.method.precision)
 
 
 def finish_clip(clip: Clip, config: VideoConfig, work: WorkDir, records: list[dict],
-                output: Path) -> VideoResult:  # fmt: skip
+                output: Path, precision: str | None = None) -> VideoResult:  # fmt: skip
     """Join the finished frames of the work folder, in order, with the source's sound into the
     output (or numbered PNGs), write the quality report and remove the work folder.
 
@@ -300,6 +300,7 @@ def finish_clip(clip: Clip, config: VideoConfig, work: WorkDir, records: list[di
         work: the work folder holding every frame of ``records``.
         records: every frame's record, in order.
         output: the video file, or the folder of frames of a sequence.
+        precision: the network's precision, for the report.
 
     Returns:
         The output, the report's path and its summary.
@@ -309,7 +310,7 @@ def finish_clip(clip: Clip, config: VideoConfig, work: WorkDir, records: list[di
     """
     clipout.deliver(clip, config, work, records, output)
     report_path = _report_path(output)
-    summary = write_report(report_path, records, clip, config)
+    summary = write_report(report_path, records, clip, config, precision)
     shutil.rmtree(work.root)
     return VideoResult(output, report_path, summary)
 

@@ -340,7 +340,7 @@ class RayBackend:
         task = run.task
         self.clips.pop(task.key, None)
         try:
-            done = run.book.finish(run.clip, task.video, task.output)
+            done = run.book.finish(run.clip, task.video, task.output, task.method.precision)
         except VidstyleError as error:
             return self.recorder.failed(task, run.seconds, error, retry=False)
         shots = [{"first": shot[0].index, "frames": len(shot), "worker": run.workers.get(i)}
