@@ -45,3 +45,36 @@ def png_header_only(path: Path, width: int, height: int) -> Path:
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat)
                      + chunk(b"IEND", b""))  # fmt: skip
     return path
+
+
+def peak_growth_mib(imports: str, action: str) -> tuple[float, str]:
+    """How much the peak memory (RSS) grows while ``action`` runs, in a fresh Python process.
+
+    ``ru_maxrss`` is the process's peak so far, which earlier tests in this process have already
+    raised, so only a fresh process measures one action.
+
+    Args:
+        imports: Python lines run first (not measured), e.g. ``from x import y``.
+        action: one Python expression, measured.
+
+    Returns:
+        The growth in MiB, and the name of the exception the action raised ("" for none).
+    """
+    import os
+    import subprocess
+    import sys
+
+    code = "\n".join([
+        "import resource", imports,
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss", "raised = ''",
+        "try:", f"    {action}", "except Exception as error:",
+        "    raised = type(error).__name__",
+        "grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before",
+        "print(grown / 1024, raised)",
+    ])  # fmt: skip
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          cwd=root, check=True, timeout=120)  # fmt: skip
+    grown, _, raised = done.stdout.strip().splitlines()[-1].partition(" ")
+    return float(grown), raised
