@@ -97,21 +97,47 @@ def held_tiny_factory(folder: str | Path):
 
 def _install(folder: str, tiny: bool) -> None:
     """In the process under test: engines are tiny (``tiny``) and every engine's ``stylize`` is
-    held on the gate in ``folder`` (when given)."""
-    from vidstyle.engine import optimize
+    held on the gate in ``folder`` (when given). The engine module is patched when the program
+    imports it, so TensorFlow starts when and as the program starts it (after its log set-up)."""
 
-    if tiny:
-        from tinyvgg import tiny_engine
+    def patch(optimize):
+        if tiny:
+            from tinyvgg import tiny_engine
 
-        optimize.build_engine = lambda method, source, gpu=0: tiny_engine(method)
-    if folder:
-        gate, stylize = _Opened(folder), optimize.Engine.stylize
+            optimize.build_engine = lambda method, source, gpu=0: tiny_engine(method)
+        if folder:
+            gate, stylize = _Opened(folder), optimize.Engine.stylize
 
-        def held(self, *args, **kwargs):
-            gate.take()
-            return stylize(self, *args, **kwargs)
+            def held(self, *args, **kwargs):
+                gate.take()
+                return stylize(self, *args, **kwargs)
 
-        optimize.Engine.stylize = held
+            optimize.Engine.stylize = held
+
+    sys.meta_path.insert(0, _AfterImport("vidstyle.engine.optimize", patch))
+
+
+class _AfterImport:
+    """A meta path finder that runs ``action(module)`` once the module ``name`` is imported."""
+
+    def __init__(self, name: str, action):
+        self.name, self.action = name, action
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname != self.name:
+            return None
+        import importlib.util
+
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        run, action = spec.loader.exec_module, self.action
+
+        def exec_module(module):
+            run(module)
+            action(module)
+
+        spec.loader.exec_module = exec_module
+        return spec
 
 
 def vidstyle(args: list[str], gate: Gate | None = None, tiny: bool = True, **popen):
