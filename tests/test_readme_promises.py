@@ -12,7 +12,6 @@ import pytest
 from conftest import textured
 from held import Gate, vidstyle
 from PIL import Image
-from tinyvgg import tiny_engine
 from typer.testing import CliRunner
 
 from vidstyle import batch
@@ -23,14 +22,9 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def tiny(monkeypatch, tmp_path):
-    """Every engine built is the tiny one; returns the ``--weights`` arguments (a file never
-    loaded, so no weights are looked for)."""
-    monkeypatch.setattr("vidstyle.engine.optimize.build_engine",
-                        lambda method, source, gpu=0: tiny_engine(method))  # fmt: skip
-    unused = tmp_path / "unused.bin"
-    unused.write_bytes(b"")
-    return ["--weights", str(unused)]
+def tiny(tiny_cli):
+    """Every engine built is the tiny one (conftest's ``tiny_cli``); no extra arguments."""
+    return []
 
 
 def _pixels(path) -> np.ndarray:
