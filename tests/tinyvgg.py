@@ -9,6 +9,7 @@ from __future__ import annotations
 import keras
 
 from vidstyle.config import MethodConfig
+from vidstyle.engine.inputs import compute_dtype
 from vidstyle.engine.model import FeatureExtractor
 from vidstyle.engine.optimize import Engine
 
@@ -30,6 +31,8 @@ def tiny_vgg(seed: int = 0) -> keras.Model:
 
 
 def tiny_engine(method: MethodConfig | None = None) -> Engine:
-    """An engine over :func:`tiny_vgg` (random weights: for mechanics, not for quality)."""
+    """An engine over :func:`tiny_vgg` (random weights: for mechanics, not for quality), in the
+    convolution dtype the method's ``precision`` gives, as the real engine's."""
     method = method or MethodConfig()
-    return Engine(method, FeatureExtractor(tiny_vgg(), method.layers))
+    dtype = compute_dtype(method.precision)
+    return Engine(method, FeatureExtractor(tiny_vgg(), method.layers, dtype))

@@ -112,8 +112,12 @@ def test_each_engine_runs_with_its_own_tf32_setting(fake_gpus):
     from tinyvgg import tiny_engine
 
     exact, mixed = tiny_engine(), tiny_engine(MethodConfig(precision="mixed"))
+    assert exact.extractor.compute_dtype == tf.float32
+    assert mixed.extractor.compute_dtype == tf.float16  # what mixed is on a GPU
     image = np.zeros((16, 16, 3), np.uint8)
+    style = (np.arange(16 * 16 * 3) % 251).reshape(16, 16, 3).astype(np.uint8)
     for engine in (exact, mixed, exact):
         del fake_gpus[:]
-        engine.stylize(image, engine.style_targets(image), steps=0)
+        out = engine.stylize(image, engine.style_targets(style), steps=3)
         assert fake_gpus == [("tf32", engine.method.precision == "mixed")]
+        assert np.abs(out.astype(int) - image).max() > 0  # the steps ran and moved the picture

@@ -143,7 +143,7 @@ def test_a_blend_and_a_single_style_are_two_tasks_per_input(night, tmp_path):
     )
 
 
-def test_a_ray_worker_gets_a_blend_by_value_and_tells_its_levels(night, tmp_path):
+def test_a_worker_in_this_process_gets_a_blend_by_value_and_tells_its_levels(night, tmp_path):
     from conftest import textured
 
     from vidstyle.jobs.worker import Unit, Worker

@@ -1,30 +1,28 @@
-"""The real ``vidstyle batch run`` in a subprocess, with the real weights: killed with SIGKILL
-mid-run and rerun, or stopped by SIGTERM, it ends with every task done once and the same
-outputs as a run that was never interrupted."""
+"""The real ``vidstyle batch run`` in a subprocess (with the tiny engine, and each engine call
+held on a file the test releases): killed with SIGKILL mid-task and rerun, or stopped by SIGTERM
+or a second Ctrl-C, it ends with every task done once and the same outputs as a run that was
+never interrupted."""
 
 import json
-import os
 import shutil
 import signal
 import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
+from held import Gate, vidstyle
 from nightmaker import EXPECTED_OUTPUTS, make_night
 from PIL import Image
 
 from vidstyle.jobs.ledger import Ledger
 
-pytestmark = pytest.mark.real_weights
 CLIP = "styled/beach/starry/beach.mp4"
 
 
-def _batch(night, *args, wait=True):
-    command = [sys.executable, "-m", "vidstyle", "batch", "run", str(night), "--quiet", *args]
-    process = subprocess.Popen(command, cwd=night.parent, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)  # fmt: skip
+def _batch(night, *args, gate=None, wait=True):
+    (night.parent / "unused.bin").write_bytes(b"")  # the tiny engine loads no weights
+    command = ["batch", "run", str(night), "--quiet", "--weights", "unused.bin", *args]
+    process = vidstyle(command, gate, cwd=night.parent)
     if wait:
         process.wait(timeout=600)
     return process
@@ -42,13 +40,20 @@ def _rows(night):
 
 
 def _wait_for(night, process, predicate, timeout=300):
+    """Wait until the ledger's rows meet ``predicate`` (a state the held calls keep still)."""
+    import time
+
     end = time.monotonic() + timeout
     while time.monotonic() < end and process.poll() is None:
         rows = _rows(night)
         if rows and predicate(rows):
             return
-        time.sleep(0.2)
+        time.sleep(0.05)
     raise AssertionError(f"not reached (exit {process.poll()}): {[r.status for r in _rows(night)]}")
+
+
+def _statuses(rows):
+    return sorted(r.status for r in rows)
 
 
 def _pixels(path):
@@ -74,31 +79,29 @@ def _copy(inputs, root):
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory, real_weights, inputs):
+def reference(tmp_path_factory, inputs):
     """The same night run once without interruption."""
     root = tmp_path_factory.mktemp("whole")
-    done = _batch(_copy(inputs, root), "--weights", str(real_weights.path))
+    done = _batch(_copy(inputs, root))
     assert done.returncode == 0, done.stderr.read()
     return root
 
 
-def test_kill_9_mid_run_loses_at_most_the_task_under_way(tmp_path, real_weights, reference, inputs):
+def test_kill_9_mid_run_loses_at_most_the_task_under_way(tmp_path, reference, inputs):
     night = _copy(inputs, tmp_path)
-    weights = ["--weights", str(real_weights.path)]
-    first = _batch(night, *weights, wait=False)
-
-    def under_way(rows):  # three done and the next one running (not between two tasks)
-        return sum(r.status == "done" for r in rows) >= 3 and any(
-            r.status == "running" for r in rows
-        )
-
-    _wait_for(night, first, under_way)
-    os.kill(first.pid, signal.SIGKILL)
+    gate = Gate(tmp_path / "gate", allow=3)  # three images, then the fourth is held
+    first = _batch(night, gate=gate, wait=False)
+    gate.wait_for_tickets(4, first)
+    # three done and the next one running (not between two tasks): held there, it stays so
+    _wait_for(night, first, lambda rows: _statuses(rows).count("done") == 3
+              and "running" in _statuses(rows))  # fmt: skip
+    first.kill()  # SIGKILL
     first.wait()
     before = {r.key: r for r in _rows(night)}
     killed = [r for r in before.values() if r.status == "running"]
     assert len(killed) == 1  # the task under way, left running by the dead process
-    second = _batch(night, *weights)
+    assert sum(r.status == "done" for r in before.values()) == 3
+    second = _batch(night)
     assert second.returncode == 0, second.stderr.read()
     after = {r.key: r for r in _rows(night)}
     assert all(r.status == "done" for r in after.values())
@@ -119,17 +122,43 @@ def test_kill_9_mid_run_loses_at_most_the_task_under_way(tmp_path, real_weights,
     assert len(_pixels(tmp_path / CLIP)) == 6
 
 
-def test_sigterm_stops_at_a_chunk_and_the_task_is_pending_again(tmp_path, real_weights):
+def _held_night(tmp_path, gate):
+    """A night of images whose first engine call is held: its task is running, in its call."""
     night = make_night(tmp_path, steps=400, steps_next=10, frames=6)
     shutil.rmtree(tmp_path / "clips")
     night.write_text(night.read_text().split('[[job]]\nname = "beach"')[0])
-    run = _batch(night, "--weights", str(real_weights.path), wait=False)
-    _wait_for(night, run, lambda rows: any(r.status == "running" for r in rows))
-    time.sleep(3)  # into the task's steps
+    run = _batch(night, gate=gate, wait=False)
+    gate.wait_for_tickets(1, run)
+    _wait_for(night, run, lambda rows: "running" in _statuses(rows))
+    return night, run
+
+
+def test_sigterm_stops_at_a_chunk_and_the_task_is_pending_again(tmp_path):
+    gate = Gate(tmp_path / "gate")
+    night, run = _held_night(tmp_path, gate)
     run.send_signal(signal.SIGTERM)
+    gate.allow(1000)  # the call goes on to its first chunk of steps, which reads the flag
     assert run.wait(timeout=120) == 143
     rows = _rows(night)
     assert not any(r.status == "running" for r in rows)
     stopped = [r for r in rows if r.seconds > 0 and r.status == "pending"]
     assert len(stopped) == 1 and stopped[0].attempts == 0
+    assert gate.tickets() == 1  # no other task started
     assert "is pending again" in run.stderr.read()
+
+
+def test_a_second_ctrl_c_stops_at_once(tmp_path):
+    """The first Ctrl-C waits for the next chunk; the second does not wait: the held call is
+    never let through, so only an immediate stop ends the process."""
+    gate = Gate(tmp_path / "gate")
+    night, run = _held_night(tmp_path, gate)
+    run.send_signal(signal.SIGINT)
+    with pytest.raises(subprocess.TimeoutExpired):  # the first one: still waiting for a chunk
+        run.wait(timeout=1)
+    run.send_signal(signal.SIGINT)
+    try:
+        code = run.wait(timeout=60)
+    finally:
+        gate.allow(1000)
+    assert code == 130, run.stderr.read()
+    assert gate.tickets() == 1 and not (tmp_path / "styled").exists()

@@ -1,4 +1,4 @@
-"""Level events on a Ray cluster: the driver shows each worker's levels on its lane."""
+"""Level events in the driver (in this process, no Ray): each worker's levels go to its lane."""
 
 
 def test_the_driver_passes_a_workers_level_events_to_its_lane():

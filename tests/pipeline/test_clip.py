@@ -1,4 +1,5 @@
-"""`vidstyle video` end to end with the real weights on a small panning clip with a tone."""
+"""`vidstyle video` end to end on a small panning clip with a tone: the mechanics with the tiny
+random-weight engine, steadiness and the temporal term with the real weights."""
 
 import json
 
@@ -8,9 +9,9 @@ import pytest
 from clipmaker import audio_duration, make_audio_only, write_clip
 from conftest import textured
 from PIL import Image
+from tinyvgg import tiny_engine
 from typer.testing import CliRunner
 
-from vidstyle import load_engine
 from vidstyle._cli import app
 from vidstyle.config import MethodConfig, VideoConfig
 from vidstyle.errors import ResumeError
@@ -18,7 +19,6 @@ from vidstyle.media.images import load_image
 from vidstyle.media.video import probe, read_frames
 from vidstyle.pipeline.video import stylize_clip
 
-pytestmark = pytest.mark.real_weights
 SAMPLES = __import__("pathlib").Path(__file__).resolve().parents[2] / "samples"
 FRAMES, FPS, SIZE = 8, 12, (96, 64)
 runner = CliRunner()
@@ -38,8 +38,13 @@ def clip(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def engine(real_weights):
-    return load_engine(MethodConfig(max_size=96), real_weights.path)
+def engine(real_engine):
+    return real_engine(MethodConfig(max_size=96))
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return tiny_engine(MethodConfig(max_size=96))
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +56,10 @@ def _frames(path):
     return np.stack([frame.rgb for frame in read_frames(path)])
 
 
-def test_video_keeps_frames_rate_duration_and_sound(clip, tmp_path, engine, style):
+def test_video_keeps_frames_rate_duration_and_sound(clip, tmp_path, tiny, style):
     out = tmp_path / "styled.mp4"
     config = VideoConfig(steps_first=20, steps_next=10)
-    result = stylize_clip(engine, clip, style, out, config)
+    result = stylize_clip(tiny, clip, style, out, config)
     source, made = probe(clip), probe(out)
     assert made.codec == "h264" and made.has_audio
     assert made.fps == source.fps == FPS
@@ -70,6 +75,7 @@ def test_video_keeps_frames_rate_duration_and_sound(clip, tmp_path, engine, styl
     assert sorted(p.name for p in tmp_path.iterdir()) == ["styled.mp4", "styled.mp4.report.json"]
 
 
+@pytest.mark.real_weights
 def test_flow_warm_start_is_3x_steadier_than_independent_frames(clip, tmp_path, engine, style):
     equal = dict(steps_first=40, steps_next=40, max_frames=6)
     flow = stylize_clip(engine, clip, style, tmp_path / "flow.mp4", VideoConfig(**equal))
@@ -79,6 +85,7 @@ def test_flow_warm_start_is_3x_steadier_than_independent_frames(clip, tmp_path, 
     assert flow.summary["content_temporal_error"] < flow.summary["temporal_error"]
 
 
+@pytest.mark.real_weights
 def test_temporal_term_changes_the_result(clip, tmp_path, engine, style):
     base = dict(steps_first=20, steps_next=15, max_frames=4)
     runs = {}
@@ -117,7 +124,8 @@ class _StopAfter:
         pass
 
 
-def test_interrupted_run_resumes_to_the_same_frames(clip, tmp_path, engine, style):
+def test_interrupted_run_resumes_to_the_same_frames(clip, tmp_path, tiny, style):
+    engine = tiny
     config = VideoConfig(steps_first=20, steps_next=10, max_frames=5)
     whole = tmp_path / "whole"
     stylize_clip(engine, clip, style, tmp_path / "a.mp4",
@@ -140,7 +148,7 @@ def test_interrupted_run_resumes_to_the_same_frames(clip, tmp_path, engine, styl
     assert len(_frames(out)) == 5
 
 
-def test_image_sequence_in_numbered_pngs_out(tmp_path):
+def test_image_sequence_in_numbered_pngs_out(tmp_path, tiny_cli):
     frames = tmp_path / "frames"
     frames.mkdir()
     for i, rgb in enumerate(pan_over_photo(3)):
@@ -166,7 +174,7 @@ def _video(args, tmp_path, name="out.mp4"):
     return result
 
 
-def test_bad_inputs_give_one_error_naming_the_file(tmp_path):
+def test_bad_inputs_give_one_error_naming_the_file(tmp_path, tiny_cli):
     corrupt = tmp_path / "corrupt.mp4"
     corrupt.write_bytes(np.random.default_rng(0).bytes(5000))
     sound = tmp_path / "sound.m4a"

@@ -1,6 +1,8 @@
 """Original colours and blended styles through the image, folder and video pipelines and the CLI
 (tiny random-weight model; one real-weights test at a small size)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from conftest import textured
@@ -28,6 +30,11 @@ def _chroma_gap(a, b):
     return np.abs(colors.to_yiq(a)[..., 1:] - colors.to_yiq(b)[..., 1:]).max()
 
 
+def _gap(a, b):
+    """The largest pixel difference (more than 2: the picture changed, not just rounding)."""
+    return np.abs(a.astype(int) - b.astype(int)).max()
+
+
 @pytest.fixture
 def no_engine(monkeypatch):
     def build(*args):
@@ -46,10 +53,15 @@ def test_a_folder_batch_gets_the_results_its_images_get_alone(tmp_path, mode):
         Image.fromarray(_muted(24, 32, seed)).save(photos[-1])
     jobs = [(p, tmp_path / f"out_{p.name}") for p in photos]
     together = stylize_files(tiny_engine(method), jobs, styles)
+    single_style = tiny_engine(replace(method, style_blend=()))
     for (photo, _), (result, error) in zip(jobs, together, strict=True):
         assert error is None
         alone = stylize_files(tiny_engine(method), [(photo, tmp_path / "one.png")], styles)[0][0]
         assert np.abs(result.astype(int) - alone.astype(int)).max() <= 1
+        assert _gap(result, load_image(photo).rgb) > 2  # it did change the picture
+        for single in styles:  # and the blend is neither style alone
+            one = stylize_files(single_style, [(photo, tmp_path / "one.png")], [single])
+            assert _gap(result, one[0][0]) > 1  # more than a batch may differ by
         if mode == "luminance":
             assert _chroma_gap(result, load_image(photo).rgb) < 1.0
 
@@ -59,13 +71,21 @@ def test_a_clip_in_luminance_mode_keeps_every_frames_chroma(tmp_path):
     frames.mkdir()
     for index in range(3):
         Image.fromarray(_muted(24, 32, seed=index)).save(frames / f"f{index}.png")
-    engine = tiny_engine(MethodConfig(max_size=32, steps=4, preserve_colors="luminance"))
+    engine = tiny_engine(MethodConfig(max_size=32, steps=8, preserve_colors="luminance"))
     out = tmp_path / "styled"
     styles = [textured(32, 32, seed=8), textured(32, 32, seed=9)]
-    stylize_clip(engine, frames, styles, out, VideoConfig(steps_next=2))
+    stylize_clip(engine, frames, styles, out, VideoConfig(steps_next=4))
+    singles = []
+    for seed, style in enumerate(styles):
+        singles.append(tmp_path / f"single{seed}")
+        stylize_clip(engine, frames, [style], singles[-1], VideoConfig(steps_next=4))
     for index in range(3):
-        result = load_image(out / f"{index + 1:06d}.png").rgb
-        assert _chroma_gap(result, load_image(frames / f"f{index}.png").rgb) < 1.0
+        name = f"{index + 1:06d}.png"
+        result, frame = load_image(out / name).rgb, load_image(frames / f"f{index}.png").rgb
+        assert _chroma_gap(result, frame) < 1.0
+        assert _gap(result, frame) > 2  # it did change the picture
+        for single in singles:  # with the blend, not one style alone
+            assert _gap(result, load_image(single / name).rgb) > 1
 
 
 @pytest.mark.parametrize(
@@ -104,7 +124,9 @@ def test_image_blend_of_two_styles_in_original_colours_from_the_cli(tmp_path, mo
     assert result.exit_code == 0, result.output
     out = load_image(tmp_path / "photo_starry+scream.png").rgb
     assert out.shape == (30, 40, 3)
-    assert _chroma_gap(out, load_image(tmp_path / "photo.png").rgb) < 1.0
+    photo = load_image(tmp_path / "photo.png").rgb
+    assert _chroma_gap(out, photo) < 1.0
+    assert _gap(out, photo) > 2  # it did change the picture
 
 
 def test_older_outputs_keep_their_fingerprints_and_the_new_options_count(tmp_path):

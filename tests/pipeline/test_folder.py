@@ -1,5 +1,6 @@
-"""`vidstyle folder` end to end: tree, resume, failures, exit codes (real weights, tiny size);
-formats, names, the manifest and outputs checked before work (tiny random-weight model)."""
+"""`vidstyle folder` end to end: tree, resume, failures, exit codes (one test with the real
+weights, the others with the tiny random-weight model); formats, names, the manifest and outputs
+checked before work (tiny random-weight model)."""
 
 import hashlib
 import json
@@ -27,7 +28,12 @@ def _save(path, array):
 
 
 @pytest.fixture
-def tree(tmp_path, real_weights):
+def tree(tmp_path, request):
+    """A photo tree and a style; the engine is the tiny one unless the test is real_weights."""
+    if request.node.get_closest_marker("real_weights"):
+        request.getfixturevalue("real_weights")
+    else:  # the folder's mechanics: the tiny random-weight engine does
+        request.getfixturevalue("tiny_cli")
     photos = tmp_path / "photos"
     _save(photos / "a.png", textured(40, 50, seed=1))
     _save(photos / "trip" / "b.jpg", textured(30, 30, seed=2))
@@ -66,7 +72,6 @@ def test_output_tree_mirrors_input_and_inputs_are_untouched(tree):
     assert _digests(photos) == before
 
 
-@pytest.mark.real_weights
 def test_rerun_skips_finished_outputs_and_overwrite_redoes_them(tree):
     photos, style, out = tree
     assert _run(photos, style, out).exit_code == 0
@@ -80,7 +85,6 @@ def test_rerun_skips_finished_outputs_and_overwrite_redoes_them(tree):
     assert (out / "trip" / "b.png").is_file()
 
 
-@pytest.mark.real_weights
 def test_a_corrupt_file_fails_alone_with_its_reason_and_exit_code_1(tree):
     photos, style, out = tree
     (photos / "trip" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 definitely not a jpeg")
@@ -91,7 +95,6 @@ def test_a_corrupt_file_fails_alone_with_its_reason_and_exit_code_1(tree):
     assert _files(out) == ["a.png", "trip/b.jpg", "trip/deep/c.webp"]
 
 
-@pytest.mark.real_weights
 def test_an_image_too_large_for_the_memory_limit_fails_alone_with_a_size_that_fits(tree):
     photos, style, out = tree
     _save(photos / "big.png", textured(160, 200, seed=5))  # 32000 pixels, about 98 MiB
@@ -103,7 +106,6 @@ def test_an_image_too_large_for_the_memory_limit_fails_alone_with_a_size_that_fi
     assert _files(out) == ["a.png", "trip/b.jpg", "trip/deep/c.webp"]
 
 
-@pytest.mark.real_weights
 def test_batch_gives_the_results_of_one_image_at_a_time(tree, tmp_path):
     photos, style, out = tree
     _save(photos / "trip" / "a2.png", textured(40, 50, seed=6))  # a.png's size
@@ -118,7 +120,6 @@ def test_batch_gives_the_results_of_one_image_at_a_time(tree, tmp_path):
         assert np.abs(one - two).max() <= 1, name
 
 
-@pytest.mark.real_weights
 def test_usage_errors_exit_2(tree):
     photos, style, out = tree
     assert _run(photos, style, out, "--steps", "-1").exit_code == 2
@@ -129,7 +130,6 @@ def test_usage_errors_exit_2(tree):
     assert _run(photos, style, photos).exit_code == 2  # output folder is the input folder
 
 
-@pytest.mark.real_weights
 def test_missing_folder_and_missing_style_name_the_file(tree, tmp_path):
     photos, style, out = tree
     missing = _run(tmp_path / "nowhere", style, out)
@@ -138,7 +138,6 @@ def test_missing_folder_and_missing_style_name_the_file(tree, tmp_path):
     assert no_style.exit_code == 1 and "nostyle.png" in no_style.output
 
 
-@pytest.mark.real_weights
 def test_interrupted_write_leaves_nothing_half_written_and_rerun_resumes(tree, monkeypatch):
     photos, style, out = tree
     real_save = Image.Image.save
