@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import struct
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+# ``--precision auto`` means float32 in every test, on every CPU (an AMX machine would otherwise
+# run the defaults in bfloat16): subprocesses and Ray workers inherit it. The bfloat16 and
+# float16 paths are tested by name, and auto's choice with faked hardware (test_precision.py).
+os.environ["VIDSTYLE_AUTO_PRECISION"] = "float32"
 
 
 @pytest.fixture(scope="session")

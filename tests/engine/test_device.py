@@ -70,10 +70,10 @@ def test_budget_is_read_before_tensorflow_initializes_the_one_gpu_with_growth(fa
     assert engine.memory_budget == expected and engine.memory_note is None
 
 
-def test_configure_is_idempotent_and_keeps_tf32_for_mixed(fake_gpus):
+def test_configure_is_idempotent_and_keeps_tf32_for_16_bits(fake_gpus):
     first = device.configure(0, "float32")
     calls = len(fake_gpus)
-    assert device.configure(0, "mixed") is first
+    assert device.configure(0, "bfloat16") is first
     assert fake_gpus[calls:] == [("tf32", True)]  # nothing read or set up again
     with pytest.raises(UsageError, match="one GPU per process"):
         device.configure(1)
@@ -111,13 +111,13 @@ def test_each_engine_runs_with_its_own_tf32_setting(fake_gpus):
     import numpy as np
     from tinyvgg import tiny_engine
 
-    exact, mixed = tiny_engine(), tiny_engine(MethodConfig(precision="mixed"))
+    exact, mixed = tiny_engine(), tiny_engine(MethodConfig(precision="float16"))
     assert exact.extractor.compute_dtype == tf.float32
-    assert mixed.extractor.compute_dtype == tf.float16  # what mixed is on a GPU
+    assert mixed.extractor.compute_dtype == tf.float16
     image = np.zeros((16, 16, 3), np.uint8)
     style = (np.arange(16 * 16 * 3) % 251).reshape(16, 16, 3).astype(np.uint8)
     for engine in (exact, mixed, exact):
         del fake_gpus[:]
         out = engine.stylize(image, engine.style_targets(style), steps=3)
-        assert fake_gpus == [("tf32", engine.method.precision == "mixed")]
+        assert fake_gpus == [("tf32", engine.method.precision == "float16")]
         assert np.abs(out.astype(int) - image).max() > 0  # the steps ran and moved the picture

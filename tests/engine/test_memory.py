@@ -19,15 +19,15 @@ def test_estimate_grows_with_the_pixel_count_and_lbfgs_needs_more():
     assert 5.9 * GIB < memory.needed_bytes(1080, 1920, "adam") < 7 * GIB
 
 
-def test_mixed_precision_budgets_adams_part_at_the_16_bit_factor():
-    mixed = memory.needed_bytes(1000, 1000, "adam", precision="mixed")
+def test_a_16_bit_network_budgets_adams_part_at_the_16_bit_factor():
+    mixed = memory.needed_bytes(1000, 1000, "adam", precision="bfloat16")
     assert mixed == pytest.approx(memory.MIXED_FACTOR * memory.needed_bytes(1000, 1000, "adam"))
     lbfgs_extra = memory.LBFGS_EXTRA_GIB_PER_MPIXEL * GIB  # float32 pairs either way
-    assert memory.needed_bytes(1000, 1000, "lbfgs", precision="mixed") == pytest.approx(
+    assert memory.needed_bytes(1000, 1000, "lbfgs", precision="bfloat16") == pytest.approx(
         mixed + lbfgs_extra, rel=1e-6
     )
     assert memory.largest_side(
-        1000, 1000, "adam", 4 * GIB, precision="mixed"
+        1000, 1000, "adam", 4 * GIB, precision="bfloat16"
     ) > memory.largest_side(1000, 1000, "adam", 4 * GIB)
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from vidstyle.config import MethodConfig
 from vidstyle.engine import precision
 from vidstyle.engine.precision import Hardware, choose, cpu_flags, gpu_capability
+from vidstyle.errors import UsageError
+from vidstyle.pipeline.fingerprint import fingerprint
 
 AMX_XEON = "processor\t: 0\nflags\t\t: fpu sse2 avx512f avx512_bf16 amx_tile amx_bf16 amx_int8\n"
 EPYC_ZEN3 = "processor\t: 0\nflags\t\t: fpu sse2 avx2 fma sha_ni\n"
@@ -98,6 +101,7 @@ def test_no_driver_means_no_gpu(monkeypatch):
 
 
 def test_resolve_reads_this_machine_once(monkeypatch):
+    monkeypatch.delenv("VIDSTYLE_AUTO_PRECISION", raising=False)
     monkeypatch.setattr(precision, "_resolved", {})
     monkeypatch.setattr(precision, "cpu_flags", lambda: ("amx_bf16",))
     monkeypatch.setattr(precision, "gpu_capability", lambda gpu: None)
@@ -105,3 +109,24 @@ def test_resolve_reads_this_machine_once(monkeypatch):
     monkeypatch.setattr(precision, "cpu_flags", lambda: ())
     assert precision.resolve("auto").precision == "bfloat16"  # cached: the chip did not change
     assert precision.resolve("float32").precision == "float32"
+
+
+def test_the_environment_pins_what_auto_means(monkeypatch):
+    monkeypatch.setattr(precision, "cpu_flags", lambda: ("amx_bf16",))
+    monkeypatch.setenv("VIDSTYLE_AUTO_PRECISION", "float32")
+    assert precision.resolve("auto").precision == "float32"
+    assert MethodConfig().precision == "float32"  # a config holds what runs, never "auto"
+    monkeypatch.setenv("VIDSTYLE_AUTO_PRECISION", "bfloat16")
+    assert MethodConfig(precision="mixed").precision == "bfloat16"
+    assert MethodConfig(precision="float32").precision == "float32"  # asked for: kept
+    monkeypatch.setenv("VIDSTYLE_AUTO_PRECISION", "fast")
+    with pytest.raises(UsageError, match="VIDSTYLE_AUTO_PRECISION"):
+        MethodConfig()
+
+
+def test_the_fingerprint_changes_with_the_precision(tmp_path):
+    source = tmp_path / "a.png"
+    source.write_bytes(b"x")
+    prints = {fingerprint(source, "ab" * 32, MethodConfig(precision=name))
+              for name in ("float32", "bfloat16", "float16")}  # fmt: skip
+    assert len(prints) == 3
