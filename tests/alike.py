@@ -1,11 +1,12 @@
 """The check that an image optimized in a batch got the result it would get alone.
 
-A batch runs other convolution kernels than a single image (oneDNN picks them by shape and CPU),
-so the two results differ by float round-off, which an optimization of tens of steps can grow to
-a few grey levels at some pixels (seen on AMD EPYC: a mean of 0.5, 2.1% of the values 4 or more
-levels off and a maximum of 11 after 20 float16 Adam steps). A shared problem (one gradient scale, one line search or one step size for
-the whole batch) differs by tens of grey levels on average: the start that had a zero gradient
-barely moves. So the check bounds the mean and the share of pixels off by more than a few levels.
+A batch runs other convolution kernels than a single image (oneDNN picks them by shape and CPU), so
+the two results differ by float round-off, which an optimization of tens of steps can grow to a few
+grey levels at some pixels (seen on AMD EPYC: a mean of 0.5, 2.1% of the values 4 or more levels off
+and a maximum of 11 after 20 float16 Adam steps). A shared problem (one gradient scale, one line
+search or one step size for the whole batch) differs by tens of grey levels on average: the start
+that had a zero gradient barely moves. So the check bounds the mean and the share of pixels off by
+more than a few levels.
 """
 
 from __future__ import annotations

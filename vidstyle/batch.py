@@ -110,7 +110,7 @@ def run(
         restore = stop_on_signals(stop)
 
         def after_task() -> None:  # the recorder has logged what the claims recovered
-            write_report(work.run_dir, ledger.rows(), f"vidstyle batch: {work.path.name}")
+            write_report(work.run_dir, ledger.rows, f"vidstyle batch: {work.path.name}")
 
         try:
             after_task()

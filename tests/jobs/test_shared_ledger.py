@@ -183,9 +183,9 @@ def test_three_runners_share_a_night_of_many_small_tasks(tmp_path):
     outputs = sorted(p.name for p in (tmp_path / "styled" / "many").iterdir())
     assert outputs == [f"p{i:02}.png" for i in range(24)]
     page = (run_dir / "report.html").read_text()
-    # Whole, but not always the last state: each runner rewrites the page from the rows it read,
-    # and an older read can be renamed into place last (1 run in 30 showed 23 of 24 done).
-    assert page.endswith("</html>") and page.count("<span class='status done'>done</span>") >= 22
+    # Whole and the last state: the rows are read under the page's lock (before it, 1 run in 30
+    # showed 23 of 24 done: an older read renamed into place last).
+    assert page.endswith("</html>") and page.count("<span class='status done'>done</span>") == 24
     assert not [p for p in run_dir.rglob("*") if "vidstyle-tmp" in p.name]
 
 
@@ -208,3 +208,26 @@ def _tasks(n: int):
     return [Task(f"k{i}", "job", "image", Path(f"in{i}.png"), Path("style.png"),
                  Path(f"out{i}.png"), steps=1, pixels=1, position=i)
             for i in range(n)]  # fmt: skip
+
+
+def test_the_report_reads_the_rows_under_its_lock(tmp_path):
+    """Two runners rewriting ``report.html``: the rows are read while the page's lock is held,
+    so the page renamed into place last is built from the latest read."""
+    import fcntl
+
+    from vidstyle.jobs.report import write_report
+
+    held = []
+
+    def rows():
+        with (tmp_path / ".report.lock").open("a") as other:
+            try:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                held.append(False)  # nobody held it: the rows were read outside the lock
+            except BlockingIOError:
+                held.append(True)
+        return []
+
+    page = write_report(tmp_path, rows, "night")
+    assert held == [True]
+    assert page.read_text().endswith("</html>")

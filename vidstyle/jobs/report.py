@@ -1,7 +1,9 @@
 """What a run writes in its run folder for people to read: ``run.log`` (:class:`RunLog`) and the
 picture report ``report.html``, one self-contained page (no scripts, no network) with its
 thumbnails in ``thumbs/`` beside it, rewritten after every task. Several runners sharing the run
-folder write both: the log a whole line at a time, the page and thumbnails atomically.
+folder write both: the log a whole line at a time, the page and thumbnails atomically, and the
+page under a lock on ``.report.lock`` with the ledger read inside it, so that the page renamed
+into place last was built from the latest read (never one runner's older view of the night).
 
 Per job: a grid of content | style | result thumbnails; for each clip a strip of frames and a
 chart of its temporal error per frame (inline SVG); then the failures with their reasons and the
@@ -10,11 +12,13 @@ night's timings.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +28,11 @@ from vidstyle.errors import flag, render
 from vidstyle.fsutil import atomic_path
 from vidstyle.jobs.ledger import Row
 from vidstyle.progress import duration
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; the page is still written atomically
+    fcntl = None
 
 THUMB = 200  # longest side of a thumbnail, in pixels
 STRIP_FRAMES = 6
@@ -103,12 +112,32 @@ class _Lines:
         os.close(self.fd)
 
 
-def write_report(run_dir: Path, rows: list[Row], title: str) -> Path:
+def write_report(run_dir: Path, rows: list[Row] | Callable[[], list[Row]], title: str) -> Path:
     """Rewrite ``report.html`` (and any thumbnails it lacks) from the ledger's rows.
+
+    Args:
+        run_dir: the run folder.
+        rows: the rows, or what reads them (read under the report's lock: see the module).
+        title: the page's title.
 
     Returns:
         The report's path.
     """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with _locked(run_dir / ".report.lock"):
+        return _write(run_dir, rows() if callable(rows) else rows, title)
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    """An exclusive advisory lock on ``path`` (POSIX ``flock``; none where there is no fcntl)."""
+    with path.open("a") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _write(run_dir: Path, rows: list[Row], title: str) -> Path:
     thumbs = run_dir / "thumbs"
     thumbs.mkdir(parents=True, exist_ok=True)
     jobs: dict[str, list[Row]] = {}
