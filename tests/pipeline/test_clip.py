@@ -77,7 +77,7 @@ def test_video_keeps_frames_rate_duration_and_sound(clip, tmp_path, tiny, style)
 
 @pytest.mark.real_weights
 def test_flow_warm_start_is_3x_steadier_than_independent_frames(clip, tmp_path, engine, style):
-    equal = dict(steps_first=40, steps_next=40, max_frames=6)
+    equal = dict(steps_first=30, steps_next=30, max_frames=4)
     flow = stylize_clip(engine, clip, style, tmp_path / "flow.mp4", VideoConfig(**equal))
     alone = stylize_clip(engine, clip, style, tmp_path / "none.mp4",
                          VideoConfig(warm_start="none", **equal))  # fmt: skip
