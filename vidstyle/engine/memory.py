@@ -19,17 +19,37 @@ part gives about 0.65 of the float32 figure: :data:`MIXED_FACTOR`, applied to Ad
 
 The budget (:func:`budget`) is the ``memory_limit`` option when given, otherwise what the machine
 has available when the engine is built: on the CPU the smaller of ``MemAvailable`` and the
-cgroup's free limit; on a GPU the free memory of the GPU in use, read by
-:mod:`vidstyle.engine.device` before TensorFlow reserved any, less :data:`GPU_BASELINE_GIB` for
-what the process itself will take there (CUDA context, cuDNN/cuBLAS workspaces, the weights).
-When it cannot be read no size is refused, and the reason is returned as a note.
+cgroup's free limit; on a GPU (:func:`gpu_budget`) the free memory of the GPU in use, read by
+:mod:`vidstyle.engine.device` before TensorFlow reserved any, less what is not the optimization's:
+
+- the CUDA context, created before TensorFlow measures what is free (0.3-0.6 GiB:
+  :data:`CUDA_CONTEXT_GIB` takes the upper end);
+- TensorFlow's own reserve: even with memory growth its allocator stops short of what it found
+  free by ``MinSystemMemory`` (``gpu_device.cc``): 225 MiB when under 2 GiB is free, else
+  500 MiB up to compute capability 6.x, 1050 MiB for 7.x, 1536 MiB for 8.x and 1800 MiB for
+  9.x and later (an unknown capability, such as a MIG device's, counts as 9.x);
+  ``TF_DEVICE_MIN_SYS_MEMORY_IN_MB`` replaces the figure (:func:`tf_reserve`);
+- cuDNN and cuBLAS workspaces (allocated from TensorFlow's pool, beside the tensors) and the
+  weights: :data:`WORKSPACE_GIB`.
+
+When it cannot be read no size is refused, and the reason is returned as a note. A plan
+(:func:`plan_budget`) shows the GPU's budget when NVML or ``nvidia-smi`` reads one.
+
+The 32-bit limit (:data:`MAX_PIXELS`): cuDNN narrows tensor sizes and strides to ``int`` and
+aborts the process (a C++ check, not an error) when one is above 2^31 - 1 elements. The widest
+tensor per pixel is block1's, 64 channels at full size, so ``batch x H x W x 64`` must stay
+below it; with a 10% margin at most :data:`MAX_PIXELS` (30.2 million) pixels per batch go
+through the network at once. The planner tiles any level, crop or style image above it and
+refuses a batch above it, on every device (a CPU is never that large untiled anyway).
 """
 
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
+from vidstyle.engine import gpumemory, precision
 from vidstyle.errors import TooLargeError
 
 GIB = 2**30
@@ -37,7 +57,45 @@ MPIXEL = 1e6
 ADAM_GIB_PER_MPIXEL = 3.0
 LBFGS_EXTRA_GIB_PER_MPIXEL = 1.0
 MIXED_FACTOR = 0.65  # Adam's part with a 16-bit network (see above)
-GPU_BASELINE_GIB = 0.75  # CUDA context, library workspaces and weights on the GPU (estimate)
+MIB = 2**20
+CUDA_CONTEXT_GIB = 0.6  # the CUDA context on the GPU, outside TensorFlow's pool (0.3-0.6 GiB)
+WORKSPACE_GIB = 0.5  # cuDNN/cuBLAS workspaces and the weights, inside TensorFlow's pool
+INT32_LIMIT = 2**31 - 1  # cuDNN's largest tensor, in elements
+WIDEST_CHANNELS = 64  # block1: the most values per input pixel of any tensor
+MAX_PIXELS = int(0.9 * INT32_LIMIT / WIDEST_CHANNELS)  # batch x H x W through the network at once
+
+
+def over_int32(height: int, width: int, batch: int = 1) -> bool:
+    """Whether ``batch`` images of height x width are too many pixels for cuDNN's 32-bit
+    sizes (:data:`MAX_PIXELS`, see the module docstring)."""
+    return batch * height * width > MAX_PIXELS
+
+
+def tf_reserve(free: int, capability: tuple[int, int] | None, environ=None) -> int:
+    """Bytes TensorFlow keeps back on a GPU with ``free`` bytes free (``MinSystemMemory``).
+
+    Args:
+        free: the free memory TensorFlow finds (after the CUDA context).
+        capability: the GPU's compute capability; None (unknown, a MIG device) counts as 9.x.
+        environ: the environment (``os.environ`` when None), for
+            ``TF_DEVICE_MIN_SYS_MEMORY_IN_MB``.
+    """
+    environ = os.environ if environ is None else environ
+    override = environ.get("TF_DEVICE_MIN_SYS_MEMORY_IN_MB", "").strip()
+    if override.isdigit():
+        return int(override) * MIB
+    if free < 2 * GIB:
+        return 225 * MIB
+    major = 9 if capability is None else capability[0]
+    return (500 if major <= 6 else 1050 if major == 7 else 1536 if major == 8 else 1800) * MIB
+
+
+def gpu_budget(free: int, capability: tuple[int, int] | None, environ=None) -> int:
+    """What an optimization may use of a GPU with ``free`` bytes free before the process
+    touched it: less the CUDA context, TensorFlow's reserve and the workspaces (module
+    docstring)."""
+    seen = free - int(CUDA_CONTEXT_GIB * GIB)  # what TensorFlow finds once its context exists
+    return max(0, seen - tf_reserve(seen, capability, environ) - int(WORKSPACE_GIB * GIB))
 
 
 def needed_bytes(
@@ -57,25 +115,60 @@ def budget_bytes(limit_gib: float = 0.0) -> int | None:
     return _cpu_available()
 
 
-def budget(limit_gib: float, device) -> tuple[int | None, str | None]:
+def budget(limit_gib: float, device, environ=None) -> tuple[int | None, str | None]:
     """The memory an optimization may use on ``device``, and why it is unknown when it is.
 
     Args:
         limit_gib: the ``memory_limit`` option; above 0 it is the budget.
         device: a :class:`vidstyle.engine.device.Device`.
+        environ: the environment (``os.environ`` when None; see :func:`tf_reserve`).
 
     Returns:
-        (bytes or None, None or a one-line note naming parameters as ``{name}``).
+        (bytes or None, None or a one-line note naming parameters as ``{name}``). On the CPU the
+        device's own note (a GPU that TensorFlow could not use) is passed on.
     """
+    if not device.gpu:
+        free = int(limit_gib * GIB) if limit_gib > 0 else _cpu_available()
+        note = None if free is not None else "cannot read the available memory from /proc/meminfo"
+        notes = [n for n in (device.note, _unchecked(note)) if n]
+        return free, "; ".join(notes) or None
     if limit_gib > 0:
         return int(limit_gib * GIB), None
-    if not device.gpu:
-        free = _cpu_available()
-        note = None if free is not None else "cannot read the available memory from /proc/meminfo"
-        return free, _unchecked(note)
     if device.free_bytes is None:
         return None, _unchecked(device.note)
-    return max(0, device.free_bytes - int(GPU_BASELINE_GIB * GIB)), None
+    return gpu_budget(device.free_bytes, device.capability, environ), None
+
+
+_plan_budgets: dict[tuple, int | None] = {}  # the GPU's budget per visible-devices setting
+
+
+def plan_budget(limit_gib: float, environ=None, nvml=None) -> int | None:
+    """The budget a plan shows before any engine exists (no TensorFlow): ``limit_gib`` when
+    above 0, else the process's GPU 0's (:func:`gpu_budget`) when NVML or ``nvidia-smi`` reads
+    its free memory, else the host's available memory. Read once per process.
+
+    Args:
+        limit_gib: the ``memory_limit`` option.
+        environ: the environment (``os.environ`` when None).
+        nvml: a ``pynvml`` stand-in (tests: read afresh, not kept).
+    """
+    if limit_gib > 0:
+        return int(limit_gib * GIB)
+    environ = os.environ if environ is None else environ
+    key = (environ.get("CUDA_VISIBLE_DEVICES"), environ.get("NVIDIA_VISIBLE_DEVICES"))
+    if nvml is not None or key not in _plan_budgets:
+        entry = gpumemory.physical_entry(0, environ)
+        free = gpumemory.read(entry, environ, nvml).free if entry is not None else None
+        found = None
+        if free is not None:
+            mig = entry.startswith("MIG-")  # no capability of its own: counted as 9.x
+            capability = None if mig else precision.gpu_capability(0, environ, nvml)
+            found = gpu_budget(free, capability, environ)
+        if nvml is not None:
+            return found if found is not None else _cpu_available()
+        _plan_budgets[key] = found
+    found = _plan_budgets[key]
+    return found if found is not None else _cpu_available()
 
 
 def _unchecked(reason: str | None) -> str | None:

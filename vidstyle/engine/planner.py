@@ -6,10 +6,12 @@ tiles) and the memory each needs (the estimates of :mod:`vidstyle.engine.memory`
 size that would not fit even tiled, and words the error for a device that ran out of memory. It
 needs no TensorFlow, so a batch plan can show the same levels and tiles the engine will run.
 
-A level is tiled when its untiled estimate is over the budget and it is optimized alone (a batch
-is never tiled): the tile is the largest side, a multiple of the network's stride, whose crop
-(the tile and a halo wide enough for the deepest layer's receptive field) fits the budget beside
-the whole image's optimizer state.
+A level is tiled when its untiled estimate is over the budget, or its pixels over cuDNN's 32-bit
+limit (:data:`vidstyle.engine.memory.MAX_PIXELS`, whatever the budget), and it is optimized
+alone (a batch is never tiled): the tile is the largest side, a multiple of the network's
+stride, whose crop (the tile and a halo wide enough for the deepest layer's receptive field) fits
+the budget beside the whole image's optimizer state and is itself under the 32-bit limit. A
+batch above that limit is refused; :meth:`Planner.batch_size` gives the largest that fits.
 """
 
 from __future__ import annotations
@@ -72,12 +74,14 @@ def vgg19_kinds(layers: tuple[str, ...]) -> list[str]:
 def choose_tile(height: int, width: int, optimizer: str, budget: int | None, unit: int,
                 margin: int, precision: str = "float32") -> int | None:  # fmt: skip
     """The largest tile side (a multiple of ``unit``) whose crop (``margin`` on each side), with
-    the whole image's own state, fits ``budget``; None when even :data:`MIN_TILE` does not."""
+    the whole image's own state, fits ``budget`` (None: any) and is under the 32-bit limit
+    (:func:`memory.over_int32`); None when even :data:`MIN_TILE` does not."""
     state = STATE_IMAGES[optimizer] * 12 * height * width  # float32 RGB copies
     tile = (max(height, width) // unit + 1) * unit
     while tile >= MIN_TILE:
         crop = min(height, tile + 2 * margin), min(width, tile + 2 * margin)
-        if budget is None or state + memory.needed_bytes(*crop, "adam", 1, precision) <= budget:
+        need = state + memory.needed_bytes(*crop, "adam", 1, precision)
+        if not memory.over_int32(*crop) and (budget is None or need <= budget):
             return tile
         tile = (tile * 3 // 4) // unit * unit
     return None
@@ -128,30 +132,58 @@ class Planner:
                                    self.method.precision)  # fmt: skip
 
     def tile(self, height: int, width: int) -> int | None:
-        """The tile side for one image of this size: None when it fits untiled (or the budget
-        is unknown), or when not even :data:`MIN_TILE` fits."""
-        if self.budget is None or self.needed(height, width) <= self.budget:
+        """The tile side for one image of this size: None when it fits untiled (under the
+        budget, or the budget unknown, and under the 32-bit limit), or when not even
+        :data:`MIN_TILE` fits."""
+        fits = self.budget is None or self.needed(height, width) <= self.budget
+        if fits and not memory.over_int32(height, width):
             return None
         return choose_tile(height, width, self.method.optimizer, self.budget, self.stride,
                            self.margin, self.method.precision)  # fmt: skip
 
     def check(self, path: Path | None, height: int, width: int, batch: int = 1) -> None:
-        """Refuse up front an image (or batch) that would not fit, not even tiled (one image).
+        """Refuse up front an image (or batch) that would not fit, not even tiled (one image),
+        and a batch above the 32-bit limit (:data:`memory.MAX_PIXELS`).
 
         Raises:
             TooLargeError: naming ``path``, the memory needed and available, and the largest
                 ``--max-size`` that fits untiled.
         """
         m = self.method
+        if batch > 1 and memory.over_int32(height, width, batch):
+            reason = (f"{batch} images of {width}x{height} are over {memory.MAX_PIXELS} pixels "
+                      "at once, more than cuDNN's 32-bit sizes take")  # fmt: skip
+            raise TooLargeError(path, reason, hint="use a smaller {batch}")
         try:
             memory.check(path, height, width, m.optimizer, self.budget, batch, m.precision)
         except TooLargeError as error:
             if batch > 1 or self.tile(height, width) is None:  # not even the smallest tile
                 raise
-            if m.precision == "float16":  # tiles' float16 gradients are not scaled: refused
-                reason = f"{width}x{height} needs tiling, which float16 cannot do"
-                raise TooLargeError(path, reason, hint="use {precision} bfloat16 or float32 "
-                                    "(or a smaller {max_size})") from error  # fmt: skip
+            cause = error
+        else:
+            if not memory.over_int32(height, width):
+                return
+            cause = None
+        if m.precision == "float16":  # tiles' float16 gradients are not scaled: refused
+            reason = f"{width}x{height} needs tiling, which float16 cannot do"
+            raise TooLargeError(path, reason, hint="use {precision} bfloat16 or float32 "
+                                "(or a smaller {max_size})") from cause  # fmt: skip
+
+    def batch_size(self, height: int, width: int, count: int) -> int:
+        """The most of ``count`` images of height x width that fit as one batch (untiled,
+        under the budget and the 32-bit limit); 1 when not even two do.
+
+        Args:
+            height, width: the images' working size.
+            count: the images waiting.
+        """
+        size = count
+        while size > 1:
+            fits = self.budget is None or self.needed(height, width, size) <= self.budget
+            if fits and not memory.over_int32(height, width, size):
+                return size
+            size -= 1
+        return 1
 
     def plan(self, height: int, width: int, steps: int | None = None,
              batch: int = 1) -> list[Work]:  # fmt: skip
