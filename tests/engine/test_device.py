@@ -20,6 +20,8 @@ def fake_gpus(monkeypatch):
     log = []
     monkeypatch.setattr(device, "_configured", {})
     monkeypatch.delenv("CUDA_DEVICE_ORDER", raising=False)
+    monkeypatch.delenv("TF_DEVICE_MIN_SYS_MEMORY_IN_MB", raising=False)
+    monkeypatch.delenv("NVIDIA_VISIBLE_DEVICES", raising=False)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1,0")
     nvml = FakeNVML(CARDS, log)
     real_read = gpumemory.read
@@ -66,15 +68,16 @@ def test_budget_is_read_before_tensorflow_initializes_the_one_gpu_with_growth(fa
     assert fake_gpus.index("vgg19") > order[1] + 3  # weights placed after the setup
     assert os.environ["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"
     assert engine.device.gpu and engine.device.free_bytes == 30000 * MIB
-    expected = 30000 * MIB - int(memory.GPU_BASELINE_GIB * memory.GIB)
+    # the CUDA context (0.6 GiB), TF's reserve (no capability read: 1800 MiB), workspaces
+    expected = 30000 * MIB - int(0.6 * memory.GIB) - 1800 * MIB - 512 * MIB
     assert engine.memory_budget == expected and engine.memory_note is None
 
 
-def test_configure_is_idempotent_and_keeps_tf32_for_16_bits(fake_gpus):
+def test_configure_is_idempotent_and_keeps_tf32_off_for_16_bits(fake_gpus):
     first = device.configure(0, "float32")
     calls = len(fake_gpus)
     assert device.configure(0, "bfloat16") is first
-    assert fake_gpus[calls:] == [("tf32", True)]  # nothing read or set up again
+    assert fake_gpus[calls:] == [("tf32", False)]  # nothing read or set up again; TF32 off
     with pytest.raises(UsageError, match="one GPU per process"):
         device.configure(1)
 
@@ -107,11 +110,13 @@ def test_unreadable_budget_is_a_note_the_engine_keeps(fake_gpus, monkeypatch):
     assert "GPU-ffff" in engine.memory_note and "{memory_limit}" in engine.memory_note
 
 
-def test_each_engine_runs_with_its_own_tf32_setting(fake_gpus):
+def test_tf32_stays_off_for_every_engine_and_is_not_switched_per_run(fake_gpus):
     import numpy as np
     from tinyvgg import tiny_engine
 
     exact, mixed = tiny_engine(), tiny_engine(MethodConfig(precision="float16"))
+    switched = [entry for entry in fake_gpus if entry[0] == "tf32"]
+    assert switched and set(switched) == {("tf32", False)}  # off, for the 16-bit engine too
     assert exact.extractor.compute_dtype == tf.float32
     assert mixed.extractor.compute_dtype == tf.float16
     image = np.zeros((16, 16, 3), np.uint8)
@@ -119,5 +124,5 @@ def test_each_engine_runs_with_its_own_tf32_setting(fake_gpus):
     for engine in (exact, mixed, exact):
         del fake_gpus[:]
         out = engine.stylize(image, engine.style_targets(style), steps=3)
-        assert fake_gpus == [("tf32", engine.method.precision == "float16")]
+        assert fake_gpus == []  # the process's one rule, set up once: nothing switched here
         assert np.abs(out.astype(int) - image).max() > 0  # the steps ran and moved the picture

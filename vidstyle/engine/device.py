@@ -5,22 +5,31 @@ before VGG19 is built). In this order:
 
 1. ``CUDA_DEVICE_ORDER`` is set to ``PCI_BUS_ID`` when unset, before CUDA starts, so GPU indices
    mean the same GPUs to CUDA, NVML and ``nvidia-smi`` (:mod:`vidstyle.engine.gpumemory`).
-2. The chosen GPU's free memory is read (NVML, else ``nvidia-smi``), honouring
-   ``CUDA_VISIBLE_DEVICES`` (indices, UUIDs, MIG devices), while TensorFlow has reserved nothing.
+2. The chosen GPU's free memory and compute capability are read (NVML, else ``nvidia-smi``),
+   honouring ``CUDA_VISIBLE_DEVICES`` (indices, UUIDs, MIG devices) and a container's MIG device
+   in ``NVIDIA_VISIBLE_DEVICES`` (:func:`vidstyle.engine.gpumemory.physical_entry`), while
+   TensorFlow has reserved nothing. :func:`vidstyle.engine.memory.budget` takes TensorFlow's
+   reserve, the CUDA context and the workspaces off it.
 3. TensorFlow is limited to that one GPU (``tf.config.set_visible_devices``) with memory growth
    (``tf.config.experimental.set_memory_growth``): it then allocates only what the work needs
    instead of nearly the whole card, so the budget read in 2 stays true, and it neither
    initializes nor reserves the other GPUs. One process per GPU: run each with its own ``gpu``
    (or its own ``CUDA_VISIBLE_DEVICES``).
-4. TF32 (``tf.config.experimental.enable_tensor_float_32_execution``) is turned off for
-   ``precision`` float32: on Ampere and later GPUs TensorFlow otherwise rounds the inputs of
-   convolutions and matrix products (the Gram matrices) to a 10-bit mantissa, so "float32"
-   would not be float32. It stays on for bfloat16 and float16, whose network is 16-bit anyway.
-   This is the only step applied again on every call, and before every optimization
-   (:func:`apply_tf32`).
+4. TF32 (``tf.config.experimental.enable_tensor_float_32_execution``) is turned off, for the
+   whole process and every precision (:func:`tf32_off`). The rule is one per process because
+   the switch is: TensorFlow reads it when a kernel runs, and cuDNN's autotune cache has no
+   TF32 field, so a float32 and a 16-bit engine switching it in one process would share
+   whatever algorithm was tuned first, and style targets and loss scores would follow the last
+   engine's setting. Off is the rule since float32 must be float32 (on Ampere and later TF32
+   rounds convolution and matrix-product inputs to a 10-bit mantissa), while a bfloat16 or
+   float16 network's convolutions are 16-bit whatever the switch says; only its float32 Gram
+   matrices and losses are then exact, a small share of a step.
 
 When TensorFlow had already initialized the GPU (an op ran before), steps 3 cannot be applied;
-the budget is then reported unknown, with that reason.
+the budget is then reported unknown, with that reason. When NVML or ``nvidia-smi`` sees a GPU but
+TensorFlow lists none (its CUDA libraries did not load, which ``TF_CPP_MIN_LOG_LEVEL`` hides),
+the engine runs on the CPU and the device's ``note`` says so in one line (the CLI prints it,
+even when quiet).
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from vidstyle.engine import gpumemory
+from vidstyle.engine import gpumemory, precision
 from vidstyle.errors import UsageError
 
 
@@ -40,8 +49,9 @@ class Device:
         gpu: True when a GPU is used.
         label: what it is ("CPU", or the GPU's UUID and PCI bus id).
         free_bytes: the GPU's free memory before TensorFlow reserved any (None: unknown or CPU).
-        note: why ``free_bytes`` is unknown on a GPU, one line.
+        note: why ``free_bytes`` is unknown on a GPU, or why a GPU is not used, one line.
         index: the GPU's index among those TensorFlow sees (None on the CPU).
+        capability: the GPU's compute capability (None: the CPU, a MIG device, unreadable).
     """
 
     gpu: bool
@@ -49,22 +59,25 @@ class Device:
     free_bytes: int | None = None
     note: str | None = None
     index: int | None = None
+    capability: tuple[int, int] | None = None
 
 
 _configured: dict[str, Device] = {}  # the process's one setup: TensorFlow's state is global too
 
 
-def configure(gpu: int = 0, precision: str = "float32", environ=None, nvml=None) -> Device:
+def configure(gpu: int | None = None, precision: str = "float32", environ=None,
+              nvml=None) -> Device:  # fmt: skip
     """Set up the device once, before TensorFlow initializes it (see the module docstring).
 
     Args:
-        gpu: the index of the GPU to use among those this process sees.
-        precision: the method's precision (TF32 is off for float32).
+        gpu: the index of the GPU to use among those this process sees; None: the one already
+            set up (an engine built without a device), else 0.
+        precision: the method's precision (kept for callers: TF32 is off for all of them).
         environ: the environment (``os.environ`` when None).
         nvml: a ``pynvml`` module stand-in (tests); the real one when None.
 
     Returns:
-        The device; the first call's on every later call with the same ``gpu``.
+        The device; the first call's on every later call with the same ``gpu`` (or None).
 
     Raises:
         UsageError: for a GPU index this process does not see, or another index than the one
@@ -72,33 +85,34 @@ def configure(gpu: int = 0, precision: str = "float32", environ=None, nvml=None)
     """
     environ = os.environ if environ is None else environ
     if "device" not in _configured:
-        _configured["device"] = _set_up(gpu, environ, nvml)
+        _configured["device"] = _set_up(0 if gpu is None else gpu, environ, nvml)
     device = _configured["device"]
-    if device.gpu and device.index != gpu:
+    if device.gpu and gpu is not None and device.index != gpu:
         reason = f"{{gpu}} {gpu} asked for after GPU {device.index} was set up"
         raise UsageError(None, reason, hint="use one GPU per process")
-    apply_tf32(precision)
+    tf32_off()
     return device
 
 
-def apply_tf32(precision: str) -> None:
-    """TF32 off for ``float32``, on for a 16-bit network (a process-wide switch, read when a kernel
-    runs: the engine applies it again before each optimization, so two engines of different
-    precisions in one process each get theirs)."""
+def tf32_off() -> None:
+    """TF32 off: the process's one rule (module docstring, step 4)."""
     import tensorflow as tf
 
-    tf.config.experimental.enable_tensor_float_32_execution(precision != "float32")
+    tf.config.experimental.enable_tensor_float_32_execution(False)
 
 
 def _set_up(gpu: int, environ, nvml) -> Device:
     environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")  # before CUDA starts (step 1)
     entry = gpumemory.physical_entry(gpu, environ)
     reading = gpumemory.read(entry, environ, nvml) if entry is not None else None  # step 2
+    capability = None  # read for the budget (TensorFlow's reserve); a MIG device has none
+    if reading is not None and reading.free is not None and not entry.startswith("MIG-"):
+        capability = precision.gpu_capability(gpu, environ, nvml)
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")  # lists only: initializes nothing
     if not gpus:
-        return Device(False)
+        return Device(False, note=_unused_gpu(reading))
     if gpu >= len(gpus):
         raise UsageError(None, f"{{gpu}} {gpu}: this process sees {len(gpus)} GPU(s)",
                          hint="count from 0 over CUDA_VISIBLE_DEVICES")  # fmt: skip
@@ -110,7 +124,15 @@ def _set_up(gpu: int, environ, nvml) -> Device:
     except RuntimeError:  # "cannot be modified after being initialized"
         note = "TensorFlow had initialized the GPU before vidstyle could set it up"
         return Device(True, reading.label, None, note, gpu)
-    return Device(True, reading.label, reading.free, reading.note, gpu)
+    return Device(True, reading.label, reading.free, reading.note, gpu, capability)
+
+
+def _unused_gpu(reading: gpumemory.Reading | None) -> str | None:
+    """The line for a GPU that NVML or ``nvidia-smi`` found but TensorFlow does not list."""
+    if reading is None or not reading.seen:
+        return None  # nothing found: a machine without a GPU
+    return (f"running on the CPU: NVML sees GPU {reading.label.split(' ')[0]} but TensorFlow "
+            "lists no GPU (its CUDA libraries did not load; TF_CPP_MIN_LOG_LEVEL=0 shows why)")
 
 
 def gpu_present() -> bool:

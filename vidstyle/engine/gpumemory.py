@@ -13,13 +13,19 @@ index means the same GPU to CUDA, to this module and to ``nvidia-smi``. When the
 memory is reported unknown.
 
 MIG: a GPU in MIG mode reports the whole card's memory; only a MIG device (a ``MIG-...`` UUID in
-``CUDA_VISIBLE_DEVICES``) can be used, and its own memory comes from NVML's MIG handle.
-``nvidia-smi --query-gpu`` cannot give it. Values such as ``[N/A]`` or ``[Insufficient
-Permissions]`` make the memory unknown, with the reason.
+``CUDA_VISIBLE_DEVICES``) can be used, and its own memory comes from NVML's MIG handle, or
+without NVML from ``nvidia-smi``'s "MIG devices" table (used / total per MIG device, matched to
+the UUID by ``nvidia-smi -L``); ``nvidia-smi --query-gpu`` cannot give it. Containers
+(Kubernetes' device plugin, Docker's ``--gpus``) usually name the MIG device in
+``NVIDIA_VISIBLE_DEVICES`` and leave ``CUDA_VISIBLE_DEVICES`` unset or ``0``: the MIG device is
+then the process's device too. When its UUID matches none (the older ``MIG-GPU-<uuid>/<gi>/<ci>``
+form) and the process sees exactly one MIG device, that one is it. Values such as ``[N/A]`` or
+``[Insufficient Permissions]`` make the memory unknown, with the reason.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -27,11 +33,13 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Reading:
-    """A GPU's free memory in bytes (None: unknown), what the GPU is, and why it is unknown."""
+    """A GPU's free memory in bytes (None: unknown), what the GPU is, why it is unknown, and
+    whether a GPU was found at all (``seen``: NVML or ``nvidia-smi`` listed it)."""
 
     free: int | None
     label: str
     note: str | None = None
+    seen: bool = False
 
 
 def visible_entries(value: str | None) -> list[str] | None:
@@ -50,8 +58,15 @@ def visible_entries(value: str | None) -> list[str] | None:
 
 def physical_entry(index: int, environ) -> str | None:
     """The ``CUDA_VISIBLE_DEVICES`` entry of the process's CUDA device ``index``, or its index
-    among all GPUs when the variable is unset; None when there is no such device."""
-    entries = visible_entries(environ.get("CUDA_VISIBLE_DEVICES"))
+    among all GPUs when the variable is unset; a container's MIG device from
+    ``NVIDIA_VISIBLE_DEVICES`` when ``CUDA_VISIBLE_DEVICES`` is unset or ``0``; None when there
+    is no such device."""
+    cuda = environ.get("CUDA_VISIBLE_DEVICES")
+    container = [e.strip() for e in environ.get("NVIDIA_VISIBLE_DEVICES", "").split(",")]
+    migs = [entry for entry in container if entry.startswith("MIG-")]
+    if migs and (cuda is None or cuda.strip() == "0"):
+        return migs[index] if index < len(migs) else None
+    entries = visible_entries(cuda)
     if entries is None:
         return str(index)
     return entries[index] if index < len(entries) else None
@@ -111,8 +126,8 @@ def _read_nvml(nvml, entry: str, environ) -> Reading:
     bus, uuid, handle = found[0]
     if _mig_enabled(nvml, handle):
         note = "the GPU is in MIG mode: give a MIG device's UUID in CUDA_VISIBLE_DEVICES"
-        return Reading(None, uuid, note)
-    return Reading(int(nvml.nvmlDeviceGetMemoryInfo(handle).free), f"{uuid} ({bus})")
+        return Reading(None, uuid, note, seen=True)
+    return Reading(int(nvml.nvmlDeviceGetMemoryInfo(handle).free), f"{uuid} ({bus})", seen=True)
 
 
 def _mig_enabled(nvml, handle) -> bool:
@@ -124,6 +139,7 @@ def _mig_enabled(nvml, handle) -> bool:
 
 
 def _read_mig(nvml, entry: str, handles) -> Reading:
+    found = []  # (uuid, handle) of every MIG device the process sees
     for handle in handles:
         if not _mig_enabled(nvml, handle):
             continue
@@ -132,10 +148,12 @@ def _read_mig(nvml, entry: str, handles) -> Reading:
                 mig = nvml.nvmlDeviceGetMigDeviceHandleByIndex(handle, i)
             except Exception:  # NVMLError_NotFound: no MIG device in this slot
                 continue
-            uuid = _text(nvml.nvmlDeviceGetUUID(mig))
-            if uuid.startswith(entry) or entry.startswith(uuid):
-                return Reading(int(nvml.nvmlDeviceGetMemoryInfo(mig).free), uuid)
-    return Reading(None, entry, f"no MIG device has the UUID {entry}")
+            found.append((_text(nvml.nvmlDeviceGetUUID(mig)), mig))
+    matching = [(u, h) for u, h in found if u.startswith(entry) or entry.startswith(u)]
+    if len(matching) == 1 or len(found) == 1:  # else a container's only MIG device
+        uuid, mig = (matching or found)[0]
+        return Reading(int(nvml.nvmlDeviceGetMemoryInfo(mig).free), uuid, seen=True)
+    return Reading(None, entry, f"no MIG device has the UUID {entry}", seen=bool(found))
 
 
 def _order_note(environ, models: int) -> str | None:
@@ -161,8 +179,7 @@ def _read_smi(entry: str, environ) -> Reading:
     rows = [[field.strip() for field in line.split(",")] for line in done.stdout.splitlines()]
     rows = sorted((row for row in rows if len(row) == 6), key=lambda row: row[2].upper())
     if entry.startswith("MIG-"):
-        note = "nvidia-smi cannot report a MIG device's memory (install nvidia-ml-py)"
-        return Reading(None, entry, note)
+        return _read_smi_mig(entry)
     if entry.startswith("GPU-"):
         found = [row for row in rows if row[1].startswith(entry)]
     else:
@@ -175,8 +192,39 @@ def _read_smi(entry: str, environ) -> Reading:
     _, uuid, bus, _name, mig, free = found[0]
     if mig == "Enabled":
         note = "the GPU is in MIG mode: give a MIG device's UUID in CUDA_VISIBLE_DEVICES"
-        return Reading(None, uuid, note)
+        return Reading(None, uuid, note, seen=True)
     try:
-        return Reading(int(float(free) * 2**20), f"{uuid} ({bus})")
+        return Reading(int(float(free) * 2**20), f"{uuid} ({bus})", seen=True)
     except ValueError:
-        return Reading(None, uuid, f"nvidia-smi reports the free memory as {free}")
+        return Reading(None, uuid, f"nvidia-smi reports the free memory as {free}", seen=True)
+
+
+MIG_LISTED = re.compile(r"^\s+MIG .*Device\s+(\d+):\s*\(UUID:\s*(MIG-[^)\s]+)\)")
+MIG_ROW = re.compile(r"^\|\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\|\s*(\d+)MiB\s*/\s*(\d+)MiB")
+
+
+def _read_smi_mig(entry: str) -> Reading:
+    """A MIG device's free memory from ``nvidia-smi -L`` (GPU, MIG device index and UUID) and the
+    "MIG devices" table of plain ``nvidia-smi`` (used / total MiB per GPU and MIG device)."""
+    try:
+        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True,
+                                 timeout=10, check=True).stdout  # fmt: skip
+        table = subprocess.run(["nvidia-smi"], capture_output=True, text=True, timeout=10,
+                               check=True).stdout  # fmt: skip
+    except (OSError, subprocess.SubprocessError) as error:
+        return Reading(None, entry, f"nvidia-smi failed: {error}")
+    listed, gpu = [], None  # (gpu, device, uuid)
+    for line in listing.splitlines():
+        if line.startswith("GPU "):
+            gpu = int(line.split()[1].rstrip(":"))
+        elif (found := MIG_LISTED.match(line)) and gpu is not None:
+            listed.append((gpu, int(found[1]), found[2]))
+    matching = [m for m in listed if m[2].startswith(entry) or entry.startswith(m[2])]
+    if len(matching) != 1 and len(listed) != 1:
+        return Reading(None, entry, f"nvidia-smi lists no single MIG device {entry}")
+    gpu, device, uuid = (matching or listed)[0]
+    for line in table.splitlines():
+        row = MIG_ROW.match(line)
+        if row and (int(row[1]), int(row[4])) == (gpu, device):
+            return Reading((int(row[6]) - int(row[5])) * 2**20, uuid, seen=True)
+    return Reading(None, uuid, "nvidia-smi shows no memory for this MIG device", seen=True)
