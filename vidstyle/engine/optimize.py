@@ -14,8 +14,8 @@ tiled or not; :mod:`vidstyle.engine.schedule` carries the image up), in chunks o
 which the request's ``stop`` is called and the loss read only when wanted
 (:mod:`vidstyle.engine.stepping`). Each
 evaluation also computes whether the loss terms and the gradient are finite; the flags stay on the
-device and are read once per level (:mod:`vidstyle.engine.numerics`). A GPU running out of memory
-(``ResourceExhaustedError``) becomes a :class:`TooLargeError` for that image or batch.
+device and are read once per level (:mod:`vidstyle.engine.numerics`). Running out of memory, in
+any shape (:mod:`vidstyle.engine.faults`), is a :class:`TooLargeError` (style images too).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from vidstyle.config import MethodConfig
-from vidstyle.engine import colors, lbfgs, losses, memory, numerics, schedule, tiling
+from vidstyle.engine import colors, faults, lbfgs, losses, memory, numerics, schedule, tiling
 from vidstyle.engine import device as devices
 from vidstyle.engine.inputs import (
     Problem,
@@ -55,7 +55,8 @@ class Engine:
         method: the method's options.
         extractor: VGG19 features at ``method.layers`` (content layers first).
         device: the device set up by :func:`vidstyle.engine.device.configure` (with the GPU's
-            free memory read before TensorFlow reserved any); set up here when None.
+            free memory read before TensorFlow reserved any); when None, the one this process
+            set up already (whichever GPU), else GPU 0.
 
     Attributes:
         planner: what fits, with which levels and tiles (:class:`Planner`).
@@ -69,7 +70,7 @@ class Engine:
         self.method = method
         self.extractor = extractor
         self.traces = 0  # compilations of the Adam chunk and of the L-BFGS chunk
-        self.device = device or devices.configure(precision=method.precision)
+        self.device = device or devices.configure(None, method.precision)
         budget, self.memory_note = memory.budget(method.memory_limit, self.device)
         self.planner = Planner(method, budget, [op.kind for op in extractor.ops])
         self._style_cache: dict[tuple, StyleTargets] = {}
@@ -105,8 +106,12 @@ class Engine:
                 style = resized(style, size, "bilinear")
             tiled = self._tiled(self.planner.tile(*style.shape[:2]))  # a print-size style: tiled
             image = to_tensor(style)
-            grams = (tiled.grams(image) if tiled is not None else
-                     [losses.gram(f) for f in self.extractor(image)[n_content:]])  # fmt: skip
+            try:
+                grams = (tiled.grams(image) if tiled is not None else
+                         [losses.gram(f) for f in self.extractor(image)[n_content:]])  # fmt: skip
+            except tf.errors.OpError as error:
+                self._raise_too_large(error, style.shape[:2], 1)
+                raise
             self._style_cache[key] = StyleTargets(tuple(grams))
         return self._style_cache[key] if cache else self._style_cache.pop(key)
 
@@ -168,13 +173,17 @@ class Engine:
         if min(request.size) < self.extractor.min_side:
             return self._stylize_enlarged(request)
         self.check_fits(None, *request.size, request.batch)
-        devices.apply_tf32(self.method.precision)
         try:
             out = self._optimize(request)
-        except tf.errors.ResourceExhaustedError as error:
-            raise self.planner.out_of_memory(*request.size, request.batch,
-                                             self.device.gpu) from error  # fmt: skip
+        except tf.errors.OpError as error:
+            self._raise_too_large(error, request.size, request.batch)
+            raise
         return out if request.content.ndim == 4 else out[0]
+
+    def _raise_too_large(self, error: Exception, size, batch: int) -> None:
+        """Raise :class:`TooLargeError` for any out-of-memory shape; return for other errors."""
+        if faults.out_of_memory(error):
+            raise self.planner.out_of_memory(*size, batch, self.device.gpu) from error
 
     def _optimize(self, request: Request) -> np.ndarray:
         """The planner's levels, each optimized from the last; the result as uint8 BxHxWx3."""
