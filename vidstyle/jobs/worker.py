@@ -7,6 +7,11 @@ a clip) and returns the outcome (status, seconds, detail or error). The driver p
 progress events (a second thread of the actor answers while the first one works) and may ask it
 to stop at the next chunk of steps.
 
+A sticky CUDA fault (an illegal address, a launch failure: :func:`vidstyle.engine.faults.sticky`)
+leaves the process's GPU context broken for good: the outcome then says ``restart``, and the
+driver has Ray restart this worker's process before it takes another unit
+(:mod:`vidstyle.jobs.backends.ray`).
+
 This module does not import Ray: :mod:`vidstyle.jobs.cluster` turns :class:`Worker` into an actor.
 """
 
@@ -22,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vidstyle.engine.faults import sticky
 from vidstyle.errors import InternalError, VidstyleError, WeightsError, param
 from vidstyle.jobs.executor import Executor
 from vidstyle.jobs.plan import Task
@@ -126,7 +132,8 @@ class Worker:
         Returns:
             ``status`` (``done``, ``failed`` or ``stopped``), ``seconds``, ``pid``, ``host``, and
             ``detail`` (done), ``output`` (the output's bytes, when carried), ``frames`` and
-            ``records`` (a shot), ``error`` and ``retry`` (failed), ``why`` (stopped).
+            ``records`` (a shot), ``error`` and ``retry`` (failed), ``why`` (stopped), and
+            ``restart`` (failed on a sticky CUDA fault: this process must not run another unit).
         """
         began = time.monotonic()
         self.events.take()  # what is left of the unit before
@@ -144,7 +151,7 @@ class Worker:
                     "fatal": isinstance(error, WeightsError)}  # fmt: skip
         except Exception as error:  # noqa: BLE001 - reported to the driver, which may retry
             message = InternalError(unit.task.source, error).message(param)
-            out |= {"status": "failed", "error": message, "retry": True}
+            out |= {"status": "failed", "error": message, "retry": True, "restart": sticky(error)}
         out["seconds"] = time.monotonic() - began
         return out
 

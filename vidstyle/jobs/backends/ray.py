@@ -275,6 +275,9 @@ class RayBackend:
             message = InternalError(unit.task.source, error).message(param)
             out = {"status": "failed", "error": message, "retry": True, "seconds": seconds}
         slot.pid, slot.host = out.get("pid", slot.pid), out.get("host", slot.host)
+        if out.get("restart"):  # a sticky CUDA fault (worker.py): Ray restarts its process
+            self.ray.kill(slot.handle, no_restart=False)
+            out["status"] = "died"  # as a death: counted, and the task kept off this lane
         if out["status"] == "died":
             slot.down, slot.deaths = True, slot.deaths + 1
             slot.ready = slot.handle.info.remote() if slot.deaths <= WORKER_RESTARTS else None
