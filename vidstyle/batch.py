@@ -95,7 +95,7 @@ def run(
     if cluster is not None:
         from vidstyle.jobs import cluster as cluster_module
 
-        cluster_module.refuse(group_size)
+        cluster_module.refuse(group_size, cluster=cluster)
         cluster_module.import_ray()  # one line saying how to install it, before any work
     work = load_plan(path)
     if cluster is not None:

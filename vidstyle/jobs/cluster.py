@@ -80,7 +80,8 @@ def import_ray():
     return ray
 
 
-def refuse(group_size: int, tasks: list[Task] = (), path: Path | None = None) -> None:
+def refuse(group_size: int, tasks: list[Task] = (), path: Path | None = None,
+           cluster: ClusterConfig | None = None) -> None:  # fmt: skip
     """What a run over Ray refuses: the one rule, checked before any work.
 
     - Grouped claims (``group_size`` above 1, ``--batch``): a worker runs one unit at a time and
@@ -89,17 +90,25 @@ def refuse(group_size: int, tasks: list[Task] = (), path: Path | None = None) ->
     - Clips of several passes (``passes`` above 1): the workers get a clip's shots one by one,
       in one forward sweep (long-term offsets work there); the passes go back over the whole
       clip, which no one worker holds.
+    - GPUs per worker other than 0 or 1: a worker's engine uses one GPU, whole. With a fraction
+      two workers would share a GPU while each budgets all of its free memory; with 2 or more
+      the others stay idle. More workers than GPUs: run more processes with ``workers``.
 
     Args:
         group_size: images claimed together.
         tasks: the plan (nothing to check before it is read).
         path: the job file, named in the error.
+        cluster: the cluster's settings (``gpus_per_worker``).
 
     Raises:
         UsageError: naming the option (and the job file and its first such job).
     """
     if group_size > 1:
         raise UsageError(None, f"{{batch}} must be 1 or more (1 with {{ray}}), got {group_size}")
+    gpus = None if cluster is None else cluster.gpus_per_worker
+    if gpus not in (None, 0, 1):
+        raise UsageError(None, f"{{gpus_per_worker}} must be 0 or 1 (an engine uses one whole "
+                         f"GPU), got {gpus:g}")  # fmt: skip
     for task in tasks:
         if task.kind == "video" and task.video.passes > 1:
             raise UsageError(path, f"job {task.job!r}: {{passes}} above 1 does not run over "
