@@ -191,10 +191,11 @@ def _task(job, source, relative, style, style_digest, variant, options, position
 
 
 def _work(height: int, width: int, method: MethodConfig) -> str:
-    """The levels and tiles of a working size, and the memory they need (CPU budget)."""
+    """The levels and tiles of a working size, and the memory they need (the GPU's budget when
+    one is read, else the host's: :func:`vidstyle.engine.memory.plan_budget`)."""
     if not height or not width:
         return ""
-    budget = memory.budget_bytes(method.memory_limit)
+    budget = memory.plan_budget(method.memory_limit)
     return ladder.summary(ladder.describe(height, width, method, budget))
 
 

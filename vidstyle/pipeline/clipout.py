@@ -42,9 +42,9 @@ def deliver(clip, config: VideoConfig, work, records, output: Path) -> None:
 
 
 def write_report(path: Path, records: list[dict], clip, config: VideoConfig,
-                 precision: str | None = None) -> dict:  # fmt: skip
-    """Save the quality report (per frame and summary, with the network's ``precision`` when
-    given) as JSON; returns the summary."""
+                 precision: str | None = None, device: str | None = None) -> dict:  # fmt: skip
+    """Save the quality report (per frame and summary, with the network's ``precision`` and the
+    ``device`` it ran on when given) as JSON; returns the summary."""
     pairs = [r for r in records if "temporal_error" in r and not r["cut"]]
     later = [r["seconds"] for r in records[1:] if not r["cut"]]
     shares = [r["temporal_share"] for r in records if "temporal_share" in r]
@@ -68,6 +68,8 @@ def write_report(path: Path, records: list[dict], clip, config: VideoConfig,
     }
     if precision is not None:
         summary["precision"] = precision
+    if device is not None:
+        summary["device"] = device
     if config.long_term != (1,):
         summary["long_term"] = ",".join(map(str, config.long_term))
     if config.passes > 1:

@@ -9,7 +9,7 @@ import numpy as np
 
 from vidstyle.config import MethodConfig
 from vidstyle.engine.request import Request, Stop
-from vidstyle.errors import TooLargeError, VidstyleError
+from vidstyle.errors import VidstyleError
 from vidstyle.media.formats import check_output
 from vidstyle.media.images import Picture, fit_longest, load_image, resize_to, save_image
 from vidstyle.pipeline.styles import pixels_of
@@ -111,9 +111,10 @@ def stylize_files(
 
     A batch is optimized together, every image its own problem (with Adam and L-BFGS, in float32
     or float16, each image gets the result it would get alone), while a GPU runs them in
-    parallel. A batch too large for the memory budget is run one image at a time, and so is a
-    batch the engine refused while running (the device ran out of memory, a loss went
-    non-finite): each image then succeeds or fails on its own.
+    parallel. Images of one size go in the largest batches that fit the memory budget and
+    cuDNN's 32-bit limit (:meth:`vidstyle.engine.planner.Planner.batch_size`); a batch the
+    engine refused while running (the device ran out of memory, a loss went non-finite) is
+    split in halves, down to single images, each of which succeeds or fails on its own.
 
     Args:
         engine: an :class:`vidstyle.engine.optimize.Engine`.
@@ -143,33 +144,27 @@ def stylize_files(
             continue
         shapes.setdefault(work.shape, []).append((index, picture, work))
     for shape, members in shapes.items():
-        batches = [members] if _fits(engine, shape, len(members)) else [[m] for m in members]
-        for batch in batches:
+        size = engine.planner.batch_size(shape[0], shape[1], len(members))
+        for batch in (members[i : i + size] for i in range(0, len(members), size)):
             _stylize_or_split(engine, batch, jobs, style, (reporter, stop), outcomes)
     return outcomes
 
 
 def _stylize_or_split(engine, batch, jobs, style, watch, outcomes: list[Outcome]) -> None:
-    """Stylize a batch; when the engine refuses it, each image alone; an image the engine
-    refuses alone fails with the error named after its file. ``watch``: (reporter, stop)."""
+    """Stylize a batch; when the engine refuses it, each half on its own (down to single
+    images); an image the engine refuses alone fails with the error named after its file.
+    ``watch``: (reporter, stop)."""
     try:
         _stylize_batch(engine, batch, jobs, style, watch, outcomes)
     except VidstyleError as error:
         if len(batch) > 1:
-            for member in batch:
-                _stylize_or_split(engine, [member], jobs, style, watch, outcomes)
+            half = (len(batch) + 1) // 2
+            for part in (batch[:half], batch[half:]):
+                _stylize_or_split(engine, part, jobs, style, watch, outcomes)
             return
         index = batch[0][0]
         named = type(error)(jobs[index][0], error.reason, hint=error.hint)
         outcomes[index] = (None, error if error.path is not None else named)
-
-
-def _fits(engine, shape: tuple, count: int) -> bool:
-    try:
-        engine.check_fits(None, shape[0], shape[1], count)
-    except TooLargeError:
-        return False
-    return True
 
 
 def _stylize_batch(engine, batch, jobs, style, watch, outcomes: list[Outcome]) -> None:

@@ -286,11 +286,13 @@ def stylize_clip(
         reporter.end()
     if not records:
         raise DecodeError(source, "contains no video frames")
-    return finish_clip(clip, config, work, records, output, engine.method.precision)
+    return finish_clip(clip, config, work, records, output, engine.method.precision,
+                       engine.device.label)  # fmt: skip
 
 
 def finish_clip(clip: Clip, config: VideoConfig, work: WorkDir, records: list[dict],
-                output: Path, precision: str | None = None) -> VideoResult:  # fmt: skip
+                output: Path, precision: str | None = None,
+                device: str | None = None) -> VideoResult:  # fmt: skip
     """Join the finished frames of the work folder, in order, with the source's sound into the
     output (or numbered PNGs), write the quality report and remove the work folder.
 
@@ -301,6 +303,7 @@ def finish_clip(clip: Clip, config: VideoConfig, work: WorkDir, records: list[di
         records: every frame's record, in order.
         output: the video file, or the folder of frames of a sequence.
         precision: the network's precision, for the report.
+        device: the device it ran on ("CPU" or the GPU's UUID and bus), for the report.
 
     Returns:
         The output, the report's path and its summary.
@@ -310,7 +313,7 @@ def finish_clip(clip: Clip, config: VideoConfig, work: WorkDir, records: list[di
     """
     clipout.deliver(clip, config, work, records, output)
     report_path = _report_path(output)
-    summary = write_report(report_path, records, clip, config, precision)
+    summary = write_report(report_path, records, clip, config, precision, device)
     shutil.rmtree(work.root)
     return VideoResult(output, report_path, summary)
 
