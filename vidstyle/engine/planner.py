@@ -163,6 +163,9 @@ class Planner:
         else:
             if not memory.over_int32(height, width):
                 return
+            if self.tile(height, width) is None:  # no tile's crop under the 32-bit limit
+                reason = f"{width}x{height} cannot be tiled under cuDNN's 32-bit sizes"
+                raise TooLargeError(path, reason, hint="use a smaller {max_size}")
             cause = None
         if m.precision == "float16":  # tiles' float16 gradients are not scaled: refused
             reason = f"{width}x{height} needs tiling, which float16 cannot do"
