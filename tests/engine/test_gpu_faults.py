@@ -1,0 +1,168 @@
+"""GPU errors without a GPU (issue 21, items 4 and 5): TensorFlow's error types built by hand,
+with the texts a GPU gives; a worker and a driver over a fake Ray."""
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tinyvgg import tiny_engine
+
+from vidstyle.engine import faults
+from vidstyle.errors import TooLargeError
+
+OOM = [
+    tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with shape"),
+    tf.errors.InternalError(None, None, "Dst tensor is not initialized."),
+    tf.errors.UnknownError(None, None, "CUDNN_STATUS_ALLOC_FAILED in cudnn_conv"),
+    tf.errors.InternalError(None, None, "failed to allocate memory: CUDA_ERROR_OUT_OF_MEMORY"),
+]
+STICKY = [
+    tf.errors.InternalError(None, None, "CUDA_ERROR_ILLEGAL_ADDRESS: an illegal memory access"),
+    tf.errors.InternalError(None, None, "GPU sync failed"),
+    tf.errors.UnknownError(None, None, "CUDA error: unspecified launch failure"),
+    tf.errors.UnknownError(None, None, "CUDNN_STATUS_INTERNAL_ERROR in cudnn_conv"),
+    tf.errors.InternalError(None, None, "cuDNN launch failure: CUDNN_STATUS_EXECUTION_FAILED"),
+]
+OTHER = [tf.errors.InvalidArgumentError(None, None, "Incompatible shapes: [1,2] vs. [1,3]"),
+         ValueError("bad value")]  # fmt: skip
+
+
+@pytest.mark.parametrize("error", OOM)
+def test_every_out_of_memory_shape_is_one(error):
+    assert faults.out_of_memory(error) and not faults.sticky(error)
+
+
+@pytest.mark.parametrize("error", STICKY)
+def test_sticky_cuda_faults_are_not_out_of_memory(error):
+    assert faults.sticky(error) and not faults.out_of_memory(error)
+
+
+@pytest.mark.parametrize("error", OTHER)
+def test_other_errors_are_neither(error):
+    assert not faults.sticky(error) and not faults.out_of_memory(error)
+
+
+STYLE = (np.arange(32 * 32 * 3) % 251).reshape(32, 32, 3).astype(np.uint8)
+CONTENT = (np.arange(32 * 40 * 3) % 241).reshape(32, 40, 3).astype(np.uint8)
+
+
+@pytest.mark.parametrize("error", OOM)
+def test_an_optimization_out_of_memory_is_too_large_in_every_shape(error, monkeypatch):
+    engine = tiny_engine()
+    targets = engine.style_targets(STYLE)
+
+    def fail(request):
+        raise error
+
+    monkeypatch.setattr(engine, "_optimize", fail)
+    with pytest.raises(TooLargeError, match="ran out of memory stylizing 40x32"):
+        engine.stylize(CONTENT, targets, steps=1)
+
+
+def test_a_sticky_fault_in_an_optimization_is_not_mistaken_for_size(monkeypatch):
+    engine = tiny_engine()
+    targets = engine.style_targets(STYLE)
+    monkeypatch.setattr(engine, "_optimize", lambda request: (_ for _ in ()).throw(STICKY[0]))
+    with pytest.raises(tf.errors.InternalError, match="ILLEGAL_ADDRESS"):
+        engine.stylize(CONTENT, targets, steps=1)
+
+
+@pytest.mark.parametrize("error", OOM)
+def test_style_targets_out_of_memory_is_too_large_not_an_internal_error(error):
+    engine = tiny_engine()
+    real = engine.extractor
+
+    class Failing:
+        min_side, ops = real.min_side, real.ops
+
+        def __call__(self, images):
+            raise error
+
+    engine.extractor = Failing()
+    with pytest.raises(TooLargeError, match="32x32"):
+        engine.style_targets(STYLE)
+
+
+# ------------------------------------------------------------------- item 5: sticky faults
+
+
+def _unit():
+    from vidstyle.jobs.worker import Unit
+
+    task = SimpleNamespace(styles=(), source=Path("a.jpg"), key="k1", output=Path("a-out.jpg"),
+                           label="a.jpg")  # fmt: skip
+    return Unit(task)
+
+
+@pytest.mark.parametrize("error, restart", [(STICKY[0], True), (STICKY[3], True),
+                                            (OOM[1], False), (OTHER[1], False)])  # fmt: skip
+def test_a_worker_says_restart_on_a_sticky_fault_only(error, restart, monkeypatch):
+    from vidstyle.jobs.worker import Worker
+
+    worker = Worker(lambda method: None)
+
+    def run(task, reporter, stop):
+        raise error
+
+    monkeypatch.setattr(worker.executor, "run", run)
+    out = worker.run(_unit())
+    assert out["status"] == "failed" and out["retry"] is True
+    assert out["restart"] is restart
+
+
+class FakeRay:
+    """The Ray calls the driver makes when collecting an outcome; kills are logged."""
+
+    class exceptions:  # noqa: N801 - as ray.exceptions
+        class RayError(Exception):
+            pass
+
+        class RayActorError(RayError):
+            pass
+
+    def __init__(self, outcome):
+        self.outcome, self.killed = outcome, []
+
+    def get(self, ref):
+        return self.outcome
+
+    def kill(self, handle, no_restart=True):
+        self.killed.append((handle, no_restart))
+
+
+def test_the_driver_has_ray_restart_a_worker_after_a_sticky_fault_and_keeps_the_task_off_it():
+    from vidstyle.jobs.backends.ray import RayBackend, Slot
+
+    failures = []
+    recorder = SimpleNamespace(
+        ledger=None, log=lambda line: None, shown=None,
+        failed=lambda task, seconds, error, retry: failures.append((task.key, error, retry)),
+    )  # fmt: skip
+    outcome = {"status": "failed", "error": "a.jpg: internal error: CUDA_ERROR_ILLEGAL_ADDRESS",
+               "retry": True, "restart": True, "seconds": 1.0, "pid": 7, "host": "h"}  # fmt: skip
+    ray = FakeRay(outcome)
+    handle = SimpleNamespace(info=SimpleNamespace(remote=lambda: "probe"))
+    broken, other = Slot("w0", handle, 1), Slot("w1", object(), 1)
+    backend = RayBackend(ray, [], [broken, other], SimpleNamespace(), recorder)
+    broken.unit = _unit()
+    backend._collect("ref", broken)
+    assert ray.killed == [(handle, False)]  # killed so that Ray restarts it (max_restarts)
+    assert broken.down and broken.deaths == 1 and broken.ready == "probe"
+    assert failures == [("k1", outcome["error"], True)]  # the task gets its next attempt
+    assert not backend._may_take(broken, "k1") and backend._may_take(other, "k1")
+
+
+def test_an_ordinary_failure_leaves_the_worker_alone():
+    from vidstyle.jobs.backends.ray import RayBackend, Slot
+
+    recorder = SimpleNamespace(ledger=None, log=lambda line: None, shown=None,
+                               failed=lambda *args, **kwargs: None)  # fmt: skip
+    ray = FakeRay({"status": "failed", "error": "x", "retry": True, "restart": False,
+                   "seconds": 1.0})  # fmt: skip
+    slot = Slot("w0", object(), 1)
+    backend = RayBackend(ray, [], [slot], SimpleNamespace(), recorder)
+    slot.unit = _unit()
+    backend._collect("ref", slot)
+    assert ray.killed == [] and not slot.down
