@@ -1,30 +1,45 @@
-"""The GPU figures in one run (under ten minutes on a GPU; also runs on a CPU at tiny sizes).
+"""The GPU's figures and its smoke test, in one script (each under ten minutes on one GPU).
 
-Prints, in order:
+Figures (the default): seconds per Adam step at single-level sizes (``scales`` 1, so every step
+is at the size named: default 512x512, 1024x1024 and 1920x1080), in float32, bfloat16 and
+float16, and images per second of a batch of 1 against ``--batch`` at the first size. TF32 is off
+in the whole process (vidstyle's rule, :mod:`vidstyle.engine.device`): float32 is exact float32,
+and no engine's setting leaks into another's timing or scoring. What TF32 would change is
+emulated on the CPU by ``benchmarks/tf32.py``. Seconds per step are ``stylize(steps=N)`` minus
+``stylize(steps=0)`` over N, medians of interleaved repeats after a compiling warm-up.
 
-1. the device and the memory budget as vidstyle read it (before TensorFlow reserved any), or the
-   note saying why it could not;
-2. seconds per Adam step at each size (default 512x512 and 1920x1080), ``precision`` float32
-   (TF32 off, as vidstyle runs it);
-3. the same with ``precision`` mixed (a float16 network) and the speed-up over float32;
-4. throughput (images per second) of a batch of 1 and of ``--batch`` images at the first size;
-5. TF32 on against off for float32 at the first size: seconds per step, and the loss reached
-   after ``--steps`` steps (both scored in exact float32), as a relative difference.
+Smoke (``--smoke``): what a GPU owner runs first. Checks, in this order, and prints one table
+(check, measured, expected, verdict):
 
-Seconds per step are ``stylize(steps=N)`` minus ``stylize(steps=0)`` over N, medians over
-``--repeats`` interleaved repeats, after a warm-up that compiles everything.
+1. one visible GPU, memory growth on, no note from the device setup;
+2. peak memory per megapixel of float32 Adam, bfloat16 Adam and float32 L-BFGS at 1024x1024 and
+   2048x2048 (TensorFlow's allocator peak above what was in use before), against the estimate
+   of :mod:`vidstyle.engine.memory`;
+3. bfloat16's loss against float32's after the same steps at 512 and 2048 px (both scored by
+   the float32 engine);
+4. a forced-tiling run's style drop (1 - style loss of the result / of the start) against the
+   untiled run's, at 1024x1024;
+5. last, in a subprocess (a cuDNN abort must not take the table with it): the 32-bit guard at
+   6144x6144 (37.7 MP, above cuDNN's limit): the planner tiles it and one tiled step runs.
+
+``--cpu-check`` runs the smoke at tiny sizes on the CPU with random weights and shallow layers
+(so that tiles are smaller than the image), with the 32-bit limit lowered for check 5: it shows
+the script works, not what a GPU does. The weights come from ``--weights`` or from where the CLI
+finds them (the Keras or vidstyle cache, else a download); without any, one line says so.
 
 Usage::
 
-    PYTHONPATH=. python benchmarks/gpu.py                        # on a GPU: the figures above
-    PYTHONPATH=. python benchmarks/gpu.py --sizes 64x64 96x64 --steps 10 --repeats 1 --batch 2
-                                                                 # a quick run on a CPU
+    PYTHONPATH=. python benchmarks/gpu.py --smoke          # first, on the GPU
+    PYTHONPATH=. python benchmarks/gpu.py                  # the figures
+    PYTHONPATH=. python benchmarks/gpu.py --smoke --cpu-check   # the script itself, on a CPU
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -33,13 +48,20 @@ import tensorflow as tf
 from PIL import Image
 
 from vidstyle.config import MethodConfig
-from vidstyle.engine import device as devices
+from vidstyle.engine import memory
 from vidstyle.engine.optimize import build_engine
-from vidstyle.errors import VidstyleError
+from vidstyle.errors import VidstyleError, WeightsError
 from vidstyle.weights import resolve
 
 ROOT = Path(__file__).resolve().parent.parent
 GIB = 2**30
+SHALLOW = {"content_layers": ("block2_conv1",),
+           "style_layers": ("block1_conv1", "block2_conv1")}  # the CPU check's: a halo of 6 px
+GPU_SMOKE = {"peak": (1024, 2048), "loss": (512, 2048), "tiling": 1024, "guard": 6144,
+             "steps": 20}  # fmt: skip
+CPU_SMOKE = {"peak": (48, 64), "loss": (48, 64), "tiling": 96, "guard": 128, "steps": 3}
+LOSS_TOLERANCE = 0.05  # bfloat16's loss within 5% of float32's
+DROP_TOLERANCE = 0.05  # tiled style drop within 5% of the untiled one's
 
 
 def size(text: str) -> tuple[int, int]:
@@ -49,8 +71,23 @@ def size(text: str) -> tuple[int, int]:
 
 
 def picture(name: str, height: int, width: int) -> np.ndarray:
+    """A sample image resized to height x width (uint8 RGB)."""
     image = Image.open(ROOT / "samples" / name).convert("RGB").resize((width, height))
     return np.asarray(image)
+
+
+class Engines:
+    """Engines built on demand, one per (precision, optimizer), over one weights source."""
+
+    def __init__(self, source, base: MethodConfig):
+        self.source, self.base, self.built = source, base, {}
+
+    def get(self, precision: str = "float32", optimizer: str = "adam"):
+        key = (precision, optimizer)
+        if key not in self.built:
+            method = self.base.replace(precision=precision, optimizer=optimizer)
+            self.built[key] = build_engine(method, self.source)
+        return self.built[key]
 
 
 def seconds_per_step(engine, content: np.ndarray, style, steps: int) -> float:
@@ -66,8 +103,8 @@ def seconds_per_step(engine, content: np.ndarray, style, steps: int) -> float:
 def timed(engines: dict, content: np.ndarray, style_rgb: np.ndarray, args) -> dict[str, float]:
     """Median seconds per step of each engine on ``content``, interleaved repeat by repeat."""
     styles = {name: engine.style_targets(style_rgb) for name, engine in engines.items()}
-    for name, engine in engines.items():  # warm up: compile both the 0-step and the N-step path
-        seconds_per_step(engine, content, styles[name], 10)
+    for name, engine in engines.items():  # warm up: compile the 0-step and the N-step path
+        seconds_per_step(engine, content, styles[name], min(10, args.steps))
     runs: dict[str, list[float]] = {name: [] for name in engines}
     for _ in range(args.repeats):
         for name, engine in engines.items():
@@ -75,85 +112,230 @@ def timed(engines: dict, content: np.ndarray, style_rgb: np.ndarray, args) -> di
     return {name: statistics.median(values) for name, values in runs.items()}
 
 
-def with_tf32(engine, on: bool):
-    """The engine, run with TF32 forced on or off (vidstyle itself turns it off for float32)."""
-    stylize = engine.stylize
-
-    def forced(*args, **kwargs):
-        saved = devices.apply_tf32
-        devices.apply_tf32 = lambda precision: (
-            tf.config.experimental.enable_tensor_float_32_execution(on)
-        )
-        try:
-            return stylize(*args, **kwargs)
-        finally:
-            devices.apply_tf32 = saved
-
-    engine.stylize = forced
-    return engine
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", type=size, nargs="+", default=[(512, 512), (1080, 1920)],
-                        help="WxH working sizes (default 512x512 1920x1080)")  # fmt: skip
-    parser.add_argument("--steps", type=int, default=50, help="timed steps per repeat")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--weights", type=Path)
-    args = parser.parse_args(argv)
-    source = resolve(args.weights)
-    largest = max(max(h, w) for h, w in args.sizes)
-    method = MethodConfig(max_size=largest)
-    exact = build_engine(method, source)  # sets up the device first: the budget is read here
-    mixed = build_engine(method.replace(precision="mixed"), source)
-    dev = exact.device
-    free = f"{dev.free_bytes / GIB:.2f} GiB free" if dev.free_bytes is not None else "unknown"
-    free = free if dev.gpu else "no GPU: the budget is the host's available memory"
-    print(f"device: {dev.label} ({free}{'; ' + dev.note if dev.note else ''})")
-    budget = exact.memory_budget
-    print(f"memory budget: {'none' if budget is None else f'{budget / GIB:.2f} GiB'}"
-          f"{'; ' + exact.memory_note if exact.memory_note else ''}")  # fmt: skip
-    print(f"TensorFlow devices: {[d.name for d in tf.config.get_visible_devices()]}")
+def figures(engines: Engines, args) -> None:
+    """Seconds per step per precision at each single-level size; batch throughput."""
     style_rgb = picture("swirls.jpg", 256, 256)
-
-    print(f"\nAdam, seconds per step (median of {args.repeats} x {args.steps} steps)")
-    print(f"{'size':>11} {'float32':>9} {'mixed':>9} {'speed-up':>9}")
+    names = ("float32", "bfloat16", "float16")
+    print(f"Adam, seconds per step, one level (median of {args.repeats} x {args.steps} steps)")
+    print(f"{'size':>11} " + " ".join(f"{n:>9}" for n in names))
     for height, width in args.sizes:
         content = picture("photos/astronaut.jpg", height, width)
         try:
-            found = timed({"float32": exact, "mixed": mixed}, content, style_rgb, args)
+            found = timed({n: engines.get(n) for n in names}, content, style_rgb, args)
         except VidstyleError as error:  # refused by the budget, or out of memory
             print(f"{width:>5}x{height:<5} {error.message()}")
             continue
-        speedup = found["float32"] / max(found["mixed"], 1e-9)
-        print(f"{width:>5}x{height:<5} {found['float32']:>9.4f} {found['mixed']:>9.4f} "
-              f"{speedup:>8.2f}x")  # fmt: skip
-
+        print(f"{width:>5}x{height:<5} " + " ".join(f"{found[n]:>9.4f}" for n in names))
     height, width = args.sizes[0]
     content = picture("photos/astronaut.jpg", height, width)
-    batch = np.stack([content] * args.batch)
-    found = timed({"1": exact}, content, style_rgb, args)["1"]
+    exact = engines.get()
+    one = timed({"1": exact}, content, style_rgb, args)["1"]
     try:
-        many = timed({"n": exact}, batch, style_rgb, args)["n"]
+        many = timed({"n": exact}, np.stack([content] * args.batch), style_rgb, args)["n"]
     except VidstyleError as error:
-        many = float("nan")
         print(f"batch of {args.batch}: {error.message()}")
-    print(f"\nbatch at {width}x{height}: 1 image {1 / found:.2f} images/s, {args.batch} images "
-          f"{args.batch / many:.2f} images/s ({found * args.batch / many:.2f}x)")  # fmt: skip
+        return
+    print(f"\nbatch at {width}x{height}, float32: 1 image {1 / one:.2f} images/s, {args.batch} "
+          f"images {args.batch / many:.2f} images/s ({one * args.batch / many:.2f}x)")  # fmt: skip
 
-    tf32 = with_tf32(build_engine(method, source), on=True)
-    found = timed({"off": exact, "on": tf32}, content, style_rgb, args)
+
+# ------------------------------------------------------------------------------------- smoke
+
+
+def check_device(engines: Engines) -> tuple:
+    """Row 1: one visible GPU, growth on, no note."""
+    dev = engines.get().device
+    gpus = tf.config.get_visible_devices("GPU")
+    growth = [tf.config.experimental.get_memory_growth(g) for g in gpus]
+    seen = f"{len(gpus)} GPU, growth {growth}, note {dev.note or 'none'} ({dev.label})"
+    if not gpus:
+        return ("device", seen, "1 GPU, growth [True], note none", "cpu")
+    ok = len(gpus) == 1 and all(growth) and dev.note is None
+    return ("device", seen, "1 GPU, growth [True], note none", "ok" if ok else "FAIL")
+
+
+def _peak(engine, content, style, steps: int, gpu: bool) -> int | None:
+    """Bytes the run took at its peak above what was in use before (GPU allocator; on the CPU
+    the resident set's high-water mark, reset through /proc/self/clear_refs)."""
+    if gpu:
+        tf.config.experimental.reset_memory_stats("GPU:0")
+        before = tf.config.experimental.get_memory_info("GPU:0")["current"]
+        engine.stylize(content, style, steps=steps)
+        return tf.config.experimental.get_memory_info("GPU:0")["peak"] - before
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        before = _status_kib("VmRSS")
+        engine.stylize(content, style, steps=steps)
+        return (_status_kib("VmHWM") - before) * 1024
+    except OSError:
+        return None
+
+
+def _status_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise OSError(f"no {field} in /proc/self/status")
+
+
+def check_peaks(engines: Engines, sizes, steps: int, gpu: bool) -> list[tuple]:
+    """Rows 2: peak GiB per megapixel against the estimate."""
+    rows = []
+    style_rgb = picture("swirls.jpg", 256, 256)
+    for precision, optimizer in (("float32", "adam"), ("bfloat16", "adam"), ("float32", "lbfgs")):
+        engine = engines.get(precision, optimizer)
+        style = engine.style_targets(style_rgb)
+        for side in sizes:
+            content = picture("photos/astronaut.jpg", side, side)
+            engine.stylize(content, style, steps=1)  # compiled first: the peak is the run's
+            peak = _peak(engine, content, style, steps, gpu)
+            estimate = memory.needed_bytes(side, side, optimizer, 1, precision)
+            mp = side * side / 1e6
+            name = f"peak {precision} {optimizer} {side}^2"
+            if peak is None:
+                rows.append((name, "unreadable", f"<= {estimate / GIB / mp:.2f} GiB/MP", "n/a"))
+                continue
+            verdict = ("ok" if peak <= estimate else "OVER") if gpu else "cpu"
+            rows.append((name, f"{peak / GIB / mp:.2f} GiB/MP",
+                         f"<= {estimate / GIB / mp:.2f} GiB/MP", verdict))  # fmt: skip
+    return rows
+
+
+def check_losses(engines: Engines, sizes, steps: int, gpu: bool) -> list[tuple]:
+    """Rows 3: bfloat16's loss against float32's, both scored by the float32 engine (judged on
+    a GPU only: the CPU check's random weights and few steps say nothing of the precision)."""
+    rows = []
+    exact, half = engines.get("float32"), engines.get("bfloat16")
+    style_rgb = picture("swirls.jpg", 256, 256)
     style = exact.style_targets(style_rgb)
-    off_image = exact.stylize(content, style, steps=args.steps)
-    on_image = tf32.stylize(content, tf32.style_targets(style_rgb), steps=args.steps)
-    off_loss = exact.losses(off_image, content, style)["total"]
-    on_loss = exact.losses(on_image, content, style)["total"]
-    print(f"\nTF32 at {width}x{height}, float32: off {found['off']:.4f} s/step, on "
-          f"{found['on']:.4f} s/step ({found['off'] / max(found['on'], 1e-9):.2f}x); loss after "
-          f"{args.steps} steps off {off_loss:.6g}, on {on_loss:.6g} "
-          f"({(on_loss - off_loss) / off_loss:+.2e} relative)")  # fmt: skip
+    for side in sizes:
+        content = picture("photos/astronaut.jpg", side, side)
+        a = exact.losses(exact.stylize(content, style, steps=steps), content, style)["total"]
+        result = half.stylize(content, half.style_targets(style_rgb), steps=steps)
+        b = exact.losses(result, content, style)["total"]
+        relative = (b - a) / a
+        verdict = ("ok" if abs(relative) <= LOSS_TOLERANCE else "FAIL") if gpu else "cpu"
+        rows.append((f"bf16 vs f32 loss {side}px", f"{relative:+.2%}",
+                     f"within {LOSS_TOLERANCE:.0%}", verdict))  # fmt: skip
+    return rows
+
+
+def check_tiling(engines: Engines, side: int, steps: int) -> tuple:
+    """Row 4: the style drop of a run tiled by a budget just under the untiled need, against
+    the untiled run's."""
+    engine = engines.get()
+    content = picture("photos/astronaut.jpg", side, side)
+    style = engine.style_targets(picture("swirls.jpg", 256, 256))
+    start = engine.losses(content, content, style)["style"]
+    saved = engine.memory_budget
+    drops, tiles = [], 1
+    for budget in (saved, engine.planner.needed(side, side) - 1):
+        engine.memory_budget = budget
+        works = engine.planner.plan(side, side, steps)
+        tiles = max(tiles, works[-1].tiles)
+        result = engine.stylize(content, style, steps=steps)
+        drops.append(1 - engine.losses(result, content, style)["style"] / start)
+    engine.memory_budget = saved
+    relative = (drops[1] - drops[0]) / drops[0]
+    ok = tiles > 1 and abs(relative) <= DROP_TOLERANCE
+    seen = f"{drops[1]:.3f} vs {drops[0]:.3f} ({relative:+.2%}, {tiles} tiles)"
+    return (f"tiled style drop {side}px", seen, f">1 tile, within {DROP_TOLERANCE:.0%}",
+            "ok" if ok else "FAIL")  # fmt: skip
+
+
+def check_guard(args, side: int) -> tuple:
+    """Row 5: the 32-bit guard, run in a subprocess (see :func:`guard`)."""
+    command = [sys.executable, __file__, "--guard", str(side)] + _passed_on(args)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        return (f"32-bit guard {side}^2", "timed out after 600 s", "tiled, one step", "FAIL")
+    last = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
+    ok = done.returncode == 0 and last.startswith("tiled")
+    seen = last if done.returncode == 0 else f"exit {done.returncode}: {last}"
+    return (f"32-bit guard {side}^2", seen, "tiled, one step ran", "ok" if ok else "FAIL")
+
+
+def _passed_on(args) -> list[str]:
+    out = ["--cpu-check"] if args.cpu_check else []
+    return out + (["--weights", str(args.weights)] if args.weights else [])
+
+
+def guard(engines: Engines, side: int, cpu_check: bool) -> int:
+    """The subprocess of row 5: plan ``side``^2 in bfloat16, check every level's crops are under
+    the 32-bit limit and the last level is tiled, run one step. On the CPU check the limit is
+    lowered to half the image."""
+    if cpu_check:
+        memory.MAX_PIXELS = side * side // 2
+    engine = engines.get("bfloat16")
+    works = engine.planner.plan(side, side, 1)
+    widest = max(_widest_crop(w, engine.planner.margin) for w in works)
+    if works[-1].tile is None or widest > memory.MAX_PIXELS:
+        print(f"not guarded: last level tile {works[-1].tile}, widest crop {widest} px")
+        return 1
+    content = picture("photos/astronaut.jpg", side, side)
+    engine.stylize(content, engine.style_targets(picture("swirls.jpg", 256, 256)), steps=1)
+    print(f"tiled: {works[-1].tiles} tiles of {works[-1].tile} px, widest crop {widest / 1e6:.2f}"
+          f" MP (limit {memory.MAX_PIXELS / 1e6:.2f} MP), one step ran")  # fmt: skip
+    return 0
+
+
+def _widest_crop(work, margin: int) -> int:
+    if work.tile is None:
+        return work.height * work.width
+    crop = min(work.tile + 2 * margin, work.height), min(work.tile + 2 * margin, work.width)
+    return crop[0] * crop[1]
+
+
+def smoke(engines: Engines, args) -> int:
+    """The five checks in order, one table; exit 1 when one failed."""
+    plan = CPU_SMOKE if args.cpu_check else GPU_SMOKE
+    gpu = engines.get().device.gpu
+    rows = [check_device(engines)]
+    rows += check_peaks(engines, plan["peak"], plan["steps"], gpu)
+    rows += check_losses(engines, plan["loss"], plan["steps"] * 2, gpu)
+    rows.append(check_tiling(engines, plan["tiling"], plan["steps"]))
+    rows.append(check_guard(args, plan["guard"]))
+    widths = [max(len(str(row[i])) for row in rows + [HEADER]) for i in range(4)]
+    for row in [HEADER, *rows]:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)))
+    return 1 if any(row[3] in ("FAIL", "OVER") for row in rows) else 0
+
+
+HEADER = ("check", "measured", "expected", "verdict")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=size, nargs="+",
+                        default=[(512, 512), (1024, 1024), (1080, 1920)],
+                        help="WxH single-level sizes (default 512x512 1024x1024 1920x1080)")
+    parser.add_argument("--steps", type=int, default=50, help="timed steps per repeat")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--weights", type=Path, help="a VGG19 weights file")
+    parser.add_argument("--smoke", action="store_true", help="the smoke checks (one table)")
+    parser.add_argument("--cpu-check", action="store_true",
+                        help="tiny sizes, random weights, shallow layers: the script on a CPU")
+    parser.add_argument("--guard", type=int, help=argparse.SUPPRESS)  # the subprocess of row 5
+    args = parser.parse_args(argv)  # fmt: skip
+    if args.cpu_check:
+        source, base = None, MethodConfig(max_size=0, scales=1, **SHALLOW)
+    else:
+        try:
+            source = resolve(args.weights)  # as the CLI: --weights, the caches, then a download
+        except WeightsError as error:
+            print(f"error: {error.message()} (give --weights FILE)", file=sys.stderr)
+            return 2
+        base = MethodConfig(max_size=0, scales=1)
+    engines = Engines(source, base)
+    if args.guard:
+        return guard(engines, args.guard, args.cpu_check)
+    if args.smoke:
+        return smoke(engines, args)
+    figures(engines, args)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
