@@ -55,8 +55,10 @@ from vidstyle.weights import resolve
 
 ROOT = Path(__file__).resolve().parent.parent
 GIB = 2**30
-SHALLOW = {"content_layers": ("block2_conv1",),
-           "style_layers": ("block1_conv1", "block2_conv1")}  # the CPU check's: a halo of 6 px
+SHALLOW = {
+    "content_layers": ("block2_conv1",),
+    "style_layers": ("block1_conv1", "block2_conv1"),
+}  # the CPU check's: a halo of 6 px
 GPU_SMOKE = {"peak": (1024, 2048), "loss": (512, 2048), "tiling": 1024, "guard": 6144,
              "steps": 20}  # fmt: skip
 CPU_SMOKE = {"peak": (48, 64), "loss": (48, 64), "tiling": 96, "guard": 128, "steps": 3}
@@ -307,16 +309,23 @@ HEADER = ("check", "measured", "expected", "verdict")
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", type=size, nargs="+",
-                        default=[(512, 512), (1024, 1024), (1080, 1920)],
-                        help="WxH single-level sizes (default 512x512 1024x1024 1920x1080)")
+    parser.add_argument(
+        "--sizes",
+        type=size,
+        nargs="+",
+        default=[(512, 512), (1024, 1024), (1080, 1920)],
+        help="WxH single-level sizes (default 512x512 1024x1024 1920x1080)",
+    )
     parser.add_argument("--steps", type=int, default=50, help="timed steps per repeat")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--weights", type=Path, help="a VGG19 weights file")
     parser.add_argument("--smoke", action="store_true", help="the smoke checks (one table)")
-    parser.add_argument("--cpu-check", action="store_true",
-                        help="tiny sizes, random weights, shallow layers: the script on a CPU")
+    parser.add_argument(
+        "--cpu-check",
+        action="store_true",
+        help="tiny sizes, random weights, shallow layers: the script on a CPU",
+    )
     parser.add_argument("--guard", type=int, help=argparse.SUPPRESS)  # the subprocess of row 5
     args = parser.parse_args(argv)  # fmt: skip
     if args.cpu_check:

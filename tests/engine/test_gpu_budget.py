@@ -13,8 +13,12 @@ from vidstyle.errors import TooLargeError
 
 GIB = memory.GIB
 H200 = 141 * GIB
-SHALLOW = MethodConfig(max_size=0, scales=1, content_layers=("block2_conv1",),
-                       style_layers=("block1_conv1", "block2_conv1"))  # a halo of 6 px
+SHALLOW = MethodConfig(
+    max_size=0,
+    scales=1,
+    content_layers=("block2_conv1",),
+    style_layers=("block1_conv1", "block2_conv1"),
+)  # a halo of 6 px
 
 
 class CapabilityNVML(FakeNVML):

@@ -60,7 +60,8 @@ def test_an_older_mig_name_reads_the_one_mig_device_the_container_sees():
 SMI_LIST = """GPU 0: NVIDIA A100-SXM4-40GB (UUID: GPU-bbbb2222-0000)
   MIG 1g.5gb      Device  0: (UUID: MIG-1111-aaaa)
   MIG 2g.10gb     Device  1: (UUID: MIG-2222-bbbb)"""
-SMI_TABLE = """+------------------+----------------------------------+-----------+-----------------------+
+SMI_TABLE = """\
++------------------+----------------------------------+-----------+-----------------------+
 | GPU  GI  CI  MIG |                     Memory-Usage |        Vol|      Shared           |
 |      ID  ID  Dev |                       BAR1-Usage | SM     Unc| CE ENC DEC OFA JPG    |
 |==================+==================================+===========+=======================|
@@ -157,8 +158,9 @@ def test_a_gpu_nvml_sees_but_tensorflow_does_not_is_said_in_one_line(fake_gpus, 
 def test_no_gpu_anywhere_is_no_note(monkeypatch):
     monkeypatch.setattr(device, "_configured", {})
     monkeypatch.setenv("PATH", "/nonexistent")
-    monkeypatch.setattr(gpumemory, "read", lambda entry, env, _=None: REAL_READ(entry, env,
-                                                                                _NoNVML()))
+    monkeypatch.setattr(
+        gpumemory, "read", lambda entry, env, _=None: REAL_READ(entry, env, _NoNVML())
+    )
     found = device.configure()
     assert not found.gpu and found.note is None
 
@@ -176,7 +178,11 @@ def test_the_clip_report_names_the_device(tmp_path):
 
 @pytest.mark.parametrize("quiet", [False, True])
 def test_the_cli_names_the_device_and_says_why_not_the_gpu_even_when_quiet(
-    fake_gpus, tiny_cli, monkeypatch, tmp_path, quiet  # noqa: F811
+    fake_gpus,  # noqa: F811
+    tiny_cli,
+    monkeypatch,
+    tmp_path,
+    quiet,
 ):
     from conftest import textured
     from PIL import Image

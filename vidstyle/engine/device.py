@@ -131,8 +131,10 @@ def _unused_gpu(reading: gpumemory.Reading | None) -> str | None:
     """The line for a GPU that NVML or ``nvidia-smi`` found but TensorFlow does not list."""
     if reading is None or not reading.seen:
         return None  # nothing found: a machine without a GPU
-    return (f"running on the CPU: NVML sees GPU {reading.label.split(' ')[0]} but TensorFlow "
-            "lists no GPU (its CUDA libraries did not load; TF_CPP_MIN_LOG_LEVEL=0 shows why)")
+    return (
+        f"running on the CPU: NVML sees GPU {reading.label.split(' ')[0]} but TensorFlow "
+        "lists no GPU (its CUDA libraries did not load; TF_CPP_MIN_LOG_LEVEL=0 shows why)"
+    )
 
 
 def gpu_present() -> bool:

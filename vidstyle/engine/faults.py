@@ -1,4 +1,4 @@
-"""What a GPU error means, read from the error alone (no TensorFlow import: the jobs layer asks too).
+"""What a GPU error means, read from the error alone (no TensorFlow import: jobs asks too).
 
 Two kinds matter, and they need opposite answers:
 
