@@ -104,6 +104,27 @@ def test_the_live_page_is_written_at_most_every_few_seconds_and_always_at_the_en
     assert "<figcaption>in4.png</figcaption>" in page.read_text()  # the last read is the page
 
 
+def test_a_page_slow_to_write_waits_ten_times_its_writing_time(tmp_path):
+    """Catches: a night of thousands of tasks spending most of its time writing its page."""
+    clock, reads = Clock(), []
+
+    took = [2.0, 30.0, 0.1, 0.1]  # seconds each write takes
+
+    def rows():
+        reads.append(clock.now)
+        clock.now += took[len(reads) - 1]
+        return []
+
+    live = LiveReport(tmp_path, rows, "night", every=5.0, clock=clock)
+    live()  # written from 0 to 2
+    for now in (8, 21.9, 22, 111.9, 112, 116.9, 117.2):
+        clock.now = now
+        live()
+    # 20 s after the end of the first write (10 x 2 s, more than 5 s); 60 s after the second's
+    # end, 52 (not 10 x 30 s: a first page that made every thumbnail is slow once); then 5 s
+    assert reads == [0, 22, 112, 117.2]
+
+
 NIGHT = """
 [defaults]
 max_size = 32
@@ -130,6 +151,7 @@ def test_the_page_opened_mid_night_shows_the_night_so_far(tmp_path, monkeypatch)
     night.write_text(NIGHT)
     page_path = tmp_path / "night.vidstyle-run" / "report.html"
     monkeypatch.setattr(live_module, "REPORT_SECONDS", 0.0)  # every change written
+    monkeypatch.setattr(live_module, "SLOW_FACTOR", 0.0)
     seen = []
 
     def spying(method):
