@@ -58,13 +58,16 @@ class LiveReport(NullReporter):
         self.due = False
 
     def __call__(self) -> None:
+        """Something changed: write the page now, or as soon as the throttle lets it."""
         self.due = True
         self._flush()
 
     def start_item(self, name: str, steps: int, lane: str | None = None) -> None:
-        self()  # a task (or a clip's frame) starts: the page shows it running
+        """A task (or a clip's frame) starts: a change (the page shows it running)."""
+        self()
 
     def step(self, done: int, loss: float, lane: str | None = None) -> None:
+        """A chunk of steps ended: write a change kept due, if the throttle lets it now."""
         self._flush()
 
     def close(self) -> Path:

@@ -205,6 +205,9 @@ def style_drop(engine, style: Styles, content_path: Path, result: np.ndarray) ->
 
     Returns:
         The ratio (above 1 when the result is closer to the style than the photo was).
+
+    Raises:
+        InputError, DecodeError: when the photo can no longer be read.
     """
     work = fit_longest(load_image(content_path).rgb, engine.method.max_size)
     targets = targets_for(engine, style, work)
