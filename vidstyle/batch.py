@@ -18,8 +18,9 @@ from vidstyle.errors import UsageError, render
 from vidstyle.jobs import jobfile as jobfile_module
 from vidstyle.jobs.engines import EngineFactory, default_engine_factory
 from vidstyle.jobs.ledger import Ledger, Row
+from vidstyle.jobs.live import LiveReport
 from vidstyle.jobs.plan import Task, plan
-from vidstyle.jobs.report import RunLog, write_report
+from vidstyle.jobs.report import RunLog
 from vidstyle.jobs.runner import (
     Executor,
     RunResult,
@@ -109,12 +110,12 @@ def run(
         stop = StopFlag(deadline=deadline)
         restore = stop_on_signals(stop)
 
-        def after_task() -> None:  # the recorder has logged what the claims recovered
-            write_report(work.run_dir, ledger.rows, f"vidstyle batch: {work.path.name}")
-
+        # rewritten as tasks end (the recorder's hook: it has logged what the claims recovered)
+        # and start (a reporter of the run), at most every few seconds, and at the end
+        after_task = LiveReport(work.run_dir, ledger.rows, f"vidstyle batch: {work.path.name}")
         try:
             after_task()
-            tee = Tee(reporter or NullReporter(), PlainReporter(log.console))
+            tee = Tee(reporter or NullReporter(), PlainReporter(log.console), after_task)
             if cluster is None:
                 executor = Executor(factory)
                 view = View(group_size=group_size, group_key=same_work)
@@ -126,6 +127,7 @@ def run(
                 result = run_cluster(work.tasks, ledger, cluster, factory, *args)
         finally:
             restore()
+        after_task.close()  # the last state, always
         log(f"run ended: {result.done} done, {result.failed} failed"
             + (f", stopped by {result.stopped_by}" if result.stopped_by else ""))  # fmt: skip
         return result

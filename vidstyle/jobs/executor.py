@@ -68,7 +68,7 @@ class Executor:
             reporter.start_item(task.label, engine.method.steps)
             result = stylize_file(engine, task.source, style, task.output, reporter, stop=stop)
             self.results[task.key] = result
-            return {"width": int(result.shape[1]), "height": int(result.shape[0])}
+            return self._still(task, style, result)
         from vidstyle.pipeline.video import stylize_clip
 
         args = (engine, task.source, style, task.output, task.video, reporter)
@@ -100,11 +100,17 @@ class Executor:
         for task, (result, error) in zip(tasks, results, strict=True):
             if error is None:
                 self.results[task.key] = result
-                detail = {"width": int(result.shape[1]), "height": int(result.shape[0])}
-                outcomes.append((detail, None))
+                outcomes.append((self._still(task, style, result), None))
             else:
                 outcomes.append((None, error))
         return outcomes
+
+    def _still(self, task: Task, style, result) -> dict:
+        """What the report shows of a still: its size and its style drop."""
+        from vidstyle.pipeline.image import style_drop
+
+        drop = style_drop(self.engine(task.method), style, task.source, result)
+        return {"width": int(result.shape[1]), "height": int(result.shape[0]), "style_drop": drop}
 
 
 Outcome = tuple[dict | None, VidstyleError | None]

@@ -1,32 +1,38 @@
 """What a run writes in its run folder for people to read: ``run.log`` (:class:`RunLog`) and the
 picture report ``report.html``, one self-contained page (no scripts, no network) with its
-thumbnails in ``thumbs/`` beside it, rewritten after every task. Several runners sharing the run
-folder write both: the log a whole line at a time, the page and thumbnails atomically, and the
-page under a lock on ``.report.lock`` with the ledger read inside it, so that the page renamed
-into place last was built from the latest read (never one runner's older view of the night).
+thumbnails in ``thumbs/`` beside it (:mod:`vidstyle.jobs.pictures`).
 
-Per job: a grid of content | style | result thumbnails; for each clip a strip of frames and a
-chart of its temporal error per frame (inline SVG); then the failures with their reasons and the
-night's timings.
+The page is kept up to date during a run (:class:`vidstyle.jobs.live.LiveReport`), so that
+opening it mid-night shows the night so far; it says when it was written and what is running
+(and reloads itself in a browser while something runs). Several runners sharing the run folder
+write both: the
+log a whole line at a time, the page and thumbnails atomically, and the page under a lock on
+``.report.lock`` with the ledger read inside it, so that the page renamed into place last was
+built from the latest read (never one runner's older view of the night).
+
+Per job: a grid of content | style | result thumbnails, each linked to its file by a relative
+link (the page works wherever the run folder is moved with the outputs), with the style drop
+(the content's style loss over the result's) of stills and clips; for each clip a strip of frames
+and a chart of its temporal error per frame (inline SVG); then the failures with their reasons
+and the night's timings.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import html
-import json
 import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
-import numpy as np
 from rich.console import Console
 
 from vidstyle.errors import flag, render
 from vidstyle.fsutil import atomic_path
-from vidstyle.jobs.ledger import Row
+from vidstyle.jobs.ledger import STATUSES, Row
+from vidstyle.jobs.pictures import chart, strip, thumb
 from vidstyle.progress import duration
 
 try:
@@ -34,23 +40,23 @@ try:
 except ImportError:  # Windows: no advisory locks; the page is still written atomically
     fcntl = None
 
-THUMB = 200  # longest side of a thumbnail, in pixels
-STRIP_FRAMES = 6
+REFRESH_SECONDS = 30  # a page written while tasks run reloads itself this often in a browser
 _STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:0;background:#f4f4f6;color:#222}
 header{background:#23262e;color:#fff;padding:16px 24px}
 header h1{margin:0 0 4px;font-size:20px} header p{margin:0;color:#c8cad0}
 main{padding:8px 24px 32px} h2{margin:24px 0 8px;font-size:17px}
 .counts span{display:inline-block;margin-right:14px;font-weight:600}
+.now{margin:0;padding-left:20px} .now li{margin:2px 0}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(440px,1fr));gap:12px}
 .card{background:#fff;border-radius:6px;box-shadow:0 1px 3px #0002;padding:8px}
-.card.failed{border-left:4px solid #c0392b}
+.card.failed{border-left:4px solid #c0392b} .card.running{border-left:4px solid #2471a3}
 .trio{display:grid;grid-template-columns:1fr 1fr 1fr;gap:6px}
-.trio figure{margin:0;text-align:center}
+.trio figure{margin:0;text-align:center} .trio a{display:block}
 .trio img{width:100%;height:120px;object-fit:contain;background:#e8e8ec;border-radius:3px}
 .trio .none{height:120px;background:#e8e8ec;border-radius:3px}
 figcaption{font-size:12px;color:#666;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
-.meta{font-size:12px;color:#444;margin-top:4px;word-break:break-all}
+.meta{font-size:12px;color:#444;margin-top:4px;word-break:break-all} .meta a{color:inherit}
 .strip{display:flex;gap:4px;margin-top:6px}
 .strip img{flex:1;min-width:0;height:56px;object-fit:cover;border-radius:2px}
 .status{font-weight:600} .done{color:#1e8449} .failed{color:#c0392b}
@@ -143,15 +149,18 @@ def _write(run_dir: Path, rows: list[Row], title: str) -> Path:
     jobs: dict[str, list[Row]] = {}
     for row in rows:
         jobs.setdefault(row.job, []).append(row)
-    parts = [_header(rows, title)]
+    parts = [_header(rows, title), _running(rows)]
     for job, members in jobs.items():
         parts.append(f"<h2>{_e(job)}</h2><div class='grid'>")
-        parts += [_card(row, thumbs, run_dir.parent) for row in members]
+        parts += [_card(row, thumbs, run_dir) for row in members]
         parts.append("</div>")
     parts.append(_failures(rows))
     parts.append(_timings(rows))
+    refresh = ""
+    if any(r.status == "running" for r in rows):  # a browser left open follows the night
+        refresh = f"<meta http-equiv='refresh' content='{REFRESH_SECONDS}'>"
     page = (
-        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<!doctype html><html><head><meta charset='utf-8'>{refresh}"
         f"<title>{_e(title)}</title><style>{_STYLE}</style></head><body>"
         + "".join(parts)
         + "</main></body></html>"
@@ -163,164 +172,98 @@ def _write(run_dir: Path, rows: list[Row], title: str) -> Path:
 
 
 def _header(rows: list[Row], title: str) -> str:
-    counts = {s: sum(r.status == s for r in rows) for s in ("done", "running", "pending", "failed")}
+    statuses = list(STATUSES) + sorted({r.status for r in rows} - set(STATUSES))
+    counts = {s: sum(r.status == s for r in rows) for s in statuses}
     shown = "".join(f"<span class='{s}'>{n} {s}</span>" for s, n in counts.items())
     spent = sum(r.seconds for r in rows)
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     return (
         f"<header><h1>{_e(title)}</h1><p>{len(rows)} tasks, {duration(spent)} of work; "
         f"written {stamp}</p></header><main><p class='counts'>{shown}</p>"
     )
 
 
-def _card(row: Row, thumbs: Path, base: Path) -> str:
-    content = _thumb(thumbs, Path(row.source), row.kind)
-    styles = [Path(line) for line in row.style.splitlines()]  # a blend: one per line
-    style = _thumb(thumbs, styles[0], "image")
-    result = _thumb(thumbs, Path(row.output), row.kind) if row.status == "done" else None
-    result_caption = row.variant or ("result" if row.status == "done" else row.status)
-    trio = "".join(
-        _figure(src, caption)
-        for src, caption in (
-            (content, Path(row.source).name),
-            (style, "+".join(path.stem for path in styles)),
-            (result, result_caption),
-        )  # fmt: skip
+def _running(rows: list[Row]) -> str:
+    """What is running as the page is written: each task, where, for how long."""
+    now = time.time()
+    items = "".join(
+        f"<li>{_e(_label(r))}: on {_e(r.host or '?')} (pid {r.pid or '?'})"
+        + (f", for {duration(now - r.started)}" if r.started else "")
+        + (f", last heard {duration(now - r.heartbeat)} ago" if r.heartbeat else "")
+        + "</li>"
+        for r in rows
+        if r.status == "running"
     )
-    extra = _clip_extras(row, thumbs) if row.kind == "video" and row.status == "done" else ""
+    if not items:
+        return "<h2>Running</h2><p>nothing is running</p>"
+    return f"<h2>Running</h2><ul class='now'>{items}</ul>"
+
+
+def _label(row: Row) -> str:
+    """``job: input ~ style (variant)``, as the run's progress names a task."""
+    variant = f" ({row.variant})" if row.variant else ""
+    return f"{row.job}: {Path(row.source).name} ~ {_style_name(row)}{variant}"
+
+
+def _style_name(row: Row) -> str:
+    return "+".join(Path(line).stem for line in row.style.splitlines())  # a blend: one per line
+
+
+def _card(row: Row, thumbs: Path, run_dir: Path) -> str:
+    styles = [Path(line) for line in row.style.splitlines()]
+    done = row.status == "done"
+    figures = (
+        (thumb(thumbs, Path(row.source), row.kind), Path(row.source).name, row.source),
+        (thumb(thumbs, styles[0], "image"), _style_name(row), styles[0]),
+        (thumb(thumbs, Path(row.output), row.kind) if done else None,
+         row.variant or ("result" if done else row.status), row.output if done else None),
+    )  # fmt: skip
+    trio = "".join(_figure(src, caption, target and _href(target, run_dir))
+                   for src, caption, target in figures)  # fmt: skip
+    extra = _clip_extras(row, thumbs) if row.kind == "video" and done else ""
     why = f"<div class='meta failed'>{_e(_reason(row))}</div>" if row.status == "failed" else ""
-    output = os.path.relpath(row.output, base)
+    shown = _e(os.path.relpath(row.output, run_dir.parent))  # as the job file's template says
+    output = f"<a href='{_e(_href(row.output, run_dir))}'>{shown}</a>" if done else shown
+    drop = row.detail.get("style_drop") if row.kind == "image" else None
     return (
-        f"<div class='card {row.status}'><div class='trio'>{trio}</div>{extra}"
-        f"<div class='meta'><span class='status {row.status}'>{row.status}</span>"
-        f" · {row.attempts} attempt(s) · {duration(row.seconds)} · {_e(output)}</div>"
-        f"{why}</div>"
+        f"<div class='card {_e(row.status)}'><div class='trio'>{trio}</div>{extra}"
+        f"<div class='meta'><span class='status {_e(row.status)}'>{_e(row.status)}</span>"
+        f" · {row.attempts} attempt(s) · {duration(row.seconds)}"
+        + (f" · style drop {drop:.3g}" if drop is not None else "")
+        + f" · {output}</div>{why}</div>"
     )
 
 
-def _figure(src: str | None, caption: str) -> str:
+def _href(path: str | Path, run_dir: Path) -> str:
+    """A link from the page to a file: relative to the run folder (the page works wherever the
+    run folder is moved with the outputs), a file URI only where there is no relative path (a
+    file on another drive)."""
+    try:
+        return quote(Path(os.path.relpath(Path(path).absolute(), run_dir.absolute())).as_posix())
+    except ValueError:
+        return Path(path).absolute().as_uri()
+
+
+def _figure(src: str | None, caption: str, href: str | None = None) -> str:
     image = f"<img src='{_e(src)}' alt=''>" if src else "<div class='none'></div>"
+    if href:
+        image = f"<a href='{_e(href)}'>{image}</a>"
     return f"<figure>{image}<figcaption>{_e(caption)}</figcaption></figure>"
 
 
 def _clip_extras(row: Row, thumbs: Path) -> str:
-    """A strip of the clip's frames and its temporal-error chart."""
-    frames = _strip(thumbs, Path(row.output))
-    strip = "".join(f"<img src='{_e(src)}' alt=''>" for src in frames)
-    chart = _chart(row.detail.get("report"))
+    """A strip of the clip's frames, its temporal-error chart and its summary's figures."""
+    frames = "".join(f"<img src='{_e(src)}' alt=''>" for src in strip(thumbs, Path(row.output)))
     summary = row.detail.get("summary", {})
     error = summary.get("temporal_error")
     floor = summary.get("content_temporal_error")
-    numbers = ""
+    figures = []
     if error is not None and floor is not None:
-        numbers = f"<div class='meta'>temporal error {error:.3g} (content {floor:.3g})</div>"
-    return f"<div class='strip'>{strip}</div>{chart}{numbers}"
-
-
-def _chart(report_path: str | None, width: int = 600, height: int = 110) -> str:
-    """An inline SVG line of the temporal error per frame, from the clip's report.json, with
-    the content's own frame-to-frame change (the floor) dashed beside it."""
-    if not report_path or not Path(report_path).is_file():
-        return ""
-    frames = json.loads(Path(report_path).read_text()).get("frames", [])
-    result = [(f["index"], f["temporal_error"]) for f in frames if "temporal_error" in f]
-    floor = [(f["index"], f["content_error"]) for f in frames if "content_error" in f]
-    if len(result) < 2:
-        return ""
-    last = max(i for i, _ in result) or 1
-    top = max(v for _, v in result + floor) or 1.0
-    left, bottom = 34, height - 18
-
-    def line(points, colour, dash=""):
-        xy = " ".join(f"{left + i / last * (width - left - 6):.1f},"
-                      f"{bottom - v / top * (bottom - 8):.1f}" for i, v in points)  # fmt: skip
-        return (f"<polyline fill='none' stroke='{colour}' stroke-width='1.5' "
-                f"stroke-dasharray='{dash}' points='{xy}'/>")  # fmt: skip
-
-    return (
-        f"<svg viewBox='0 0 {width} {height}' role='img' aria-label='temporal error per frame'>"
-        f"<rect width='{width}' height='{height}' fill='#fafafa'/>"
-        f"<line x1='{left}' y1='{bottom}' x2='{width - 6}' y2='{bottom}' stroke='#bbb'/>"
-        f"<text x='2' y='14' font-size='10' fill='#666'>{top:.3g}</text>"
-        f"<text x='2' y='{bottom}' font-size='10' fill='#666'>0</text>"
-        + line(result, "#2471a3")
-        + (line(floor, "#aaa", "4 3") if len(floor) > 1 else "")
-        + f"<text x='{left}' y='{height - 4}' font-size='10' fill='#666'>temporal error per "
-        f"frame (blue: result, dashed: content), frames 0-{last}</text></svg>"
-    )
-
-
-def _thumb(thumbs: Path, source: Path, kind: str) -> str | None:
-    """The thumbnail of an image (or a clip's first frame), made once; None if unreadable."""
-    name = _tag(source) + ".jpg"
-    target = thumbs / name
-    if not target.is_file():
-        try:
-            rgb = _first_frame(source) if kind == "video" else _image(source)
-            _save_thumb(target, rgb)
-        except Exception:  # noqa: BLE001 - a missing thumbnail must not stop the report
-            return None
-    return f"thumbs/{name}"
-
-
-def _strip(thumbs: Path, clip: Path) -> list[str]:
-    """Thumbnails of a few frames spread over a stylized clip (or frame folder)."""
-    key = _tag(clip)
-    names = [f"{key}-{i}.jpg" for i in range(STRIP_FRAMES)]
-    if not all((thumbs / n).is_file() for n in names):
-        try:
-            for name, rgb in zip(names, _spread_frames(clip, STRIP_FRAMES)):
-                _save_thumb(thumbs / name, rgb)
-        except Exception:  # noqa: BLE001 - as above
-            pass
-    return [f"thumbs/{n}" for n in names if (thumbs / n).is_file()]
-
-
-def _tag(path: Path) -> str:
-    """A file name for a thumbnail of ``path`` as it is now (a remade output gets a new one)."""
-    try:
-        stamp = path.stat().st_mtime_ns
-    except OSError:
-        stamp = 0
-    return hashlib.sha1(f"{path}:{stamp}".encode()).hexdigest()[:16]
-
-
-def _image(path: Path) -> np.ndarray:
-    from vidstyle.media.images import load_image
-
-    return load_image(path).rgb
-
-
-def _first_frame(path: Path) -> np.ndarray:
-    from vidstyle.media import video as videolib
-
-    return next(iter(videolib.read_frames(path, None, None, 1))).rgb
-
-
-def _spread_frames(path: Path, count: int) -> list[np.ndarray]:
-    """``count`` frames spread evenly over a clip or a folder of frames; a clip is decoded
-    twice (to count its frames, then to keep the chosen ones), never held in memory whole."""
-    from vidstyle.media import video as videolib
-
-    if path.is_dir():
-        files = videolib.list_sequence(path)
-        return [_image(files[i]) for i in _picks(len(files), count)]
-    total = sum(1 for _ in videolib.read_frames(path, None, None, None))
-    picks = set(_picks(total, count))
-    return [f.rgb for f in videolib.read_frames(path, None, None, None) if f.index in picks]
-
-
-def _picks(total: int, count: int) -> list[int]:
-    return sorted({round(i * (total - 1) / max(count - 1, 1)) for i in range(count)})
-
-
-def _save_thumb(target: Path, rgb: np.ndarray) -> None:
-    from PIL import Image
-
-    image = Image.fromarray(rgb)
-    image.thumbnail((THUMB, THUMB))
-    with atomic_path(target) as tmp:
-        image.save(tmp, format="JPEG", quality=85)
+        figures.append(f"temporal error {error:.3g} (content {floor:.3g})")
+    if summary.get("style_drop") is not None:
+        figures.append(f"style drop {summary['style_drop']:.3g}")
+    numbers = f"<div class='meta'>{' · '.join(figures)}</div>" if figures else ""
+    return f"<div class='strip'>{frames}</div>{chart(row.detail.get('report'))}{numbers}"
 
 
 def _failures(rows: list[Row]) -> str:

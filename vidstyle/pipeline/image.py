@@ -185,3 +185,26 @@ def _stylize_batch(engine, batch, jobs, style, watch, outcomes: list[Outcome]) -
             outcomes[index] = (result, None)
         except VidstyleError as error:
             outcomes[index] = (None, error)
+
+
+def style_drop(engine, style: Styles, content_path: Path, result: np.ndarray) -> float:
+    """How far a still moved toward the style: the content's style loss over the result's, as a
+    clip's report gives per frame (:meth:`vidstyle.pipeline.video.FrameLoop.measure`). Costs
+    two forward passes (three when the targets are not cached), no optimization.
+
+    Args:
+        engine: the engine that made ``result``.
+        style: the style painting(s) it was made with.
+        content_path: the photo (read again and brought to the working size).
+        result: the stylized image, HxWx3 uint8 at the working size.
+
+    Returns:
+        The ratio (above 1 when the result is closer to the style than the photo was).
+
+    Raises:
+        InputError, DecodeError: when the photo can no longer be read.
+    """
+    work = fit_longest(load_image(content_path).rgb, engine.method.max_size)
+    targets = targets_for(engine, style, work)
+    before = engine.losses(work, work, targets)["style"]
+    return before / max(engine.losses(result, work, targets)["style"], 1e-12)
