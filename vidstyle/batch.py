@@ -91,7 +91,7 @@ def run(
     if max_attempts < 1:
         raise UsageError(None, f"{{max_attempts}} must be at least 1, got {max_attempts}")
     if group_size < 1:
-        raise UsageError(None, f"{{batch}} must be 1 or more (1 with {{ray}}), got {group_size}")
+        raise UsageError(None, f"{{batch}} must be 1 or more, got {group_size}")
     if cluster is not None:
         from vidstyle.jobs import cluster as cluster_module
 

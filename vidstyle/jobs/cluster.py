@@ -99,7 +99,8 @@ def refuse(group_size: int, tasks: list[Task] = (), path: Path | None = None) ->
         UsageError: naming the option (and the job file and its first such job).
     """
     if group_size > 1:
-        raise UsageError(None, f"{{batch}} must be 1 or more (1 with {{ray}}), got {group_size}")
+        raise UsageError(None, f"{{batch}} {group_size} does not run over {{ray}}: its workers "
+                         "take one image at a time", hint="leave out {batch} with {ray}")
     for task in tasks:
         if task.kind == "video" and task.video.passes > 1:
             raise UsageError(path, f"job {task.job!r}: {{passes}} above 1 does not run over "
