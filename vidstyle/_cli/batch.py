@@ -27,8 +27,10 @@ batch_app = typer.Typer(
 JobFile = Annotated[Path, typer.Argument(help="The job file (TOML).")]
 Tasks = Annotated[
     list[str] | None,
-    typer.Argument(help="Tasks: an id (or its first 6+ characters), an output path, or a name.",
-                   show_default=False),
+    typer.Argument(
+        help="Tasks: an id (or its first 6+ characters), an output path, or a name.",
+        show_default=False,
+    ),
 ]
 
 

@@ -90,7 +90,7 @@ def _task_line(task) -> None:
 def _name(task) -> str:
     from vidstyle.jobs.queue import ID_PREFIX, label
 
-    return f"{label(task.row)} [id {task.row.key[:ID_PREFIX + 2]}]"
+    return f"{label(task.row)} [id {task.row.key[: ID_PREFIX + 2]}]"
 
 
 def print_history(task) -> None:

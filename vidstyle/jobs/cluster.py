@@ -99,8 +99,12 @@ def refuse(group_size: int, tasks: list[Task] = (), path: Path | None = None) ->
         UsageError: naming the option (and the job file and its first such job).
     """
     if group_size > 1:
-        raise UsageError(None, f"{{batch}} {group_size} does not run over {{ray}}: its workers "
-                         "take one image at a time", hint="leave out {batch} with {ray}")
+        raise UsageError(
+            None,
+            f"{{batch}} {group_size} does not run over {{ray}}: its workers "
+            "take one image at a time",
+            hint="leave out {batch} with {ray}",
+        )
     for task in tasks:
         if task.kind == "video" and task.video.passes > 1:
             raise UsageError(path, f"job {task.job!r}: {{passes}} above 1 does not run over "

@@ -106,4 +106,3 @@ def _open(path: str | Path) -> tuple[jobfile_module.JobFile, Ledger, RunLog]:
     ledger = Ledger(ledger_path)
     ledger.sync(tasks)  # the plan as the file is now: a new task can be cancelled before it runs
     return jobs, ledger, RunLog(jobs.run_dir / "run.log")
-

@@ -44,6 +44,7 @@ STATUSES = ("pending", "running", "done", "failed", "cancelled")
 BUSY_SECONDS = 60.0  # how long a runner waits for another runner's lock before it gives up
 _SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
 
+
 class Ledger:
     """One run folder's ledger.
 
@@ -338,6 +339,7 @@ def _connect(path: Path | None) -> sqlite3.Connection:
 def _migrate(db: sqlite3.Connection) -> None:
     """Add the columns an older ledger lacks (inside a write transaction: two runners opening
     one old ledger at once add them once)."""
+
     def missing() -> list[str]:
         have = {row[1] for row in db.execute("PRAGMA table_info(tasks)")}
         return [name for name in ADDED if name not in have]
