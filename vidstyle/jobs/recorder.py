@@ -77,6 +77,7 @@ class Recorder:
     retry_lines: bool = False
     result: RunResult = field(default_factory=RunResult)
     faults: dict[str, list[str]] = field(default_factory=dict)  # key -> what went wrong before
+    where: dict[str, str] = field(default_factory=dict)  # key -> where it runs (a Ray worker)
 
     def fits(self, steps: int, pixels: int) -> bool:
         """Whether a task of ``steps`` steps (still to run) at ``pixels`` pixels can end before
@@ -101,7 +102,9 @@ class Recorder:
         self.log(f"resume {task.label} from frame {done + 1}{of} ({done} finished frames kept)")
 
     def started(self, task: Task, where: str = "") -> None:
-        """Log the start of a task (``where``: e.g. ``, on w0``)."""
+        """Log the start of a task (``where``: e.g. ``, on w0 (pid 42 on node1)``, repeated on
+        the task's other lines)."""
+        self.where[task.key] = where
         self.log(f"start {task.label}: {task.kind}, {task.steps} steps, to {task.output}{where}")
 
     def done(self, task: Task, seconds: float, detail: dict | None, where: str | None = None):
@@ -136,13 +139,14 @@ class Recorder:
             row = next(r for r in self.ledger.rows() if r.key == task.key)
             if row.status == "pending":
                 self.faults.setdefault(task.key, []).append(message)
-                self.log(f"retry {task.label}: {render(message)} (attempt {row.attempts})")
+                where = self.where.get(task.key, "")
+                self.log(f"retry {task.label}{where}: {render(message)} (attempt {row.attempts})")
                 return
         self.result.failed += 1
         self.result.failures.append(message)
         if isinstance(error, VidstyleError):
             self.result.errors[task.key] = error
-        self.log(f"failed {task.label}: {render(message)}")
+        self.log(f"failed {task.label}{self.where.get(task.key, '')}: {render(message)}")
         self.shown.end_item(task.label, "failed", seconds)
         self._after()
 
@@ -154,7 +158,7 @@ class Recorder:
             shown: end its item on the run's bar (a clip's shots have none of their own).
         """
         self.ledger.release(task.key, seconds)
-        self.log(f"stopped {task.label} ({why}); it is pending again")
+        self.log(f"stopped {task.label}{self.where.get(task.key, '')} ({why}); it is pending again")
         self.result.stopped_by = self.result.stopped_by or why
         if shown:
             self.shown.end_item(task.label, "stopped", seconds)

@@ -251,12 +251,12 @@ class RayBackend:
         slot.unit, slot.began, slot.last = unit, time.monotonic(), _signature(task)
         what = task.label if unit.shot is None else f"{task.label} shot {unit.shot + 1}"
         if unit.shot is None:
-            self.recorder.started(task, f", on {slot.lane}")
-            self.ledger.worker(task.key, slot.lane)
+            self.recorder.started(task, f", on {slot.lane} (pid {slot.pid} on {slot.host})")
+            self.ledger.worker(task.key, f"{slot.lane} (pid {slot.pid} on {slot.host})")
         else:
             self.clips[task.key].running += 1
             self.clips[task.key].workers[unit.shot] = slot.lane
-            self.log(f"start {what} ({len(unit.frames)} frames) on {slot.lane}")
+            self.log(f"start {what} ({len(unit.frames)} frames) on {slot.lane} (pid {slot.pid})")
         self.running[slot.handle.run.remote(unit, style, data)] = slot
 
     def _style_bytes(self, task: Task):
