@@ -141,8 +141,6 @@ def _engine_factory(weights, cluster):
     return EngineFactory(weights)
 
 
-
-
 # ----------------------------------------------------------------------------------- deadline
 
 
