@@ -3,7 +3,8 @@
 ``run(path)`` plans the job file (:mod:`vidstyle.jobs.plan`), adds the new tasks to the run's
 ledger (:mod:`vidstyle.jobs.ledger`) in ``<job file>.vidstyle-run/`` beside it, and runs the
 pending ones (:mod:`vidstyle.jobs.runner`), writing ``run.log`` and ``report.html`` as it goes.
-``status(path)`` reads where a run stands. The ``vidstyle batch`` commands are these two.
+``status(path)`` reads where a run stands (:mod:`vidstyle.jobs.status`); ``retry`` and ``cancel``
+are in :mod:`vidstyle.jobs.controls`.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from vidstyle.errors import UsageError, render
+from vidstyle.errors import UsageError
 from vidstyle.jobs import jobfile as jobfile_module
 from vidstyle.jobs.engines import EngineFactory, default_engine_factory
-from vidstyle.jobs.ledger import Ledger, Row
+from vidstyle.jobs.ledger import Ledger
 from vidstyle.jobs.live import LiveReport
 from vidstyle.jobs.plan import Task, plan
 from vidstyle.jobs.report import RunLog
@@ -26,11 +27,11 @@ from vidstyle.jobs.runner import (
     RunResult,
     StopFlag,
     View,
-    estimate,
     run_tasks,
     same_work,
     stop_on_signals,
 )
+from vidstyle.jobs.status import JobStatus, Status, status  # noqa: F401 - batch.status()
 from vidstyle.progress import NullReporter, PlainReporter, Reporter, Tee
 
 LEDGER_NAME = "ledger.sqlite"
@@ -92,7 +93,7 @@ def run(
     if max_attempts < 1:
         raise UsageError(None, f"{{max_attempts}} must be at least 1, got {max_attempts}")
     if group_size < 1:
-        raise UsageError(None, f"{{batch}} must be 1 or more (1 with {{ray}}), got {group_size}")
+        raise UsageError(None, f"{{batch}} must be 1 or more, got {group_size}")
     if cluster is not None:
         from vidstyle.jobs import cluster as cluster_module
 
@@ -140,100 +141,6 @@ def _engine_factory(weights, cluster):
     if cluster is None:
         return default_engine_factory(weights)
     return EngineFactory(weights)
-
-
-
-
-# ------------------------------------------------------------------------------------- status
-
-
-@dataclass
-class JobStatus:
-    """Where one job stands."""
-
-    job: str
-    counts: dict = field(default_factory=dict)  # status -> tasks
-    seconds: float = 0.0
-    left: float = 0.0  # estimated seconds for the tasks not done
-    failures: list[tuple[str, str]] = field(default_factory=list)  # (input, reason with {param})
-    running: list[tuple[str, str, int, float]] = field(default_factory=list)  # input, host, pid,
-    # seconds since its heartbeat
-    retried: list[tuple[str, int, list]] = field(default_factory=list)  # (input, attempts, faults)
-
-
-@dataclass
-class Status:
-    """Where a run stands, job by job."""
-
-    path: Path
-    jobs: list[JobStatus]
-    started: bool
-
-    @property
-    def exit_code(self) -> int:
-        """0 when all is done, 1 when something failed, 3 when work remains."""
-        if any(j.counts.get("failed") for j in self.jobs):
-            return 1
-        if any(j.counts.get(s) for j in self.jobs for s in ("pending", "running")):
-            return 3
-        return 0
-
-    def as_dict(self, name=str) -> dict:
-        """For JSON: failures' reasons name parameters as ``name(param)``."""
-        jobs = [vars(j) | {"failures": [(s, render(r, name)) for s, r in j.failures]}
-                for j in self.jobs]  # fmt: skip
-        return {"job_file": str(self.path), "started": self.started, "exit_code": self.exit_code,
-                "jobs": jobs}  # fmt: skip
-
-
-def status(path: str | Path) -> Status:
-    """Where the job file's run stands, from its ledger (or its plan, before any run).
-
-    Raises:
-        UsageError: for a bad job file.
-    """
-    jobs = jobfile_module.load(path)
-    ledger_path = jobs.run_dir / LEDGER_NAME
-    if not ledger_path.is_file():
-        rows = [_pending_row(t) for t in plan(jobs)]
-        return Status(jobs.path, _by_job(rows, None), started=False)
-    ledger = Ledger(ledger_path)
-    try:
-        return Status(jobs.path, _by_job(ledger.rows(), ledger), started=True)
-    finally:
-        ledger.close()
-
-
-def _by_job(rows: list[Row], ledger: Ledger | None) -> list[JobStatus]:
-    out: dict[str, JobStatus] = {}
-    for row in rows:
-        job = out.setdefault(row.job, JobStatus(row.job))
-        job.counts[row.status] = job.counts.get(row.status, 0) + 1
-        job.seconds += row.seconds
-        if row.status in ("pending", "running"):
-            job.left += _estimate(ledger, row.steps, row.pixels)
-        if row.status == "failed":
-            job.failures.append((row.source, row.error or ""))
-        if row.status == "running":
-            since = time.time() - (row.heartbeat or time.time())
-            job.running.append((row.source, row.host or "?", row.pid or 0, since))
-        if row.status == "done" and row.attempts > 1:
-            job.retried.append((row.source, row.attempts, row.detail.get("faults", [])))
-    return list(out.values())
-
-
-def _estimate(ledger: Ledger | None, steps: int, pixels: int) -> float:
-    if ledger is None:
-        from vidstyle.jobs.runner import PRIOR_SECONDS_PER_STEP_PIXEL
-
-        return PRIOR_SECONDS_PER_STEP_PIXEL * steps * max(pixels, 1)
-    return estimate(ledger, steps, pixels)
-
-
-def _pending_row(task: Task) -> Row:
-    return Row(task.key, task.job, task.kind, str(task.source), task.style_field,
-               str(task.output), task.variant, task.steps, task.pixels, "pending", 0, 0.0,
-               None, None, None, None, None, None, {})  # fmt: skip
 
 
 # ----------------------------------------------------------------------------------- deadline

@@ -34,10 +34,12 @@ def test_run_then_status_with_exit_codes(night):
     status = runner.invoke(app, ["batch", "status", str(night), "--json"])
     assert status.exit_code == 0
     data = json.loads(status.output)
+    zeros = dict.fromkeys(("done", "running", "stopped", "pending", "failed", "cancelled"), 0)
     assert data["exit_code"] == 0 and [j["counts"] for j in data["jobs"]] == [
-        {"done": 8},
-        {"done": 1},
+        zeros | {"done": 8},
+        zeros | {"done": 1},
     ]
+    assert data["schema"] == 1 and data["counts"] == zeros | {"done": 9}
     table = runner.invoke(app, ["batch", "status", str(night)])
     assert "holiday" in table.output and "beach" in table.output
 
@@ -54,10 +56,12 @@ def test_a_bad_job_file_is_one_line_and_exit_2(night):
 def test_a_deadline_that_leaves_no_time_for_some_tasks_exits_3(night):
     bad = runner.invoke(app, ["batch", "run", str(night), "--until", "25:00"])
     assert bad.exit_code == 2 and "cannot read --until '25:00'" in bad.output
-    # A measured speed at which each image needs 875 to 1000 s and the clip 2188 s: 25 minutes
-    # admit every image and not the clip.
+    # A measured speed at which a.jpg needs 1000 s, "b b.png" 875 s and the clip 2188 s: 950 s
+    # admit b's four tasks; then nothing fits, and the clip starts all the same (it stops between
+    # frames at the deadline; here it ends long before); a's images wait for the next run.
     seed_speed(night, 1000 / (4 * 768))
-    result = runner.invoke(app, ["batch", "run", str(night), "--for", "25m", "--quiet"])
+    result = runner.invoke(app, ["batch", "run", str(night), "--for", "15m50s", "--quiet"])
     assert result.exit_code == 3 and "deadline" in result.output
-    assert {(r.kind, r.status) for r in ledger_rows(night)} == {("image", "done"),
-                                                                ("video", "pending")}  # fmt: skip
+    assert {(r.kind, r.source.rsplit("/", 1)[-1], r.status) for r in ledger_rows(night)} == {
+        ("image", "b b.png", "done"), ("image", "a.jpg", "pending"), ("video", "beach.mp4", "done")
+    }  # fmt: skip

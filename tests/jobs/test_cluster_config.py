@@ -121,5 +121,8 @@ def test_grouped_claims_are_refused_over_ray_by_the_one_rule(tmp_path, monkeypat
     monkeypatch.setattr("vidstyle.jobs.cluster.import_ray", lambda: None)
     with pytest.raises(UsageError) as caught:
         batch.run(night, cluster=ClusterConfig(), group_size=2)
-    assert caught.value.message() == "batch must be 1 or more (1 with ray), got 2"
+    assert caught.value.message() == (
+        "batch 2 does not run over ray: its workers take one image at a time "
+        "(leave out batch with ray)"
+    )
     assert not (tmp_path / "night.vidstyle-run").exists()

@@ -44,7 +44,8 @@ def test_a_night_runs_every_task_once(night, tmp_path):
     beach = rows[-1]
     assert beach.kind == "video" and beach.detail["summary"]["frames"] == 4
     state = batch.status(night)
-    assert state.exit_code == 0 and state.jobs[0].counts == {"done": 8}
+    assert state.exit_code == 0 and state.jobs[0].counts == {
+        "done": 8, "running": 0, "stopped": 0, "pending": 0, "failed": 0, "cancelled": 0}
     again = batch.run(night, engine_factory=tiny_engine)  # nothing left: nothing redone
     assert (again.done, again.failed) == (0, 0)
     log = (tmp_path / "night.vidstyle-run" / "run.log").read_text()
@@ -82,16 +83,22 @@ def test_a_bad_input_fails_alone_and_status_says_why(night, tmp_path):
     assert [reason for _, reason in reasons] == [expected] * 4
 
 
-def test_no_task_starts_that_the_deadline_does_not_leave_time_for(night):
-    # A measured speed at which an image (4 steps at 768 or 672 px) needs 1000 or 875 s and the
-    # clip (10 steps at 672 px) 2188 s: 25 minutes admit every image and not the clip.
+def test_a_deadline_admits_what_fits_then_a_clip_and_never_an_image_that_does_not(night):
+    # A measured speed at which a.jpg (4 steps at 768 px) needs 1000 s, "b b.png" (672 px) 875 s
+    # and the clip (10 steps at 672 px) 2188 s. The clip's job comes first (priority 1), yet
+    # 950 s admit only b's four images: they run first; then nothing fits and time remains, so
+    # the clip starts all the same (it would stop between frames at the deadline); a's images,
+    # which could only overrun it, wait for the next run.
+    night.write_text(night.read_text().replace('name = "beach"', 'name = "beach"\npriority = 1'))
     seed_speed(night, 1000 / (4 * 768))
-    result = batch.run(night, deadline=time.time() + 25 * 60, engine_factory=tiny_engine)
-    assert (result.done, result.stopped_by) == (8, "deadline")
-    assert {(r.kind, r.status, r.attempts) for r in _rows(night)} == {
-        ("image", "done", 1),
-        ("video", "pending", 0),
-    }
+    result = batch.run(night, deadline=time.time() + 950, engine_factory=tiny_engine)
+    assert (result.done, result.stopped_by) == (5, "deadline")
+    rows = _rows(night)
+    assert {(Path(r.source).name, r.status, r.attempts) for r in rows} == {
+        ("b b.png", "done", 1), ("a.jpg", "pending", 0), ("beach.mp4", "done", 1)}
+    log = (night.parent / "night.vidstyle-run" / "run.log").read_text()
+    starts = re.findall(r"start (\w+): (\S+)", log)
+    assert [name for _, name in starts] == ["b"] * 4 + ["beach.mp4"]
     assert batch.status(night).exit_code == 3
 
 

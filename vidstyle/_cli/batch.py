@@ -1,31 +1,37 @@
-"""``vidstyle batch run`` and ``vidstyle batch status``: the overnight queue from a job file.
+"""``vidstyle batch run``, ``status``, ``retry`` and ``cancel``: the overnight queue from a job
+file.
 
-Exit codes: 0 when every task is done, 1 when a task failed, 2 for a bad job file or option, 3
-when work remains (``status``, or ``run`` stopped by its deadline), 130 after Ctrl-C and 143
-after SIGTERM (the task under way is pending again; the same command continues).
+Exit codes: 0 when every task is done (or cancelled), 1 when a task failed, 2 for a bad job file
+or option, 3 when work remains (``status``, or ``run`` stopped by its deadline), 130 after Ctrl-C
+and 143 after SIGTERM (the task under way is pending again; the same command continues).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import signal
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
+from vidstyle._cli.batch_show import print_history, print_plan, print_status
 from vidstyle._cli.common import Quiet, Weights, console, err_console, reported_errors, reporter
-from vidstyle.errors import flag, render
-from vidstyle.progress import duration
+from vidstyle.errors import UsageError, flag
 
 batch_app = typer.Typer(
     no_args_is_help=True,
     help="Overnight jobs from a job file (TOML): a durable queue, status, deadline and report.",
 )
 JobFile = Annotated[Path, typer.Argument(help="The job file (TOML).")]
+Tasks = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Tasks: an id (or its first 6+ characters), an output path, or a name.",
+        show_default=False,
+    ),
+]
 
 
 @batch_app.command("run")
@@ -83,6 +89,8 @@ def run_command(
         result = batch.run(job_file, deadline, max_attempts, reporter(quiet), weights=weights,
                            cluster=cluster, group_size=batch_size)  # fmt: skip
         state = batch.status(job_file)
+    for line in result.recoveries:
+        err_console.print(f"[yellow]recovered:[/] {escape(line)}", highlight=False)
     if not quiet:
         print_status(state)
     if result.signal is not None:
@@ -97,8 +105,6 @@ def cluster_config(address, workers, gpus_per_worker, shared_fs):
     """The Ray options as a :class:`ClusterConfig`, or None without ``--ray``."""
     if address is None:
         if workers is not None or gpus_per_worker is not None or not shared_fs:
-            from vidstyle.errors import UsageError
-
             raise UsageError(None, "{workers}, {gpus_per_worker} and {no_shared_fs} need {ray}")
         return None
     from vidstyle.jobs.cluster import ClusterConfig
@@ -109,67 +115,74 @@ def cluster_config(address, workers, gpus_per_worker, shared_fs):
 @batch_app.command("status")
 def status_command(
     job_file: JobFile,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON for scripts (schema in the README).")
+    ] = False,
+    task: Annotated[
+        str | None, typer.Option(help="One task's history: its attempts (host, pid, times, why).")
+    ] = None,
 ) -> None:
     """Where the job file's run stands: exit 0 all done, 3 work remains, 1 something failed."""
-    from vidstyle import batch
+    from vidstyle.jobs import queue
+    from vidstyle.jobs.status import status
 
     with reported_errors(job_file):
-        state = batch.status(job_file)
+        state = status(job_file, history=task is not None)
+        if task is not None:
+            (row,) = queue.find([t.row for t in state.tasks], [task], state.path.parent)
+            chosen = next(t for t in state.tasks if t.row.key == row.key)
     if as_json:
-        console.print_json(json.dumps(state.as_dict(flag)))
+        data = state.as_dict(flag)
+        if task is not None:
+            data = next(t for t in data["tasks"] if t["id"] == chosen.row.key) | {
+                "history": [vars(a) for a in chosen.history]}  # fmt: skip
+        console.print_json(json.dumps(data))
+    elif task is not None:
+        print_history(chosen)
     else:
         print_status(state)
     raise typer.Exit(state.exit_code)
 
 
-def print_plan(plan) -> None:
-    """The tasks a run would do, with their steps, the estimated time and the precision."""
-    from vidstyle.engine.precision import explain
-    from vidstyle.jobs.runner import PRIOR_SECONDS_PER_STEP_PIXEL
+@batch_app.command("retry")
+def retry_command(
+    job_file: JobFile,
+    tasks: Tasks = None,
+    failed: Annotated[
+        bool, typer.Option("--failed", help="Only failed tasks (not cancelled ones).")
+    ] = False,
+    job: Annotated[str | None, typer.Option(help="The tasks of this job only.")] = None,
+) -> None:
+    """Put failed tasks back to pending with fresh attempts (all, the named ones, or one job's);
+    a clip goes on from its finished frames. The next `batch run` runs them."""
+    from vidstyle.jobs import controls
 
-    table = Table(title=f"plan of {plan.path.name}")
-    columns = ("job", "input ~ style (variant)", "kind", "steps", "estimate", "output",
-               "levels (tiles): memory")  # fmt: skip
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    seconds = 0.0
-    for task in plan.tasks:
-        guess = PRIOR_SECONDS_PER_STEP_PIXEL * task.steps * max(task.pixels, 1)
-        seconds += guess
-        name = task.label.split(": ", 1)[1]
-        output = os.path.relpath(task.output, plan.path.parent)
-        table.add_row(task.job, escape(name), task.kind, str(task.steps), duration(guess),
-                      escape(output), task.work)  # fmt: skip
-    console.print(table)
-    line = (f"{len(plan.tasks)} tasks, {plan.steps()} steps, about {duration(seconds)} on a "
-            "2-core CPU (a run measures this machine's own speed)")  # fmt: skip
-    console.print(line, highlight=False)
-    for used in sorted({task.method.precision for task in plan.tasks}):
-        console.print(f"precision {used} ({explain(used)})", highlight=False)
+    with reported_errors(job_file):
+        if tasks and job is not None:
+            raise UsageError(None, "name tasks or give {job}, not both")
+        done = controls.retry(job_file, tasks or [], job, failed)
+    for line in done.recovered:
+        err_console.print(f"[yellow]recovered:[/] {escape(line)}", highlight=False)
+    _changed("retried", done)
 
 
-def print_status(state) -> None:
-    """Per job: counts by status, time spent, the estimate for the rest, and each failure."""
-    table = Table(title=f"vidstyle batch status: {state.path.name}")
-    for column in ("job", "done", "running", "pending", "failed", "time spent", "estimate left"):
-        table.add_column(column, justify="left" if column == "job" else "right")
-    for job in state.jobs:
-        counts = [str(job.counts.get(s, 0)) for s in ("done", "running", "pending", "failed")]
-        table.add_row(job.job, *counts, duration(job.seconds), duration(job.left))
-    console.print(table)
-    if not state.started:
-        console.print("not started yet", highlight=False)
-    for job in state.jobs:
-        for source, attempts, faults in job.retried:
-            why = f": {render(faults[-1], flag)}" if faults else ""
-            line = f"[yellow]retried:[/] {escape(job.job)}: {escape(Path(source).name)}, "
-            console.print(f"{line}{attempts} attempts{escape(why)}", highlight=False)
-        for source, host, pid, since in job.running:
-            line = f"running: {job.job}: {source} on {host} (pid {pid}, heartbeat {since:.0f}s ago)"
-            console.print(escape(line), highlight=False)
-    for job in state.jobs:
-        for _, reason in job.failures:
-            reason = render(reason, flag)
-            err_console.print(f"[bold red]failed:[/] {escape(job.job)}: {escape(reason)}",
-                              highlight=False)  # fmt: skip
+@batch_app.command("cancel")
+def cancel_command(job_file: JobFile, tasks: Tasks = None) -> None:
+    """Cancel tasks (pending or failed): every run skips them until `batch retry` names them."""
+    from vidstyle.jobs import controls
+
+    with reported_errors(job_file):
+        if not tasks:
+            raise UsageError(None, "name the tasks to cancel",
+                             hint="ids from `vidstyle batch status --json`")  # fmt: skip
+        done = controls.cancel(job_file, tasks)
+    _changed("cancelled", done)
+
+
+def _changed(verb: str, done) -> None:
+    """Say what a control changed and what it left (a task named but not failed, ...)."""
+    for name in done.changed:
+        console.print(f"{verb}: {escape(name)}", highlight=False)
+    for name, status in done.left:
+        console.print(f"left as it is: {escape(name)} ({status})", highlight=False)
+    console.print(f"{len(done.changed)} task(s) {verb}", highlight=False)

@@ -104,7 +104,12 @@ def refuse(group_size: int, tasks: list[Task] = (), path: Path | None = None,
         UsageError: naming the option (and the job file and its first such job).
     """
     if group_size > 1:
-        raise UsageError(None, f"{{batch}} must be 1 or more (1 with {{ray}}), got {group_size}")
+        raise UsageError(
+            None,
+            f"{{batch}} {group_size} does not run over {{ray}}: its workers "
+            "take one image at a time",
+            hint="leave out {batch} with {ray}",
+        )
     gpus = None if cluster is None else cluster.gpus_per_worker
     if gpus not in (None, 0, 1):
         raise UsageError(None, f"{{gpus_per_worker}} must be 0 or 1 (an engine uses one whole "

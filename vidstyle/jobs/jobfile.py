@@ -15,6 +15,7 @@ A job file has an optional ``[defaults]`` table and one ``[[job]]`` table per jo
 
     [[job]]
     name = "mix"
+    priority = 1                      # claimed before the jobs of a lower priority (default 0)
     input = "photos/holiday"
     styles = [["styles/starry.jpg", "styles/scream.jpg"]]   # an inner list: one blended style
     style_blend = [0.7, 0.3]          # its weights (a list of such lists makes a sweep)
@@ -49,8 +50,10 @@ METHOD_OPTIONS: dict[str, tuple[type, ...]] = jobfile_types(MethodConfig)
 VIDEO_OPTIONS: dict[str, tuple[type, ...]] = jobfile_types(VideoConfig)
 OTHER_OPTIONS: dict[str, type | tuple[type, ...]] = {"format": str, "sequence": bool}
 OPTIONS = METHOD_OPTIONS | VIDEO_OPTIONS | OTHER_OPTIONS
-JOB_KEYS = {"name", "input", "styles", "style", "output"}
-DEFAULT_KEYS = {"output"}
+JOB_KEYS = {"name", "input", "styles", "style", "output", "priority"}
+DEFAULT_KEYS = {"output", "priority"}
+# Keys of the queue, not of the output: ``priority`` (an integer; higher first, default 0).
+QUEUE_KEYS: dict[str, type] = {"priority": int}
 _TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
 
 
@@ -68,6 +71,7 @@ class Job:
         options: option values that are the same for every variant.
         sweep: options given as lists, each with its values, in the file's order.
         root: the job file's folder, which relative outputs are under.
+        priority: the job's tasks are claimed before those of jobs of a lower priority.
     """
 
     name: str
@@ -77,6 +81,7 @@ class Job:
     root: Path
     options: dict = field(default_factory=dict)
     sweep: dict = field(default_factory=dict)
+    priority: int = 0
 
     def variants(self) -> list[dict]:
         """Every combination of the swept values, as option dicts (one empty dict: no sweep)."""
@@ -104,7 +109,9 @@ def load(path: str | Path) -> JobFile:
         UsageError: naming the file, and the job and key where there is one: a TOML syntax error
             (with its line), an unknown key, a wrong type, a missing input or style.
     """
-    path = Path(path)
+    path = Path(path).resolve()  # every message names the file one way: absolute
+    if path.is_dir():
+        raise UsageError(path, "is a folder, not a job file", hint="give the .toml file")
     if not path.is_file():
         raise UsageError(path, "no such job file")
     try:
@@ -120,6 +127,8 @@ def load(path: str | Path) -> JobFile:
     if not isinstance(defaults, dict):
         raise UsageError(path, "[defaults] must be a table")
     _check_keys(path, "[defaults]", defaults, set(OPTIONS) | DEFAULT_KEYS)
+    for key, value in defaults.items():  # a default's mistake is the default's, not a job's
+        _check_default(path, key, value)
     jobs = data.get("job", [])
     if not isinstance(jobs, list) or not jobs:
         raise UsageError(path, "no [[job]] tables", hint="see README: batch jobs")
@@ -128,7 +137,7 @@ def load(path: str | Path) -> JobFile:
     for name in names:
         if names.count(name) > 1:
             raise UsageError(path, f"two jobs are named {name!r}")
-    return JobFile(path.resolve(), tuple(checked))
+    return JobFile(path, tuple(checked))
 
 
 def _job(path: Path, index: int, table: dict, defaults: dict) -> Job:
@@ -168,7 +177,23 @@ def _job(path: Path, index: int, table: dict, defaults: dict) -> Job:
         path, where, "output", table.get("output", defaults.get("output")) or DEFAULT_OUTPUT
     )
     _check_template(path, where, output)
-    return Job(name, base / source, style_paths, output, base, options, sweep)
+    priority = table.get("priority", defaults.get("priority", 0))
+    if not isinstance(priority, int) or isinstance(priority, bool):
+        raise UsageError(path, f"{where}: key 'priority' must be an integer, got {priority!r}")
+    return Job(name, base / source, style_paths, output, base, options, sweep, priority)
+
+
+def _check_default(path: Path, key: str, value) -> None:
+    """A ``[defaults]`` value's type (a list: each value of the sweep), named as the default's."""
+    where = "[defaults]"
+    if key == "output":
+        _string(path, where, key, value)
+        _check_template(path, where, value)
+    elif key in QUEUE_KEYS and (not isinstance(value, int) or isinstance(value, bool)):
+        raise UsageError(path, f"{where}: key {key!r} must be an integer, got {value!r}")
+    elif key in OPTIONS and key != "style_blend":
+        for one in value if isinstance(value, list) else [value]:
+            _check_type(path, where, key, one)
 
 
 def _style(path: Path, where: str, base: Path, entry) -> Path | tuple[Path, ...]:

@@ -1,8 +1,10 @@
 """The ledger: every task of a run and what became of it, in SQLite (``ledger.sqlite`` in the run
 folder), so that a night survives crashes, reboots and several processes at once.
 
-Per task it keeps the status (``pending``, ``running``, ``done``, ``failed``), the attempts, the
-seconds spent, the error, the output, and who runs it (host, pid, heartbeat). Several runners
+Per task it keeps the status (``pending``, ``running``, ``done``, ``failed``, ``cancelled``), the
+attempts, the seconds spent, the error, the output, who runs it (host, pid, heartbeat), a clip's
+finished frames, the job's priority, and every attempt with its host, pid, worker, start, end and
+reason (table ``attempts``). Ledgers of older versions are migrated when opened. Several runners
 share one ledger: a task is claimed inside an ``IMMEDIATE`` transaction, so two processes never
 claim the same task. SQLite's locking needs a local disk: the run folder must not be on NFS.
 
@@ -14,6 +16,7 @@ a new ledger to WAL is such a case, when several runners open it at the same mom
 A task left ``running`` by a process that died (a pid that no longer exists on this host, or a
 heartbeat older than :data:`STALE_SECONDS` from any host) is found on the next claim and goes back
 to ``pending``; its attempt counts, and after ``max_attempts`` it is ``failed`` with the reason.
+Pending tasks are claimed by priority (higher first), then in the plan's order.
 
 The one-shot commands (``image``, ``folder``, ``video``) run through the same runner with a
 ledger in memory (``Ledger(None)``): nothing is written beside the user's files.
@@ -30,68 +33,16 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
 from pathlib import Path
 
 from vidstyle.jobs.plan import Task
+from vidstyle.jobs.rows import ADDED, SCHEMA, Recovery, Row, steps_left
 
 STALE_SECONDS = 600.0  # a running task whose heartbeat is older is taken as abandoned
 HEARTBEAT_SECONDS = 15.0  # how often a runner refreshes the heartbeat of its task
-STATUSES = ("pending", "running", "done", "failed")
+STATUSES = ("pending", "running", "done", "failed", "cancelled")
 BUSY_SECONDS = 60.0  # how long a runner waits for another runner's lock before it gives up
 _SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS tasks (
-    key TEXT PRIMARY KEY,
-    job TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    source TEXT NOT NULL,
-    style TEXT NOT NULL,
-    output TEXT NOT NULL,
-    variant TEXT NOT NULL,
-    options TEXT NOT NULL,
-    steps INTEGER NOT NULL,
-    pixels INTEGER NOT NULL,
-    position INTEGER NOT NULL,
-    in_plan INTEGER NOT NULL DEFAULT 1,
-    status TEXT NOT NULL DEFAULT 'pending',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    seconds REAL NOT NULL DEFAULT 0,
-    error TEXT,
-    host TEXT,
-    pid INTEGER,
-    heartbeat REAL,
-    started REAL,
-    finished REAL,
-    detail TEXT
-);
-"""
-
-
-@dataclass(frozen=True)
-class Row:
-    """A task as the ledger has it."""
-
-    key: str
-    job: str
-    kind: str
-    source: str
-    style: str
-    output: str
-    variant: str
-    steps: int
-    pixels: int
-    status: str
-    attempts: int
-    seconds: float
-    error: str | None
-    host: str | None
-    pid: int | None
-    heartbeat: float | None
-    started: float | None
-    finished: float | None
-    detail: dict
 
 
 class Ledger:
@@ -110,7 +61,7 @@ class Ledger:
         self.max_attempts = max_attempts
         self.host = socket.gethostname()
         self.pid = os.getpid()
-        self.recovered: list[str] = []  # what _recover did, for the run's log
+        self.recovered: list[Recovery] = []  # what _recover did, for the run's log
         self.db = _connect(path)
 
     def close(self) -> None:
@@ -127,10 +78,12 @@ class Ledger:
             for t in tasks:
                 self.db.execute(
                     "INSERT INTO tasks (key, job, kind, source, style, output, variant, options,"
-                    " steps, pixels, position) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
-                    " ON CONFLICT(key) DO UPDATE SET in_plan = 1, position = excluded.position",
+                    " steps, pixels, position, priority) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+                    " ON CONFLICT(key) DO UPDATE SET in_plan = 1, position = excluded.position,"
+                    " priority = excluded.priority",
                     (t.key, t.job, t.kind, str(t.source), t.style_field, str(t.output), t.variant,
-                     json.dumps(t.options, default=str), t.steps, t.pixels, t.position),
+                     json.dumps(t.options, default=str), t.steps, t.pixels, t.position,
+                     t.priority),
                 )  # fmt: skip
             after = self.db.execute("SELECT COUNT(*) FROM tasks").fetchone()[0]
         return after - before
@@ -138,9 +91,9 @@ class Ledger:
     # --------------------------------------------------------------------------- claiming
 
     def claim(self, fits=None, keys: set[str] | None = None) -> str | None:
-        """Take the first pending task of the plan (among ``keys``, and that
-        ``fits(steps, pixels)``, when given) for this process: running, one more attempt.
-        Abandoned tasks are recovered first.
+        """Take the first pending task of the plan (by priority, then the plan's order; among
+        ``keys``, and that ``fits(steps_left, pixels)``, when given) for this process: running,
+        one more attempt. Abandoned tasks are recovered first.
 
         Returns:
             The task's key, or None when no pending task (that fits) is left.
@@ -154,10 +107,13 @@ class Ledger:
         keys: set[str] | None = None,
         size: int = 1,
         group: Callable[[str], Hashable | None] | None = None,
+        anyway: Callable[[str], bool] | None = None,
     ) -> list[str]:
         """Like :meth:`claim`, and with it up to ``size - 1`` later pending tasks of the same
         ``group(key)`` (not None), in one transaction: tasks to run together (images of one
-        working size, style and method in one engine call).
+        working size, style and method in one engine call). When no task fits, the one with
+        the fewest steps left among those ``anyway(kind)`` admits is claimed alone (a clip,
+        which stops between frames at the deadline).
 
         Returns:
             The claimed keys, the first task first; empty when no pending task (that fits) is
@@ -167,26 +123,36 @@ class Ledger:
         with self._transaction():
             self._recover()
             rows = self.db.execute(
-                "SELECT key, steps, pixels FROM tasks WHERE in_plan AND status = 'pending'"
-                " ORDER BY position"
+                "SELECT key, kind, steps, pixels, frames_done, frames FROM tasks"
+                " WHERE in_plan AND status = 'pending' ORDER BY priority DESC, position"
             ).fetchall()
-            for key, steps, pixels in rows:
-                if len(claimed) >= size or (keys is not None and key not in keys):
-                    continue
-                if fits is not None and not fits(steps, pixels):
+            rows = [(r[0], r[1], steps_left(*r[2:3], *r[4:]), r[3]) for r in rows
+                    if keys is None or r[0] in keys]  # fmt: skip
+            for key, _, left, pixels in rows:
+                if len(claimed) >= size or (fits is not None and not fits(left, pixels)):
                     continue
                 if claimed and (group is None or group(key) is None
                                 or group(key) != group(claimed[0])):  # fmt: skip
                     continue
                 claimed.append(key)
-                now = time.time()
-                self.db.execute(
-                    "UPDATE tasks SET status = 'running', attempts = attempts + 1,"
-                    " host = ?, pid = ?, heartbeat = ?, started = ?, error = NULL"
-                    " WHERE key = ?",
-                    (self.host, self.pid, now, now, key),
-                )
+            if not claimed and fits is not None and anyway is not None:
+                admitted = [(left, i, key) for i, (key, kind, left, _) in enumerate(rows)
+                            if anyway(kind)]  # fmt: skip
+                claimed = [min(admitted)[2]] if admitted else []
+            for key in claimed:
+                self._take(key)
         return claimed
+
+    def _take(self, key: str) -> None:
+        """The task is this process's: running, one more attempt, its attempt in the history."""
+        now = time.time()
+        self.db.execute(
+            "UPDATE tasks SET status = 'running', attempts = attempts + 1, host = ?, pid = ?,"
+            " heartbeat = ?, started = ?, error = NULL WHERE key = ?",
+            (self.host, self.pid, now, now, key),
+        )
+        self.db.execute("INSERT INTO attempts (key, host, pid, started) VALUES (?,?,?,?)",
+                        (key, self.host, self.pid, now))  # fmt: skip
 
     def _recover(self) -> None:
         """Running tasks whose process is gone go back to pending, or fail after max_attempts."""
@@ -198,17 +164,12 @@ class Ledger:
             if not (dead or (heartbeat or 0) < now - STALE_SECONDS):
                 continue
             reason = f"the process running it (pid {pid} on {host}) stopped without finishing"
-            self.recovered.append(f"{key}: {reason} (attempt {attempts})")
-            if attempts >= self.max_attempts:
-                self.db.execute(
-                    "UPDATE tasks SET status = 'failed', error = ?, pid = NULL WHERE key = ?",
-                    (f"{reason}, {attempts} attempts", key),
-                )
-            else:
-                self.db.execute(
-                    "UPDATE tasks SET status = 'pending', error = ?, pid = NULL WHERE key = ?",
-                    (reason, key),
-                )
+            failed = attempts >= self.max_attempts
+            error = f"{reason}, {attempts} attempts" if failed else reason
+            self.db.execute("UPDATE tasks SET status = ?, error = ?, pid = NULL WHERE key = ?",
+                            ("failed" if failed else "pending", error, key))  # fmt: skip
+            self._ended(key, "lost", reason, heartbeat or now)
+            self.recovered.append(Recovery(key, error, attempts, heartbeat or now, failed))
 
     def heartbeat(self, key: str) -> None:
         """Tell other runners this process is still at ``key``."""
@@ -261,6 +222,9 @@ class Ledger:
         self.db.execute(
             "UPDATE tasks SET attempts = attempts + 1, error = ? WHERE key = ?", (error, key)
         )
+        self._ended(key, "retry", error)
+        self.db.execute("INSERT INTO attempts (key, host, pid, started) VALUES (?,?,?,?)",
+                        (key, self.host, self.pid, time.time()))  # fmt: skip
         (attempts,) = self.db.execute("SELECT attempts FROM tasks WHERE key = ?", (key,)).fetchone()
         return attempts
 
@@ -271,6 +235,17 @@ class Ledger:
             " seconds = seconds + ?, pid = NULL WHERE key = ?",
             (seconds, key),
         )
+        self._ended(key, "stopped", None)
+
+    def progress(self, key: str, frames_done: int, frames: int | None) -> None:
+        """A clip's frames finished so far (of ``frames`` in all, when known)."""
+        self.db.execute("UPDATE tasks SET frames_done = ?, frames = COALESCE(?, frames)"
+                        " WHERE key = ?", (frames_done, frames, key))  # fmt: skip
+
+    def worker(self, key: str, name: str) -> None:
+        """Name the worker (a Ray worker) of the task's open attempt."""
+        self.db.execute("UPDATE attempts SET worker = ? WHERE rowid = (SELECT MAX(rowid) FROM"
+                        " attempts WHERE key = ?)", (name, key))  # fmt: skip
 
     def _end(self, key, status, seconds, error, detail) -> None:
         self.db.execute(
@@ -278,6 +253,13 @@ class Ledger:
             " pid = NULL, detail = ? WHERE key = ?",
             (status, seconds, error, time.time(), json.dumps(detail or {}), key),
         )
+        self._ended(key, {"done": "done", "failed": "failed"}.get(status, "retry"), error)
+
+    def _ended(self, key: str, outcome: str, reason: str | None, when: float | None = None):
+        """Close the task's open attempt in the history with its outcome and reason."""
+        self.db.execute("UPDATE attempts SET ended = ?, outcome = ?, reason = ? WHERE rowid ="
+                        " (SELECT MAX(rowid) FROM attempts WHERE key = ? AND ended IS NULL)",
+                        (when or time.time(), outcome, reason, key))  # fmt: skip
 
     # ----------------------------------------------------------------------------- reading
 
@@ -286,10 +268,10 @@ class Ledger:
         where = "WHERE in_plan" if plan_only else ""
         query = (
             "SELECT key, job, kind, source, style, output, variant, steps, pixels, status,"
-            " attempts, seconds, error, host, pid, heartbeat, started, finished, detail"
-            f" FROM tasks {where} ORDER BY position"
+            " attempts, seconds, error, host, pid, heartbeat, started, finished, detail,"
+            f" frames_done, frames, priority FROM tasks {where} ORDER BY position"
         )
-        return [Row(*r[:-1], json.loads(r[-1] or "{}")) for r in self.db.execute(query)]
+        return [Row(*r[:18], json.loads(r[18] or "{}"), *r[19:]) for r in self.db.execute(query)]
 
     def count(self, status: str) -> int:
         """How many tasks of the plan have this status."""
@@ -346,11 +328,27 @@ def _connect(path: Path | None) -> sqlite3.Connection:
             # The switch reads the file, then writes its header: a second runner switching at the
             # same moment gets "database is locked" at once, busy timeout or not.
             _patiently(lambda: db.execute("PRAGMA journal_mode=WAL"))
-        _patiently(lambda: db.executescript(_SCHEMA))
+        _patiently(lambda: db.executescript(SCHEMA))
+        _migrate(db)
     except BaseException:
         db.close()
         raise
     return db
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Add the columns an older ledger lacks (inside a write transaction: two runners opening
+    one old ledger at once add them once)."""
+
+    def missing() -> list[str]:
+        have = {row[1] for row in db.execute("PRAGMA table_info(tasks)")}
+        return [name for name in ADDED if name not in have]
+
+    if not missing():
+        return
+    with _Immediate(db):
+        for name in missing():
+            db.execute(f"ALTER TABLE tasks ADD COLUMN {name} {ADDED[name]}")
 
 
 def _patiently(call: Callable[[], object]) -> object:

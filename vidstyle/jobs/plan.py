@@ -53,6 +53,7 @@ class Task:
         name: what progress lines call the task (empty: :attr:`label`'s default).
         method: the method's options, parsed once.
         video: a clip's options, parsed once.
+        priority: the job's priority (higher is claimed first).
     """
 
     key: str
@@ -72,6 +73,7 @@ class Task:
     blend: tuple[Path, ...] = ()
     method: MethodConfig = MethodConfig()
     video: VideoConfig = VideoConfig()
+    priority: int = 0
 
     @property
     def styles(self) -> tuple[Path, ...]:
@@ -187,7 +189,7 @@ def _task(job, source, relative, style, style_digest, variant, options, position
     size = (width, height) if pixels else None
     return Task(key, job.name, kind, source, style, output, label, dict(options), steps, pixels,
                 position, _work(height, width, method), size, blend=blend, method=method,
-                video=video_config(options))  # fmt: skip
+                video=video_config(options), priority=job.priority)  # fmt: skip
 
 
 def _work(height: int, width: int, method: MethodConfig) -> str:

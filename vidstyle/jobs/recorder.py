@@ -32,6 +32,7 @@ class RunResult:
     seconds: float = 0.0
     failures: list[str] = field(default_factory=list)
     errors: dict[str, VidstyleError] = field(default_factory=dict)  # task key -> its error
+    recoveries: list[str] = field(default_factory=list)  # tasks of dead processes found, why
 
 
 def estimate(ledger: Ledger, steps: int, pixels: int) -> float:
@@ -41,9 +42,10 @@ def estimate(ledger: Ledger, steps: int, pixels: int) -> float:
 
 
 def work_left(ledger: Ledger) -> float:
-    """Estimated seconds for the plan's tasks not yet done (pending or running)."""
+    """Estimated seconds for the plan's tasks not yet done (pending or running; a clip's from
+    its frames not yet finished)."""
     rows = [r for r in ledger.rows() if r.status in ("pending", "running")]
-    return sum(estimate(ledger, r.steps, r.pixels) for r in rows)
+    return sum(estimate(ledger, r.steps_left, r.pixels) for r in rows)
 
 
 @dataclass
@@ -75,15 +77,34 @@ class Recorder:
     retry_lines: bool = False
     result: RunResult = field(default_factory=RunResult)
     faults: dict[str, list[str]] = field(default_factory=dict)  # key -> what went wrong before
+    where: dict[str, str] = field(default_factory=dict)  # key -> where it runs (a Ray worker)
 
     def fits(self, steps: int, pixels: int) -> bool:
-        """Whether a task of ``steps`` steps at ``pixels`` pixels can end before the deadline."""
+        """Whether a task of ``steps`` steps (still to run) at ``pixels`` pixels can end before
+        the deadline."""
         if self.deadline is None:
             return True
         return time.time() + estimate(self.ledger, steps, pixels) <= self.deadline
 
+    def anyway(self, kind: str) -> bool:
+        """Whether a task that does not fit starts all the same when nothing fits: a clip, while
+        time remains (it stops between frames at the deadline, its finished frames kept); an
+        image would overrun the deadline or lose its work, so it waits for the next run."""
+        return kind == "video" and (self.deadline is None or time.time() < self.deadline)
+
+    def progress(self, task: Task, done: int, total: int | None) -> None:
+        """A clip has ``done`` frames finished (of ``total``): kept for estimates and status."""
+        self.ledger.progress(task.key, done, total)
+
+    def resumed(self, task: Task, done: int, total: int | None) -> None:
+        """A clip goes on from its finished frames: logged."""
+        of = f" of {total}" if total else ""
+        self.log(f"resume {task.label} from frame {done + 1}{of} ({done} finished frames kept)")
+
     def started(self, task: Task, where: str = "") -> None:
-        """Log the start of a task (``where``: e.g. ``, on w0``)."""
+        """Log the start of a task (``where``: e.g. ``, on w0 (pid 42 on node1)``, repeated on
+        the task's other lines)."""
+        self.where[task.key] = where
         self.log(f"start {task.label}: {task.kind}, {task.steps} steps, to {task.output}{where}")
 
     def done(self, task: Task, seconds: float, detail: dict | None, where: str | None = None):
@@ -118,13 +139,14 @@ class Recorder:
             row = next(r for r in self.ledger.rows() if r.key == task.key)
             if row.status == "pending":
                 self.faults.setdefault(task.key, []).append(message)
-                self.log(f"retry {task.label}: {render(message)} (attempt {row.attempts})")
+                where = self.where.get(task.key, "")
+                self.log(f"retry {task.label}{where}: {render(message)} (attempt {row.attempts})")
                 return
         self.result.failed += 1
         self.result.failures.append(message)
         if isinstance(error, VidstyleError):
             self.result.errors[task.key] = error
-        self.log(f"failed {task.label}: {render(message)}")
+        self.log(f"failed {task.label}{self.where.get(task.key, '')}: {render(message)}")
         self.shown.end_item(task.label, "failed", seconds)
         self._after()
 
@@ -136,7 +158,7 @@ class Recorder:
             shown: end its item on the run's bar (a clip's shots have none of their own).
         """
         self.ledger.release(task.key, seconds)
-        self.log(f"stopped {task.label} ({why}); it is pending again")
+        self.log(f"stopped {task.label}{self.where.get(task.key, '')} ({why}); it is pending again")
         self.result.stopped_by = self.result.stopped_by or why
         if shown:
             self.shown.end_item(task.label, "stopped", seconds)
@@ -160,13 +182,22 @@ class Recorder:
             self.log(f"retry {label}: {render(message)} (attempt {attempts})")
         return attempts
 
-    def recovered(self) -> None:
-        """Log the tasks of dead processes that the ledger's last claim found (and keep why, for
-        the finished task's detail)."""
-        for line in self.ledger.recovered:
+    def recovered(self, labels: dict[str, str] | None = None) -> None:
+        """Log the tasks of dead processes that the ledger's last claim found, by their names
+        (``labels``: key -> label) and when their process was last heard of, keep why (for the
+        finished task's detail and the terminal), and count those out of attempts as failed."""
+        for found in self.ledger.recovered:
+            name = (labels or {}).get(found.key, found.key)
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(found.when))
+            line = (f"{name}: {found.reason} (last heard of at {when}; "
+                    f"attempt {found.attempts})")  # fmt: skip
             self.log(f"recovered {line}")
-            key, reason = line.split(": ", 1)
-            self.faults.setdefault(key, []).append(reason)
+            self.result.recoveries.append(line)
+            self.faults.setdefault(found.key, []).append(found.reason)
+            if found.failed:
+                self.log(f"failed {name}: {found.reason}, {found.attempts} attempts")
+                self.result.failed += 1
+                self.result.failures.append(f"{found.reason}, {found.attempts} attempts")
         self.ledger.recovered.clear()
 
     def _after(self) -> None:

@@ -56,11 +56,16 @@ class TaskReporter(NullReporter):
         inline: the task's own items are the run's (one clip run alone: its frames are the run's
             bar), so its ``begin``, ``end_item`` and ``end`` are passed on too and its items keep
             their names.
+        recorder: told a clip's finished frames as they end (``progress``), and the frames it
+            resumes from (``resumed``, as its first frame to run starts); None: not told.
     """
 
-    def __init__(self, outer: Reporter, task: Task, stop: StopFlag, inline: bool = False):
+    def __init__(self, outer: Reporter, task: Task, stop: StopFlag, inline: bool = False,
+                 recorder=None):  # fmt: skip
         self.outer, self.task, self.stop, self.inline = outer, task, stop, inline
+        self.recorder = recorder
         self.frames: int | None = None
+        self.finished, self.running = 0, False  # a clip's frames ended; whether one ran yet
 
     @property
     def wants_steps(self) -> bool:
@@ -76,6 +81,9 @@ class TaskReporter(NullReporter):
         self.stop.check_signal()
         if self.task.kind == "video":
             self.stop.check_deadline()  # a clip stops between frames at the deadline
+            if not self.running and self.finished and self.recorder is not None:
+                self.recorder.resumed(self.task, self.finished, self.frames)
+            self.running = True
             if not self.inline:
                 of = f"/{self.frames}" if self.frames else ""
                 name = f"{self.task.label} {name}{of}"
@@ -88,6 +96,10 @@ class TaskReporter(NullReporter):
         self.outer.level(index, works)
 
     def end_item(self, name: str, status: str, seconds: float) -> None:
+        if self.task.kind == "video" and status in ("done", "skipped"):
+            self.finished += 1
+            if self.recorder is not None and status == "done":
+                self.recorder.progress(self.task, self.finished, self.frames)
         if self.inline:
             self.outer.end_item(name, status, seconds)
 

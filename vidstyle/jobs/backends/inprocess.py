@@ -47,11 +47,12 @@ class InProcess:
         return [] if self.ran else [LANE]
 
     def claim(self, lane) -> list[Task] | None:
-        """A task, or a group of tasks, that fits the deadline."""
+        """A task, or a group of tasks, that fits the deadline (or a clip that does not, when
+        nothing fits and time remains: see :meth:`Recorder.anyway`)."""
         keys = self.recorder.ledger.claim_group(
-            self.recorder.fits, set(self.by_key), self.group_size, self.group
+            self.recorder.fits, set(self.by_key), self.group_size, self.group, self.recorder.anyway
         )
-        self.recorder.recovered()
+        self.recorder.recovered({key: task.label for key, task in self.by_key.items()})
         return [self.by_key[key] for key in keys] or None
 
     def dispatch(self, lane, tasks: list[Task]) -> bool:
@@ -60,7 +61,7 @@ class InProcess:
         began = time.monotonic()
         for task in tasks:
             self.recorder.started(task)
-        inner = TaskReporter(self.reporter, tasks[0], self.stop, self.inline)
+        inner = TaskReporter(self.reporter, tasks[0], self.stop, self.inline, self.recorder)
         stop = self.stop.checker()
         retry = False
         try:

@@ -82,6 +82,7 @@ class RayBackend:
         self.ledger, self.log, self.reporter = recorder.ledger, recorder.log, recorder.shown
         self.deadline = deadline
         self.by_key = {t.key: t for t in tasks}
+        self.labels = {t.key: t.label for t in tasks}
         self.running: dict = {}  # ObjectRef -> Slot
         self.clips: dict[str, ClipRun] = {}
         self.avoid: dict[str, set[str]] = {}  # task key -> lanes it died on
@@ -189,15 +190,18 @@ class RayBackend:
         """Claim, for this worker, the pending task that suits it best."""
         self.ledger.claim(keys=set())  # finds the tasks of dead processes; claims nothing
         pending = [r for r in self.ledger.rows() if r.status == "pending" and r.key in self.by_key]
-        fitting = [r for r in pending if self.recorder.fits(r.steps, r.pixels)]
+        fitting = [r for r in pending if self.recorder.fits(r.steps_left, r.pixels)]
+        if not fitting:  # nothing fits: a clip all the same (it stops at the deadline)
+            fitting = sorted((r for r in pending if self.recorder.anyway(r.kind)),
+                             key=lambda r: r.steps_left)[:1]  # fmt: skip
         others = {s.last for s in self.slots if s is not slot}
         candidates = [self.by_key[r.key] for r in fitting if self._may_take(slot, r.key)]
         candidates.sort(key=lambda t: (_signature(t) != slot.last, _signature(t) in others))
         for task in candidates:
             if self.ledger.claim(keys={task.key}) == task.key:
-                self.recorder.recovered()
+                self.recorder.recovered(self.labels)
                 return task
-        self.recorder.recovered()
+        self.recorder.recovered(self.labels)
         return None
 
     def _open_clip(self, task: Task) -> None:
@@ -247,11 +251,12 @@ class RayBackend:
         slot.unit, slot.began, slot.last = unit, time.monotonic(), _signature(task)
         what = task.label if unit.shot is None else f"{task.label} shot {unit.shot + 1}"
         if unit.shot is None:
-            self.recorder.started(task, f", on {slot.lane}")
+            self.recorder.started(task, f", on {slot.lane} (pid {slot.pid} on {slot.host})")
+            self.ledger.worker(task.key, f"{slot.lane} (pid {slot.pid} on {slot.host})")
         else:
             self.clips[task.key].running += 1
             self.clips[task.key].workers[unit.shot] = slot.lane
-            self.log(f"start {what} ({len(unit.frames)} frames) on {slot.lane}")
+            self.log(f"start {what} ({len(unit.frames)} frames) on {slot.lane} (pid {slot.pid})")
         self.running[slot.handle.run.remote(unit, style, data)] = slot
 
     def _style_bytes(self, task: Task):
