@@ -57,7 +57,8 @@ def test_demo_writes_every_output_with_exit_0_and_nothing_on_stderr(tmp_path):
     (cache / BIN_FILE).write_bytes(b"")  # found, never loaded: the engine is the tiny one
     env = {**os.environ, "VIDSTYLE_CACHE": str(cache)}
     env.pop("VIDSTYLE_DEBUG", None)
-    run = vidstyle(["demo"], cwd=tmp_path, env=env)
+    # at most 3 steps per picture (the demo's 100 and 20 are its timing, not its outputs)
+    run = vidstyle(["demo"], cwd=tmp_path, env=env, steps=3)
     out, err = run.communicate(timeout=600)
     assert (run.returncode, err) == (0, ""), out
     demo = tmp_path / "vidstyle-demo"
