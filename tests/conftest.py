@@ -41,17 +41,32 @@ def real_engine(real_weights):
     return make
 
 
-@pytest.fixture
-def tiny_cli(monkeypatch):
-    """The command line builds the tiny random-weight engine (and looks for no weights)."""
+_TINY_ENGINES: dict = {}
+
+
+def shared_tiny_engine(method):
+    """The tiny random-weight engine for ``method``, one per method for the whole session.
+
+    A new engine compiles its steps again (about 3 s of CPU each, against 0.05 s for a run of
+    the compiled ones); the command line never changes an engine it built, so CLI tests share
+    them. Tests that change an engine (its budget, its ``stylize``) build their own."""
     from tinyvgg import tiny_engine
 
+    if method not in _TINY_ENGINES:
+        _TINY_ENGINES[method] = tiny_engine(method)
+    return _TINY_ENGINES[method]
+
+
+@pytest.fixture
+def tiny_cli(monkeypatch):
+    """The command line builds the tiny random-weight engine (and looks for no weights): one per
+    method for the session (:func:`shared_tiny_engine`)."""
     from vidstyle.weights import WeightsSource
 
     stand_in = WeightsSource(Path("tiny"), "bin", "the tiny random-weight stand-in")
     monkeypatch.setattr("vidstyle.weights.resolve", lambda *args, **kwargs: stand_in)
     monkeypatch.setattr("vidstyle.engine.optimize.build_engine",
-                        lambda method, source, gpu=0: tiny_engine(method))  # fmt: skip
+                        lambda method, source, gpu=0: shared_tiny_engine(method))  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -95,16 +95,25 @@ def held_tiny_factory(folder: str | Path):
     return partial(_held_tiny, str(folder))
 
 
-def _install(folder: str, tiny: bool) -> None:
+def _install(folder: str, tiny: bool, steps: int | None = None) -> None:
     """In the process under test: engines are tiny (``tiny``) and every engine's ``stylize`` is
-    held on the gate in ``folder`` (when given). The engine module is patched when the program
-    imports it, so TensorFlow starts when and as the program starts it (after its log set-up)."""
+    held on the gate in ``folder`` (when given) and runs at most ``steps`` steps (when given).
+    The engine module is patched when the program imports it, so TensorFlow starts when and as
+    the program starts it (after its log set-up)."""
 
     def patch(optimize):
         if tiny:
             from tinyvgg import tiny_engine
 
             optimize.build_engine = lambda method, source, gpu=0: tiny_engine(method)
+        if steps is not None:
+            optimize_one = optimize.Engine._optimize
+
+            def capped(self, request):
+                wanted = request.steps or self.method.steps
+                return optimize_one(self, request.replace(steps=min(wanted, steps)))
+
+            optimize.Engine._optimize = capped
         if folder:
             gate, stylize = _Opened(folder), optimize.Engine.stylize
 
@@ -140,13 +149,15 @@ class _AfterImport:
         return spec
 
 
-def vidstyle(args: list[str], gate: Gate | None = None, tiny: bool = True, **popen):
+def vidstyle(args: list[str], gate: Gate | None = None, tiny: bool = True,
+             steps: int | None = None, **popen):  # fmt: skip
     """``python -m vidstyle ARGS`` in a subprocess (stdout and stderr piped, as text), its engine
-    the tiny one (``tiny``) and held on ``gate``."""
+    the tiny one (``tiny``), held on ``gate`` and capped at ``steps`` steps per optimization
+    (when given: for tests of a command's outputs, not of its optimization)."""
     code = ("import sys; sys.path[:0] = {paths!r}; import held; "
-            "held._install({folder!r}, {tiny!r}); import runpy; sys.argv = ['vidstyle', *{args!r}];"
-            " runpy.run_module('vidstyle', run_name='__main__')").format(
-        paths=[str(ROOT), str(TESTS)], folder=str(gate.folder) if gate else "", tiny=tiny,
-        args=[str(a) for a in args])  # fmt: skip
+            "held._install({folder!r}, {tiny!r}, {steps!r}); import runpy; "
+            "sys.argv = ['vidstyle', *{args!r}]; runpy.run_module('vidstyle', run_name='__main__')"
+            ).format(paths=[str(ROOT), str(TESTS)], folder=str(gate.folder) if gate else "",
+                     tiny=tiny, steps=steps, args=[str(a) for a in args])  # fmt: skip
     popen = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, **popen}
     return subprocess.Popen([sys.executable, "-c", code], **popen)

@@ -6,9 +6,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import textured
+from conftest import shared_tiny_engine, textured
 from PIL import Image
-from tinyvgg import tiny_engine
 from typer.testing import CliRunner
 
 import vidstyle._cli.common
@@ -29,8 +28,9 @@ def photos(tmp_path):
 
 @pytest.fixture
 def tiny(monkeypatch):
-    """The CLI builds the tiny random-weight engine instead of VGG19."""
-    monkeypatch.setattr(vidstyle._cli.common, "engine_for", lambda method, *_: tiny_engine(method))
+    """The CLI builds the tiny random-weight engine instead of VGG19 (the session's, per method)."""
+    monkeypatch.setattr(vidstyle._cli.common, "engine_for",
+                        lambda method, *_: shared_tiny_engine(method))  # fmt: skip
 
 
 def test_unexpected_error_is_one_line_with_exit_1(photos, tmp_path, tiny, monkeypatch):

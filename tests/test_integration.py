@@ -14,14 +14,14 @@ pytestmark = pytest.mark.real_weights
 
 @pytest.fixture(scope="module")
 def engine(real_weights):
-    return load_engine(MethodConfig(max_size=128, steps=100), real_weights.path)
+    return load_engine(MethodConfig(max_size=128, steps=70), real_weights.path)
 
 
 def test_stylized_image_has_the_style_and_keeps_the_content(engine, tmp_path):
     """Style loss must fall at least 5x below the photo's own. Content loss must stay below half
     of the painting's: the painting is the all-style, no-content extreme, so a result at less
-    than half its content distance still shows the photo (measured here: 0.37 of it after 100
-    steps, and a 31x style drop)."""
+    than half its content distance still shows the photo (measured here after 70 steps: 0.40 of
+    it and a 24x style drop; after 100 steps, 0.37 and 31x; after 50, 0.43 and 19x)."""
     photo = fit_longest(load_image(SAMPLES / "photos" / "astronaut.jpg").rgb, 128)
     painting = load_image(SAMPLES / "swirls.jpg").rgb
     out = stylize_image(SAMPLES / "photos" / "astronaut.jpg", SAMPLES / "swirls.jpg",

@@ -57,7 +57,8 @@ def test_demo_writes_every_output_with_exit_0_and_nothing_on_stderr(tmp_path):
     (cache / BIN_FILE).write_bytes(b"")  # found, never loaded: the engine is the tiny one
     env = {**os.environ, "VIDSTYLE_CACHE": str(cache)}
     env.pop("VIDSTYLE_DEBUG", None)
-    run = vidstyle(["demo"], cwd=tmp_path, env=env)
+    # at most 3 steps per picture (the demo's 100 and 20 are its timing, not its outputs)
+    run = vidstyle(["demo"], cwd=tmp_path, env=env, steps=3)
     out, err = run.communicate(timeout=600)
     assert (run.returncode, err) == (0, ""), out
     demo = tmp_path / "vidstyle-demo"
@@ -193,19 +194,17 @@ def test_style_scale_changes_the_style_targets(photo, tiny):
 
 
 def test_vidstyle_debug_shows_the_traceback(tmp_path):
-    """Catches: the traceback hidden with VIDSTYLE_DEBUG=1 (or shown without it)."""
+    """Catches: the traceback hidden with VIDSTYLE_DEBUG=1. (Without it, the same command's
+    stderr is its one line and nothing else: test_cli_errors.py's
+    ``test_the_real_program_keeps_stderr_for_its_own_lines``, also a real process.)"""
     (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     Image.fromarray(textured(24, 24, seed=2)).save(tmp_path / "paint.png")
     (tmp_path / "unused.bin").write_bytes(b"")
     args = ["image", "bad.png", "-s", "paint.png", "-o", "out.png", "--weights", "unused.bin",
             "--quiet"]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k != "VIDSTYLE_DEBUG"}
-    plain = vidstyle(args, cwd=tmp_path, env=env)
     debug = vidstyle(args, cwd=tmp_path, env={**env, "VIDSTYLE_DEBUG": "1"})
-    (_, plain_err), (_, debug_err) = plain.communicate(timeout=300), debug.communicate(timeout=300)
-    assert plain.returncode == 1 and "Traceback" not in plain_err
-    assert plain_err.splitlines() == ["error: bad.png: cannot decode image: not a recognised "
-                                      "image format"]  # fmt: skip
+    _, debug_err = debug.communicate(timeout=300)
     assert debug.returncode == 1
     assert "Traceback (most recent call last)" in debug_err and "DecodeError" in debug_err
 

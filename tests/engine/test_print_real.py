@@ -5,7 +5,6 @@ import pytest
 import tensorflow as tf
 from conftest import textured
 
-from vidstyle import load_engine
 from vidstyle.config import MethodConfig
 from vidstyle.engine import levels, tiling
 from vidstyle.engine.inputs import to_tensor
@@ -14,8 +13,8 @@ pytestmark = pytest.mark.real_weights
 
 
 @pytest.fixture(scope="module")
-def engine(real_weights):
-    return load_engine(MethodConfig(optimizer="lbfgs"), real_weights.path)
+def engine(real_engine):
+    return real_engine(MethodConfig(optimizer="lbfgs"))
 
 
 def test_the_automatic_ladder_runs_and_lowers_the_loss(engine, monkeypatch):
@@ -30,14 +29,17 @@ def test_the_automatic_ladder_runs_and_lowers_the_loss(engine, monkeypatch):
 
 
 def test_tiled_gradient_matches_the_untiled_one_with_vgg19(engine):
-    shape = (224, 256)
+    shape = (180, 192)  # 3x3 tiles of 64: the corner tiles' crops end at their halo, not at the
+    # image's edge (grad within 2.4e-7 of the untiled one; 3.4e-7 at 224x256 in tiles of 96)
     content, x = to_tensor(textured(*shape, seed=1)), to_tensor(textured(*shape, seed=2))
     grams = list(engine.style_targets(textured(128, 128, seed=3)).grams)
     warped, mask, params = tf.zeros_like(x), tf.ones(x.shape[:3]), engine._params(0.0)
     loss, grad, _ = engine._loss_and_grad(x, params, engine._content_targets(content), grams,
                                           warped, mask)  # fmt: skip
-    tiled = tiling.Tiled(engine.extractor, 1, 96)
-    assert tiled.margin == 112 and len(tiled.tiles(*shape)) == 9
+    tiled = tiling.Tiled(engine.extractor, 1, 64)
+    tiles = tiled.tiles(*shape)
+    assert tiled.margin == 112 and len(tiles) == 9
+    assert (tiles[0].cy1, tiles[0].cx1) == (176, 176) and (tiles[-1].cy0, tiles[-1].cx0) == (16, 16)
     t_loss, t_grad, _ = tiled.value_and_grad(x, params, tiled.content_targets(content), grams,
                                              warped, mask)  # fmt: skip
     np.testing.assert_allclose(t_loss.numpy(), loss.numpy(), rtol=1e-5)

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from conftest import shared_tiny_engine
 from ledgerseed import seed_speed
 from nightmaker import ledger_rows, make_night
 from tinyvgg import tiny_engine
@@ -26,7 +27,9 @@ def test_dry_run_prints_the_plan_and_runs_nothing(night, tmp_path):
     assert not (tmp_path / "night.vidstyle-run").exists() and not (tmp_path / "styled").exists()
 
 
-def test_run_then_status_with_exit_codes(night):
+def test_run_then_status_with_exit_codes(night, monkeypatch):
+    factory = shared_tiny_engine  # the session's tiny engines (nothing here is timed)
+    monkeypatch.setattr("vidstyle.batch.default_engine_factory", lambda weights: factory)
     before = runner.invoke(app, ["batch", "status", str(night)])
     assert before.exit_code == 3 and "not started yet" in before.output
     done = runner.invoke(app, ["batch", "run", str(night), "--quiet"])

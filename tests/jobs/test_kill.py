@@ -80,10 +80,15 @@ def _copy(inputs, root):
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory, inputs):
-    """The same night run once without interruption."""
+    """The same night run once without interruption (in this process: the same tiny engine as
+    the subprocess's, without a Python and TensorFlow of its own to start)."""
+    from conftest import shared_tiny_engine
+
+    from vidstyle import batch
+
     root = tmp_path_factory.mktemp("whole")
-    done = _batch(_copy(inputs, root))
-    assert done.returncode == 0, done.stderr.read()
+    result = batch.run(_copy(inputs, root), engine_factory=shared_tiny_engine)
+    assert (result.done, result.failed) == (9, 0)
     return root
 
 

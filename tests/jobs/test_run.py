@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import shared_tiny_engine as shared
 from gate import Gate, run_held
 from ledgerseed import seed_speed
 from nightmaker import EXPECTED_OUTPUTS, ledger_rows, make_night
@@ -35,7 +36,7 @@ def night(tmp_path):
 
 def test_a_night_runs_every_task_once(night, tmp_path):
     assert batch.status(night).exit_code == 3 and not batch.status(night).started
-    result = batch.run(night, engine_factory=tiny_engine)
+    result = batch.run(night, engine_factory=shared)
     assert (result.done, result.failed) == (9, 0)
     assert _outputs(tmp_path) == EXPECTED_OUTPUTS
     rows = _rows(night)
@@ -46,7 +47,7 @@ def test_a_night_runs_every_task_once(night, tmp_path):
     state = batch.status(night)
     assert state.exit_code == 0 and state.jobs[0].counts == {
         "done": 8, "running": 0, "stopped": 0, "pending": 0, "failed": 0, "cancelled": 0}
-    again = batch.run(night, engine_factory=tiny_engine)  # nothing left: nothing redone
+    again = batch.run(night, engine_factory=shared)  # nothing left: nothing redone
     assert (again.done, again.failed) == (0, 0)
     log = (tmp_path / "night.vidstyle-run" / "run.log").read_text()
     assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[\d+\] run of night.toml: 9 tasks", log)
@@ -54,12 +55,12 @@ def test_a_night_runs_every_task_once(night, tmp_path):
 
 
 def test_an_edited_job_file_adds_tasks_and_changed_options_make_new_ones(night, tmp_path):
-    batch.run(night, engine_factory=tiny_engine)
+    batch.run(night, engine_factory=shared)
     first = {r.key: r.finished for r in _rows(night)}
     text = night.read_text().replace("steps_next = 2", "steps_next = 3")  # the clip changes
     night.write_text(text + '\n[[job]]\nname = "more"\ninput = "photos/a.jpg"\n'
                      'styles = ["styles/scream.jpg"]\n')  # fmt: skip
-    result = batch.run(night, engine_factory=tiny_engine)
+    result = batch.run(night, engine_factory=shared)
     assert result.done == 2  # the clip with its new option, and the new job's image
     rows = _rows(night)
     assert len(rows) == 10 and all(r.status == "done" for r in rows)
@@ -70,7 +71,7 @@ def test_an_edited_job_file_adds_tasks_and_changed_options_make_new_ones(night, 
 
 def test_a_bad_input_fails_alone_and_status_says_why(night, tmp_path):
     (tmp_path / "photos" / "c.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
-    result = batch.run(night, engine_factory=tiny_engine)
+    result = batch.run(night, engine_factory=shared)
     assert (result.done, result.failed) == (9, 4)  # c.png x 2 styles x 2 weights
     failed = [r for r in _rows(night) if r.status == "failed"]
     assert len(failed) == 4 and all(r.attempts == 1 for r in failed)  # not retried
@@ -117,19 +118,19 @@ def test_a_clip_stops_between_frames_at_the_deadline_and_resumes(night, tmp_path
 
     monkeypatch.setattr(runner.StopFlag, "check_deadline", deadline_after_two_frames)
     far = time.time() + 3600
-    result = batch.run(night, deadline=far, engine_factory=tiny_engine)
+    result = batch.run(night, deadline=far, engine_factory=shared)
     assert result.stopped_by == "deadline"
     clip = [r for r in _rows(night) if r.kind == "video"][0]
     assert (clip.status, clip.attempts) == ("pending", 0)  # not counted as an attempt
     work = tmp_path / "styled/beach/starry/beach.mp4.vidstyle-work/frames"
     assert len(list(work.glob("*.png"))) == 2  # two finished frames kept
     monkeypatch.setattr(runner.StopFlag, "check_deadline", check)
-    assert batch.run(night, deadline=far, engine_factory=tiny_engine).done == 1
+    assert batch.run(night, deadline=far, engine_factory=shared).done == 1
     assert (tmp_path / "styled/beach/starry/beach.mp4").is_file()
 
 
 def test_the_report_references_only_files_that_exist(night, tmp_path):
-    batch.run(night, engine_factory=tiny_engine)
+    batch.run(night, engine_factory=shared)
     report = tmp_path / "night.vidstyle-run" / "report.html"
     page = report.read_text()
     sources = re.findall(r"src='([^']+)'", page)

@@ -52,11 +52,12 @@ def test_a_folder_batch_gets_the_results_its_images_get_alone(tmp_path, mode):
         photos.append(tmp_path / f"p{seed}.png")
         Image.fromarray(_muted(24, 32, seed)).save(photos[-1])
     jobs = [(p, tmp_path / f"out_{p.name}") for p in photos]
-    together = stylize_files(tiny_engine(method), jobs, styles)
+    engine = tiny_engine(method)  # one engine: its steps compiled once per batch size
+    together = stylize_files(engine, jobs, styles)
     single_style = tiny_engine(replace(method, style_blend=()))
     for (photo, _), (result, error) in zip(jobs, together, strict=True):
         assert error is None
-        alone = stylize_files(tiny_engine(method), [(photo, tmp_path / "one.png")], styles)[0][0]
+        alone = stylize_files(engine, [(photo, tmp_path / "one.png")], styles)[0][0]
         assert np.abs(result.astype(int) - alone.astype(int)).max() <= 1
         assert _gap(result, load_image(photo).rgb) > 2  # it did change the picture
         for single in styles:  # and the blend is neither style alone

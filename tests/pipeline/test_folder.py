@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import png_header_only, textured
+from conftest import png_header_only, shared_tiny_engine, textured
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -167,26 +167,30 @@ def test_interrupted_write_leaves_nothing_half_written_and_rerun_resumes(tree, m
 TINY = ["--max-size", "24", "--steps", "2", "--batch", "1", "--quiet"]
 
 
+class _Counting:
+    """A shared tiny engine (conftest's :func:`shared_tiny_engine`, its steps compiled once per
+    session) that counts the images it optimizes in ``stylized``, for one build."""
+
+    def __init__(self, engine):
+        self.engine, self.stylized = engine, []
+
+    def __getattr__(self, name):
+        return getattr(self.engine, name)
+
+    def stylize(self, content, *args, **kwargs):
+        self.stylized.append(content.shape)
+        return self.engine.stylize(content, *args, **kwargs)
+
+
 @pytest.fixture
 def tiny(monkeypatch):
     """``vidstyle._cli.common`` builds the tiny random-weight engine; the list holds each one built,
     and the engine counts the images it optimizes in ``engine.stylized``."""
-    from tinyvgg import tiny_engine
-
     built = []
 
     def build(method, weights, quiet):
-        engine = tiny_engine(method)
-        engine.stylized = []
-        stylize = engine.stylize
-
-        def counting(content, *args, **kwargs):
-            engine.stylized.append(content.shape)
-            return stylize(content, *args, **kwargs)
-
-        engine.stylize = counting
-        built.append(engine)
-        return engine
+        built.append(_Counting(shared_tiny_engine(method)))
+        return built[-1]
 
     monkeypatch.setattr(cli, "engine_for", build)
     return built
