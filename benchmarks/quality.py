@@ -20,6 +20,11 @@ Compilation is not timed for anyone: the recipe's step is traced and run once fi
 image and Adam's state are reset), and each candidate's engine first runs one step per level at
 the same size, which traces every graph the timed call uses.
 
+Precision (``--precisions``, ``auto`` by default): every candidate runs once per precision given
+(``auto``, ``float32``, ``bfloat16``, ``float16``; a candidate's own ``precision=`` wins), shown
+in its own column (``auto`` with what it resolves to on this machine). The yardstick's engine is
+float32 whatever the candidates run in, so every loss is scored in float32.
+
 A candidate meets the goal when its loss is at most the recipe's and its time at most a quarter
 of the recipe's. Everything runs in one process, one after the other (recipe first), so a change
 in the machine's load between them shows in the times: run it on an otherwise idle machine.
@@ -29,7 +34,8 @@ with its longest side resized to the content's (``style_for`` with style scale 1
 pipeline does).
 
 Usage: ``PYTHONPATH=. python benchmarks/quality.py [--size 256] [--recipe-steps 1000]
-[--candidates adam lbfgs:steps=250 "lbfgs:steps=200,scales=2"] [--weights FILE] [--json out.json]``.
+[--candidates adam lbfgs:steps=250 "lbfgs:steps=200,scales=2"] [--precisions auto bfloat16]
+[--weights FILE] [--json out.json]``.
 """
 
 from __future__ import annotations
@@ -82,34 +88,47 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=DEFAULT_CANDIDATES,
         help="vidstyle methods as optimizer:key=value,... (e.g. lbfgs:steps=200,scales=2)",
     )
+    parser.add_argument(
+        "--precisions",
+        nargs="+",
+        default=["auto"],
+        choices=["auto", "float32", "bfloat16", "float16"],
+        help="run every candidate in each of these precisions",
+    )
     parser.add_argument("--weights", default=None, help="VGG19 weights file (.h5 or .bin)")
     parser.add_argument("--json", default=None, help="write the figures to this file")
     args = parser.parse_args(argv)
     if args.recipe_steps < 1 or args.checkpoint_every < 0:
         parser.error("--recipe-steps must be at least 1 and --checkpoint-every 0 or more")
     try:
-        args.methods = [parse_candidate(text, args.size) for text in args.candidates]
+        args.methods = [
+            parse_candidate(text, args.size, precision)
+            for text in args.candidates
+            for precision in args.precisions
+        ]
     except ValueError as error:
         parser.error(str(error))
     return args
 
 
-def parse_candidate(text: str, size: int) -> MethodConfig:
+def parse_candidate(text: str, size: int, precision: str = "auto") -> tuple[MethodConfig, str]:
     """A candidate ``optimizer:key=value,...`` as a MethodConfig at the benchmark's size.
 
     Args:
         text: e.g. ``lbfgs:steps=200,scales=2,tol=1e-3``; the optimizer alone is allowed.
         size: the working size (``max_size``), unless the text sets it.
+        precision: the precision asked for (``auto`` resolved), unless the text sets it.
 
     Returns:
-        The method: defaults, then the size, then the text's values.
+        The method: defaults, then the size and precision, then the text's values; and the
+        precision as shown (``auto (float32)`` when auto chose float32).
 
     Raises:
         ValueError: for an unknown field, a field that is not a number or word, or a bad value.
     """
     optimizer, _, rest = text.partition(":")
     defaults = MethodConfig()
-    changes: dict = {"optimizer": optimizer.strip(), "max_size": size}
+    changes: dict = {"optimizer": optimizer.strip(), "max_size": size, "precision": precision}
     for item in filter(None, (part.strip() for part in rest.split(","))):
         key, _, value = item.partition("=")
         key = key.strip()
@@ -118,9 +137,11 @@ def parse_candidate(text: str, size: int) -> MethodConfig:
             raise ValueError(f"candidate {text!r}: {key!r} is not a number or word field")
         changes[key] = kind(float(value)) if kind is int else kind(value)
     try:
-        return defaults.replace(**changes)
+        method = defaults.replace(**changes)
     except Exception as error:  # UsageError from MethodConfig's checks
         raise ValueError(f"candidate {text!r}: {error}") from error
+    asked = changes["precision"]
+    return method, asked if asked == method.precision else f"{asked} ({method.precision})"
 
 
 def label(method: MethodConfig) -> str:
@@ -129,7 +150,8 @@ def label(method: MethodConfig) -> str:
     changed = [
         f"{f.name}={getattr(method, f.name)}"
         for f in dataclasses.fields(method)
-        if f.name != "optimizer" and getattr(method, f.name) != getattr(defaults, f.name)
+        if f.name not in ("optimizer", "precision")
+        and getattr(method, f.name) != getattr(defaults, f.name)
     ]
     return method.optimizer + (":" + ",".join(changed) if changed else "")
 
@@ -145,11 +167,12 @@ def load_inputs(size: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 class Measure:
-    """The common yardstick: the default method's total loss of a uint8 result."""
+    """The common yardstick: the default method's total loss of a uint8 result, in float32
+    (whatever ``auto`` means on this machine)."""
 
     def __init__(self, vgg: keras.Model, content: np.ndarray, style: np.ndarray):
-        method = MethodConfig()
-        self.engine = Engine(method, FeatureExtractor(vgg, method.layers))
+        method = MethodConfig(precision="float32")
+        self.engine = Engine(method, FeatureExtractor(vgg, method.layers, "float32"))
         self.content = content
         self.targets = self.engine.style_targets(style)
 
@@ -206,13 +229,15 @@ def run_recipe(vgg, content, style, steps: int, every: int, measure: Measure) ->
 # ------------------------------------------------------------------------------ candidates
 
 
-def run_candidate(vgg, method: MethodConfig, content, style, measure: Measure) -> dict:
+def run_candidate(vgg, candidate: tuple[MethodConfig, str], content, style,
+                  measure: Measure) -> dict:  # fmt: skip
     """One vidstyle method: warmed up (one step per level), then one timed ``stylize`` call.
 
     Returns:
-        ``config``, ``seconds``, ``loss`` and ``steps_run`` (the last progress report: fewer than
-        ``steps`` after an early stop).
+        ``config``, ``precision``, ``seconds``, ``loss`` and ``steps_run`` (the last progress
+        report: fewer than ``steps`` after an early stop).
     """
+    method, shown = candidate
     extractor = FeatureExtractor(vgg, method.layers, compute_dtype(method.precision))
     engine = Engine(method, extractor)
     targets = engine.style_targets(style)
@@ -222,8 +247,8 @@ def run_candidate(vgg, method: MethodConfig, content, style, measure: Measure) -
     start = time.perf_counter()
     result = engine.stylize(content, targets, init=init, on_step=lambda s, _: reports.append(s))
     seconds = time.perf_counter() - start
-    return {"config": label(method), "seconds": seconds, "loss": measure(result),
-            "steps_run": reports[-1], "steps": method.steps}  # fmt: skip
+    return {"config": label(method), "precision": shown, "seconds": seconds,
+            "loss": measure(result), "steps_run": reports[-1], "steps": method.steps}  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------- report
@@ -239,18 +264,20 @@ def add_ratios(rows: list[dict], recipe: dict) -> None:
 
 def print_table(recipe: dict, rows: list[dict], recipe_steps: int) -> None:
     """The recipe's line, then one line per candidate."""
-    width = max([len("config")] + [len(r["config"]) for r in rows])
-    print(f"\n{'config':<{width}} {'steps run':>9} {'seconds':>8} {'final loss':>11}"
-          f" {'loss/recipe':>11} {'time/recipe':>11}  meets")  # fmt: skip
-    print(f"{'recipe (tutorial)':<{width}} {recipe_steps:>9} {recipe['seconds']:>8.1f}"
-          f" {recipe['loss']:>11.5g} {1:>11.3f} {1:>11.3f}")  # fmt: skip
+    width = max([len("recipe (tutorial)")] + [len(r["config"]) for r in rows])
+    print(f"\n{'config':<{width}} {'precision':>16} {'steps run':>9} {'seconds':>8}"
+          f" {'final loss':>11} {'loss/recipe':>11} {'time/recipe':>11}  meets")  # fmt: skip
+    print(f"{'recipe (tutorial)':<{width}} {'float32':>16} {recipe_steps:>9}"
+          f" {recipe['seconds']:>8.1f} {recipe['loss']:>11.5g} {1:>11.3f} {1:>11.3f}")  # fmt: skip
     for r in rows:
         mark = "yes" if r["meets"] else "no"
-        print(f"{r['config']:<{width}} {r['steps_run']:>9} {r['seconds']:>8.1f} {r['loss']:>11.5g}"
-              f" {r['loss_ratio']:>11.3f} {r['time_ratio']:>11.3f}  {mark}")  # fmt: skip
+        print(f"{r['config']:<{width}} {r['precision']:>16} {r['steps_run']:>9}"
+              f" {r['seconds']:>8.1f} {r['loss']:>11.5g} {r['loss_ratio']:>11.3f}"
+              f" {r['time_ratio']:>11.3f}  {mark}")  # fmt: skip
     print(f"meets: loss <= recipe's and time <= {TIME_SHARE:g} x recipe's. Compile time is")
     print("excluded for all (each warmed up at the same size first); candidate times include")
-    print("stylize's own setup. Loss: the default method's total of the saved uint8 image.")
+    print("stylize's own setup. Loss: the default method's total of the saved uint8 image,")
+    print("scored in float32 whatever the candidate's precision.")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -267,7 +294,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for method in args.methods:
         rows.append(run_candidate(vgg, method, content, style, measure))
-        print(f"  {rows[-1]['config']}: {rows[-1]['seconds']:.1f} s, "
+        print(f"  {rows[-1]['config']} {rows[-1]['precision']}: {rows[-1]['seconds']:.1f} s, "
               f"loss {rows[-1]['loss']:.5g}", flush=True)  # fmt: skip
     add_ratios(rows, recipe)
     print_table(recipe, rows, args.recipe_steps)

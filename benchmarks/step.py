@@ -17,8 +17,24 @@ The convolution probe times one representative VGG19 convolution, [1, s/4, s/4, 
 convolutions to the deepest layer used plus their input gradients) over its time, as a fraction
 of that throughput, says how much of the machine a step uses.
 
-Usage: ``python benchmarks/step.py --sizes 128 256 --steps 10 --repeats 3 [--device /GPU:0]
-[--weights FILE] [--json out.json]``.
+Precision (``--precisions``, ``auto`` by default): vidstyle is timed once per precision given
+(``auto``, ``float32``, ``bfloat16``, ``float16``; ``auto`` is shown with what it resolves to on
+this machine), each its own engine, all interleaved with the recipe (always float32).
+
+A new size (``--new-sizes A B C``, instead of the table above): one engine stylizes each size in
+turn; at each, the first one-step ``stylize(steps=1)`` (which, before issue 18, traced and
+compiled the step function for that size) is timed against the same call repeated (the median),
+and the first step's overhead is their difference, in wall and in CPU seconds (the process's:
+less disturbed by other processes on a shared machine); the engine's trace count is printed
+after each size. Then,
+at each size, the steady step of the shape-agnostic function (traced once, no fixed dimension)
+is timed interleaved with a function traced for that one shape (as every size was before), to
+show the relaxed signature does not slow the step. Run it on an older tree (``PYTHONPATH``) for
+the "before" figures: the comparison with the shape-specific trace is then left out.
+
+Usage: ``python benchmarks/step.py --sizes 128 256 --steps 10 --repeats 3 [--precisions auto
+float32] [--device /GPU:0] [--weights FILE] [--json out.json]``;
+``python benchmarks/step.py --new-sizes 96 128 160 --steps 10 --repeats 3``.
 """
 
 from __future__ import annotations
@@ -65,6 +81,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"timed steps per repeat, a multiple of {STEPS_PER_CALL}",
     )
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats per size")
+    parser.add_argument(
+        "--precisions",
+        nargs="+",
+        default=["auto"],
+        choices=["auto", "float32", "bfloat16", "float16"],
+        help="vidstyle's precisions to time (the recipe is float32)",
+    )
+    parser.add_argument(
+        "--new-sizes",
+        type=int,
+        nargs="+",
+        default=None,
+        help="instead: the first-step overhead of each new size, one engine (see the text)",
+    )
     parser.add_argument("--device", default=None, help="e.g. /GPU:0 (default: TF's choice)")
     parser.add_argument("--weights", default=None, help="VGG19 weights file (.h5 or .bin)")
     parser.add_argument("--json", default=None, help="write the figures to this file")
@@ -241,38 +271,46 @@ def deepest_layer(layers: tuple[str, ...]) -> str:
 # ------------------------------------------------------------------------------- running
 
 
-def bench_size(size: int, source, steps: int, repeats: int) -> dict:
-    """Build both at one size, then time them interleaved; returns the figures."""
+def bench_size(size: int, source, steps: int, repeats: int, precisions: list[str]) -> list[dict]:
+    """Build the recipe and one engine per precision at one size, then time them interleaved;
+    returns one row of figures per precision."""
     content, style = load_rgb(CONTENT_FILE, size), load_rgb(STYLE_FILE, size)
     recipe = make_recipe(keras_vgg19(source), content, style)
-    engine = build_engine(MethodConfig(max_size=size), source)
-    targets = engine.style_targets(style)
+    engines = {
+        p: build_engine(MethodConfig(max_size=size, precision=p), source) for p in precisions
+    }
+    targets = {p: engine.style_targets(style) for p, engine in engines.items()}
     probe = make_conv_probe(size)
     recipe[0](recipe[1])  # warm up: the first call traces
     recipe[1].numpy()
-    engine.stylize(content, targets, steps=1)  # traces the same graph as any other count
-    runs = {"conv_gflops": [], "recipe": [], "vidstyle": [], "vidstyle_setup": []}
+    for p, engine in engines.items():
+        engine.stylize(content, targets[p], steps=1)  # traces the same graph as any other count
+    runs = {"conv_gflops": [], "recipe": []}
+    runs |= {f"{kind}:{p}": [] for p in precisions for kind in ("vidstyle", "vidstyle_setup")}
     for _ in range(repeats):
         runs["conv_gflops"].append(probe())
         runs["recipe"].append(time_recipe(recipe, steps))
-        setup = time_stylize(engine, content, targets, 0)  # content targets and host copies
-        whole = time_stylize(engine, content, targets, steps)
-        runs["vidstyle_setup"].append(setup)
-        runs["vidstyle"].append((whole - setup) / steps)
-    return summarize(size, runs)
+        for p, engine in engines.items():
+            setup = time_stylize(engine, content, targets[p], 0)  # content targets, host copies
+            whole = time_stylize(engine, content, targets[p], steps)
+            runs[f"vidstyle_setup:{p}"].append(setup)
+            runs[f"vidstyle:{p}"].append((whole - setup) / steps)
+    return [summarize(size, p, engines[p].method.precision, runs) for p in precisions]
 
 
-def summarize(size: int, runs: dict[str, list[float]]) -> dict:
-    """Medians, the ratio and the FLOP figures of one size."""
-    recipe, vidstyle = statistics.median(runs["recipe"]), statistics.median(runs["vidstyle"])
+def summarize(size: int, asked: str, resolved: str, runs: dict[str, list[float]]) -> dict:
+    """Medians, the ratio and the FLOP figures of one size and precision."""
+    recipe = statistics.median(runs["recipe"])
+    vidstyle = statistics.median(runs[f"vidstyle:{asked}"])
     conv = statistics.median(runs["conv_gflops"])
     # The recipe's unused vgg.output branch is pruned by tf.function: both run the same convs.
     gflop = step_flops(size, deepest_layer(MethodConfig().layers)) / 1e9
     return {
         "size": size,
+        "precision": asked if asked == resolved else f"{asked} ({resolved})",
         "recipe_s_per_step": recipe,
         "vidstyle_s_per_step": vidstyle,
-        "vidstyle_setup_s": statistics.median(runs["vidstyle_setup"]),
+        "vidstyle_setup_s": statistics.median(runs[f"vidstyle_setup:{asked}"]),
         "ratio": recipe / vidstyle,
         "conv_gflops": conv,
         "step_gflop": gflop,
@@ -280,26 +318,103 @@ def summarize(size: int, runs: dict[str, list[float]]) -> dict:
         "vidstyle_gflops": gflop / vidstyle,
         "recipe_fraction": gflop / recipe / conv,
         "vidstyle_fraction": gflop / vidstyle / conv,
-        "runs": runs,
+        "runs": {k: v for k, v in runs.items() if ":" not in k or k.endswith(f":{asked}")},
     }
+
+
+# ------------------------------------------------------------------------------ new sizes
+
+
+def specialized_run(engine):
+    """The engine's Adam chunk as a ``tf.function`` traced per shape (as before issue 18), or
+    None on a tree without :mod:`vidstyle.engine.compiled`."""
+    compiled = getattr(engine, "compiled", None)
+    if compiled is None:
+        return None
+    return tf.function(compiled.adam_steps, autograph=False)
+
+
+def timed(engine, content: np.ndarray, targets, steps: int) -> tuple[float, float]:
+    """Wall and CPU seconds (this process's, all threads) of one ``Engine.stylize`` call: the
+    CPU seconds are less disturbed by other processes on a shared machine."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    engine.stylize(content, targets, steps=steps)
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def new_sizes(source, sizes: list[int], steps: int, repeats: int, precision: str) -> list[dict]:
+    """One engine, each size in turn: its first one-step call (wall and CPU seconds) against the
+    same call repeated (median), and the traces so far; then, at each size, the steady seconds
+    per step (``steps`` a call) of the engine's function against a shape-specific trace,
+    interleaved (left out on a tree without :mod:`vidstyle.engine.compiled`)."""
+    engine = build_engine(MethodConfig(max_size=max(sizes), precision=precision), source)
+    targets = engine.style_targets(load_rgb(STYLE_FILE, sizes[0]))
+    shapeless, specialized = engine._run, specialized_run(engine)
+    rows = []
+    for size in sizes:
+        content = load_rgb(CONTENT_FILE, size)
+        first = timed(engine, content, targets, 1)
+        again = [timed(engine, content, targets, 1) for _ in range(repeats)]
+        steady = [statistics.median(t[i] for t in again) for i in (0, 1)]
+        rows.append({"size": size, "first_s": first[0], "steady_s": steady[0],
+                     "overhead_s": first[0] - steady[0], "first_cpu_s": first[1],
+                     "steady_cpu_s": steady[1], "overhead_cpu_s": first[1] - steady[1],
+                     "traces": engine.traces})  # fmt: skip
+        print(f"  {size}: first step {first[0]:.2f} s ({first[1]:.2f} s CPU), steady "
+              f"{steady[0]:.2f} s ({steady[1]:.2f} s CPU), traces {engine.traces}",
+              flush=True)  # fmt: skip
+    if specialized is None:
+        return rows
+    for row in rows:
+        content = load_rgb(CONTENT_FILE, row["size"])
+        engine._run = specialized
+        time_stylize(engine, content, targets, 1)  # traces this shape
+        times = {"shapeless": [], "specialized": []}
+        for _ in range(repeats):
+            for name, run in (("shapeless", shapeless), ("specialized", specialized)):
+                engine._run = run
+                setup = time_stylize(engine, content, targets, 0)
+                times[name].append((time_stylize(engine, content, targets, steps) - setup) / steps)
+        engine._run = shapeless
+        row |= {f"{name}_s_per_step": statistics.median(t) for name, t in times.items()}
+        row["runs"] = times
+    return rows
+
+
+def print_new_sizes(rows: list[dict]) -> None:
+    """The new-size table."""
+    print(f"{'size':>5} {'traces':>6} {'1st step s':>10} {'steady s':>8} {'overhead s':>10}"
+          f" {'(CPU s)':>8} {'s/step shapeless':>16} {'per-shape':>9} {'ratio':>6}")  # fmt: skip
+    for r in rows:
+        extra = ""
+        if "shapeless_s_per_step" in r:
+            shapeless, specialized = r["shapeless_s_per_step"], r["specialized_s_per_step"]
+            extra = f" {shapeless:>16.3f} {specialized:>9.3f} {shapeless / specialized:>6.3f}"
+        print(f"{r['size']:>5} {r['traces']:>6} {r['first_s']:>10.2f} {r['steady_s']:>8.2f}"
+              f" {r['overhead_s']:>10.2f} {r['overhead_cpu_s']:>8.2f}{extra}")  # fmt: skip
+    print("overhead = the first one-step call at a new size - the same call again (median);")
+    print("traces: the engine's count so far; ratio = shapeless / per-shape s/step (steady)")
 
 
 def print_table(rows: list[dict]) -> None:
     """The per-size table: times, ratio, throughput."""
     print(
-        f"{'size':>5} {'recipe s/step':>14} {'vidstyle s/step':>16} {'ratio':>6}"
+        f"{'size':>5} {'precision':>19} {'recipe s/step':>14} {'vidstyle s/step':>16} {'ratio':>6}"
         f" {'conv GFLOP/s':>13} {'step GFLOP':>11} {'recipe GFLOP/s':>15}"
         f" {'vidstyle GFLOP/s':>17}"
     )
     for r in rows:
         print(
-            f"{r['size']:>5} {r['recipe_s_per_step']:>14.3f} {r['vidstyle_s_per_step']:>16.3f}"
+            f"{r['size']:>5} {r['precision']:>19} {r['recipe_s_per_step']:>14.3f}"
+            f" {r['vidstyle_s_per_step']:>16.3f}"
             f" {r['ratio']:>6.2f} {r['conv_gflops']:>13.1f} {r['step_gflop']:>11.1f}"
             f" {r['recipe_gflops']:>7.1f} ({r['recipe_fraction']:>4.0%})"
             f" {r['vidstyle_gflops']:>8.1f} ({r['vidstyle_fraction']:>4.0%})"
         )
     print("ratio = recipe / vidstyle (>1: vidstyle faster); (%) = share of the conv GFLOP/s")
-    setups = ", ".join(f"{r['vidstyle_setup_s']:.2f} s at {r['size']}" for r in rows)
+    setups = ", ".join(
+        f"{r['vidstyle_setup_s']:.2f} s at {r['size']} {r['precision']}" for r in rows
+    )
     print(
         f"vidstyle s/step leaves out stylize's per-call setup (content targets, host copies;"
         f" timed with steps=0): {setups}"
@@ -314,13 +429,18 @@ def main(argv: list[str] | None = None) -> None:
     print("device:", args.device or "TensorFlow's default placement")
     source = resolve(args.weights)
     print("weights:", source.origin)
-    print(f"steps {args.steps} x repeats {args.repeats}, medians; sizes {args.sizes}", flush=True)
+    sizes = args.new_sizes or args.sizes
+    print(f"steps {args.steps} x repeats {args.repeats}, medians; sizes {sizes}", flush=True)
     device = tf.device(args.device) if args.device else contextlib.nullcontext()
     rows = []
     with device:
-        for size in args.sizes:
-            rows.append(bench_size(size, source, args.steps, args.repeats))
-    print_table(rows)
+        if args.new_sizes:
+            rows = new_sizes(source, args.new_sizes, args.steps, args.repeats, args.precisions[0])
+            print_new_sizes(rows)
+        else:
+            for size in args.sizes:
+                rows += bench_size(size, source, args.steps, args.repeats, args.precisions)
+            print_table(rows)
     if args.json:
         meta = {
             "steps": args.steps,

@@ -23,7 +23,7 @@ def test_the_automatic_ladder_runs_and_lowers_the_loss(engine, monkeypatch):
     content = textured(72, 96, seed=1)
     style = engine.style_targets(textured(96, 96, seed=2))
     out = engine.stylize(content, style, steps=12)
-    assert out.shape == content.shape and engine.traces >= 3  # 36x48, 51x68, 72x96
+    assert out.shape == content.shape and engine.traces == 1  # 36x48, 51x68, 72x96: one trace
     assert engine.losses(out, content, style)["total"] < engine.losses(content, content,
                                                                        style)["total"]  # fmt: skip
 

@@ -1,9 +1,11 @@
-"""The optimization: Adam (or L-BFGS) over the image's pixels, compiled once per image size.
+"""The optimization: Adam (or L-BFGS) over the image's pixels, compiled once for every size.
 
 Adam: the whole state (image, Adam's moments, step count) lives in tensors that are passed in and
 out of one ``tf.function``, which runs a chunk of steps in a ``tf.while_loop``. Nothing goes back
-to the host inside a chunk; the loss is read once per chunk for progress. Because no
-``tf.Variable`` is created per item, a new image of a size already seen reuses the compiled graph.
+to the host inside a chunk; the loss is read once per chunk for progress. No ``tf.Variable`` is
+created per item, and the function's signature fixes no dimension, so an image of any size (a
+new size, a batch, a coarse-to-fine level) reuses the one compiled graph; the engines over one
+network share it (:mod:`vidstyle.engine.compiled`).
 
 L-BFGS (:mod:`vidstyle.engine.lbfgs`) runs the same way: its state (image, loss, gradient and
 correction pairs) goes in and out of one ``tf.function`` running a chunk of iterations, on the same
@@ -26,7 +28,17 @@ import numpy as np
 import tensorflow as tf
 
 from vidstyle.config import MethodConfig
-from vidstyle.engine import colors, faults, lbfgs, losses, memory, numerics, schedule, tiling
+from vidstyle.engine import (
+    colors,
+    compiled,
+    faults,
+    lbfgs,
+    losses,
+    memory,
+    numerics,
+    schedule,
+    tiling,
+)
 from vidstyle.engine import device as devices
 from vidstyle.engine.inputs import (
     Problem,
@@ -63,22 +75,32 @@ class Engine:
         memory_budget: bytes an optimization may use, None when unknown (nothing refused); the
             planner's, and may be set.
         memory_note: why the budget is unknown, one line naming parameters as ``{name}``.
+        compiled: the loss and step functions, traced once for every size and shared by the
+            engines over the same extractor (:class:`vidstyle.engine.compiled.Compiled`).
+        traces: how many times their Adam and L-BFGS chunks were traced.
     """
 
     def __init__(self, method: MethodConfig, extractor: FeatureExtractor,
                  device: devices.Device | None = None):  # fmt: skip
         self.method = method
         self.extractor = extractor
-        self.traces = 0  # compilations of the Adam chunk and of the L-BFGS chunk
         self.device = device or devices.configure(None, method.precision)
         budget, self.memory_note = memory.budget(method.memory_limit, self.device)
         self.planner = Planner(method, budget, [op.kind for op in extractor.ops])
         self._style_cache: dict[tuple, StyleTargets] = {}
         self._tilings: dict[int, tiling.Tiled] = {}
-        self._run = tf.function(self._run_steps, autograph=False)
-        self._value_grad = tf.function(self._loss_and_grad, autograph=False)  # for L-BFGS
-        self._lbfgs_run = tf.function(self._lbfgs_steps, autograph=False)
-        self._losses = tf.function(self._loss_terms, autograph=False)
+        # traced once for every size, shared by the engines over this extractor
+        self.compiled = compiled.for_network(extractor, len(method.content_layers))
+        self._run = self.compiled.adam
+        self._value_grad = self.compiled.value_and_grad  # for L-BFGS's start
+        self._lbfgs_run = self.compiled.lbfgs
+        self._losses = self.compiled.terms
+
+    @property
+    def traces(self) -> int:
+        """Compilations of the Adam chunk and of the L-BFGS chunk, shared with the other engines
+        over the same extractor (:mod:`vidstyle.engine.compiled`)."""
+        return self.compiled.traces
 
     @property
     def memory_budget(self) -> int | None:
@@ -270,81 +292,14 @@ class Engine:
                   lr, m.beta_1, m.beta_2, m.epsilon)  # fmt: skip
         return tf.constant(values, tf.float32)
 
-    def _total(self, x, features, params, content_targets, style_grams, warped, mask):
-        """Per-image weighted total loss [B], and the unweighted terms."""
-        terms = self._terms(x, features, content_targets, style_grams, warped, mask)
-        total = (params[0] * terms["content"] + params[1] * terms["style"]
-                 + params[2] * terms["tv"] + params[3] * terms["temporal"])  # fmt: skip
-        return total, terms
+    def _loss_and_grad(self, x, params, content_targets, style_grams, warped, mask):
+        """Per-image losses, gradient and finite flags, not compiled
+        (:meth:`vidstyle.engine.compiled.Compiled.loss_and_grad`)."""
+        return self.compiled.loss_and_grad(x, params, content_targets, style_grams, warped, mask)
 
     def _loss_terms(self, x, content_targets, style_grams, warped, mask) -> dict[str, tf.Tensor]:
-        return self._terms(x, self.extractor(x), content_targets, style_grams, warped, mask)
-
-    def _terms(self, x, features, content_targets, style_grams, warped, mask) -> dict:
-        n_content = len(self.method.content_layers)
-        return {
-            "content": losses.content_loss(features[:n_content], content_targets),
-            "style": losses.style_loss(features[n_content:], style_grams),
-            "tv": losses.total_variation(x),
-            "temporal": losses.temporal_loss(x, warped, mask),
-        }
-
-    def _loss_and_grad(self, x, params, content_targets, style_grams, warped, mask):
-        """Per-image losses [B], the gradient of their sum with respect to the images (each
-        image's own), and per-image finite flags [B, 5] (:func:`numerics.finite_flags`).
-
-        Two tapes: one over the network, one over the loss of its features (and of the image, for
-        the total-variation and temporal terms). With a float16 network each image's feature
-        gradients are scaled by its own power of two (:func:`numerics.gradient_scale`) before
-        they flow back through it, and its image gradient is scaled back.
-        """
-        with tf.GradientTape() as network:
-            network.watch(x)
-            features = self.extractor(x)
-        with tf.GradientTape() as loss_tape:
-            loss_tape.watch([x, features])
-            loss, terms = self._total(x, features, params, content_targets, style_grams,
-                                      warped, mask)  # fmt: skip
-            summed = tf.reduce_sum(loss)
-        direct, feature_grads = loss_tape.gradient(summed, [x, features])
-        if self.extractor.compute_dtype != tf.float16:
-            grad = direct + network.gradient(features, x, output_gradients=feature_grads)
-        else:
-            scale = numerics.gradient_scale(feature_grads)
-            scaled = [g * scale for g in feature_grads]
-            grad = direct + network.gradient(features, x, output_gradients=scaled) / scale
-        return loss, grad, numerics.finite_flags(terms, grad)
-
-    def _run_steps(self, x, m, v, t, bad, n, params, content_targets, style_grams, warped, mask):
-        """``n`` Adam steps (Keras's update rule), the image clipped to 0..1 after each; ``bad``
-        keeps each image's finite flags from its first non-finite step."""
-        self.traces += 1  # runs only while tracing: counts compilations
-        lr, beta_1, beta_2, epsilon = params[4], params[5], params[6], params[7]
-
-        def step(i, x, m, v, t, bad, _):
-            loss, grad, finite = self._loss_and_grad(
-                x, params, content_targets, style_grams, warped, mask
-            )
-            bad = numerics.first_bad(bad, finite)
-            t = t + 1.0
-            m = m + (grad - m) * (1.0 - beta_1)
-            v = v + (tf.square(grad) - v) * (1.0 - beta_2)
-            alpha = lr * tf.sqrt(1.0 - tf.pow(beta_2, t)) / (1.0 - tf.pow(beta_1, t))
-            x = tf.clip_by_value(x - alpha * m / (tf.sqrt(v) + epsilon), 0.0, 1.0)
-            return i + 1, x, m, v, t, bad, loss
-
-        start = (tf.constant(0), x, m, v, t, bad, tf.zeros(tf.shape(x)[:1]))
-        _, x, m, v, t, bad, loss = tf.while_loop(lambda i, *_: i < n, step, start)
-        return x, m, v, t, bad, loss
-
-    def _lbfgs_steps(self, state, n, params, content_targets, style_grams, warped, mask):
-        """``n`` L-BFGS iterations (:mod:`vidstyle.engine.lbfgs`), each image its own problem."""
-        self.traces += 1  # runs only while tracing: counts compilations
-
-        def value_and_grad(x):
-            return self._loss_and_grad(x, params, content_targets, style_grams, warped, mask)
-
-        return lbfgs.iterate(value_and_grad, lbfgs.State(*state), n)
+        """The unweighted loss terms, not compiled (differentiable by a caller's tape)."""
+        return self.compiled.loss_terms(x, content_targets, style_grams, warped, mask)
 
     # ----------------------------------------------------------------------------- measuring
 
