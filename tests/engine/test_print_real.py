@@ -22,8 +22,10 @@ def test_the_automatic_ladder_runs_and_lowers_the_loss(engine, monkeypatch):
     monkeypatch.setattr(levels, "AUTO_START", 48)
     content = textured(72, 96, seed=1)
     style = engine.style_targets(textured(96, 96, seed=2))
+    traced = engine.traces  # the session's engines share their traces: count this run's only
     out = engine.stylize(content, style, steps=12)
-    assert out.shape == content.shape and engine.traces == 1  # 36x48, 51x68, 72x96: one trace
+    assert out.shape == content.shape
+    assert engine.traces - traced <= 1  # 36x48, 51x68, 72x96: at most one new trace, not three
     assert engine.losses(out, content, style)["total"] < engine.losses(content, content,
                                                                        style)["total"]  # fmt: skip
 
