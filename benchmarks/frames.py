@@ -1,0 +1,205 @@
+"""Fewer evaluations per later video frame (issue 18, item 3): seconds per later frame against
+the independent temporal error and the style drop, for candidates beside today's default.
+
+On one clip the first frame is stylized once (``--steps-first`` Adam steps, kept in ``--cache``
+and shared by every candidate). Each candidate then runs the later frames itself, as
+``vidstyle video`` does (:class:`vidstyle.pipeline.video.FrameLoop`: the previous result warped by
+DIS flow as the start, the temporal term, the method's optimizer), each frame from the
+candidate's own previous result. For each candidate it prints:
+
+- ``s/frame``: the median seconds of a later frame (warm start, flows and optimization), the
+  candidate's first later frame left out (it compiles the step functions); ``speed`` is the
+  default's seconds over the candidate's;
+- ``evals``: loss-and-gradient evaluations per later frame (Adam steps, L-BFGS iterations; a
+  coarse level's count as they are, at a quarter of the cost per halving);
+- the independent yardstick (:mod:`yardstick`: Farneback flow, its own forward-backward mask,
+  bilinear warp) over the frames 0..N: Ruder's masked MSE on 0..255 and Lai's E_warp on 0..1,
+  and ``tmp/def``, the candidate's MSE over the default's;
+- ``DIS``: vidstyle's own figure (the mean temporal error of its report, through the DIS flow,
+  masks and Lanczos warp that the optimization minimizes), for comparison only;
+- ``drop``: the style drop, the mean over the later frames of (the content's style loss / the
+  result's), and ``drop/def``, the candidate's over the default's;
+- ``ok``: the issue's target met: speed >= 4, tmp/def <= 1.1, drop/def >= 0.9.
+
+A candidate is named ``{adam|lbfgs}{N}`` (N steps or iterations per later frame) with options
+joined by ``-``: ``lr0.05`` (Adam's learning rate), ``tol0.01`` (the method's early stop,
+``--tol``), ``s2`` (coarse-to-fine levels, ``--scales``), ``stop0.002`` (the per-frame stop,
+``--stop-next``: a later frame ends once its loss changed by less than that fraction over 10
+steps). The first is the default the others are compared with.
+
+Usage (the figures of ``benchmarks/README.md``)::
+
+    nice python benchmarks/frames.py --clip ../shared/clips/cockatoo.mp4 --size 256 --frames 7
+    nice python benchmarks/frames.py --clip samples/pan.mp4 --size 256 --frames 7
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from vidstyle import load_engine
+from vidstyle.config import MethodConfig, VideoConfig
+from vidstyle.media.images import fit_longest, load_image, save_image
+from vidstyle.pipeline.previous import Previous
+from vidstyle.pipeline.video import FrameLoop, frames_of, open_clip
+from vidstyle.progress import NullReporter
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import yardstick  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+CANDIDATES = ("adam100", "adam50", "adam30", "adam20", "adam20-lr0.05", "adam10-lr0.05",
+              "lbfgs20", "lbfgs10", "adam100-tol0.01", "adam40-s2")  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class Candidate:
+    """One way of running the later frames."""
+
+    name: str
+    optimizer: str
+    steps: int
+    lr: float | None = None
+    tol: float = 0.0
+    scales: int = 1
+    stop_next: float = 0.0
+
+
+def parse(name: str) -> Candidate:
+    """A candidate from its name (see the module's docstring)."""
+    head, *opts = name.split("-")
+    match = re.fullmatch(r"(adam|lbfgs)(\d+)", head)
+    if match is None:
+        raise SystemExit(f"frames.py: candidate {name!r}: expected adamN or lbfgsN first")
+    fields = {}
+    keys = {"lr": "lr", "tol": "tol", "s": "scales", "stop": "stop_next"}
+    for opt in opts:
+        key = re.match(r"[a-z]+", opt)
+        if key is None or key.group() not in keys:
+            raise SystemExit(f"frames.py: candidate {name!r}: unknown option {opt!r}")
+        value = opt[key.end():]
+        fields[keys[key.group()]] = int(value) if key.group() == "s" else float(value)
+    return Candidate(name, match.group(1), int(match.group(2)), **fields)
+
+
+class RateLoop(FrameLoop):
+    """A frame loop whose later frames run at another learning rate (None: the method's)."""
+
+    def __init__(self, *args, lr: float | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lr = lr
+
+    def stylize(self, index, work, init, steps, temporal, learning_rate=None):
+        """As :meth:`FrameLoop.stylize`, at ``self.lr`` unless told otherwise."""
+        return super().stylize(index, work, init, steps, temporal, learning_rate or self.lr)
+
+
+def video_config(candidate: Candidate, frames: int) -> VideoConfig:
+    """The video options of a candidate (``stop_next`` only when the option exists)."""
+    extra = {"stop_next": candidate.stop_next} if candidate.stop_next else {}
+    return VideoConfig(steps_next=candidate.steps, max_frames=frames, **extra)
+
+
+def first_frame(base, style, clip, args) -> tuple[list, Previous]:
+    """The clip's working-size frames, and frame 0 stylized (read from the cache when there)."""
+    config = VideoConfig(steps_first=args.steps_first, max_frames=args.frames)
+    frames = list(frames_of(open_clip(clip), config))
+    loop = FrameLoop(base, style, config, NullReporter())
+    key = f"{clip.stem}-{args.size}-{args.steps_first}-{args.style.stem}.png"
+    cached = args.cache / key
+    if cached.is_file():
+        work = loop.working(frames[0].rgb)
+        return frames, Previous(work, load_image(cached).rgb, 0), loop.targets
+    started = time.monotonic()
+    previous, _ = loop.run(frames[0], None)
+    print(f"first frame: {args.steps_first} steps in {time.monotonic() - started:.0f} s",
+          flush=True)  # fmt: skip
+    args.cache.mkdir(parents=True, exist_ok=True)
+    save_image(cached, previous.result)
+    return frames, previous, loop.targets
+
+
+def run(candidate: Candidate, base, style, frames, first: Previous, targets, args) -> dict:
+    """The later frames by one candidate; its figures."""
+    from vidstyle.engine.optimize import Engine
+
+    method = base.method.replace(optimizer=candidate.optimizer, tol=candidate.tol,
+                                 scales=candidate.scales)  # fmt: skip
+    engine = Engine(method, base.extractor, base.device)
+    loop = RateLoop(engine, style, video_config(candidate, args.frames), NullReporter(),
+                    lr=candidate.lr)  # fmt: skip
+    loop.targets = targets
+    previous, records, results = first, [], [first.result]
+    for frame in frames[1:]:
+        previous, record = loop.run(frame, previous)
+        records.append(record)
+        results.append(previous.result)
+    contents = [fit_longest(f.rgb, base.method.max_size) for f in frames]
+    independent = yardstick.measure(results, contents)
+    seconds = [r["seconds"] for r in records]
+    return {
+        "seconds": statistics.median(seconds[1:] if len(seconds) > 1 else seconds),
+        "seconds_all": seconds,
+        "evals": float(np.mean([r.get("evaluations", r["steps"]) for r in records])),
+        "mse": independent["mse"],
+        "e_warp": independent["e_warp"],
+        "content_mse": independent["content_mse"],
+        "kept": independent["kept"],
+        "dis": float(np.mean([r["temporal_error"] for r in records])),
+        "drop": float(np.mean([r["content_style_loss"] / r["style_loss"] for r in records])),
+    }
+
+
+def row(name: str, figures: dict, default: dict | None) -> str:
+    """One printed line of the table (ratios against the default's figures)."""
+    default = default or figures
+    speed = default["seconds"] / figures["seconds"]
+    tmp = figures["mse"] / default["mse"]
+    drop = figures["drop"] / default["drop"]
+    ok = "yes" if speed >= 4 and tmp <= 1.1 and drop >= 0.9 else "no"
+    figures |= {"speed": speed, "temporal_ratio": tmp, "drop_ratio": drop, "meets": ok == "yes"}
+    return (f"| {name} | {figures['evals']:.0f} | {figures['seconds']:.1f} | {speed:.2f}x | "
+            f"{figures['mse']:.1f} | {figures['e_warp']:.5f} | {tmp:.2f} | {figures['dis']:.1f} | "
+            f"{figures['drop']:.1f} | {drop:.2f} | {ok} |")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clip", type=Path, default=ROOT / "samples" / "pan.mp4")
+    parser.add_argument("--style", type=Path, default=ROOT / "samples" / "swirls.jpg")
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--frames", type=int, default=7, help="frames in all, the first included")
+    parser.add_argument("--steps-first", type=int, default=1000)
+    parser.add_argument("--candidates", nargs="*", default=list(CANDIDATES))
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/vidstyle-frames-bench"))
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    candidates = [parse(name) for name in args.candidates]
+    base = load_engine(MethodConfig(max_size=args.size, precision="float32"))
+    style = load_image(args.style).rgb
+    frames, first, targets = first_frame(base, style, args.clip, args)
+    print(f"{args.clip.name}, {first.result.shape[1]}x{first.result.shape[0]}, "
+          f"{len(frames) - 1} later frames, first frame {args.steps_first} Adam steps", flush=True)
+    print("| candidate | evals | s/frame | speed | indep. MSE | E_warp | tmp/def | DIS (own) | "
+          "drop | drop/def | ok |\n|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
+    out, default = {}, None
+    for candidate in candidates:
+        figures = run(candidate, base, style, frames, first, targets, args)
+        print(row(candidate.name, figures, default), flush=True)
+        default = default or figures
+        out[candidate.name] = figures
+        if args.json:
+            args.json.write_text(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
