@@ -5,7 +5,9 @@ On one clip the first frame is stylized once (``--steps-first`` Adam steps, kept
 and shared by every candidate). Each candidate then runs the later frames itself, as
 ``vidstyle video`` does (:class:`vidstyle.pipeline.video.FrameLoop`: the previous result warped by
 DIS flow as the start, the temporal term, the method's optimizer), each frame from the
-candidate's own previous result. For each candidate it prints:
+candidate's own previous result. The candidates take turns frame by frame, so that a change in
+the machine's load hits them alike; the table is printed (and ``--json`` written) after each round
+of frames. For each candidate it prints:
 
 - ``s/frame``: the median seconds of a later frame (warm start, flows and optimization), the
   candidate's first later frame left out (it compiles the step functions); ``speed`` is the
@@ -90,6 +92,9 @@ def parse(name: str) -> Candidate:
         fields[keys[key.group()]] = int(value) if key.group() == "s" else float(value)
     return Candidate(name, match.group(1), int(match.group(2)), **fields)
 
+HEADER = ("| candidate | evals | s/frame | speed | indep. MSE | E_warp | tmp/def | DIS (own) | drop | "
+          "drop/def | ok |\n|---|---|---|---|---|---|---|---|---|---|---|")
+
 
 class RateLoop(FrameLoop):
     """A frame loop whose later frames run at another learning rate (None: the method's)."""
@@ -128,35 +133,46 @@ def first_frame(base, style, clip, args) -> tuple[list, Previous]:
     return frames, previous, loop.targets
 
 
-def run(candidate: Candidate, base, style, frames, first: Previous, targets, args) -> dict:
-    """The later frames by one candidate; its figures."""
-    from vidstyle.engine.optimize import Engine
+class Runner:
+    """One candidate's run over the later frames, a frame at a time (so that the candidates
+    take turns, frame by frame, and a change in the machine's load hits them alike)."""
 
-    method = base.method.replace(optimizer=candidate.optimizer, tol=candidate.tol,
-                                 scales=candidate.scales)  # fmt: skip
-    engine = Engine(method, base.extractor, base.device)
-    loop = RateLoop(engine, style, video_config(candidate, args.frames), NullReporter(),
-                    lr=candidate.lr)  # fmt: skip
-    loop.targets = targets
-    previous, records, results = first, [], [first.result]
-    for frame in frames[1:]:
-        previous, record = loop.run(frame, previous)
-        records.append(record)
-        results.append(previous.result)
-    contents = [fit_longest(f.rgb, base.method.max_size) for f in frames]
-    independent = yardstick.measure(results, contents)
-    seconds = [r["seconds"] for r in records]
-    return {
-        "seconds": statistics.median(seconds[1:] if len(seconds) > 1 else seconds),
-        "seconds_all": seconds,
-        "evals": float(np.mean([r.get("evaluations", r["steps"]) for r in records])),
-        "mse": independent["mse"],
-        "e_warp": independent["e_warp"],
-        "content_mse": independent["content_mse"],
-        "kept": independent["kept"],
-        "dis": float(np.mean([r["temporal_error"] for r in records])),
-        "drop": float(np.mean([r["content_style_loss"] / r["style_loss"] for r in records])),
-    }
+    def __init__(self, candidate: Candidate, base, style, first: Previous, targets, frames: int):
+        from vidstyle.engine.optimize import Engine
+
+        method = base.method.replace(optimizer=candidate.optimizer, tol=candidate.tol,
+                                     scales=candidate.scales)  # fmt: skip
+        engine = Engine(method, base.extractor, base.device)
+        self.loop = RateLoop(engine, style, video_config(candidate, frames), NullReporter(),
+                             lr=candidate.lr)  # fmt: skip
+        self.loop.targets = targets
+        self.previous, self.records, self.results = first, [], [first.result]
+        self.contents = [first.content]
+
+    def next(self, frame) -> None:
+        """Stylize the next later frame."""
+        self.previous, record = self.loop.run(frame, self.previous)
+        self.records.append(record)
+        self.results.append(self.previous.result)
+        self.contents.append(self.previous.content)
+
+    def figures(self) -> dict:
+        """The candidate's figures over the frames done so far."""
+        records = self.records
+        independent = yardstick.measure(self.results, self.contents)
+        seconds = [r["seconds"] for r in records]
+        return {
+            "frames": len(records),
+            "seconds": statistics.median(seconds[1:] if len(seconds) > 1 else seconds),
+            "seconds_all": seconds,
+            "evals": float(np.mean([r.get("evaluations", r["steps"]) for r in records])),
+            "mse": independent["mse"],
+            "e_warp": independent["e_warp"],
+            "content_mse": independent["content_mse"],
+            "kept": independent["kept"],
+            "dis": float(np.mean([r["temporal_error"] for r in records])),
+            "drop": float(np.mean([r["content_style_loss"] / r["style_loss"] for r in records])),
+        }
 
 
 def row(name: str, figures: dict, default: dict | None) -> str:
@@ -189,14 +205,16 @@ def main() -> None:
     frames, first, targets = first_frame(base, style, args.clip, args)
     print(f"{args.clip.name}, {first.result.shape[1]}x{first.result.shape[0]}, "
           f"{len(frames) - 1} later frames, first frame {args.steps_first} Adam steps", flush=True)
-    print("| candidate | evals | s/frame | speed | indep. MSE | E_warp | tmp/def | DIS (own) | "
-          "drop | drop/def | ok |\n|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
-    out, default = {}, None
-    for candidate in candidates:
-        figures = run(candidate, base, style, frames, first, targets, args)
-        print(row(candidate.name, figures, default), flush=True)
-        default = default or figures
-        out[candidate.name] = figures
+    runners = {c.name: Runner(c, base, style, first, targets, args.frames) for c in candidates}
+    for done, frame in enumerate(frames[1:], 1):
+        for runner in runners.values():
+            runner.next(frame)
+        print(f"after {done} later frames:\n{HEADER}", flush=True)
+        out, default = {}, None
+        for name, runner in runners.items():
+            out[name] = runner.figures()
+            print(row(name, out[name], default), flush=True)
+            default = default or out[name]
         if args.json:
             args.json.write_text(json.dumps(out, indent=1))
 
