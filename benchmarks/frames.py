@@ -105,10 +105,11 @@ class RateLoop(FrameLoop):
         self.lr = lr
         self.optimizing = 0.0  # seconds in the optimization of the last frame
 
-    def stylize(self, index, work, init, steps, temporal, learning_rate=None):
+    def stylize(self, index, work, init, steps, temporal, learning_rate=None, engine=None):
         """As :meth:`FrameLoop.stylize`, at ``self.lr`` unless told otherwise (timed)."""
         started = time.monotonic()
-        result = super().stylize(index, work, init, steps, temporal, learning_rate or self.lr)
+        result = super().stylize(index, work, init, steps, temporal, learning_rate or self.lr,
+                                 engine)  # fmt: skip
         self.optimizing = time.monotonic() - started
         return result
 
@@ -116,7 +117,8 @@ class RateLoop(FrameLoop):
 def video_config(candidate: Candidate, frames: int) -> VideoConfig:
     """The video options of a candidate (``stop_next`` only when the option exists)."""
     extra = {"stop_next": candidate.stop_next} if candidate.stop_next else {}
-    return VideoConfig(steps_next=candidate.steps, max_frames=frames, **extra)
+    return VideoConfig(steps_next=candidate.steps, optimizer_next=candidate.optimizer,
+                       max_frames=frames, **extra)  # fmt: skip
 
 
 def first_frame(base, style, clip, args) -> tuple[list, Previous]:
