@@ -26,14 +26,15 @@ of frames. For each candidate it prints:
 
 A candidate is named ``{adam|lbfgs}{N}`` (N steps or iterations per later frame) with options
 joined by ``-``: ``lr0.05`` (Adam's learning rate), ``tol0.01`` (the method's early stop,
-``--tol``), ``s2`` (coarse-to-fine levels, ``--scales``), ``stop0.002`` (the per-frame stop,
-``--stop-next``: a later frame ends once its loss changed by less than that fraction over 10
-steps). The first is the default the others are compared with.
+``--tol``), ``s2`` (coarse-to-fine levels, ``--scales``). The first is the default the others
+are compared with (today's: ``adam100``).
 
 Usage (the figures of ``benchmarks/README.md``)::
 
-    nice python benchmarks/frames.py --clip ../shared/clips/cockatoo.mp4 --size 256 --frames 7
-    nice python benchmarks/frames.py --clip samples/pan.mp4 --size 256 --frames 7
+    nice python benchmarks/frames.py --clip ../shared/clips/cockatoo.mp4 --size 256 --frames 4 \
+        --steps-first 300 --candidates adam100 adam20 lbfgs20 adam30 adam40-s2 adam20-lr0.05
+    nice python benchmarks/frames.py --clip samples/pan.mp4 --size 256 --frames 4 \
+        --steps-first 300 --candidates adam100 adam20 lbfgs20 adam30 adam40-s2 adam20-lr0.05
 """
 
 from __future__ import annotations
@@ -74,7 +75,6 @@ class Candidate:
     lr: float | None = None
     tol: float = 0.0
     scales: int = 1
-    stop_next: float = 0.0
 
 
 def parse(name: str) -> Candidate:
@@ -84,7 +84,7 @@ def parse(name: str) -> Candidate:
     if match is None:
         raise SystemExit(f"frames.py: candidate {name!r}: expected adamN or lbfgsN first")
     fields = {}
-    keys = {"lr": "lr", "tol": "tol", "s": "scales", "stop": "stop_next"}
+    keys = {"lr": "lr", "tol": "tol", "s": "scales"}
     for opt in opts:
         key = re.match(r"[a-z]+", opt)
         if key is None or key.group() not in keys:
@@ -115,10 +115,9 @@ class RateLoop(FrameLoop):
 
 
 def video_config(candidate: Candidate, frames: int) -> VideoConfig:
-    """The video options of a candidate (``stop_next`` only when the option exists)."""
-    extra = {"stop_next": candidate.stop_next} if candidate.stop_next else {}
+    """The video options of a candidate."""
     return VideoConfig(steps_next=candidate.steps, optimizer_next=candidate.optimizer,
-                       max_frames=frames, **extra)  # fmt: skip
+                       max_frames=frames)
 
 
 def first_frame(base, style, clip, args) -> tuple[list, Previous]:
