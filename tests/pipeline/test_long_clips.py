@@ -80,7 +80,7 @@ def test_later_passes_nudge_with_few_steps_at_a_lower_learning_rate(tmp_path):
     _sequence(tmp_path / "clip", pan_frames((40, 32), 3, shift=(2, 1)))
     engine = Counting(tiny_engine(MethodConfig(steps=4, learning_rate=0.03)))
     stylize_clip(engine, tmp_path / "clip", make_texture(24, 24, seed=3), tmp_path / "out",
-                 VideoConfig(steps_next=3, passes=2))  # fmt: skip
+                 VideoConfig(steps_next=3, passes=2, optimizer_next="adam"))  # fmt: skip
     nudge = (PASS_STEPS, pytest.approx(0.03 * LR_SHARE))
     assert engine.runs == [(4, None), (3, None), (3, None), nudge, nudge, nudge]
     assert 0 < LR_SHARE < 1
@@ -172,7 +172,8 @@ def test_passes_resume_where_they_stopped_and_give_the_same_frames(tmp_path):
     _sequence(tmp_path / "clip", pan_frames((40, 32), 6, shift=(2, 1)))
     engine = Counting(tiny_engine(MethodConfig(steps=4)))
     style = make_texture(24, 24, seed=3)
-    config = VideoConfig(steps_next=3, passes=3, long_term=(1, 2), steps_pass=2)
+    config = VideoConfig(steps_next=3, passes=3, long_term=(1, 2), steps_pass=2,
+                         optimizer_next="adam")  # every frame on the counted engine
     whole = stylize_clip(engine, tmp_path / "clip", style, tmp_path / "whole", config)
     assert engine.calls == 18 and whole.summary["passes"] == 3
     stopping = Stopping(after=2)
@@ -193,7 +194,7 @@ def test_long_term_resumes_with_the_earlier_results_read_back(tmp_path):
     occluded_clip(tmp_path / "clip", count=10)  # the square is covered in frames 4 to 6
     engine = Counting(tiny_engine(MethodConfig(steps=4, max_size=WIDTH)))
     style = make_texture(24, 24, seed=3)
-    config = VideoConfig(steps_next=3, long_term=(1, 2, 4))
+    config = VideoConfig(steps_next=3, long_term=(1, 2, 4), optimizer_next="adam")
     stylize_clip(engine, tmp_path / "clip", style, tmp_path / "whole", config)
     with pytest.raises(KeyboardInterrupt):
         stylize_clip(engine, tmp_path / "clip", style, tmp_path / "resumed", config,

@@ -131,6 +131,7 @@ class FrameLoop:
         self.config = config
         self.reporter = reporter
         self.steps_first = engine.method.steps if config.steps_first is None else config.steps_first
+        self.later = later_engine(engine, config.optimizer_next)
         self.targets = None
         self.flows = flows or temporallib.FlowCache()
         self.sweep = 1  # the pass under way, for the progress
@@ -150,7 +151,8 @@ class FrameLoop:
         )
         fresh = previous is None or cut or self.config.warm_start == "none"
         init, temporal, steps, start = self._start(frame.index, work, None if fresh else previous)
-        result = self.stylize(frame.index, work, init, steps, temporal)
+        result = self.stylize(frame.index, work, init, steps, temporal,
+                              engine=self.engine if fresh else self.later)  # fmt: skip
         record = {"index": frame.index, "time": frame.time, "steps": steps, "cut": cut,
                   "seconds": round(time.monotonic() - started, 3)}  # fmt: skip
         flows, mask = (None, None) if start is None else (start.flows, start.mask)
@@ -167,14 +169,14 @@ class FrameLoop:
         return work
 
     def stylize(self, index: int, work, init, steps: int, temporal,
-                learning_rate: float | None = None) -> np.ndarray:  # fmt: skip
+                learning_rate: float | None = None, engine=None) -> np.ndarray:  # fmt: skip
         """One optimization of frame ``index``, shown in the progress (``learning_rate``: the
-        method's when None)."""
+        method's when None; ``engine``: the loop's own, the method's optimizer, when None)."""
         self.reporter.start_item(self.name(index), steps)
         request = Request(work, self.targets, start=init, steps=steps, temporal=temporal,
                           learning_rate=learning_rate, on_step=step_callback(self.reporter),
                           on_level=level_callback(self.reporter), stop=self.stop)  # fmt: skip
-        return self.engine.stylize(request)
+        return (engine or self.engine).stylize(request)
 
     def follow(self, previous: Previous | None, index: int, work, result, cut: bool) -> Previous:
         """The next frame's ``previous``: this frame, with the earlier ones that the long-term
@@ -221,6 +223,23 @@ class FrameLoop:
             weighted = temporal.weight * losses["temporal"]
             out["temporal_share"] = weighted / max(losses["total"], 1e-12)
         return out
+
+
+def later_engine(engine, optimizer: str):
+    """The engine of the frames that start from a previous result: ``engine`` itself when its
+    optimizer is ``optimizer``, else a twin with that optimizer sharing its network, device and
+    memory budget (the style targets are the same), made once per engine so that its compiled
+    steps serve every clip and shot."""
+    if engine.method.optimizer == optimizer:
+        return engine
+    from vidstyle.engine.optimize import Engine
+
+    twins = engine.__dict__.setdefault("twins", {})
+    if optimizer not in twins:
+        method = engine.method.replace(optimizer=optimizer)
+        twins[optimizer] = Engine(method, engine.extractor, engine.device)
+    twins[optimizer].memory_budget = engine.memory_budget
+    return twins[optimizer]
 
 
 def _flows(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
