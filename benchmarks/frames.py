@@ -52,7 +52,7 @@ import numpy as np
 
 from vidstyle import load_engine
 from vidstyle.config import MethodConfig, VideoConfig
-from vidstyle.media.images import fit_longest, load_image, save_image
+from vidstyle.media.images import load_image, save_image
 from vidstyle.pipeline.previous import Previous
 from vidstyle.pipeline.video import FrameLoop, frames_of, open_clip
 from vidstyle.progress import NullReporter

@@ -244,9 +244,9 @@ class VideoConfig:
         optimizer_next: the optimizer of those frames: ``lbfgs`` (the default) or ``adam``
             (the method's settings otherwise). 20 L-BFGS iterations, the defaults, are a fifth of
             the evaluations of the 100 Adam steps they replaced (4.2x and 5.6x faster), at
-            0.90-0.93x their temporal error by an independent flow and 0.99x their style drop (``benchmarks/frames.py``):
-            a restarted Adam moves every pixel by about its rate at each of its first steps,
-            L-BFGS only as far as the loss asks.
+            0.90-0.93x their temporal error by an independent flow and 0.99x their style drop
+            (``benchmarks/frames.py``): a restarted Adam moves every pixel by about its rate at
+            each of its first steps, L-BFGS only as far as the loss asks.
         warm_start: ``flow`` (previous result warped by optical flow, plus the temporal loss),
             ``prev`` (previous result as it is) or ``none`` (every frame from its content).
         temporal_weight: weight of the temporal loss (with ``flow``).

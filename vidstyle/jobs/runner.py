@@ -11,10 +11,11 @@ the task goes back to ``pending`` (the attempt not counted) and the runner retur
 codes 130 and 143. A second Ctrl-C interrupts at once. At the deadline a clip under way stops
 between frames (its finished frames are kept in its work folder). Tasks are claimed when their
 estimate (a clip's: for its frames not yet finished) ends before the deadline; when none does
-and time remains, a clip starts all the same (see :meth:`Recorder.anyway`). A ``kill -9`` loses at most the image or frame under way:
-outputs are written atomically, and the next run finds the task of the dead process. The one-shot
-commands install no handlers (``StopFlag(watched=False)``): Ctrl-C raises KeyboardInterrupt
-through the run, finished outputs kept.
+and time remains, a clip starts all the same (see :meth:`Recorder.anyway`). A ``kill -9`` loses
+at most the image or frame under way: outputs are written atomically, and the next run finds the
+task of the dead process. The one-shot commands install no handlers
+(``StopFlag(watched=False)``): Ctrl-C raises KeyboardInterrupt through the run, finished outputs
+kept.
 """
 
 from __future__ import annotations

@@ -91,7 +91,6 @@ class RayBackend:
         self.last_beat = time.monotonic()
 
     # ------------------------------------------------------------------ the loop's interface
-
     def idle(self) -> list[Slot]:
         """The workers that are up and have no unit."""
         return [slot for slot in self.slots if slot.idle]
@@ -145,7 +144,6 @@ class RayBackend:
                 self.recorder.left_open(run.task, run.seconds)
 
     # -------------------------------------------------------------------------- workers
-
     def _restarting(self) -> bool:
         """Whether a worker is coming back while work waits (it may be work only it may take)."""
         down = [s for s in self.slots if s.down and s.deaths <= WORKER_RESTARTS]
@@ -266,7 +264,6 @@ class RayBackend:
         return self.styles[task.styles]
 
     # ------------------------------------------------------------------------------ outcomes
-
     def _collect(self, ref, slot: Slot) -> None:
         unit, slot.unit, slot.poll = slot.unit, None, None
         seconds = time.monotonic() - slot.began
@@ -357,7 +354,6 @@ class RayBackend:
         self.recorder.done(task, run.seconds, detail, f"from {len(run.shots)} shot(s)")
 
     # ------------------------------------------------------------------------------ progress
-
     def _progress(self) -> None:
         """Pass on the busy workers' progress; ask them for more."""
         for slot in self.slots:
