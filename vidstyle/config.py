@@ -243,7 +243,7 @@ class VideoConfig:
             from the previous result.
         optimizer_next: the optimizer of those frames: ``lbfgs`` (the default) or ``adam``
             (the method's settings otherwise). 20 L-BFGS iterations, the defaults, are a fifth of
-            the evaluations of the 100 Adam steps they replaced (4.2x and 5.6x faster), at
+            the evaluations of the 100 Adam steps they replaced (4.4x faster measured), at
             0.90-0.93x their temporal error by an independent flow and 0.99x their style drop
             (``benchmarks/frames.py``): a restarted Adam moves every pixel by about its rate at
             each of its first steps, L-BFGS only as far as the loss asks.
