@@ -5,6 +5,7 @@ from pathlib import Path
 
 from vidstyle.jobs.ledger import STALE_SECONDS, Ledger
 from vidstyle.jobs.plan import Task
+from vidstyle.jobs.queue import history
 
 
 def _tasks(n: int) -> list[Task]:
@@ -76,6 +77,8 @@ def test_a_stopped_task_does_not_count_its_attempt(tmp_path):
     ledger = Ledger(tmp_path / "l.sqlite")
     ledger.sync(_tasks(1))
     ledger.claim()
-    ledger.release("k0", 1.5)
+    ledger.release("k0", 1.5, "deadline")
     (row,) = ledger.rows()
     assert (row.status, row.attempts, row.seconds) == ("pending", 0, 1.5)
+    (attempt,) = history(ledger, "k0")  # the history says why it stopped
+    assert (attempt.outcome, attempt.reason) == ("stopped", "deadline")

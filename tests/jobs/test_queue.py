@@ -131,6 +131,7 @@ def test_two_kill_9s_then_retry_resumes_the_clip_from_its_finished_frames(tmp_pa
     log = _log(night)
     assert "failed beach: beach.mp4 ~ starry: the process running it" in log
     assert "stopped without finishing, 2 attempts" in log and "run ended: 0 done, 1 failed" in log
+    assert "2 attempts, 2 attempts" not in log  # the count said once
     assert "recovered: beach: beach.mp4 ~ starry" in rerun.output  # shown on the terminal
     again = runner.invoke(app, ["batch", "run", str(night), "--max-attempts", "3", "--quiet"])
     assert again.exit_code == 1  # still failed: a failure stays until retried

@@ -169,7 +169,7 @@ class Ledger:
             self.db.execute("UPDATE tasks SET status = ?, error = ?, pid = NULL WHERE key = ?",
                             ("failed" if failed else "pending", error, key))  # fmt: skip
             self._ended(key, "lost", reason, heartbeat or now)
-            self.recovered.append(Recovery(key, error, attempts, heartbeat or now, failed))
+            self.recovered.append(Recovery(key, reason, attempts, heartbeat or now, failed))
 
     def heartbeat(self, key: str) -> None:
         """Tell other runners this process is still at ``key``."""
@@ -228,14 +228,15 @@ class Ledger:
         (attempts,) = self.db.execute("SELECT attempts FROM tasks WHERE key = ?", (key,)).fetchone()
         return attempts
 
-    def release(self, key: str, seconds: float) -> None:
-        """Stopped on purpose (deadline, Ctrl-C): pending again, the attempt not counted."""
+    def release(self, key: str, seconds: float, why: str | None = None) -> None:
+        """Stopped on purpose (deadline, Ctrl-C): pending again, the attempt not counted; ``why``
+        goes into the attempt's history."""
         self.db.execute(
             "UPDATE tasks SET status = 'pending', attempts = MAX(attempts - 1, 0),"
             " seconds = seconds + ?, pid = NULL WHERE key = ?",
             (seconds, key),
         )
-        self._ended(key, "stopped", None)
+        self._ended(key, "stopped", why)
 
     def progress(self, key: str, frames_done: int, frames: int | None) -> None:
         """A clip's frames finished so far (of ``frames`` in all, when known)."""

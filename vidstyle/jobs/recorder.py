@@ -157,7 +157,7 @@ class Recorder:
             why: logged in brackets: ``stopped <task> (<why>); it is pending again``.
             shown: end its item on the run's bar (a clip's shots have none of their own).
         """
-        self.ledger.release(task.key, seconds)
+        self.ledger.release(task.key, seconds, why)
         self.log(f"stopped {task.label}{self.where.get(task.key, '')} ({why}); it is pending again")
         self.result.stopped_by = self.result.stopped_by or why
         if shown:
@@ -167,7 +167,7 @@ class Recorder:
     def left_open(self, task: Task, seconds: float) -> None:
         """A clip left with shots not run when the run stopped: pending again, its finished
         shots kept."""
-        self.ledger.release(task.key, seconds)
+        self.ledger.release(task.key, seconds, "stopped with shots not run")
         self.log(f"stopped {task.label}; it is pending again (finished shots kept)")
 
     def shot_failed(self, task: Task, label: str, message: str) -> int:
