@@ -45,7 +45,7 @@ def retry(path: str | Path, names: list[str] = (), job: str | None = None,
             done.recovered.append(f"{name}: {found.reason}")
             log(f"recovered {name}: {found.reason} (attempt {found.attempts})")
             if found.failed:
-                log(f"failed {name}: {found.reason}")
+                log(f"failed {name}: {found.reason}, {found.attempts} attempts")
         if job is not None and job not in {r.job for r in rows}:
             raise UsageError(jobs.path, f"no job named {job!r}")
         chosen = queue.find(rows, list(names), jobs.path.parent) if names else [
