@@ -54,6 +54,7 @@ from step import make_recipe
 from vidstyle.config import MethodConfig
 from vidstyle.engine.model import FeatureExtractor, keras_vgg19
 from vidstyle.engine.optimize import Engine, compute_dtype, to_uint8
+from vidstyle.engine.precision import CHOICES as precision_choices
 from vidstyle.media.images import fit_longest, load_image
 from vidstyle.pipeline.image import initial_image, style_for
 from vidstyle.weights import resolve
@@ -92,7 +93,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--precisions",
         nargs="+",
         default=["auto"],
-        choices=["auto", "float32", "bfloat16", "float16"],
+        choices=precision_choices,
         help="run every candidate in each of these precisions",
     )
     parser.add_argument("--weights", default=None, help="VGG19 weights file (.h5 or .bin)")

@@ -55,6 +55,7 @@ from PIL import Image
 from vidstyle.config import CONTENT_LAYERS, STYLE_LAYERS, MethodConfig
 from vidstyle.engine.model import keras_vgg19
 from vidstyle.engine.optimize import STEPS_PER_CALL, build_engine
+from vidstyle.engine.precision import CHOICES as precision_choices
 from vidstyle.weights import VGG19_CONVS, resolve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,7 +86,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--precisions",
         nargs="+",
         default=["auto"],
-        choices=["auto", "float32", "bfloat16", "float16"],
+        choices=precision_choices,
         help="vidstyle's precisions to time (the recipe is float32)",
     )
     parser.add_argument(

@@ -52,15 +52,10 @@ def retry(path: str | Path, names: list[str] = (), job: str | None = None,
             r for r in rows if job in (None, r.job) and r.status == "failed"
             or (job is not None and r.job == job and r.status == "cancelled" and not failed_only)
         ]  # fmt: skip
-        back = {r.key for r in queue.retry(ledger, chosen, failed_only)}
-        for row in chosen:
-            if row.key in back:
-                done.changed.append(queue.label(row))
-                why = f": {row.error}" if row.error else ""
-                log(f"retry {queue.label(row)} by hand (was {row.status}{why}); attempts reset")
-            else:
-                done.left.append((queue.label(row), row.status))
-        return done
+        back = queue.retry(ledger, chosen, failed_only)
+        return _sort(chosen, back, done, log, lambda row: (
+            f"retry {queue.label(row)} by hand (was {row.status}"
+            + (f": {row.error}" if row.error else "") + "); attempts reset"))  # fmt: skip
     finally:
         ledger.close()
         log.close()
@@ -75,18 +70,25 @@ def cancel(path: str | Path, names: list[str]) -> Changed:
     jobs, ledger, log = _open(path)
     try:
         chosen = queue.find(ledger.rows(), list(names), jobs.path.parent)
-        out = {r.key for r in queue.cancel(ledger, chosen)}
-        done = Changed()
-        for row in chosen:
-            if row.key in out:
-                done.changed.append(queue.label(row))
-                log(f"cancel {queue.label(row)} by hand (was {row.status})")
-            else:
-                done.left.append((queue.label(row), row.status))
-        return done
+        out = queue.cancel(ledger, chosen)
+        return _sort(chosen, out, Changed(), log,
+                     lambda row: f"cancel {queue.label(row)} by hand (was {row.status})")
     finally:
         ledger.close()
         log.close()
+
+
+def _sort(chosen: list, changed: list, done: Changed, log, line) -> Changed:
+    """``done`` with the ``chosen`` rows sorted into changed (each logged with ``line(row)``)
+    and left as they were (with their status)."""
+    keys = {r.key for r in changed}
+    for row in chosen:
+        if row.key in keys:
+            done.changed.append(queue.label(row))
+            log(line(row))
+        else:
+            done.left.append((queue.label(row), row.status))
+    return done
 
 
 def _open(path: str | Path) -> tuple[jobfile_module.JobFile, Ledger, RunLog]:

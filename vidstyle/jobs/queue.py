@@ -115,11 +115,6 @@ def recover(ledger: Ledger) -> None:
     ledger.claim(keys=set())
 
 
-def failed_rows(ledger: Ledger, job: str | None = None) -> list[Row]:
-    """The plan's failed tasks (of one job)."""
-    return [r for r in ledger.rows() if r.status == "failed" and job in (None, r.job)]
-
-
 def history(ledger: Ledger, key: str) -> list[Attempt]:
     """Every attempt of the task, oldest first."""
     query = ("SELECT host, pid, worker, started, ended, outcome, reason FROM attempts"
