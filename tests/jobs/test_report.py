@@ -192,3 +192,24 @@ def test_a_still_that_is_its_photo_has_a_style_drop_of_one(tmp_path):
     assert style_drop(engine, style, photo, work) == pytest.approx(1.0)
     result = engine.stylize(work, engine.style_targets(style))
     assert style_drop(engine, style, photo, result) > 1.0
+
+
+def test_only_the_batch_measures_a_stills_style_drop(tmp_path):
+    """Catches: the one-shot commands (which show no style drop) paying for its forward passes,
+    or the batch report losing it."""
+    from vidstyle.config import MethodConfig
+    from vidstyle.jobs.executor import Executor
+    from vidstyle.jobs.plan import Task
+    from vidstyle.progress import NullReporter
+
+    photo, painting = tmp_path / "p.png", tmp_path / "s.png"
+    Image.fromarray(textured(30, 40, seed=1)).save(photo)
+    Image.fromarray(textured(32, 32, seed=2)).save(painting)
+    method = MethodConfig(max_size=32, steps=4)
+    details = []
+    for measure in (True, False):
+        task = Task("k", "j", "image", photo, painting, tmp_path / f"out-{measure}.png",
+                    method=method, name="p")  # fmt: skip
+        executor = Executor(lambda m: tiny_engine(m), measure=measure)
+        details.append(executor.run(task, NullReporter()))
+    assert details[0]["style_drop"] > 1.0 and "style_drop" not in details[1]

@@ -23,11 +23,14 @@ class Executor:
             over (a batch: the ledger already made it a new task), ``refuse`` raises
             :class:`ResumeError` (the ``video`` command without ``--restart``), ``restart``
             discards it.
+        measure: give each still its style drop (for the batch report; the one-shot commands,
+            which show none, skip its forward passes).
     """
 
-    def __init__(self, engine_factory: EngineFactory, resume: str = "auto"):
+    def __init__(self, engine_factory: EngineFactory, resume: str = "auto", measure: bool = True):
         self.engine_factory = engine_factory
         self.resume = resume
+        self.measure = measure
         self.engines: dict = {}
         self.styles: dict = {}
         self.results: dict = {}  # task key -> what the pipeline returned (for the one-shots)
@@ -109,8 +112,10 @@ class Executor:
         """What the report shows of a still: its size and its style drop."""
         from vidstyle.pipeline.image import style_drop
 
-        drop = style_drop(self.engine(task.method), style, task.source, result)
-        return {"width": int(result.shape[1]), "height": int(result.shape[0]), "style_drop": drop}
+        detail = {"width": int(result.shape[1]), "height": int(result.shape[0])}
+        if self.measure:
+            detail["style_drop"] = style_drop(self.engine(task.method), style, task.source, result)
+        return detail
 
 
 Outcome = tuple[dict | None, VidstyleError | None]
