@@ -212,7 +212,8 @@ def test_a_cancelled_task_is_skipped_until_retried(tmp_path):
     assert batch.run(night, engine_factory=tiny_engine).done == 1
     assert "cancel two: b b.png ~ starry by hand" in _log(night)
     unknown = runner.invoke(app, ["batch", "cancel", str(night), "nothing-like-it"])
-    assert unknown.exit_code == 2 and "no task named 'nothing-like-it'" in unknown.output
+    assert unknown.exit_code == 2
+    assert f"{night}: no task named 'nothing-like-it'" in unknown.output.replace("\n", "")
 
 
 def _task(key, priority, position):

@@ -129,7 +129,7 @@ def status_command(
     with reported_errors(job_file):
         state = status(job_file, history=task is not None)
         if task is not None:
-            (row,) = queue.find([t.row for t in state.tasks], [task], state.path.parent)
+            (row,) = queue.find([t.row for t in state.tasks], [task], state.path)
             chosen = next(t for t in state.tasks if t.row.key == row.key)
     if as_json:
         data = state.as_dict(flag)

@@ -48,7 +48,7 @@ def retry(path: str | Path, names: list[str] = (), job: str | None = None,
                 log(f"failed {name}: {found.reason}, {found.attempts} attempts")
         if job is not None and job not in {r.job for r in rows}:
             raise UsageError(jobs.path, f"no job named {job!r}")
-        chosen = queue.find(rows, list(names), jobs.path.parent) if names else [
+        chosen = queue.find(rows, list(names), jobs.path) if names else [
             r for r in rows if job in (None, r.job) and r.status == "failed"
             or (job is not None and r.job == job and r.status == "cancelled" and not failed_only)
         ]  # fmt: skip
@@ -69,7 +69,7 @@ def cancel(path: str | Path, names: list[str]) -> Changed:
     """
     jobs, ledger, log = _open(path)
     try:
-        chosen = queue.find(ledger.rows(), list(names), jobs.path.parent)
+        chosen = queue.find(ledger.rows(), list(names), jobs.path)
         out = queue.cancel(ledger, chosen)
         return _sort(chosen, out, Changed(), log,
                      lambda row: f"cancel {queue.label(row)} by hand (was {row.status})")

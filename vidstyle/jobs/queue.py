@@ -51,18 +51,19 @@ def label(row: Row) -> str:
     return f"{row.job}: {Path(row.source).name} ~ {styles}{variant}"
 
 
-def find(rows: list[Row], names: list[str], base: Path) -> list[Row]:
-    """The rows the user named (see the module's docstring), in the order named.
+def find(rows: list[Row], names: list[str], job_file: Path) -> list[Row]:
+    """The rows the user named (see the module's docstring; output paths relative to
+    ``job_file``'s folder), in the order named.
 
     Raises:
         UsageError: for a name that matches no task, or several.
     """
     found = []
     for name in names:
-        matches = [r for r in rows if _names(r, name, base)]
+        matches = [r for r in rows if _names(r, name, job_file.parent)]
         if len(matches) != 1:
             why = "no task" if not matches else f"{len(matches)} tasks"
-            raise UsageError(None, f"{why} named {name!r}",
+            raise UsageError(job_file, f"{why} named {name!r}",
                              hint="give an id from `vidstyle batch status --json`")  # fmt: skip
         found.append(matches[0])
     return found
