@@ -72,7 +72,7 @@ class Ledger:
     def sync(self, tasks: list[Task]) -> int:
         """Add the plan's new tasks as pending and mark which tasks the plan holds; finished
         tasks stay as they are. Returns how many tasks were new."""
-        with self._transaction():
+        with self.transaction():
             before = self.db.execute("SELECT COUNT(*) FROM tasks").fetchone()[0]
             self.db.execute("UPDATE tasks SET in_plan = 0")
             for t in tasks:
@@ -120,7 +120,7 @@ class Ledger:
             left.
         """
         claimed: list[str] = []
-        with self._transaction():
+        with self.transaction():
             self._recover()
             rows = self.db.execute(
                 "SELECT key, kind, steps, pixels, frames_done, frames FROM tasks"
@@ -160,7 +160,7 @@ class Ledger:
         for key, host, pid, heartbeat, attempts in self.db.execute(
             "SELECT key, host, pid, heartbeat, attempts FROM tasks WHERE status = 'running'"
         ).fetchall():
-            dead = host == self.host and pid is not None and not _alive(pid)
+            dead = host == self.host and pid is not None and not alive(pid)
             if not (dead or (heartbeat or 0) < now - STALE_SECONDS):
                 continue
             reason = f"the process running it (pid {pid} on {host}) stopped without finishing"
@@ -291,7 +291,8 @@ class Ledger:
         ).fetchone()
         return seconds / work if seconds and work else None
 
-    def _transaction(self):
+    def transaction(self):
+        """A write transaction that takes the lock at once (``with ledger.transaction():``)."""
         return _Immediate(self.db)
 
 
@@ -387,7 +388,7 @@ def _busy(error: sqlite3.OperationalError) -> bool:
     return "locked" in str(error) or "busy" in str(error)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     """Whether a process with this pid exists on this host."""
     try:
         os.kill(pid, 0)

@@ -81,7 +81,7 @@ def retry(ledger: Ledger, rows: list[Row], failed_only: bool = False) -> list[Ro
     a fresh attempt count. Returns the rows put back."""
     wanted = ("failed",) if failed_only else ("failed", "cancelled")
     back = []
-    with ledger._transaction():
+    with ledger.transaction():
         for row in rows:
             changed = ledger.db.execute(
                 "UPDATE tasks SET status = 'pending', attempts = 0, error = NULL, pid = NULL"
@@ -97,7 +97,7 @@ def retry(ledger: Ledger, rows: list[Row], failed_only: bool = False) -> list[Ro
 def cancel(ledger: Ledger, rows: list[Row]) -> list[Row]:
     """Set ``rows`` that are pending or failed to cancelled. Returns the rows cancelled."""
     out = []
-    with ledger._transaction():
+    with ledger.transaction():
         for row in rows:
             changed = ledger.db.execute(
                 "UPDATE tasks SET status = 'cancelled' WHERE key = ?"

@@ -21,7 +21,7 @@ from pathlib import Path
 from vidstyle.errors import render
 from vidstyle.jobs import jobfile as jobfile_module
 from vidstyle.jobs import queue
-from vidstyle.jobs.ledger import STALE_SECONDS, Ledger, _alive
+from vidstyle.jobs.ledger import STALE_SECONDS, Ledger, alive
 from vidstyle.jobs.plan import Task, plan
 from vidstyle.jobs.recorder import PRIOR_SECONDS_PER_STEP_PIXEL, estimate
 from vidstyle.jobs.rows import Row
@@ -172,7 +172,7 @@ def _truth(row: Row, here: str) -> tuple[str, str]:
     """(status to show, why a running task is shown stopped)."""
     if row.status != "running":
         return row.status, ""
-    if row.host == here and row.pid is not None and row.pid != os.getpid() and not _alive(row.pid):
+    if row.host == here and row.pid is not None and row.pid != os.getpid() and not alive(row.pid):
         return "stopped", f"process {row.pid} gone"
     age = time.time() - (row.heartbeat or 0)
     if age > STALE_SECONDS:
