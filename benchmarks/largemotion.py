@@ -21,7 +21,8 @@ frame: 20 px at 64 px is 40 px at 128 px), for a stylization the 2-core CPU can 
 
 Usage: ``python benchmarks/largemotion.py [--flow-only] [--clips slow fast ...] [--frames 6]
 [--steps-first 50] [--steps-next 30] [--runs fused dis] [--scale 1] [--temporal-weight W]
-[--json out.json]``
+[--json out.json] [--keep DIR]``; ``--decompose DIR`` (no TensorFlow) then splits the true-flow
+error of the frames kept in DIR by pixel class (:func:`decompose`), with today's flow and masks.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import time
 import types
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -107,6 +109,64 @@ def stylize(engine, clip: synthclips.Clip, style, config, plain: bool = False):
     return frames, result.summary | {"temporal_held": float(np.mean(held)) if held else None}
 
 
+def decompose(clip: synthclips.Clip, runs: dict) -> dict:
+    """Where each run's true-flow error lies: the truly visible pixels of every later frame by
+    class (held by vidstyle's mask, by its vouched_mask alone, or freed, and why: source outside
+    the picture, forward-backward, motion boundary, photometric; within 4 px of a moving object or
+    not), each class's share of the pixels,
+    its mean squared error (0..255, per channel) and its part of the clip's error, per run."""
+    names = ("held", "vouched", "outside", "fb", "boundary", "photometric")
+    sums = {(run, n, near): 0.0 for run in runs for n in names for near in (0, 1)}
+    counts = {(n, near): 0 for n in names for near in (0, 1)}
+    for t in range(len(clip.forward)):
+        a, b = clip.frames[t], clip.frames[t + 1]
+        flow_ab, flow_ba = flowlib.flow(a, b), flowlib.flow(b, a)
+        w_hat = flow_ba.astype(np.float32)
+        w_tilde = flowlib.warp(flow_ab.astype(np.float32), w_hat)
+        sq = np.sum((w_tilde + w_hat) ** 2, axis=2)
+        fb = sq > 0.01 * (np.sum(w_tilde**2, axis=2) + np.sum(w_hat**2, axis=2)) + 0.5
+        grad = sum(flowlib._squared_gradient(w_hat[..., c]) for c in (0, 1))
+        boundary = grad > 0.01 * np.sum(w_hat**2, axis=2) + flowlib.BOUNDARY_FLOOR
+        photo = flowlib.photometric_mask(a, b, flow_ba) < 0.5
+        held = flowlib.trusted_mask(flow_ab, flow_ba, a, b) > 0.5
+        outside = flowlib._outside(w_hat)
+        vouched = held & (fb | boundary | photo)  # held by vouched_mask alone
+        classes = {"held": held & ~vouched, "vouched": vouched, "outside": ~held & outside,
+                   "fb": ~held & ~outside & fb,
+                   "boundary": ~held & ~outside & ~fb & boundary}  # fmt: skip
+        classes["photometric"] = ~held & ~outside & ~fb & ~boundary
+        truth = clip.backward[t]
+        background = np.median(truth.reshape(-1, 2), axis=0)
+        moving = (np.linalg.norm(truth - background, axis=2) > 1).astype(np.uint8)
+        moving |= (np.linalg.norm(clip.forward[t] - background, axis=2) > 1).astype(np.uint8)
+        near = cv2.dilate(moving, np.ones((9, 9), np.uint8)) > 0
+        visible = clip.masks[t] > 0.5
+        for run, frames in runs.items():
+            warped = yardstick.warp_bilinear(frames[t], truth)
+            error = np.mean((frames[t + 1].astype(np.float32) - warped) ** 2, axis=2)
+            for n, where in classes.items():
+                for flag in (0, 1):
+                    sel = where & visible & (near == bool(flag))
+                    sums[(run, n, flag)] += float(error[sel].sum())
+        for n, where in classes.items():
+            for flag in (0, 1):
+                counts[(n, flag)] += int((where & visible & (near == bool(flag))).sum())
+    total = sum(counts.values())
+    rows = {}
+    print(f"{'class':>12} {'near':>4} {'share':>6} " + " ".join(
+        f"{run + ' mse':>16} {'part':>6}" for run in runs))  # fmt: skip
+    for n in names:
+        for flag in (1, 0):
+            count = counts[(n, flag)]
+            row = rows[f"{n} {'near' if flag else 'far'}"] = {"share": count / total}
+            for run in runs:
+                row[run] = {"mse": sums[(run, n, flag)] / max(count, 1),
+                            "part": sums[(run, n, flag)] / total}  # fmt: skip
+            print(f"{n:>12} {'near' if flag else 'far':>4} {count / total:6.3f} " + " ".join(
+                f"{row[r]['mse']:16.1f} {row[r]['part']:6.1f}" for r in runs))  # fmt: skip
+    return rows
+
+
 def stylize_rows(clips: dict, args) -> dict:
     """Each clip stylized with today's flow, the plain DIS flow and frame by frame."""
     from vidstyle import load_engine
@@ -129,6 +189,9 @@ def stylize_rows(clips: dict, args) -> dict:
         independent_flows = yardstick.independent_flows(clip.frames)
         for run, (config, plain) in runs.items():
             frames, summary = stylize(engine, clip, style, config, plain)
+            if args.keep:
+                args.keep.mkdir(parents=True, exist_ok=True)
+                np.save(args.keep / f"{name}_{run}.npy", np.stack(frames))
             true = yardstick.with_flows(frames, truth)
             farne = yardstick.with_flows(frames, independent_flows)
             rows[f"{name} {run}"] = {"true": true, "farneback": farne, "summary": summary}
@@ -156,12 +219,21 @@ def main() -> None:
     parser.add_argument("--temporal-weight", type=float, help="(default: the video default)")
     parser.add_argument("--scale", type=float, default=1.0, help="of the clips' 128x96 frames")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--keep", type=Path, help="save each run's frames there (.npy)")
+    parser.add_argument("--decompose", type=Path, help="split the error of those frames by pixels")
     args = parser.parse_args()
     clips = {}
     for name in args.clips:
         scene = synthclips.scaled(synthclips.CLIPS[name], args.scale, args.frames)
         clips[name] = synthclips.make_clip(scene)
-    if args.flow_only:
+    if args.decompose:
+        rows = {}
+        for name, clip in clips.items():
+            runs = {p.stem.split("_", 1)[1]: np.load(p)
+                    for p in sorted(args.decompose.glob(f"{name}_*.npy"))}  # fmt: skip
+            print(name, flush=True)
+            rows[name] = decompose(clip, runs)
+    elif args.flow_only:
         rows = {}
         print(f"{'clip':>8} {'max px':>6} {'flow':>9} {'EPE px':>6} {'s/flow':>6} {'kept':>5} "
               f"{'recall':>6} {'wrong kept':>10}")  # fmt: skip

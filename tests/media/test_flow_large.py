@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 from clipmaker import make_texture
 
-from vidstyle.media.flow import flow, photometric_mask, reliable_mask, shifts, trusted_mask
+from vidstyle.media.flow import (
+    flow,
+    photometric_mask,
+    reliable_mask,
+    shifts,
+    trusted_mask,
+    vouched_mask,
+)
 
 WIDTH, HEIGHT = 128, 96
 
@@ -71,3 +78,49 @@ def test_photometric_mask_rejects_a_wrong_flow_the_consistency_test_passes(fast_
     assert photometric[70:90, 90:120].min() == 1.0  # the background does
     right = flow(a, b), flow(b, a)
     assert trusted_mask(*right, a, b)[38:58, 46:74].mean() > 0.9
+
+
+def test_flow_keeps_the_still_background_next_to_a_fast_object(fast_object):
+    # DIS smears the block's 32 px motion into the background around it, and so did the fusion
+    # over 9x9 without the zero shift as a candidate (6.6 px here)
+    a, b = fast_object
+    backward = flow(b, a)
+    ring = np.zeros((HEIGHT, WIDTH), bool)
+    ring[28:68, 36:84] = True
+    ring[33:63, 41:79] = False  # within 1 to 5 px of the block's new place
+    left_behind = np.zeros((HEIGHT, WIDTH), bool)
+    left_behind[30:58, 10:46] = True  # the background the block uncovered: no source in a
+    background = ring & ~left_behind
+    assert end_point_error(backward, (0, 0), background) < 0.5
+
+
+def test_a_warp_that_matches_tightly_vouches_for_the_edge_the_proxies_free(fast_object):
+    a, b = fast_object
+    forward, backward = flow(a, b), flow(b, a)
+    edge = np.zeros((HEIGHT, WIDTH), bool)
+    edge[37:54, 80:83] = True  # background 2 to 5 px right of the block's place in b
+    assert reliable_mask(forward, backward)[edge].mean() < 0.5  # the motion-boundary proxy
+    assert vouched_mask(a, b, backward)[edge].mean() > 0.8
+    assert trusted_mask(forward, backward, a, b)[edge].mean() > 0.8
+    uncovered = np.zeros((HEIGHT, WIDTH), bool)
+    uncovered[36:54, 14:38] = True  # no source in a: nothing to vouch for it
+    assert trusted_mask(forward, backward, a, b)[uncovered].mean() < 0.1
+
+
+def test_no_vouching_for_a_wrong_flow_or_for_flat_content(fast_object):
+    a, b = fast_object
+    wrong = np.zeros((HEIGHT, WIDTH, 2), np.float32)  # "nothing moves"
+    assert vouched_mask(a, b, wrong)[38:58, 46:74].max() == 0.0  # the block moved
+    assert vouched_mask(a, b, wrong)[70:90, 90:120].mean() > 0.95  # the still background
+    flat = np.full((HEIGHT, WIDTH, 3), 90, np.uint8)  # any flow matches: none vouches
+    shifted = np.full((HEIGHT, WIDTH, 2), 5.0, np.float32)
+    assert vouched_mask(flat, flat, shifted).max() == 0.0
+
+
+def test_a_source_within_a_pixel_of_the_border_stays_trusted():
+    backward = np.zeros((HEIGHT, WIDTH, 2), np.float32)
+    backward[:, :4, 0] = -0.6  # a little noise of the flow at the left edge
+    mask = reliable_mask(-backward, backward)
+    assert mask[:, 0].min() == 1.0  # source at x = -0.6: the border pixel, kept
+    backward[:, :4, 0] = -1.5
+    assert reliable_mask(-backward, backward)[:, 0].max() == 0.0  # 1.5 px outside: not
