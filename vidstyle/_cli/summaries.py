@@ -35,12 +35,16 @@ def print_summary(results) -> None:
 
 
 def print_video_summary(result) -> None:
-    """The quality report's summary as a table, and where the files are."""
+    """The quality report's summary as a table, and where the files are; its flow warning (a run
+    of frames whose flow could hardly be trusted) as a line on stderr."""
     table = Table(title="vidstyle video summary")
     table.add_column("measure")
     table.add_column("value", justify="right")
     for key, value in result.summary.items():
-        shown = f"{value:.4g}" if isinstance(value, float) else str(value)
-        table.add_row(key.replace("_", " "), shown)
+        if key != "flow_warning":
+            shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+            table.add_row(key.replace("_", " "), shown)
     console.print(table)
     console.print(f"wrote {result.output} (report: {result.report_path})", highlight=False)
+    if warning := result.summary.get("flow_warning"):
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
