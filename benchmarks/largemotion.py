@@ -136,9 +136,10 @@ def decompose(clip: synthclips.Clip, runs: dict) -> dict:
                    "boundary": ~held & ~outside & ~fb & boundary}  # fmt: skip
         classes["photometric"] = ~held & ~outside & ~fb & ~boundary
         truth = clip.backward[t]
-        background = np.median(truth.reshape(-1, 2), axis=0)
-        moving = (np.linalg.norm(truth - background, axis=2) > 1).astype(np.uint8)
-        moving |= (np.linalg.norm(clip.forward[t] - background, axis=2) > 1).astype(np.uint8)
+        moving = np.zeros(truth.shape[:2], np.uint8)
+        for field in (truth, clip.forward[t]):  # off the camera's motion (the median), b or a
+            background = np.median(field.reshape(-1, 2), axis=0)
+            moving |= (np.linalg.norm(field - background, axis=2) > 1).astype(np.uint8)
         near = cv2.dilate(moving, np.ones((9, 9), np.uint8)) > 0
         visible = clip.masks[t] > 0.5
         for run, frames in runs.items():
