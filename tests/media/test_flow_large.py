@@ -1,6 +1,8 @@
 """Tests for vidstyle.media.flow under large motion: the flow follows a 40 px pan and a fast
-object over a still background, and the photometric mask rejects a wrong flow that the
-forward-backward test passes."""
+object over a still background (and keeps the background beside it still), the photometric mask
+rejects a wrong flow that the forward-backward test passes, a tight match vouches for the pixels
+the boundary test frees beside a moving object (never for flat content or a wrong flow), and a
+source within a pixel of the border stays trusted."""
 
 from __future__ import annotations
 
