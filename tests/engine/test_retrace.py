@@ -1,5 +1,6 @@
 """No retracing per size (issue 18, item 4): one trace of each compiled function serves every
-image size, batch size and coarse-to-fine level, and the engines over one network share it."""
+image size, batch size, coarse-to-fine level and tile crop, and the engines over one network
+share it."""
 
 from __future__ import annotations
 
@@ -7,11 +8,17 @@ import gc
 import weakref
 
 import numpy as np
+import tensorflow as tf
 from conftest import textured
 from tinyvgg import tiny_engine
 
 from vidstyle.config import MethodConfig
+from vidstyle.engine import tiling
+from vidstyle.engine.inputs import to_tensor
 from vidstyle.engine.optimize import Engine
+
+SHALLOW = MethodConfig(content_layers=("block3_conv2",),
+                       style_layers=("block1_conv1", "block2_conv1", "block3_conv1"))  # fmt: skip
 
 
 def _traces(function) -> int:
@@ -81,3 +88,17 @@ def test_the_shared_traces_go_with_their_network():
     del engine
     gc.collect()
     assert network() is None
+
+
+def test_the_tiled_path_traces_once_for_every_crop_shape():
+    engine = tiny_engine(SHALLOW)
+    tiled = tiling.Tiled(engine.extractor, len(engine.method.content_layers), 32)
+    shape = (88, 120)  # corner, edge and inner crops differ in size
+    crops = {(t.cy1 - t.cy0, t.cx1 - t.cx0) for t in tiled.tiles(*shape)}
+    assert len(crops) > 3
+    content = to_tensor(textured(*shape, seed=1)[None])
+    grams = list(engine.style_targets(textured(40, 48, seed=3)).grams)
+    params = engine._params(0.0)
+    x = to_tensor(textured(*shape, seed=2)[None])
+    tiled.value_and_grad(x, params, tiled.content_targets(content), grams, x, tf.ones(shape)[None])
+    assert [_traces(f) for f in (tiled._gather, tiled._sums, tiled._grad)] == [1, 1, 1]

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import tensorflow as tf
 
 from vidstyle.engine import lbfgs, losses, numerics, stepping
+from vidstyle.engine.compiled import Shapeless
 from vidstyle.engine.planner import reach
 
 
@@ -104,9 +105,10 @@ class Tiled:
             pools[op.name] = count
         self.strides = [2 ** pools[name] for name in extractor.layers]
         self.channels = [extractor_channels(extractor, name) for name in extractor.layers]
-        self._gather = tf.function(self._interior_features, autograph=False)
-        self._sums = tf.function(self._tile_sums, autograph=False)
-        self._grad = tf.function(self._tile_gradient, autograph=False)
+        # traced once for every crop shape (an edge crop is smaller than an inner one)
+        self._gather = Shapeless(self._interior_features)
+        self._sums = Shapeless(self._tile_sums)
+        self._grad = Shapeless(self._tile_gradient)
 
     def tiles(self, height: int, width: int) -> list[Tile]:
         return plan_tiles(height, width, self.tile, self.margin)
@@ -208,7 +210,7 @@ class Tiled:
             content = self._content_share(inner[:n], targets, positions)
             style = tf.add_n([
                 2.0 * tf.reduce_sum(d * tf.einsum("bijc,bijd->bcd", f, f), axis=[1, 2])
-                / (float(d.shape[1] ** 2) * positions[n + i][0])
+                / (float(self.channels[n + i] ** 2) * positions[n + i][0])
                 for i, (f, d) in enumerate(zip(inner[n:], diffs))
             ])  # fmt: skip
             loss = params[0] * content / n + params[1] * style / len(diffs)
