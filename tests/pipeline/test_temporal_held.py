@@ -45,6 +45,7 @@ def test_the_report_gives_the_held_share_and_warns_on_unrelated_frames(engine, t
     frames = json.loads(result.report_path.read_text())["frames"]
     assert "temporal_held" not in frames[0]
     assert all(0.7 < f["temporal_held"] <= 1.0 for f in frames[1:])
+    assert result.summary["temporal_held"] == np.mean([f["temporal_held"] for f in frames[1:]])
     assert "flow_warning" not in result.summary
 
     noise = np.random.default_rng(0).integers(0, 256, (5, 48, 64, 3)).astype(np.uint8)
@@ -53,4 +54,5 @@ def test_the_report_gives_the_held_share_and_warns_on_unrelated_frames(engine, t
     result = stylize_clip(engine, source, STYLE, tmp_path / "noise.mp4", VideoConfig(steps_next=1))
     frames = json.loads(result.report_path.read_text())["frames"]
     assert all(f["temporal_held"] < 0.5 for f in frames[1:])
+    assert result.summary["temporal_held"] < 0.5
     assert "frames 1-4" in result.summary["flow_warning"]

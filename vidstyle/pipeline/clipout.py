@@ -56,6 +56,7 @@ def write_report(path: Path, records: list[dict], clip, config: VideoConfig,
         "seconds_first_frame": records[0]["seconds"],
         "seconds_per_later_frame": _mean(later),
         "temporal_share_of_loss": _mean(shares),
+        "temporal_held": _mean([r["temporal_held"] for r in records if "temporal_held" in r]),
         "crispness_kept": _kept([r.get("crispness") for r in records]),
         "style_drop": _mean(
             [
