@@ -14,6 +14,10 @@ import pytest
 # run the defaults in bfloat16): subprocesses and Ray workers inherit it. The bfloat16 and
 # float16 paths are tested by name, and auto's choice with faked hardware (test_precision.py).
 os.environ["VIDSTYLE_AUTO_PRECISION"] = "float32"
+# pytest-xdist's workers set COLUMNS=80, which would fix the CLI's console at 80 columns when it
+# is made (at import): the tests that need a wide table pass their own COLUMNS to the runner.
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
 
 
 @pytest.fixture(scope="session")

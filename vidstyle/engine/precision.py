@@ -199,7 +199,7 @@ def resolve(requested: str, gpu: int = 0) -> Choice:
         if pinned not in CHOICES[1:]:
             reason = f"VIDSTYLE_AUTO_PRECISION is {pinned!r}"
             raise UsageError(None, reason, hint="set it to float32, bfloat16 or float16")
-        return Choice(pinned, f"{requested}: VIDSTYLE_AUTO_PRECISION")
+        return Choice(pinned, "VIDSTYLE_AUTO_PRECISION")
     key = (requested, gpu)
     if key not in _resolved:
         hardware = Hardware(gpu_capability(gpu), cpu_flags())
