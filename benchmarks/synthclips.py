@@ -162,3 +162,15 @@ def scaled(scene: Scene, factor: float, frames: int | None = None) -> Scene:
 def max_motion(clip: Clip) -> float:
     """The largest true displacement in the clip, px per frame."""
     return float(max(np.linalg.norm(f, axis=2).max() for f in clip.forward))
+
+
+def write_mp4(clip: Clip, path, fps: float = 10.0) -> None:
+    """Save a rendered clip's frames as an ``.mp4`` (OpenCV's ``mp4v``), for a benchmark that
+    takes a video file (issue 19: a clip of our own making beside the real ones)."""
+    height, width = clip.frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    try:
+        for frame in clip.frames:
+            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    finally:
+        writer.release()

@@ -229,6 +229,7 @@ class FolderConfig:
 
 
 WARM_STARTS = ("flow", "prev", "none")
+TEMPORAL_WARPS = ("lanczos", "linear")
 PASS_STEPS = 10  # a frame's steps in each pass after the first when ``steps_pass`` is not set
 
 
@@ -250,6 +251,9 @@ class VideoConfig:
         warm_start: ``flow`` (previous result warped by optical flow, plus the temporal loss),
             ``prev`` (previous result as it is) or ``none`` (every frame from its content).
         temporal_weight: weight of the temporal loss (with ``flow``).
+        temporal_warp: the interpolation of the temporal target, the earlier result warped into
+            the frame: ``lanczos`` or ``linear`` (bilinear). The start is warped with Lanczos
+            either way (it keeps the detail, :func:`vidstyle.media.flow.warp`).
         shot_threshold: histogram distance above which two frames are a shot cut.
         start, end: the part of the clip to use, in seconds (None: from the start / to the end).
         max_frames: stop after this many frames.
@@ -280,6 +284,10 @@ class VideoConfig:
         "flow", "flow (warped previous result), prev or none.", choices=WARM_STARTS
     )
     temporal_weight: float = option(1e6, "Weight of the temporal loss (flow warm start).")
+    temporal_warp: str = option(
+        "lanczos", "Interpolation of the temporal target: lanczos or linear (the start is "
+        "warped with lanczos either way).", choices=TEMPORAL_WARPS, later=True,
+    )  # fmt: skip
     shot_threshold: float = 0.5
     start: float | None = option(
         None, "Start time (seconds or hh:mm:ss).", text=True, parse=parse_time,
