@@ -285,8 +285,8 @@ class VideoConfig:
     )
     temporal_weight: float = option(1e6, "Weight of the temporal loss (flow warm start).")
     temporal_warp: str = option(
-        "lanczos", "Interpolation of the temporal target: lanczos or linear (the start is "
-        "warped with lanczos either way).", choices=TEMPORAL_WARPS, later=True,
+        "linear", "Interpolation of the temporal target: linear (bilinear) or lanczos (the "
+        "start is warped with lanczos either way).", choices=TEMPORAL_WARPS, later=True,
     )  # fmt: skip
     shot_threshold: float = 0.5
     start: float | None = option(
