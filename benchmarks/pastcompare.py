@@ -15,7 +15,8 @@ content's style loss over the result's) and the crispness (the result's mean abs
 over its content's) of every row are scored afterwards by today's engine, the same for all rows.
 
 ``CLIP`` is a video file or ``synth:NAME`` (a clip of :data:`SYNTH` rendered by
-:mod:`synthclips` to a temporary ``.mp4``).
+:mod:`synthclips` to a temporary folder of PNGs, lossless); at the clip's own size (``--size 96``) the rows also
+get the yardstick through the true flows and occlusion masks (``true mse``).
 
 Usage: ``python benchmarks/pastcompare.py CLIP --style PAINTING [--old 967df88] [--size 64]
 [--frames 8] [--steps-first 200] [--steps-next N] [--variant lin="--temporal-warp linear"]...
@@ -40,14 +41,19 @@ import synthclips  # noqa: E402
 import yardstick  # noqa: E402
 
 TODAY = Path(__file__).resolve().parent.parent
-SYNTH = {  # a camera pan of 2-3 px per frame and an object crossing it at about 4 px per frame
-    "panocclude": synthclips.Scene(pan=(2.5, 1.0), size=(96, 72), frames=10, seed=3,
+SYNTH = {  # a camera pan of (2, 1) px per frame and an object crossing it at (-4, 1): whole
+    # pixels at the clip's own size (96 px), where no warp's interpolation is charged (see
+    # yardstick.bias), and where the true flows and occlusion masks are known
+    "panocclude": synthclips.Scene(pan=(2.0, 1.0), size=(96, 72), frames=10, seed=3,
                                    things=(synthclips.Thing((16, 13), (70, 36), (-4.0, 1.0)),)),
 }  # fmt: skip
 
 
-def run_tree(tree: Path, clip: Path, style: Path, work: Path, args, extra: list[str]) -> dict:
-    """``vidstyle video`` of ``tree`` on the clip; its yardstick and its own report summary."""
+def run_tree(tree: Path, clip: Path, style: Path, work: Path, args, extra: list[str],
+             truth=None) -> dict:  # fmt: skip
+    """``vidstyle video`` of ``tree`` on the clip; its yardstick and its own report summary;
+    with ``truth`` (a rendered :class:`synthclips.Clip` at the working size), also the yardstick
+    through the true flows and occlusion masks (``true_mse``)."""
     out, frames = work / "out.mp4", work / "frames"
     steps = ["--steps-first", str(args.steps_first)]
     steps += ["--steps-next", str(args.steps_next)] if args.steps_next is not None else []
@@ -57,7 +63,15 @@ def run_tree(tree: Path, clip: Path, style: Path, work: Path, args, extra: list[
     env = os.environ | {"PYTHONPATH": str(tree)}
     subprocess.run(command, check=True, env=env, cwd=work, stdout=subprocess.DEVNULL)
     summary = json.loads(out.with_name(out.name + ".report.json").read_text())["summary"]
-    return yardstick.measure_folder(frames, clip) | {"own": summary, "frames": str(frames)}
+    row = yardstick.measure_folder(frames, clip) | {"own": summary, "frames": str(frames)}
+    if truth is not None:
+        from vidstyle.media.images import load_image
+
+        results = [load_image(p).rgb for p in sorted(frames.glob("*.png"))]
+        pairs = [(flow, mask > 0.5) for flow, mask in zip(truth.backward, truth.masks)]
+        true = yardstick.with_flows(results, pairs)
+        row |= {"true_mse": true["mse"], "true_e_warp": true["e_warp"]}
+    return row
 
 
 def score(rows: dict, clip: Path, style: Path, size: int) -> None:
@@ -100,9 +114,12 @@ def main() -> None:
     style, rows = args.style.resolve(), {}
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(args.clip).resolve() if not args.clip.startswith("synth:") else None
+        truth = None
         if clip is None:
-            clip = Path(tmp) / f"{args.clip[6:]}.mp4"
-            synthclips.write_mp4(synthclips.make_clip(SYNTH[args.clip[6:]]), clip)
+            scene = SYNTH[args.clip[6:]]
+            clip, truth = Path(tmp) / args.clip[6:], synthclips.make_clip(scene)
+            synthclips.write_frames(truth, clip)
+            truth = truth if max(scene.size) == args.size else None  # true flows at 1:1 only
         old = Path(tmp) / "old"
         subprocess.run(["git", "-C", str(TODAY), "worktree", "add", "--detach", str(old),
                         args.old], check=True, capture_output=True)  # fmt: skip
@@ -111,7 +128,7 @@ def main() -> None:
             for name, tree, opts in runs:
                 work = Path(tmp) / f"run-{name}"
                 work.mkdir()
-                rows[name] = run_tree(tree, clip, style, work, args, shlex.split(opts))
+                rows[name] = run_tree(tree, clip, style, work, args, shlex.split(opts), truth)
                 print(f"{name}: mse {rows[name]['mse']:.1f}", file=sys.stderr, flush=True)
         finally:
             subprocess.run(["git", "-C", str(TODAY), "worktree", "remove", "--force", str(old)],
@@ -122,9 +139,11 @@ def main() -> None:
     for name, r in rows.items():
         r["mse/old"] = r["mse"] / rows["old"]["mse"]
         r["drop/today"] = r["style_drop"] / rows["today"]["style_drop"]
+        true = f"  true mse {r['true_mse']:6.1f} ({r['true_mse'] / rows['old']['true_mse']:.2f})"
         print(f"{name:>12} {r['mse']:10.1f} {r['e_warp']:7.4f} {r['mse/old']:5.2f} "
               f"{r['content_mse']:7.1f} {r['kept']:5.2f} {r['own']['temporal_error'] or 0:9.1f} "
-              f"{r['style_drop']:10.1f} {r['drop/today']:6.2f} {r['crispness']:5.2f}")  # fmt: skip
+              f"{r['style_drop']:10.1f} {r['drop/today']:6.2f} {r['crispness']:5.2f}"
+              + (true if "true_mse" in r else ""))  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps({"args": vars(args) | {"style": str(style),
                                          "json": str(args.json)}, "rows": rows}, indent=1))

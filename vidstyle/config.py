@@ -252,8 +252,13 @@ class VideoConfig:
             ``prev`` (previous result as it is) or ``none`` (every frame from its content).
         temporal_weight: weight of the temporal loss (with ``flow``).
         temporal_warp: the interpolation of the temporal target, the earlier result warped into
-            the frame: ``lanczos`` or ``linear`` (bilinear). The start is warped with Lanczos
-            either way (it keeps the detail, :func:`vidstyle.media.flow.warp`).
+            the frame: ``linear`` (bilinear, the default) or ``lanczos``. The start is warped
+            with Lanczos either way (it keeps the detail, :func:`vidstyle.media.flow.warp`). A
+            Lanczos target holds each frame to the ringing and aliasing that a sub-pixel shift
+            of a crisp painted texture gives, which changes from frame to frame; by an
+            independent flow with a bilinear warp (``benchmarks/yardstick.py``) it measured
+            1.9-2.7x the temporal error of vidstyle before the long-clip work, the bilinear
+            target at or under it (``benchmarks/pastcompare.py``).
         shot_threshold: histogram distance above which two frames are a shot cut.
         start, end: the part of the clip to use, in seconds (None: from the start / to the end).
         max_frames: stop after this many frames.
@@ -286,7 +291,7 @@ class VideoConfig:
     temporal_weight: float = option(1e6, "Weight of the temporal loss (flow warm start).")
     temporal_warp: str = option(
         "linear", "Interpolation of the temporal target: linear (bilinear) or lanczos (the "
-        "start is warped with lanczos either way).", choices=TEMPORAL_WARPS, later=True,
+        "start is warped with lanczos either way).", choices=TEMPORAL_WARPS,
     )  # fmt: skip
     shot_threshold: float = 0.5
     start: float | None = option(
