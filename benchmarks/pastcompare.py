@@ -139,11 +139,13 @@ def main() -> None:
     for name, r in rows.items():
         r["mse/old"] = r["mse"] / rows["old"]["mse"]
         r["drop/today"] = r["style_drop"] / rows["today"]["style_drop"]
-        true = f"  true mse {r['true_mse']:6.1f} ({r['true_mse'] / rows['old']['true_mse']:.2f})"
+        true = ""
+        if "true_mse" in r:
+            true = f"  true mse {r['true_mse']:6.1f} ({r['true_mse'] / rows['old']['true_mse']:.2f})"
         print(f"{name:>12} {r['mse']:10.1f} {r['e_warp']:7.4f} {r['mse/old']:5.2f} "
               f"{r['content_mse']:7.1f} {r['kept']:5.2f} {r['own']['temporal_error'] or 0:9.1f} "
               f"{r['style_drop']:10.1f} {r['drop/today']:6.2f} {r['crispness']:5.2f}"
-              + (true if "true_mse" in r else ""))  # fmt: skip
+              + true)  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps({"args": vars(args) | {"style": str(style),
                                          "json": str(args.json)}, "rows": rows}, indent=1))
