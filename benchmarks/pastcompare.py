@@ -15,8 +15,9 @@ content's style loss over the result's) and the crispness (the result's mean abs
 over its content's) of every row are scored afterwards by today's engine, the same for all rows.
 
 ``CLIP`` is a video file or ``synth:NAME`` (a clip of :data:`SYNTH` rendered by
-:mod:`synthclips` to a temporary folder of PNGs, lossless); at the clip's own size (``--size 96``) the rows also
-get the yardstick through the true flows and occlusion masks (``true mse``).
+:mod:`synthclips` to a temporary folder of PNGs, lossless); at the clip's own size
+(``--size 96``) the rows also get the yardstick through the true flows and occlusion masks
+(``true mse``).
 
 Usage: ``python benchmarks/pastcompare.py CLIP --style PAINTING [--old 967df88] [--size 64]
 [--frames 8] [--steps-first 200] [--steps-next N] [--variant lin="--temporal-warp linear"]...
@@ -107,7 +108,7 @@ def main() -> None:
     parser.add_argument("--steps-first", type=int, default=200, help="both trees")
     parser.add_argument("--steps-next", type=int, help="force on both trees (default: their own)")
     parser.add_argument("--variant", action="append", default=[], metavar='NAME="--OPTS"',
-                        help="a row of today's tree with these options (repeatable)")
+                        help="a row of today's tree with these options (repeatable)")  # fmt: skip
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     variants = {"today": ""} | dict(v.split("=", 1) for v in args.variant)
@@ -141,14 +142,15 @@ def main() -> None:
         r["drop/today"] = r["style_drop"] / rows["today"]["style_drop"]
         true = ""
         if "true_mse" in r:
-            true = f"  true mse {r['true_mse']:6.1f} ({r['true_mse'] / rows['old']['true_mse']:.2f})"
+            ratio = r["true_mse"] / rows["old"]["true_mse"]
+            true = f"  true mse {r['true_mse']:6.1f} ({ratio:.2f})"
         print(f"{name:>12} {r['mse']:10.1f} {r['e_warp']:7.4f} {r['mse/old']:5.2f} "
               f"{r['content_mse']:7.1f} {r['kept']:5.2f} {r['own']['temporal_error'] or 0:9.1f} "
               f"{r['style_drop']:10.1f} {r['drop/today']:6.2f} {r['crispness']:5.2f}"
               + true)  # fmt: skip
     if args.json:
-        args.json.write_text(json.dumps({"args": vars(args) | {"style": str(style),
-                                         "json": str(args.json)}, "rows": rows}, indent=1))
+        settings = vars(args) | {"style": str(style), "json": str(args.json)}
+        args.json.write_text(json.dumps({"args": settings, "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":

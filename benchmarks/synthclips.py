@@ -164,7 +164,6 @@ def max_motion(clip: Clip) -> float:
     return float(max(np.linalg.norm(f, axis=2).max() for f in clip.forward))
 
 
-
 def write_frames(clip: Clip, folder) -> None:
     """Save a rendered clip's frames as numbered PNGs in ``folder`` (made if missing): an image
     sequence that ``vidstyle video`` reads losslessly, for a benchmark that takes a clip (issue
