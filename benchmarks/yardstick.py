@@ -130,3 +130,59 @@ def measure_folder(frames_dir, clip) -> dict:
     results = [load_image(p).rgb for p in sorted(Path(frames_dir).glob("*.png"))]
     height, width = results[0].shape[:2]
     return measure(results, content_frames(clip, (width, height), len(results)))
+
+
+def bias(image: np.ndarray, width: int, shifts) -> list[dict]:
+    """What the yardstick charges a perfectly steady clip: the image area-sampled at ``width``
+    px (from 8x its size) in a window moved by each sub-pixel ``(dx, dy)`` shift, the true next
+    frame, against three candidates for that frame: the truth, the first frame warped with
+    Lanczos (vidstyle's start) and warped bilinearly; each measured with the known flow and with
+    Farneback's (``mse`` on 0..255, the pixels 3 px from the edges)."""
+    from vidstyle.media import flow as flowlib
+
+    k, height = 8, width * image.shape[0] // image.shape[1]
+    big = cv2.resize(np.asarray(image, np.float32), (width * k + 8 * k, height * k + 8 * k),
+                     interpolation=cv2.INTER_AREA)  # fmt: skip
+
+    def frame(dx, dy):
+        moved = cv2.warpAffine(big, np.float32([[1, 0, -dx * k], [0, 1, -dy * k]]),
+                               big.shape[1::-1], flags=cv2.INTER_LINEAR)  # fmt: skip
+        window = moved[4 * k : 4 * k + height * k, 4 * k : 4 * k + width * k]
+        return cv2.resize(window, (width, height), interpolation=cv2.INTER_AREA)
+
+    rows, valid = [], np.zeros((height, width), bool)
+    valid[3:-3, 3:-3] = True
+    for dx, dy in shifts:
+        a, b = frame(0, 0), frame(dx, dy)
+        known = np.zeros((height, width, 2), np.float32) + np.float32([dx, dy])
+        ahead = np.clip(flowlib.warp(a, known), 0, 255)
+        candidates = {"truth": b, "lanczos": ahead, "bilinear": warp_bilinear(a, known)}
+        grey = [np.clip(np.rint(f), 0, 255).astype(np.uint8) for f in (a, b)]
+        flow_ab, flow_ba = farneback(*grey), farneback(grey[1], grey[0])
+        mask = consistency_mask(flow_ab, flow_ba) & valid
+        row = {"shift": (dx, dy), "crispness lanczos/bilinear":
+               flowlib.detail(ahead.astype(np.uint8)) / flowlib.detail(
+                   candidates["bilinear"].astype(np.uint8))}  # fmt: skip
+        for name, x in candidates.items():
+            row[f"{name} known"] = pair_error(a, x, known, valid)[0]
+            row[f"{name} farneback"] = pair_error(a, x, flow_ba, mask)[0]
+        rows.append(row)
+    return rows
+
+
+if __name__ == "__main__":
+    import argparse
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from vidstyle.media.images import load_image
+
+    parser = argparse.ArgumentParser(description="The yardstick's own bias (bias()).")
+    parser.add_argument("image", type=Path, help="a painting or a stylized frame")
+    parser.add_argument("--width", type=int, default=64)
+    args = parser.parse_args()
+    shifts = ((0.5, 0.5), (0.3, 0.1), (1.5, 0.5), (2.5, 1.0), (2.0, 1.0))
+    for row in bias(load_image(args.image).rgb, args.width, shifts):
+        print("  ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
+                        for k, v in row.items()))  # fmt: skip

@@ -229,6 +229,7 @@ class FolderConfig:
 
 
 WARM_STARTS = ("flow", "prev", "none")
+TEMPORAL_WARPS = ("lanczos", "linear")
 PASS_STEPS = 10  # a frame's steps in each pass after the first when ``steps_pass`` is not set
 
 
@@ -250,6 +251,16 @@ class VideoConfig:
         warm_start: ``flow`` (previous result warped by optical flow, plus the temporal loss),
             ``prev`` (previous result as it is) or ``none`` (every frame from its content).
         temporal_weight: weight of the temporal loss (with ``flow``).
+        temporal_warp: the interpolation of the temporal target, the earlier result warped into
+            the frame: ``linear`` (bilinear, the default) or ``lanczos``. The start is warped
+            with Lanczos either way (it keeps the detail, :func:`vidstyle.media.flow.warp`). A
+            Lanczos target holds each frame to the ringing and aliasing that a sub-pixel shift
+            of a crisp painted texture gives, which changes from frame to frame; by an
+            independent flow with a bilinear warp (``benchmarks/yardstick.py``) it measured
+            1.23-2.69x the temporal error of vidstyle before the long-clip work on two real
+            clips, the bilinear target 0.50-0.70x (0.38x on a synthetic one), with the same
+            style drop and crispness kept over 240 frames, the frames a little softer
+            (``benchmarks/pastcompare.py``).
         shot_threshold: histogram distance above which two frames are a shot cut.
         start, end: the part of the clip to use, in seconds (None: from the start / to the end).
         max_frames: stop after this many frames.
@@ -280,6 +291,10 @@ class VideoConfig:
         "flow", "flow (warped previous result), prev or none.", choices=WARM_STARTS
     )
     temporal_weight: float = option(1e6, "Weight of the temporal loss (flow warm start).")
+    temporal_warp: str = option(
+        "linear", "Interpolation of the temporal target: linear (bilinear) or lanczos (the "
+        "start is warped with lanczos either way).", choices=TEMPORAL_WARPS,
+    )  # fmt: skip
     shot_threshold: float = 0.5
     start: float | None = option(
         None, "Start time (seconds or hh:mm:ss).", text=True, parse=parse_time,
@@ -301,7 +316,8 @@ class VideoConfig:
     passes: int = option(
         1, "Sweeps over the clip: after the first, backward and forward in turn, each frame "
         "starting from a blend of its last result and its warped neighbour's (use 3: {passes} 3 "
-        "more than halved the temporal error on a test clip).", later=True,
+        "measured 0.64-0.73x the temporal error of one pass on three clips, with more style).",
+        later=True,
     )  # fmt: skip
     steps_pass: int | None = option(
         None, "Steps of each frame in each pass after the first, at a tenth of {lr}: few, so "

@@ -122,7 +122,7 @@ def _sweep_frame(loop, work, index: int, sweep: int, cuts: list[bool]) -> dict:
     ahead = neighbours(index, sweep + 1, (1,), cuts) if BOTH_SIDES else []
     init, temporal = own, None
     if near:
-        start = temporallib.start_from(index, content, near, loop.flows)
+        start = temporallib.start_from(index, content, near, loop.flows, loop.config.temporal_warp)
         blend = DELTA * start.mask[..., None]
         init = blend * start.warped + (1.0 - blend) * own
         if ahead:
@@ -147,7 +147,8 @@ def _both_sides(loop, work, index, content, start, other: int, sweep: int):
     result = load_image(work.frame(other, sweep - 1)).rgb.astype(np.float32)
     other_content = load_image(work.content(other)).rgb
     flow_of, flow_fo = loop.flows.pair(other, index, other_content, content)
-    warped = np.clip(flowlib.warp(result, flow_fo), 0.0, 255.0)
+    warped = flowlib.warp(result, flow_fo, loop.config.temporal_warp)
+    warped = np.clip(warped, 0.0, 255.0)
     return temporallib.join(start, warped, flowlib.trusted_mask(flow_of, flow_fo, other_content,
                                                                 content))  # fmt: skip
 

@@ -138,27 +138,36 @@ class Start:
 
 
 def start_from(index: int, content: np.ndarray, neighbours: list[Neighbour],
-               flows: FlowCache) -> Start:  # fmt: skip
+               flows: FlowCache, target_warp: str = "lanczos") -> Start:  # fmt: skip
     """Warp each neighbour's result into frame ``index`` and combine their temporal terms.
+
+    The start (the nearest neighbour's result) is always warped with Lanczos, which keeps the
+    detail; the temporal target with ``target_warp``: ``linear`` (bilinear) gives a smoother
+    target, which does not hold the frame to the overshoot and aliasing of a sub-pixel shift.
 
     Args:
         index: the frame's index.
         content: its content frame, HxWx3 at the working size.
         neighbours: at least one, nearest (offset 1) first.
         flows: where the flows come from.
+        target_warp: the interpolation of the temporal target: ``lanczos`` or ``linear``.
 
     Returns:
         The frame's :class:`Start`.
     """
-    warped, masks, first = [], [], None
+    warped, masks, first, start = [], [], None, None
     for near in neighbours:
         flow_nf, flow_fn = flows.pair(near.index, index, near.content, content)
-        image = flowlib.warp(near.result.astype(np.float32), flow_fn)
-        warped.append(np.clip(image, 0.0, 255.0))
+        image = near.result.astype(np.float32)
+        target = np.clip(flowlib.warp(image, flow_fn, target_warp), 0.0, 255.0)
+        if start is None:  # the nearest neighbour's result, warped with Lanczos
+            lanczos = target_warp == "lanczos"
+            start = target if lanczos else np.clip(flowlib.warp(image, flow_fn), 0.0, 255.0)
+        warped.append(target)
         masks.append(flowlib.trusted_mask(flow_nf, flow_fn, near.content, content))
         first = first or (flow_nf, flow_fn)
     target, weights = combine(warped, long_term_masks(masks))
-    return Start(warped[0], masks[0], first, target, weights)
+    return Start(start, masks[0], first, target, weights)
 
 
 def join(start: Start, warped: np.ndarray, mask: np.ndarray) -> Start:
