@@ -89,12 +89,15 @@ def parse(name: str) -> Candidate:
         key = re.match(r"[a-z]+", opt)
         if key is None or key.group() not in keys:
             raise SystemExit(f"frames.py: candidate {name!r}: unknown option {opt!r}")
-        value = opt[key.end():]
+        value = opt[key.end() :]
         fields[keys[key.group()]] = int(value) if key.group() == "s" else float(value)
     return Candidate(name, match.group(1), int(match.group(2)), **fields)
 
-HEADER = ("| candidate | evals | s/frame | s optim. | speed | indep. MSE | E_warp | tmp/def | "
-          "DIS (own) | drop | drop/def | ok |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
+
+HEADER = (
+    "| candidate | evals | s/frame | s optim. | speed | indep. MSE | E_warp | tmp/def | "
+    "DIS (own) | drop | drop/def | ok |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
+)
 
 
 class RateLoop(FrameLoop):
@@ -116,8 +119,9 @@ class RateLoop(FrameLoop):
 
 def video_config(candidate: Candidate, frames: int) -> VideoConfig:
     """The video options of a candidate."""
-    return VideoConfig(steps_next=candidate.steps, optimizer_next=candidate.optimizer,
-                       max_frames=frames)
+    return VideoConfig(
+        steps_next=candidate.steps, optimizer_next=candidate.optimizer, max_frames=frames
+    )
 
 
 def first_frame(base, style, clip, args) -> tuple[list, Previous]:
@@ -212,8 +216,11 @@ def main() -> None:
     base = load_engine(MethodConfig(max_size=args.size, precision="float32"))
     style = load_image(args.style).rgb
     frames, first, targets = first_frame(base, style, args.clip, args)
-    print(f"{args.clip.name}, {first.result.shape[1]}x{first.result.shape[0]}, "
-          f"{len(frames) - 1} later frames, first frame {args.steps_first} Adam steps", flush=True)
+    print(
+        f"{args.clip.name}, {first.result.shape[1]}x{first.result.shape[0]}, "
+        f"{len(frames) - 1} later frames, first frame {args.steps_first} Adam steps",
+        flush=True,
+    )
     runners = {c.name: Runner(c, base, style, first, targets, args.frames) for c in candidates}
     for done, frame in enumerate(frames[1:], 1):
         for runner in runners.values():

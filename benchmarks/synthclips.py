@@ -150,6 +150,7 @@ def _same_surface(flow_ba: np.ndarray, layer_a: np.ndarray, layer_b: np.ndarray)
 def scaled(scene: Scene, factor: float, frames: int | None = None) -> Scene:
     """The scene at ``factor`` times its size, every length and motion scaled alike (so that a
     motion keeps its share of the frame's width)."""
+
     def times(pair):
         return tuple(v * factor for v in pair)
 

@@ -244,8 +244,18 @@ def test_keep_size_scales_the_frames_back(tmp_path, tiny, clip):
 def test_warm_start_prev_starts_each_frame_from_the_last_result(tmp_path, tiny, clip):
     """At a learning rate too small to move a pixel each frame is its start. Catches: ``prev``
     starting from the content (``none``) or a warped frame."""
-    still = ["--lr", "1e-7", "--steps", "2", "--steps-next", "2", "--max-size", "32",
-             "--optimizer-next", "adam"]  # Adam's rate holds every frame still (L-BFGS has none)
+    still = [
+        "--lr",
+        "1e-7",
+        "--steps",
+        "2",
+        "--steps-next",
+        "2",
+        "--max-size",
+        "32",
+        "--optimizer-next",
+        "adam",
+    ]  # Adam's rate holds every frame still (L-BFGS has none)
     prev = _video(tmp_path, tiny, "prev", *still, "--warm-start", "prev")
     none = _video(tmp_path, tiny, "none", *still, "--warm-start", "none")
     assert all(_gap(frame, clip[0]) <= 1 for frame in prev)  # the first result, carried on

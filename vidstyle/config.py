@@ -128,7 +128,9 @@ class MethodConfig:
         0.0, "GiB an image may use; larger ones are refused (0: what is free).", output=False
     )
     preserve_colors: str = option(
-        "none", "Keep the photo's colours: none, luminance or histogram.", later=True,
+        "none",
+        "Keep the photo's colours: none, luminance or histogram.",
+        later=True,
         choices=PRESERVE_COLORS,
     )
     style_blend: tuple[float, ...] = option(

@@ -55,8 +55,9 @@ def test_float16_overflow_is_an_error_naming_the_term_and_suggesting_float32():
     with pytest.raises(NumericError) as caught:
         engine.stylize(textured(32, 32, seed=1), style, steps=10)
     message = caught.value.message()
-    assert message == ("the content loss became infinite or NaN during the optimization "
-                       "(use precision float32)")  # the first term to overflow, named; one line
+    assert message == (
+        "the content loss became infinite or NaN during the optimization (use precision float32)"
+    )  # the first term to overflow, named; one line
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])

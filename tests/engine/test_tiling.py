@@ -115,9 +115,7 @@ def test_the_plan_of_levels_and_tiles_agrees_with_the_engine_and_fits_the_budget
     assert [max(w.height, w.width) for w in works] == [512, 724, 1024, 1448, 2048, 2896, 4096]
     assert works[0].tile is None and works[-1].tile is not None and works[-1].tiles > 1
     assert all(w.needed <= 8 * gib for w in works)
-    assert works[-1].tile == _choose_tile(
-        3072, 4096, "adam", 8 * gib, tiny_engine().extractor
-    )
+    assert works[-1].tile == _choose_tile(3072, 4096, "adam", 8 * gib, tiny_engine().extractor)
     assert all(w.tile is None for w in ladder.describe(3072, 4096, method, None))
     line = ladder.summary(works)
     assert line.startswith("512x384, 724x543") and "4096x3072 (20 tiles of 960 px)" in line

@@ -162,7 +162,7 @@ def test_a_killed_driver_is_resumed_by_the_same_command(cluster, tmp_path):
     night = make_night(tmp_path)
     # Images only: a clip's frames would take tickets too, so that three tickets let through
     # would not always be three finished tasks.
-    night.write_text(night.read_text().split("[[job]]\nname = \"beach\"")[0])
+    night.write_text(night.read_text().split('[[job]]\nname = "beach"')[0])
     gate = Gate(tmp_path / "gate", allow=3)  # three images, then both workers are held
     script = DRIVER.format(paths=PATHS, address=cluster, night=str(night), gate=str(gate.folder),
                            pythonpath=os.pathsep.join(PATHS))  # fmt: skip

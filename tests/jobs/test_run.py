@@ -46,7 +46,13 @@ def test_a_night_runs_every_task_once(night, tmp_path):
     assert beach.kind == "video" and beach.detail["summary"]["frames"] == 4
     state = batch.status(night)
     assert state.exit_code == 0 and state.jobs[0].counts == {
-        "done": 8, "running": 0, "stopped": 0, "pending": 0, "failed": 0, "cancelled": 0}
+        "done": 8,
+        "running": 0,
+        "stopped": 0,
+        "pending": 0,
+        "failed": 0,
+        "cancelled": 0,
+    }
     again = batch.run(night, engine_factory=shared)  # nothing left: nothing redone
     assert (again.done, again.failed) == (0, 0)
     log = (tmp_path / "night.vidstyle-run" / "run.log").read_text()
@@ -96,7 +102,10 @@ def test_a_deadline_admits_what_fits_then_a_clip_and_never_an_image_that_does_no
     assert (result.done, result.stopped_by) == (5, "deadline")
     rows = _rows(night)
     assert {(Path(r.source).name, r.status, r.attempts) for r in rows} == {
-        ("b b.png", "done", 1), ("a.jpg", "pending", 0), ("beach.mp4", "done", 1)}
+        ("b b.png", "done", 1),
+        ("a.jpg", "pending", 0),
+        ("beach.mp4", "done", 1),
+    }
     log = (night.parent / "night.vidstyle-run" / "run.log").read_text()
     starts = re.findall(r"start (\w+): (\S+)", log)
     assert [name for _, name in starts] == ["b"] * 4 + ["beach.mp4"]

@@ -172,8 +172,9 @@ def test_passes_resume_where_they_stopped_and_give_the_same_frames(tmp_path):
     _sequence(tmp_path / "clip", pan_frames((40, 32), 6, shift=(2, 1)))
     engine = Counting(tiny_engine(MethodConfig(steps=4)))
     style = make_texture(24, 24, seed=3)
-    config = VideoConfig(steps_next=3, passes=3, long_term=(1, 2), steps_pass=2,
-                         optimizer_next="adam")  # every frame on the counted engine
+    config = VideoConfig(
+        steps_next=3, passes=3, long_term=(1, 2), steps_pass=2, optimizer_next="adam"
+    )  # every frame on the counted engine
     whole = stylize_clip(engine, tmp_path / "clip", style, tmp_path / "whole", config)
     assert engine.calls == 18 and whole.summary["passes"] == 3
     stopping = Stopping(after=2)

@@ -71,8 +71,13 @@ def cancel(path: str | Path, names: list[str]) -> Changed:
     try:
         chosen = queue.find(ledger.rows(), list(names), jobs.path)
         out = queue.cancel(ledger, chosen)
-        return _sort(chosen, out, Changed(), log,
-                     lambda row: f"cancel {queue.label(row)} by hand (was {row.status})")
+        return _sort(
+            chosen,
+            out,
+            Changed(),
+            log,
+            lambda row: f"cancel {queue.label(row)} by hand (was {row.status})",
+        )
     finally:
         ledger.close()
         log.close()

@@ -183,8 +183,9 @@ class Worker:
         engine.check_fits(task.source, first.shape[0], first.shape[1])
         reporter = self._reporter(task)
         reporter.begin(unit.of or len(unit.frames), "frames")
-        loop = FrameLoop(engine, self.executor.task_style(task), task.video, reporter,
-                         stop=self.stop.checker())
+        loop = FrameLoop(
+            engine, self.executor.task_style(task), task.video, reporter, stop=self.stop.checker()
+        )
         previous, frames, records = None, [], []
         for frame in unit.frames:
             previous, record = loop.run(frame, previous)

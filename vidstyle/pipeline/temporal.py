@@ -232,5 +232,7 @@ def unreliable_runs(records: list[dict], low: float = HELD_LOW, run: int = LOW_R
     if not runs:
         return None
     spans = ", ".join(f"{r[0]}-{r[-1]}" for r in runs)
-    return (f"the optical flow looks unreliable for frames {spans}: the temporal term held under "
-            f"{low:.0%} of their pixels, so they are little steadier than frames stylized alone")
+    return (
+        f"the optical flow looks unreliable for frames {spans}: the temporal term held under "
+        f"{low:.0%} of their pixels, so they are little steadier than frames stylized alone"
+    )
