@@ -260,7 +260,7 @@ class VideoConfig:
             of a crisp painted texture gives, which changes from frame to frame; by an
             independent flow with a bilinear warp (``benchmarks/yardstick.py``) it measured
             1.23-2.69x the temporal error of vidstyle before the long-clip work on two real
-            clips, the bilinear target 0.50-0.70x (0.38x on a synthetic one), with the same
+            clips, the bilinear target 0.49-0.71x (0.34x on a synthetic one), with the same
             style drop and crispness kept over 240 frames, the frames a little softer
             (``benchmarks/pastcompare.py``).
         shot_threshold: histogram distance above which two frames are a shot cut.
@@ -318,7 +318,7 @@ class VideoConfig:
     passes: int = option(
         1, "Sweeps over the clip: after the first, backward and forward in turn, each frame "
         "starting from a blend of its last result and its warped neighbour's (use 3: {passes} 3 "
-        "measured 0.64-0.73x the temporal error of one pass on three clips, with more style).",
+        "measured 0.64-0.69x the temporal error of one pass on three clips, with more style).",
         later=True,
     )  # fmt: skip
     steps_pass: int | None = option(
