@@ -222,9 +222,17 @@ def photometric_mask(content_a: np.ndarray, content_b: np.ndarray, flow_ba: np.n
     Returns:
         HxW float32 mask over frame b: 1 where the warped content matches, 0 elsewhere.
     """
+    return _photometric(_grey_mismatch(content_a, content_b, flow_ba)[0], limit)
+
+
+def _grey_mismatch(content_a: np.ndarray, content_b: np.ndarray, flow_ba: np.ndarray):
+    """(|b - a warped by ``flow_ba``| per pixel, b), in grey levels (bilinear warp)."""
     a, b = (_grey(rgb).astype(np.float32) for rgb in (content_a, content_b))
-    difference = cv2.blur(np.abs(warp(a, flow_ba, "linear") - b), (5, 5))
-    return (difference <= limit).astype(np.float32)
+    return np.abs(warp(a, flow_ba, "linear") - b), b
+
+
+def _photometric(mismatch: np.ndarray, limit: float = PHOTOMETRIC_LIMIT) -> np.ndarray:
+    return (cv2.blur(mismatch, (5, 5)) <= limit).astype(np.float32)
 
 
 def trusted_mask(flow_ab: np.ndarray, flow_ba: np.ndarray, content_a: np.ndarray,
@@ -240,8 +248,9 @@ def trusted_mask(flow_ab: np.ndarray, flow_ba: np.ndarray, content_a: np.ndarray
     Returns:
         HxW float32 mask over frame b (1 trusted, 0 not).
     """
-    reliable = reliable_mask(flow_ab, flow_ba) * photometric_mask(content_a, content_b, flow_ba)
-    return np.maximum(reliable, vouched_mask(content_a, content_b, flow_ba))
+    mismatch, grey_b = _grey_mismatch(content_a, content_b, flow_ba)  # once, for both checks
+    reliable = reliable_mask(flow_ab, flow_ba) * _photometric(mismatch)
+    return np.maximum(reliable, _vouched(mismatch, grey_b, flow_ba))
 
 
 def vouched_mask(content_a: np.ndarray, content_b: np.ndarray, flow_ba: np.ndarray) -> np.ndarray:
@@ -264,8 +273,11 @@ def vouched_mask(content_a: np.ndarray, content_b: np.ndarray, flow_ba: np.ndarr
     Returns:
         HxW float32 mask over frame b: 1 where the warp vouches for itself.
     """
-    a, b = (_grey(rgb).astype(np.float32) for rgb in (content_a, content_b))
-    difference = cv2.blur(np.abs(warp(a, flow_ba, "linear") - b), (3, 3))
+    return _vouched(*_grey_mismatch(content_a, content_b, flow_ba), flow_ba)
+
+
+def _vouched(mismatch: np.ndarray, b: np.ndarray, flow_ba: np.ndarray) -> np.ndarray:
+    difference = cv2.blur(mismatch, (3, 3))
     mean = cv2.blur(b, (5, 5))
     spread = np.sqrt(np.maximum(cv2.blur(b * b, (5, 5)) - mean * mean, 0.0))
     vouched = (difference <= VOUCH_LIMIT) & (spread >= VOUCH_DETAIL) & ~_outside(flow_ba)
