@@ -119,6 +119,7 @@ def test_the_environment_pins_what_auto_means(monkeypatch):
     monkeypatch.setenv("VIDSTYLE_AUTO_PRECISION", "bfloat16")
     assert MethodConfig(precision="mixed").precision == "bfloat16"
     assert MethodConfig(precision="float32").precision == "float32"  # asked for: kept
+    assert precision.explain("bfloat16") == "auto: VIDSTYLE_AUTO_PRECISION"  # said once
     monkeypatch.setenv("VIDSTYLE_AUTO_PRECISION", "fast")
     with pytest.raises(UsageError, match="VIDSTYLE_AUTO_PRECISION"):
         MethodConfig()
