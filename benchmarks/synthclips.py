@@ -12,6 +12,7 @@ are exact. Flow convention: that of :mod:`vidstyle.media.flow` (``flow_ab[y, x] 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -170,8 +171,6 @@ def write_frames(clip: Clip, folder) -> None:
     sequence that ``vidstyle video`` reads losslessly, for a benchmark that takes a clip (issue
     19: a clip of our own making beside the real ones; an ``.mp4`` would add coding noise of
     about 40 mse on 0..255 to frames whose true flow is otherwise exact)."""
-    from pathlib import Path
-
     Path(folder).mkdir(parents=True, exist_ok=True)
     for index, frame in enumerate(clip.frames):
         cv2.imwrite(str(Path(folder) / f"{index:04d}.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))

@@ -1,92 +1,125 @@
-"""Temporal stability and seconds per frame of `vidstyle video` on the sample clip.
+"""Video options on one clip: how steady, how crisp, how stylized, and at what cost per frame.
 
-Runs the clip (``samples/pan.mp4``: a pan across a photo, then a cut) several times in one
-process with one engine, changing only the warm start and the temporal weight, and prints for
-each: the independent yardstick (:mod:`yardstick`: Farneback flow, its own forward-backward mask,
-bilinear warp; Ruder's mse on 0..255 and Lai's E_warp on 0..1, means over valid pixels), then
-vidstyle's own figure, the mean temporal error of the report (through vidstyle's DIS flow, masks
-and Lanczos warp: mean over reliable pixels of (x_t - warp(x_t-1))^2, 0..255 RGB), the same for
-the content frames (the floor), the temporal term's share of the loss,
-the seconds of the first frame and of the later frames, and their ratio (the steady-state cost).
+Each row stylizes the clip's first ``--frames`` frames at ``--size`` px with ``vidstyle video``'s
+pipeline (:func:`vidstyle.pipeline.video.stylize_clip`), one row after the other in one process
+with one engine, its video options changed as the row says; then it prints:
 
-The video defaults (1000 steps for the first frame, 100 for later ones, temporal weight 1e6):
-``python benchmarks/video.py --steps-first 1000 --steps-next 100 --weights 1e6 --equal-steps 0
---skip-prev --frames 8``.
+- the independent yardstick (:mod:`benchmarks.yardstick`: Farneback flow, its own
+  forward-backward mask, bilinear warp): Ruder's temporal error (``indep. mse``, 0..255 per
+  channel, mean over valid pixels), Lai's ``E_warp`` (0..1), and the content frames' own
+  (``content``: the floor);
+- vidstyle's own figure from its report (``DIS (own)``: through the DIS flow, masks and warp the
+  optimization minimizes: compare rows with it, never with the yardstick's);
+- ``crisp kept``: the last quarter's crispness over the first's (crispness: a frame's mean
+  absolute Laplacian over its content frame's; below 1, the clip softens as it goes);
+- ``drop``: the style drop (the content's style loss over the result's) over all frames, and in
+  the first and last quarter (``drop q1``, ``drop q4``);
+- ``t. share``: the temporal term's share of the loss, ``held``: the share of pixels it held;
+- ``s first``, ``s/later``: seconds of the first frame and per later frame (with several passes,
+  all of a frame's passes).
 
-Usage: ``python benchmarks/video.py [--size 128] [--frames 12] [--steps-first 100]
-[--steps-next 30] [--weights 0 1e4 1e5] [--equal-steps 60] [--skip-prev] [--json out.json]``
+A row is a preset name (:data:`ROWS`) or ``NAME:key=value,...`` over
+:class:`vidstyle.config.VideoConfig`'s fields (a tuple as ``1/2/4``), on top of ``--steps-first``
+and ``--steps-next`` (when given) and the defaults.
+
+Usage::
+
+    python -m benchmarks.video                       # warm starts and temporal weight, pan.mp4
+    python -m benchmarks.video CLIP --style PAINTING --size 96 --frames 240 \\
+        --rows defaults lanczos long-term passes3    # does a long clip stay crisp and steady?
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
-import sys
 import tempfile
 from pathlib import Path
 
-from vidstyle import load_engine
+import numpy as np
+
+from benchmarks import harness, yardstick
+from benchmarks.table import Table
 from vidstyle.config import MethodConfig, VideoConfig
-from vidstyle.media.images import load_image
 from vidstyle.pipeline.video import stylize_clip
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import yardstick  # noqa: E402
+ROWS = {
+    "defaults": "",
+    "w0": "temporal_weight=0",
+    "w1e4": "temporal_weight=1e4",
+    "prev": "warm_start=prev",
+    "none": "warm_start=none",
+    "lanczos": "temporal_warp=lanczos",
+    "long-term": "long_term=1/2/4",
+    "passes3": "passes=3",
+}
+COLUMNS = ("row", ("indep. mse", "{:.1f}"), ("E_warp", "{:.3g}"), ("content", "{:.1f}"),
+           ("DIS (own)", "{:.1f}"), ("crisp kept", "{:.3f}"), ("drop", "{:.2f}"),
+           ("drop q1", "{:.2f}"), ("drop q4", "{:.2f}"), ("t. share", "{:.3f}"),
+           ("held", "{:.2f}"), ("s first", "{:.2f}"), ("s/later", "{:.2f}"))  # fmt: skip
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+def config_of(row: str, common: dict) -> VideoConfig:
+    """The video options of a row (see the module's docstring).
+
+    Raises:
+        ValueError: for an unknown preset or field.
+    """
+    name, colon, spec = row.partition(":")
+    if not colon and name not in ROWS:
+        raise ValueError(f"row {row!r}: not one of {', '.join(ROWS)}, nor NAME:key=value,...")
+    return VideoConfig(**(common | harness.fields(ROWS.get(name, "") if not colon else spec,
+                                                  VideoConfig())))  # fmt: skip
 
 
-def run(engine, style, config: VideoConfig) -> dict:
+def run(engine, clip: Path, style: np.ndarray, config: VideoConfig) -> dict:
+    """One row: the clip stylized with ``config``; its report's summary, the yardstick, and
+    the style drop of the first and last quarter of the frames."""
     with tempfile.TemporaryDirectory() as tmp:
         config = dataclasses.replace(config, frames_dir=Path(tmp) / "frames")
-        result = stylize_clip(engine, SAMPLES / "pan.mp4", style, Path(tmp) / "out.mp4", config)
-        independent = yardstick.measure_folder(config.frames_dir, SAMPLES / "pan.mp4")
-    return result.summary | {"independent": independent}
+        result = stylize_clip(engine, clip, style, Path(tmp) / "out.mp4", config)
+        records = json.loads(result.report_path.read_text())["frames"]
+        independent = yardstick.measure_folder(config.frames_dir, clip)
+    quarter = max(len(records) // 4, 1)
+    drops = [r["content_style_loss"] / max(r["style_loss"], 1e-12) for r in records]
+    return result.summary | {
+        "independent": independent,
+        "drop_q1": float(np.mean(drops[:quarter])),
+        "drop_q4": float(np.mean(drops[-quarter:])),
+    }
 
 
-def configs(args) -> list[tuple[str, VideoConfig]]:
-    base = dict(steps_first=args.steps_first, steps_next=args.steps_next, max_frames=args.frames)
-    out = [(f"flow w={w:g}", VideoConfig(warm_start="flow", temporal_weight=w, **base))
-           for w in args.weights]  # fmt: skip
-    if not args.skip_prev:
-        out.append(("prev", VideoConfig(warm_start="prev", **base)))
-    if args.equal_steps:
-        equal = dict(steps_first=args.equal_steps, steps_next=args.equal_steps,
-                     max_frames=args.frames)  # fmt: skip
-        out.append((f"flow equal {args.equal_steps}", VideoConfig(warm_start="flow", **equal)))
-        out.append((f"none equal {args.equal_steps}", VideoConfig(warm_start="none", **equal)))
-    return out
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=128)
+def main(argv: list[str] | None = None, make_engine: harness.MakeEngine | None = None) -> None:
+    """Run every row on the clip, print the table and log it."""
+    parser = harness.parser(__doc__)
+    parser.add_argument("clip", type=Path, nargs="?", default=harness.CLIP)
+    parser.add_argument("--style", type=Path, default=harness.STYLE)
+    parser.add_argument("--size", type=int, default=128, help="longest side of the frames")
     parser.add_argument("--frames", type=int, default=12)
-    parser.add_argument("--steps-first", type=int, default=100)
-    parser.add_argument("--steps-next", type=int, default=30)
-    parser.add_argument("--weights", type=float, nargs="*", default=[0.0, 1e4, 1e5])
-    parser.add_argument("--equal-steps", type=int, default=60)
-    parser.add_argument("--skip-prev", action="store_true")
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
-    engine = load_engine(MethodConfig(max_size=args.size))
-    style = load_image(SAMPLES / "swirls.jpg").rgb
-    rows = {}
-    print(f"{'run':>16} {'indep. mse':>10} {'E_warp':>7} {'DIS err (own)':>13} "
-          f"{'content err':>11} {'t. share':>8} "
-          f"{'s first':>7} {'s later':>7} {'later/first':>11}")  # fmt: skip
-    for name, config in configs(args):
-        s = rows[name] = run(engine, style, config)
-        share = s["temporal_share_of_loss"] or 0.0
+    parser.add_argument("--steps-first", type=int, help="(default: the method's steps)")
+    parser.add_argument("--steps-next", type=int, help="(default: the video default)")
+    parser.add_argument("--rows", nargs="+", default=["defaults", "w0", "prev", "none"])
+    parser.add_argument("--precision", default="auto")
+    args = harness.parse(parser, argv)
+    common = {"max_frames": args.frames, "steps_first": args.steps_first}
+    common |= {} if args.steps_next is None else {"steps_next": args.steps_next}
+    try:
+        configs = {row.partition(":")[0]: config_of(row, common) for row in args.rows}
+    except ValueError as error:
+        parser.error(str(error))
+    method = MethodConfig(max_size=args.size, precision=args.precision)
+    engine = (make_engine or harness.Engines(args.weights))(method)
+    style = harness.picture(args.style)
+    table, rows = Table(*COLUMNS, title=f"{args.clip.name}, {args.frames} frames"), {}
+    for name, config in configs.items():
+        s = rows[name] = run(engine, args.clip, style, config)
         ind = s["independent"]
-        print(f"{name:>16} {ind['mse']:10.1f} {ind['e_warp']:7.4f} {s['temporal_error']:13.1f} "
-              f"{s['content_temporal_error']:11.1f} "
-              f"{share:8.3f} {s['seconds_first_frame']:7.2f} {s['seconds_per_later_frame']:7.2f} "
-              f"{s['seconds_per_later_frame'] / s['seconds_first_frame']:11.3f}",
-              flush=True)  # fmt: skip
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1))
+        line = table.add(name, ind["mse"], ind["e_warp"], ind["content_mse"], s["temporal_error"],
+                         s["crispness_kept"], s["style_drop"], s["drop_q1"], s["drop_q4"],
+                         s["temporal_share_of_loss"], s["temporal_held"],
+                         s["seconds_first_frame"], s["seconds_per_later_frame"])  # fmt: skip
+        print(line, flush=True)
+    harness.finish(args, "video", harness.precision_label(args.precision), [table], rows)
 
 
 if __name__ == "__main__":

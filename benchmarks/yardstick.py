@@ -17,16 +17,22 @@ Two figures per pair of frames, each averaged over the valid pixels M of frame t
 - ``e_warp``: Lai et al., "Learning blind video temporal consistency", ECCV 2018, eq. 7: the
   squared RGB distance on 0..1, 1/|M| sum_{p in M} ||x_t+1[p] - warp(x_t)[p]||^2 (= 3 mse / 255^2).
 
-Farneback fails under large motion as DIS does (``benchmarks/README.md``); on the synthetic clips
-of :mod:`synthclips` the true flow and masks are used instead (:func:`with_flows`).
+Farneback fails under large motion as DIS does (``benchmarks/results.md``, issue 24); on the
+synthetic clips of :mod:`benchmarks.synthclips` the true flow and masks are used instead
+(:func:`with_flows`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import cv2
 import numpy as np
+
+from vidstyle.media import flow as flowlib
+from vidstyle.media import video
+from vidstyle.media.images import load_image
 
 FARNEBACK = dict(pyr_scale=0.5, levels=5, winsize=15, iterations=3, poly_n=5, poly_sigma=1.2,
                  flags=0)  # fmt: skip
@@ -106,11 +112,6 @@ def measure(results: Sequence[np.ndarray], contents: Sequence[np.ndarray]) -> di
 def content_frames(clip, size: tuple[int, int], max_frames: int | None = None) -> list:
     """A clip's first frames (video file or image folder) resized to ``size`` (width, height),
     INTER_AREA: the content at the results' size, whichever tree made them."""
-    from pathlib import Path
-
-    from vidstyle.media import video
-    from vidstyle.media.images import load_image
-
     clip = Path(clip)
     if clip.is_dir():
         files = video.list_sequence(clip)[:max_frames]
@@ -123,10 +124,6 @@ def content_frames(clip, size: tuple[int, int], max_frames: int | None = None) -
 def measure_folder(frames_dir, clip) -> dict:
     """:func:`measure` of the numbered PNGs in ``frames_dir`` (``--frames-dir``) against the
     clip's content frames at their size."""
-    from pathlib import Path
-
-    from vidstyle.media.images import load_image
-
     results = [load_image(p).rgb for p in sorted(Path(frames_dir).glob("*.png"))]
     height, width = results[0].shape[:2]
     return measure(results, content_frames(clip, (width, height), len(results)))
@@ -138,8 +135,6 @@ def bias(image: np.ndarray, width: int, shifts) -> list[dict]:
     frame, against three candidates for that frame: the truth, the first frame warped with
     Lanczos (vidstyle's start) and warped bilinearly; each measured with the known flow and with
     Farneback's (``mse`` on 0..255, the pixels 3 px from the edges)."""
-    from vidstyle.media import flow as flowlib
-
     k, height = 8, width * image.shape[0] // image.shape[1]
     big = cv2.resize(np.asarray(image, np.float32), (width * k + 8 * k, height * k + 8 * k),
                      interpolation=cv2.INTER_AREA)  # fmt: skip
@@ -168,21 +163,3 @@ def bias(image: np.ndarray, width: int, shifts) -> list[dict]:
             row[f"{name} farneback"] = pair_error(a, x, flow_ba, mask)[0]
         rows.append(row)
     return rows
-
-
-if __name__ == "__main__":
-    import argparse
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from vidstyle.media.images import load_image
-
-    parser = argparse.ArgumentParser(description="The yardstick's own bias (bias()).")
-    parser.add_argument("image", type=Path, help="a painting or a stylized frame")
-    parser.add_argument("--width", type=int, default=64)
-    args = parser.parse_args()
-    shifts = ((0.5, 0.5), (0.3, 0.1), (1.5, 0.5), (2.5, 1.0), (2.0, 1.0))
-    for row in bias(load_image(args.image).rgb, args.width, shifts):
-        print("  ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
-                        for k, v in row.items()))  # fmt: skip
