@@ -96,27 +96,40 @@ def fields(text: str, defaults) -> dict:
 
 
 class Engines:
-    """``make_engine(method)`` over the real VGG19: its weights read once per set of layers and
-    precision, every engine over them sharing the compiled functions.
+    """``make_engine(method)``: an engine for a method over one Keras VGG19, its weights read
+    once, its features built once per set of layers and precision (the engines over them share
+    the compiled functions).
 
     Args:
         weights: a weights file; the usual sources (:func:`vidstyle.weights.resolve`) when None.
+        vgg: the Keras network to use instead (the smoke tests' tiny random-weight one).
     """
 
-    def __init__(self, weights: Path | None = None):
+    def __init__(self, weights: Path | None = None, vgg=None):
         self.weights = weights
+        self._vgg = vgg
         self.extractors: dict = {}
 
+    def vgg(self):
+        """The Keras VGG19 (loaded on first use), for a script that runs it outside vidstyle."""
+        if self._vgg is None:
+            from vidstyle.engine.device import configure
+            from vidstyle.engine.model import keras_vgg19
+            from vidstyle.weights import resolve
+
+            configure(None)  # the device first, as build_engine does (memory growth on a GPU)
+            self._vgg = keras_vgg19(resolve(self.weights))
+        return self._vgg
+
     def __call__(self, method: MethodConfig):
-        from vidstyle.engine.optimize import Engine, build_engine
-        from vidstyle.weights import resolve
+        from vidstyle.engine.model import FeatureExtractor
+        from vidstyle.engine.optimize import Engine, compute_dtype
 
         key = (method.layers, method.precision)
         if key not in self.extractors:
-            engine = build_engine(method, resolve(self.weights))
-            self.extractors[key] = engine.extractor, engine.device
-            return engine
-        return Engine(method, *self.extractors[key])
+            dtype = compute_dtype(method.precision)
+            self.extractors[key] = FeatureExtractor(self.vgg(), method.layers, dtype)
+        return Engine(method, self.extractors[key])
 
 
 def precision_label(asked: str = "auto") -> str:
