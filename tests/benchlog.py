@@ -53,3 +53,18 @@ def run(module, argv: list[str], tmp_path: Path, capsys, **kwargs) -> tuple[str,
     found = entries(log)
     assert len(found) == 1, f"{len(found)} entries logged"
     return capsys.readouterr().out, found[0]
+
+
+_ENGINES: list = []
+
+
+def tiny_engines():
+    """``make_engine`` over one tiny random-weight network for the whole session (its features
+    built once per set of layers and precision): :class:`benchmarks.harness.Engines`."""
+    if not _ENGINES:
+        from tinyvgg import tiny_vgg
+
+        from benchmarks.harness import Engines
+
+        _ENGINES.append(Engines(vgg=tiny_vgg()))
+    return _ENGINES[0]

@@ -1,7 +1,6 @@
 """``python -m benchmarks.video`` at tiny sizes with the tiny random-weight engine."""
 
 import benchlog
-from conftest import shared_tiny_engine
 
 from benchmarks import harness, video
 
@@ -9,7 +8,7 @@ from benchmarks import harness, video
 def test_rows_of_video_options_run_and_are_logged(tmp_path, capsys):
     argv = ["--size", "32", "--frames", "3", "--steps-first", "2", "--steps-next", "2",
             "--rows", "defaults", "w0", "lt:long_term=1/2"]  # fmt: skip
-    out, entry = benchlog.run(video, argv, tmp_path, capsys, make_engine=shared_tiny_engine)
+    out, entry = benchlog.run(video, argv, tmp_path, capsys, make_engine=benchlog.tiny_engines())
     (table,) = entry["tables"]
     assert [row[0] for row in table] == ["row", "defaults", "w0", "lt"]
     assert entry["precision"] == harness.precision_label("auto") == "float32 (auto)"
