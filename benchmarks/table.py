@@ -18,7 +18,7 @@ class Table:
     """
 
     def __init__(self, *columns: str | tuple[str, str], title: str | None = None):
-        self.names = [c if isinstance(c, str) else c[0] for c in columns]
+        self.names = [escaped(c if isinstance(c, str) else c[0]) for c in columns]
         self.formats = [None if isinstance(c, str) else c[1] for c in columns]
         self.title = title
         self.rows: list[list[str]] = []
@@ -34,7 +34,7 @@ class Table:
         """
         if len(values) != len(self.names):
             raise ValueError(f"{len(values)} values for {len(self.names)} columns")
-        self.rows.append([cell(v, f) for v, f in zip(values, self.formats)])
+        self.rows.append([escaped(cell(v, f)) for v, f in zip(values, self.formats)])
         return "| " + " | ".join(self.rows[-1]) + " |"
 
     def lines(self) -> list[str]:
@@ -59,6 +59,11 @@ def cell(value, fmt: str | None = None) -> str:
     if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
         return f"{value:.4g}"
     return str(value)
+
+
+def escaped(text: str) -> str:
+    """A cell's text with its ``|`` escaped, so that it stays one cell."""
+    return text.replace("|", "\\|")
 
 
 def _line(cells: Sequence[str], widths: Sequence[int]) -> str:

@@ -6,31 +6,30 @@ a 10-bit mantissa (float32 has 23), products accumulated in float32. This script
 on the CPU: every VGG19 convolution rounds its input and kernel, in the forward pass and in both
 backward convolutions (the upstream gradient too), and the Gram matrices' einsum rounds its
 features (and the upstream gradient), to the nearest TF32 value (bit masking, round half up).
+(It swaps :func:`vidstyle.engine.model.conv3x3` and :func:`vidstyle.engine.losses.gram` while
+the emulated engine traces its functions; that engine has features of its own, so the exact
+engine's functions are traced without the swap.)
 
 It then compares, on the real weights, the same optimization with exact float32 and with TF32:
-the loss and gradient at the start, and L-BFGS's progress (loss after N iterations, both scored
+the loss at the start, and the optimizer's progress (the loss after N iterations, both scored
 exactly in float32), and how far apart the two results are.
 
-Usage: ``PYTHONPATH=. python benchmarks/tf32.py [--size 128] [--iterations 100]
-[--optimizer lbfgs] [--weights FILE]`` (about two minutes at 128 px on a 2-core CPU).
+Usage: ``python -m benchmarks.tf32 [--size 128] [--iterations 100] [--optimizer lbfgs]``
+(about two minutes at 128 px on a 2-core CPU).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from PIL import Image
 
+from benchmarks import harness
+from benchmarks.table import Table
 from vidstyle.config import MethodConfig
 from vidstyle.engine import losses, model
-from vidstyle.engine.optimize import build_engine, to_tensor
-from vidstyle.weights import resolve
-
-ROOT = Path(__file__).resolve().parent.parent
+from vidstyle.engine.request import Request
 
 
 def to_tf32(x: tf.Tensor) -> tf.Tensor:
@@ -80,57 +79,41 @@ def tf32_emulated():
         model.conv3x3, losses.gram = saved
 
 
-def load(path: Path, size: int) -> np.ndarray:
-    image = Image.open(path).convert("RGB")
-    image.thumbnail((size, size), Image.LANCZOS)
-    return np.asarray(image)
-
-
-def start_figures(engine, content, style):
-    """Loss and gradient at the content, in this engine's arithmetic."""
-    x = to_tensor(content)
-    targets = engine._content_targets(x)
-    grams = list(engine.style_targets(style).grams)
-    loss, grad, _ = engine._value_grad(x, engine._params(0.0), targets, grams,
-                                       tf.zeros_like(x), tf.zeros(x.shape[:3]))  # fmt: skip
-    return float(tf.reduce_sum(loss)), grad.numpy().ravel()
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(argv: list[str] | None = None, make_engine: harness.Engines | None = None) -> None:
+    """Run both engines from the content to each checkpoint; print the table and log it."""
+    parser = harness.parser(__doc__)
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--iterations", type=int, default=100)
     parser.add_argument("--optimizer", default="lbfgs", choices=["adam", "lbfgs"])
-    parser.add_argument("--weights", type=Path)
-    args = parser.parse_args(argv)
-    source = resolve(args.weights)
-    content = load(ROOT / "samples" / "photos" / "astronaut.jpg", args.size)
-    style = load(ROOT / "samples" / "swirls.jpg", args.size)
+    args = harness.parse(parser, argv)
+    make_engine = make_engine or harness.Engines(args.weights)
+    content = harness.picture(harness.CONTENT, args.size)
+    style = harness.picture(harness.STYLE, args.size)
+    method = MethodConfig(max_size=args.size, optimizer=args.optimizer, precision="float32")
+    exact = make_engine(method)
+    emulated = harness.Engines(vgg=make_engine.vgg())(method)  # features (and traces) of its own
+    targets = exact.style_targets(style)
+    with tf32_emulated():
+        emulated_targets = emulated.style_targets(style)
+        start = emulated.losses(content, content, emulated_targets)["total"]
+    start32 = exact.losses(content, content, targets)["total"]
     # each checkpoint is a run of its own from the content (restarting L-BFGS would change it)
     checkpoints = sorted({max(10, args.iterations // 4), args.iterations // 2, args.iterations})
-    method = MethodConfig(max_size=args.size, optimizer=args.optimizer)
-    exact = build_engine(method, source)
-    loss32, grad32 = start_figures(exact, content, style)
-    with tf32_emulated():
-        emulated = build_engine(method, source)
-        loss_tf32, grad_tf32 = start_figures(emulated, content, style)
-    cosine = grad32 @ grad_tf32 / (np.linalg.norm(grad32) * np.linalg.norm(grad_tf32))
-    print(f"{args.size}x{args.size}-ish content {content.shape[1]}x{content.shape[0]}, "
-          f"{args.optimizer}, real VGG19 weights")  # fmt: skip
-    print(f"loss at the start: float32 {loss32:.6g}, TF32 {loss_tf32:.6g}, "
-          f"relative difference {abs(loss_tf32 - loss32) / loss32:.2e}")  # fmt: skip
-    print(f"gradient at the start: cosine {cosine:.6f}, relative norm difference "
-          f"{np.linalg.norm(grad_tf32 - grad32) / np.linalg.norm(grad32):.2e}")  # fmt: skip
-    print(f"{'iterations':>10} {'float32 loss':>14} {'TF32 loss':>14} {'rel. diff':>10} "
-          f"{'mean |diff| (levels)':>20}")  # fmt: skip
+    table = Table("iterations", ("float32 loss", "{:.6g}"), ("TF32 loss", "{:.6g}"),
+                  ("rel. diff", "{:.2e}"), ("mean abs diff (levels)", "{:.3f}"),
+                  title=f"{content.shape[1]}x{content.shape[0]}, {args.optimizer}")  # fmt: skip
+    table.add(0, start32, start, (start - start32) / start32, 0.0)
     for until in checkpoints:
-        ours = exact.stylize(content, exact.style_targets(style), steps=until)
+        ours = exact.stylize(Request(content, targets, steps=until))
         with tf32_emulated():
-            theirs = emulated.stylize(content, emulated.style_targets(style), steps=until)
-        a = exact.losses(ours, content, exact.style_targets(style))["total"]
-        b = exact.losses(theirs, content, exact.style_targets(style))["total"]  # scored exactly
+            theirs = emulated.stylize(Request(content, emulated_targets, steps=until))
+        a = exact.losses(ours, content, targets)["total"]
+        b = exact.losses(theirs, content, targets)["total"]  # scored exactly
         diff = np.abs(ours.astype(int) - theirs.astype(int)).mean()
-        print(f"{until:>10} {a:>14.6g} {b:>14.6g} {(b - a) / a:>10.2e} {diff:>20.3f}")
+        print(table.add(until, a, b, (b - a) / a, diff), flush=True)
+    notes = ["TF32 emulated on the CPU (inputs of every convolution and Gram product rounded to "
+             "10 mantissa bits); both results scored in exact float32"]  # fmt: skip
+    harness.finish(args, "tf32", "float32 against emulated TF32", [table], table.rows, notes)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ def entries(path: Path) -> list[dict]:
         tables, current = [], None
         for line in lines[3:]:
             if line.startswith("|"):
-                cells = [c.strip() for c in line.strip("|").split("|")]
+                cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip()[1:-1])]
                 if current is None:
                     current = [cells]
                     tables.append(current)
