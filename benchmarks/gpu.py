@@ -5,8 +5,9 @@ is at the size named: default 512x512, 1024x1024 and 1920x1080), in float32, bfl
 float16, and images per second of a batch of 1 against ``--batch`` at the first size. TF32 is off
 in the whole process (vidstyle's rule, :mod:`vidstyle.engine.device`): float32 is exact float32,
 and no engine's setting leaks into another's timing or scoring. What TF32 would change is
-emulated on the CPU by ``benchmarks/tf32.py``. Seconds per step are ``stylize(steps=N)`` minus
-``stylize(steps=0)`` over N, medians of interleaved repeats after a compiling warm-up.
+emulated on the CPU by ``python -m benchmarks.tf32``. Seconds per step are
+``stylize(steps=N)`` minus ``stylize(steps=0)`` over N, medians of interleaved repeats after a
+compiling warm-up.
 
 Smoke (``--smoke``): what a GPU owner runs first. Checks, in this order, and prints one table
 (check, measured, expected, verdict):
@@ -29,31 +30,28 @@ finds them (the Keras or vidstyle cache, else a download); without any, one line
 
 Usage::
 
-    PYTHONPATH=. python benchmarks/gpu.py --smoke          # first, on the GPU
-    PYTHONPATH=. python benchmarks/gpu.py                  # the figures
-    PYTHONPATH=. python benchmarks/gpu.py --smoke --cpu-check   # the script itself, on a CPU
+    python -m benchmarks.gpu --smoke                # first, on the GPU
+    python -m benchmarks.gpu                        # the figures
+    python -m benchmarks.gpu --smoke --cpu-check    # the script itself, on a CPU
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from PIL import Image
 
+from benchmarks import harness, timing
+from benchmarks.table import Table
 from vidstyle.config import MethodConfig
 from vidstyle.engine import memory
-from vidstyle.engine.optimize import build_engine
+from vidstyle.engine.request import Request
 from vidstyle.errors import VidstyleError, WeightsError
-from vidstyle.weights import resolve
 
-ROOT = Path(__file__).resolve().parent.parent
 GIB = 2**30
 SHALLOW = {
     "content_layers": ("block2_conv1",),
@@ -74,71 +72,62 @@ def size(text: str) -> tuple[int, int]:
 
 def picture(name: str, height: int, width: int) -> np.ndarray:
     """A sample image resized to height x width (uint8 RGB)."""
-    image = Image.open(ROOT / "samples" / name).convert("RGB").resize((width, height))
-    return np.asarray(image)
+    return harness.resized(harness.SAMPLES / name, height, width)
 
 
 class Engines:
-    """Engines built on demand, one per (precision, optimizer), over one weights source."""
+    """Engines made on demand, one per (precision, optimizer), over one network."""
 
-    def __init__(self, source, base: MethodConfig):
-        self.source, self.base, self.built = source, base, {}
+    def __init__(self, make_engine, base: MethodConfig):
+        self.make_engine, self.base, self.built = make_engine, base, {}
 
     def get(self, precision: str = "float32", optimizer: str = "adam"):
         key = (precision, optimizer)
         if key not in self.built:
             method = self.base.replace(precision=precision, optimizer=optimizer)
-            self.built[key] = build_engine(method, self.source)
+            self.built[key] = self.make_engine(method)
         return self.built[key]
-
-
-def seconds_per_step(engine, content: np.ndarray, style, steps: int) -> float:
-    """One repeat: ``stylize(steps)`` minus ``stylize(0)``, over ``steps``."""
-    started = time.perf_counter()
-    engine.stylize(content, style, steps=0)
-    setup = time.perf_counter() - started
-    started = time.perf_counter()
-    engine.stylize(content, style, steps=steps)
-    return max(0.0, time.perf_counter() - started - setup) / steps
 
 
 def timed(engines: dict, content: np.ndarray, style_rgb: np.ndarray, args) -> dict[str, float]:
     """Median seconds per step of each engine on ``content``, interleaved repeat by repeat."""
-    styles = {name: engine.style_targets(style_rgb) for name, engine in engines.items()}
+    requests = {name: Request(content, e.style_targets(style_rgb)) for name, e in engines.items()}
     for name, engine in engines.items():  # warm up: compile the 0-step and the N-step path
-        seconds_per_step(engine, content, styles[name], min(10, args.steps))
-    runs: dict[str, list[float]] = {name: [] for name in engines}
-    for _ in range(args.repeats):
-        for name, engine in engines.items():
-            runs[name].append(seconds_per_step(engine, content, styles[name], args.steps))
-    return {name: statistics.median(values) for name, values in runs.items()}
+        timing.per_step(engine, requests[name], min(10, args.steps))
+    tasks = {name: lambda e=e, r=requests[name]: timing.per_step(e, r, args.steps)[0]
+             for name, e in engines.items()}  # fmt: skip
+    return timing.medians(timing.interleaved(tasks, args.repeats))
 
 
-def figures(engines: Engines, args) -> None:
+def figures(engines: Engines, args) -> list[Table]:
     """Seconds per step per precision at each single-level size; batch throughput."""
     style_rgb = picture("swirls.jpg", 256, 256)
     names = ("float32", "bfloat16", "float16")
-    print(f"Adam, seconds per step, one level (median of {args.repeats} x {args.steps} steps)")
-    print(f"{'size':>11} " + " ".join(f"{n:>9}" for n in names))
+    steps = Table("size", *((n, "{:.4f}") for n in names),
+                  title=f"Adam, seconds per step, one level (median of {args.repeats} x "
+                        f"{args.steps} steps)")  # fmt: skip
     for height, width in args.sizes:
         content = picture("photos/astronaut.jpg", height, width)
         try:
             found = timed({n: engines.get(n) for n in names}, content, style_rgb, args)
         except VidstyleError as error:  # refused by the budget, or out of memory
-            print(f"{width:>5}x{height:<5} {error.message()}")
+            print(steps.add(f"{width}x{height}", error.message(), "", ""), flush=True)
             continue
-        print(f"{width:>5}x{height:<5} " + " ".join(f"{found[n]:>9.4f}" for n in names))
+        print(steps.add(f"{width}x{height}", *(found[n] for n in names)), flush=True)
     height, width = args.sizes[0]
     content = picture("photos/astronaut.jpg", height, width)
     exact = engines.get()
+    batch = Table("images", ("images/s", "{:.2f}"), ("x one", "{:.2f}"),
+                  title=f"batch at {width}x{height}, float32")  # fmt: skip
     one = timed({"1": exact}, content, style_rgb, args)["1"]
+    batch.add(1, 1 / one, 1.0)
     try:
         many = timed({"n": exact}, np.stack([content] * args.batch), style_rgb, args)["n"]
     except VidstyleError as error:
-        print(f"batch of {args.batch}: {error.message()}")
-        return
-    print(f"\nbatch at {width}x{height}, float32: 1 image {1 / one:.2f} images/s, {args.batch} "
-          f"images {args.batch / many:.2f} images/s ({one * args.batch / many:.2f}x)")  # fmt: skip
+        batch.add(args.batch, error.message(), "")
+        return [steps, batch]
+    batch.add(args.batch, args.batch / many, one * args.batch / many)
+    return [steps, batch]
 
 
 # ------------------------------------------------------------------------------------- smoke
@@ -162,12 +151,12 @@ def _peak(engine, content, style, steps: int, gpu: bool) -> int | None:
     if gpu:
         tf.config.experimental.reset_memory_stats("GPU:0")
         before = tf.config.experimental.get_memory_info("GPU:0")["current"]
-        engine.stylize(content, style, steps=steps)
+        engine.stylize(Request(content, style, steps=steps))
         return tf.config.experimental.get_memory_info("GPU:0")["peak"] - before
     try:
         Path("/proc/self/clear_refs").write_text("5")
         before = _status_kib("VmRSS")
-        engine.stylize(content, style, steps=steps)
+        engine.stylize(Request(content, style, steps=steps))
         return (_status_kib("VmHWM") - before) * 1024
     except OSError:
         return None
@@ -189,7 +178,9 @@ def check_peaks(engines: Engines, sizes, steps: int, gpu: bool) -> list[tuple]:
         style = engine.style_targets(style_rgb)
         for side in sizes:
             content = picture("photos/astronaut.jpg", side, side)
-            engine.stylize(content, style, steps=1)  # compiled first: the peak is the run's
+            engine.stylize(
+                Request(content, style, steps=1)
+            )  # compiled first: the peak is the run's
             peak = _peak(engine, content, style, steps, gpu)
             estimate = memory.needed_bytes(side, side, optimizer, 1, precision)
             mp = side * side / 1e6
@@ -212,8 +203,9 @@ def check_losses(engines: Engines, sizes, steps: int, gpu: bool) -> list[tuple]:
     style = exact.style_targets(style_rgb)
     for side in sizes:
         content = picture("photos/astronaut.jpg", side, side)
-        a = exact.losses(exact.stylize(content, style, steps=steps), content, style)["total"]
-        result = half.stylize(content, half.style_targets(style_rgb), steps=steps)
+        ours = exact.stylize(Request(content, style, steps=steps))
+        a = exact.losses(ours, content, style)["total"]
+        result = half.stylize(Request(content, half.style_targets(style_rgb), steps=steps))
         b = exact.losses(result, content, style)["total"]
         relative = (b - a) / a
         verdict = ("ok" if abs(relative) <= LOSS_TOLERANCE else "FAIL") if gpu else "cpu"
@@ -235,7 +227,7 @@ def check_tiling(engines: Engines, side: int, steps: int) -> tuple:
         engine.memory_budget = budget
         works = engine.planner.plan(side, side, steps)
         tiles = max(tiles, works[-1].tiles)
-        result = engine.stylize(content, style, steps=steps)
+        result = engine.stylize(Request(content, style, steps=steps))
         drops.append(1 - engine.losses(result, content, style)["style"] / start)
     engine.memory_budget = saved
     relative = (drops[1] - drops[0]) / drops[0]
@@ -247,9 +239,8 @@ def check_tiling(engines: Engines, side: int, steps: int) -> tuple:
 
 def check_guard(args, side: int) -> tuple:
     """Row 5: the 32-bit guard, run in a subprocess (see :func:`guard`)."""
-    command = [sys.executable, __file__, "--guard", str(side)] + _passed_on(args)
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        done = harness.child("gpu", ["--guard", str(side), *_passed_on(args)], timeout=600)
     except subprocess.TimeoutExpired:
         return (f"32-bit guard {side}^2", "timed out after 600 s", "tiled, one step", "FAIL")
     last = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
@@ -276,7 +267,7 @@ def guard(engines: Engines, side: int, cpu_check: bool) -> int:
         print(f"not guarded: last level tile {works[-1].tile}, widest crop {widest} px")
         return 1
     content = picture("photos/astronaut.jpg", side, side)
-    engine.stylize(content, engine.style_targets(picture("swirls.jpg", 256, 256)), steps=1)
+    engine.stylize(Request(content, engine.style_targets(picture("swirls.jpg", 256, 256)), steps=1))
     print(f"tiled: {works[-1].tiles} tiles of {works[-1].tile} px, widest crop {widest / 1e6:.2f}"
           f" MP (limit {memory.MAX_PIXELS / 1e6:.2f} MP), one step ran")  # fmt: skip
     return 0
@@ -289,8 +280,8 @@ def _widest_crop(work, margin: int) -> int:
     return crop[0] * crop[1]
 
 
-def smoke(engines: Engines, args) -> int:
-    """The five checks in order, one table; exit 1 when one failed."""
+def smoke(engines: Engines, args) -> tuple[Table, int]:
+    """The five checks in order, one table; and the exit code, 1 when one failed."""
     plan = CPU_SMOKE if args.cpu_check else GPU_SMOKE
     gpu = engines.get().device.gpu
     rows = [check_device(engines)]
@@ -298,17 +289,19 @@ def smoke(engines: Engines, args) -> int:
     rows += check_losses(engines, plan["loss"], plan["steps"] * 2, gpu)
     rows.append(check_tiling(engines, plan["tiling"], plan["steps"]))
     rows.append(check_guard(args, plan["guard"]))
-    widths = [max(len(str(row[i])) for row in rows + [HEADER]) for i in range(4)]
-    for row in [HEADER, *rows]:
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)))
-    return 1 if any(row[3] in ("FAIL", "OVER") for row in rows) else 0
+    table = Table("check", "measured", "expected", "verdict")
+    for row in rows:
+        table.add(*row)
+    return table, 1 if any(row[3] in ("FAIL", "OVER") for row in rows) else 0
 
 
-HEADER = ("check", "measured", "expected", "verdict")
+def main(argv: list[str] | None = None, make_engine: harness.Engines | None = None) -> int:
+    """The figures, the smoke checks (``--smoke``) or the guard's subprocess (``--guard``).
 
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    Returns:
+        The exit code: 0, 1 when a smoke check failed, 2 without weights.
+    """
+    parser = harness.parser(__doc__)
     parser.add_argument(
         "--sizes",
         type=size,
@@ -319,7 +312,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=50, help="timed steps per repeat")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--weights", type=Path, help="a VGG19 weights file")
     parser.add_argument("--smoke", action="store_true", help="the smoke checks (one table)")
     parser.add_argument(
         "--cpu-check",
@@ -327,23 +319,33 @@ def main(argv: list[str] | None = None) -> int:
         help="tiny sizes, random weights, shallow layers: the script on a CPU",
     )
     parser.add_argument("--guard", type=int, help=argparse.SUPPRESS)  # the subprocess of row 5
-    args = parser.parse_args(argv)  # fmt: skip
+    args = harness.parse(parser, argv)
     if args.cpu_check:
-        source, base = None, MethodConfig(max_size=0, scales=1, **SHALLOW)
+        from vidstyle.engine.model import keras_vgg19
+
+        base = MethodConfig(max_size=0, scales=1, **SHALLOW)
+        make_engine = make_engine or harness.Engines(vgg=keras_vgg19(None))  # random weights
     else:
+        base = MethodConfig(max_size=0, scales=1)
+        make_engine = make_engine or harness.Engines(args.weights)
         try:
-            source = resolve(args.weights)  # as the CLI: --weights, the caches, then a download
+            make_engine.vgg()  # as the CLI: --weights, the caches, then a download
         except WeightsError as error:
             print(f"error: {error.message()} (give --weights FILE)", file=sys.stderr)
             return 2
-        base = MethodConfig(max_size=0, scales=1)
-    engines = Engines(source, base)
+    engines = Engines(make_engine, base)
     if args.guard:
         return guard(engines, args.guard, args.cpu_check)
     if args.smoke:
-        return smoke(engines, args)
-    figures(engines, args)
-    return 0
+        table, code = smoke(engines, args)
+        tables = [table]
+    else:
+        tables, code = figures(engines, args), 0
+    device = engines.get().device.label
+    harness.finish(
+        args, "gpu", f"float32, bfloat16, float16 on {device}", tables, [t.rows for t in tables]
+    )
+    return code
 
 
 if __name__ == "__main__":

@@ -21,7 +21,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import shlex
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -156,6 +158,23 @@ def shared(name: str, fallback: Path) -> Path:
     """A file of the machine's shared images and clips, else a sample of the repository."""
     path = SHARED / name
     return path if path.is_file() else fallback
+
+
+def child(script: str, argv: Sequence[str], timeout: float | None = None,
+          tree: Path = ROOT) -> subprocess.CompletedProcess:  # fmt: skip
+    """Run ``python -m benchmarks.SCRIPT ARGV`` (or ``python -m vidstyle ARGV`` for ``script``
+    ``vidstyle``) in a process of its own, with ``tree``'s ``vidstyle`` first on the path.
+
+    Returns:
+        The finished process, its output captured as text (its exit code unchecked).
+
+    Raises:
+        subprocess.TimeoutExpired: after ``timeout`` seconds.
+    """
+    module = "vidstyle" if script == "vidstyle" else f"benchmarks.{script}"
+    path = os.pathsep.join([str(tree), str(ROOT), os.environ.get("PYTHONPATH", "")])
+    return subprocess.run([sys.executable, "-m", module, *argv], capture_output=True, text=True,
+                          timeout=timeout, env=os.environ | {"PYTHONPATH": path})  # fmt: skip
 
 
 # ------------------------------------------------------------------------------ the end

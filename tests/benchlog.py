@@ -43,13 +43,15 @@ def entries(path: Path) -> list[dict]:
 
 
 def run(module, argv: list[str], tmp_path: Path, capsys, **kwargs) -> tuple[str, dict]:
-    """``module.main(argv + --results LOG, **kwargs)`` with a log in ``tmp_path``.
+    """``module.main(argv + --results LOG, **kwargs)`` with a log in ``tmp_path``; it must
+    return None or 0 (a script's exit code).
 
     Returns:
         (what it printed, the one entry it logged: see :func:`entries`).
     """
     log = tmp_path / "results.md"
-    module.main([*argv, "--results", str(log)], **kwargs)
+    code = module.main([*argv, "--results", str(log)], **kwargs)
+    assert code in (None, 0), f"exit code {code}"
     found = entries(log)
     assert len(found) == 1, f"{len(found)} entries logged"
     return capsys.readouterr().out, found[0]
