@@ -160,10 +160,11 @@ def shared(name: str, fallback: Path) -> Path:
     return path if path.is_file() else fallback
 
 
-def child(script: str, argv: Sequence[str], timeout: float | None = None,
-          tree: Path = ROOT) -> subprocess.CompletedProcess:  # fmt: skip
+def child(script: str, argv: Sequence[str], timeout: float | None = None, tree: Path = ROOT,
+          cwd: Path | None = None) -> subprocess.CompletedProcess:  # fmt: skip
     """Run ``python -m benchmarks.SCRIPT ARGV`` (or ``python -m vidstyle ARGV`` for ``script``
-    ``vidstyle``) in a process of its own, with ``tree``'s ``vidstyle`` first on the path.
+    ``vidstyle``) in a process of its own, in ``cwd``, with ``tree``'s ``vidstyle`` first on the
+    path.
 
     Returns:
         The finished process, its output captured as text (its exit code unchecked).
@@ -173,8 +174,9 @@ def child(script: str, argv: Sequence[str], timeout: float | None = None,
     """
     module = "vidstyle" if script == "vidstyle" else f"benchmarks.{script}"
     path = os.pathsep.join([str(tree), str(ROOT), os.environ.get("PYTHONPATH", "")])
+    env = os.environ | {"PYTHONPATH": path}
     return subprocess.run([sys.executable, "-m", module, *argv], capture_output=True, text=True,
-                          timeout=timeout, env=os.environ | {"PYTHONPATH": path})  # fmt: skip
+                          timeout=timeout, cwd=cwd, env=env)  # fmt: skip
 
 
 # ------------------------------------------------------------------------------ the end

@@ -1,10 +1,11 @@
 """An older vidstyle beside today's on the same frames, in one run (issue 19, item 2).
 
 Checks out the old commit (default ``967df88``, main before the long-clip work) into a temporary
-``git worktree``, runs ``vidstyle video`` of each tree in a subprocess (``PYTHONPATH`` pointing at
-that tree), and measures every result with the independent yardstick (:mod:`yardstick`:
-Farneback flow, its own forward-backward mask, bilinear warp), beside each tree's own DIS-based
-figure from its ``report.json``.
+``git worktree``, runs ``vidstyle video`` of each tree in a subprocess (``PYTHONPATH`` pointing
+at that tree; today's is this checkout, uncommitted changes included), and measures every result
+with the independent yardstick (:mod:`benchmarks.yardstick`: Farneback flow, its own
+forward-backward mask, bilinear warp), beside each tree's own DIS-based figure from its
+``report.json``.
 
 Each tree runs at its OWN defaults for later frames (the old commit: 100 Adam steps; today: its
 ``VideoConfig`` defaults), unless ``--steps-next`` forces a count on both; the first frame takes
@@ -15,20 +16,17 @@ content's style loss over the result's) and the crispness (the result's mean abs
 over its content's) of every row are scored afterwards by today's engine, the same for all rows.
 
 ``CLIP`` is a video file or ``synth:NAME`` (a clip of :data:`SYNTH` rendered by
-:mod:`synthclips` to a temporary folder of PNGs, lossless); at the clip's own size
+:mod:`benchmarks.synthclips` to a temporary folder of PNGs, lossless); at the clip's own size
 (``--size 96``) the rows also get the yardstick through the true flows and occlusion masks
 (``true mse``).
 
-Usage: ``python benchmarks/pastcompare.py CLIP --style PAINTING [--old 967df88] [--size 64]
-[--frames 8] [--steps-first 200] [--steps-next N] [--variant lin="--temporal-warp linear"]...
-[--json out.json]``.
+Usage: ``python -m benchmarks.pastcompare CLIP --style PAINTING [--old 967df88] [--size 64]
+[--frames 8] [--steps-first 200] [--steps-next N] [--variant lin="--temporal-warp linear"]...``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import shlex
 import subprocess
 import sys
@@ -37,14 +35,15 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import synthclips  # noqa: E402
-import yardstick  # noqa: E402
+from benchmarks import harness, synthclips, yardstick
+from benchmarks.table import Table
+from vidstyle.config import MethodConfig
+from vidstyle.media import flow as flowlib
+from vidstyle.pipeline.image import targets_for
 
-TODAY = Path(__file__).resolve().parent.parent
 SYNTH = {  # a camera pan of (2, 1) px per frame and an object crossing it at (-4, 1): whole
     # pixels at the clip's own size (96 px), where no warp's interpolation is charged (see
-    # yardstick.bias), and where the true flows and occlusion masks are known
+    # benchmarks/bias.py), and where the true flows and occlusion masks are known
     "panocclude": synthclips.Scene(pan=(2.0, 1.0), size=(96, 72), frames=10, seed=3,
                                    things=(synthclips.Thing((16, 13), (70, 36), (-4.0, 1.0)),)),
 }  # fmt: skip
@@ -53,40 +52,33 @@ SYNTH = {  # a camera pan of (2, 1) px per frame and an object crossing it at (-
 def run_tree(tree: Path, clip: Path, style: Path, work: Path, args, extra: list[str],
              truth=None) -> dict:  # fmt: skip
     """``vidstyle video`` of ``tree`` on the clip; its yardstick and its own report summary;
-    with ``truth`` (a rendered :class:`synthclips.Clip` at the working size), also the yardstick
-    through the true flows and occlusion masks (``true_mse``)."""
+    with ``truth`` (a rendered :class:`benchmarks.synthclips.Clip` at the working size), also
+    the yardstick through the true flows and occlusion masks (``true_mse``)."""
     out, frames = work / "out.mp4", work / "frames"
     steps = ["--steps-first", str(args.steps_first)]
     steps += ["--steps-next", str(args.steps_next)] if args.steps_next is not None else []
-    command = [sys.executable, "-m", "vidstyle", "video", str(clip), "-s", str(style),
-               "-o", str(out), "--max-size", str(args.size), "--max-frames", str(args.frames),
-               *steps, "--frames-dir", str(frames), "--quiet", *extra]  # fmt: skip
-    env = os.environ | {"PYTHONPATH": str(tree)}
-    subprocess.run(command, check=True, env=env, cwd=work, stdout=subprocess.DEVNULL)
+    argv = ["video", str(clip), "-s", str(style), "-o", str(out), "--max-size", str(args.size),
+            "--max-frames", str(args.frames), *steps, "--frames-dir", str(frames), "--quiet",
+            *extra]  # fmt: skip
+    done = harness.child("vidstyle", argv, tree=tree, cwd=work)
+    if done.returncode:
+        raise SystemExit(f"pastcompare: vidstyle video of {tree} failed:\n{done.stderr[-2000:]}")
     summary = json.loads(out.with_name(out.name + ".report.json").read_text())["summary"]
     row = yardstick.measure_folder(frames, clip) | {"own": summary, "frames": str(frames)}
     if truth is not None:
-        from vidstyle.media.images import load_image
-
-        results = [load_image(p).rgb for p in sorted(frames.glob("*.png"))]
+        results = [harness.picture(p) for p in sorted(frames.glob("*.png"))]
         pairs = [(flow, mask > 0.5) for flow, mask in zip(truth.backward, truth.masks)]
         true = yardstick.with_flows(results, pairs)
         row |= {"true_mse": true["mse"], "true_e_warp": true["e_warp"]}
     return row
 
 
-def score(rows: dict, clip: Path, style: Path, size: int) -> None:
+def score(rows: dict, clip: Path, style: Path, engine) -> None:
     """Add ``style_drop`` and ``crispness`` (means over the frames) to each row, by today's
-    engine with the method's defaults at ``size``."""
-    from vidstyle import load_engine
-    from vidstyle.config import MethodConfig
-    from vidstyle.media import flow as flowlib
-    from vidstyle.media.images import load_image
-    from vidstyle.pipeline.image import targets_for
-
-    engine, painting = load_engine(MethodConfig(max_size=size)), load_image(style).rgb
+    engine with the method's defaults."""
+    painting = harness.picture(style)
     for row in rows.values():
-        results = [load_image(p).rgb for p in sorted(Path(row.pop("frames")).glob("*.png"))]
+        results = [harness.picture(p) for p in sorted(Path(row.pop("frames")).glob("*.png"))]
         height, width = results[0].shape[:2]
         contents = yardstick.content_frames(clip, (width, height), len(results))
         drops, crisp = [], []
@@ -98,8 +90,33 @@ def score(rows: dict, clip: Path, style: Path, size: int) -> None:
         row["style_drop"], row["crispness"] = float(np.mean(drops)), float(np.mean(crisp))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run_all(args, variants: dict, style: Path, tmp: Path) -> tuple[dict, Path]:
+    """Every row: the old tree in a temporary worktree, then today's once per variant."""
+    clip = Path(args.clip).resolve() if not args.clip.startswith("synth:") else None
+    truth = None
+    if clip is None:
+        scene = SYNTH[args.clip[6:]]
+        clip, truth = tmp / args.clip[6:], synthclips.make_clip(scene)
+        synthclips.write_frames(truth, clip)
+        truth = truth if max(scene.size) == args.size else None  # true flows at 1:1 only
+    old, git = tmp / "old", ["git", "-C", str(harness.ROOT), "worktree"]
+    subprocess.run([*git, "add", "--detach", str(old), args.old], check=True, capture_output=True)
+    rows = {}
+    try:
+        runs = [("old", old, "")] + [(name, harness.ROOT, opts) for name, opts in variants.items()]
+        for name, tree, opts in runs:
+            work = tmp / f"run-{name}"
+            work.mkdir()
+            rows[name] = run_tree(tree, clip, style, work, args, shlex.split(opts), truth)
+            print(f"{name}: mse {rows[name]['mse']:.1f}", file=sys.stderr, flush=True)
+    finally:
+        subprocess.run([*git, "remove", "--force", str(old)], check=False, capture_output=True)
+    return rows, clip
+
+
+def main(argv: list[str] | None = None, make_engine: harness.MakeEngine | None = None) -> None:
+    """Run the trees, score the rows, print the table and log it."""
+    parser = harness.parser(__doc__)
     parser.add_argument("clip")
     parser.add_argument("--style", type=Path, required=True)
     parser.add_argument("--old", default="967df88")
@@ -109,48 +126,28 @@ def main() -> None:
     parser.add_argument("--steps-next", type=int, help="force on both trees (default: their own)")
     parser.add_argument("--variant", action="append", default=[], metavar='NAME="--OPTS"',
                         help="a row of today's tree with these options (repeatable)")  # fmt: skip
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
+    args = harness.parse(parser, argv)
     variants = {"today": ""} | dict(v.split("=", 1) for v in args.variant)
-    style, rows = args.style.resolve(), {}
+    style = args.style.resolve()
     with tempfile.TemporaryDirectory() as tmp:
-        clip = Path(args.clip).resolve() if not args.clip.startswith("synth:") else None
-        truth = None
-        if clip is None:
-            scene = SYNTH[args.clip[6:]]
-            clip, truth = Path(tmp) / args.clip[6:], synthclips.make_clip(scene)
-            synthclips.write_frames(truth, clip)
-            truth = truth if max(scene.size) == args.size else None  # true flows at 1:1 only
-        old = Path(tmp) / "old"
-        subprocess.run(["git", "-C", str(TODAY), "worktree", "add", "--detach", str(old),
-                        args.old], check=True, capture_output=True)  # fmt: skip
-        try:
-            runs = [("old", old, "")] + [(name, TODAY, opts) for name, opts in variants.items()]
-            for name, tree, opts in runs:
-                work = Path(tmp) / f"run-{name}"
-                work.mkdir()
-                rows[name] = run_tree(tree, clip, style, work, args, shlex.split(opts), truth)
-                print(f"{name}: mse {rows[name]['mse']:.1f}", file=sys.stderr, flush=True)
-        finally:
-            subprocess.run(["git", "-C", str(TODAY), "worktree", "remove", "--force", str(old)],
-                           check=False)  # fmt: skip
-        score(rows, clip, style, args.size)
-    print(f"{'row':>12} {'indep. mse':>10} {'E_warp':>7} {'/old':>5} {'content':>7} {'kept':>5} "
-          f"{'DIS (own)':>9} {'style drop':>10} {'/today':>6} {'crisp':>5}")  # fmt: skip
+        rows, clip = run_all(args, variants, style, Path(tmp))
+        engine = (make_engine or harness.Engines(args.weights))(MethodConfig(max_size=args.size))
+        score(rows, clip, style, engine)
+    title = f"{args.clip} at {args.size} px, {args.frames} frames; old = {args.old}"
+    table = Table("row", ("indep. mse", "{:.1f}"), ("E_warp", "{:.4f}"), ("/old", "{:.2f}"),
+                  ("content", "{:.1f}"), ("kept", "{:.2f}"), ("DIS (own)", "{:.1f}"),
+                  ("style drop", "{:.1f}"), ("/today", "{:.2f}"), ("crisp", "{:.2f}"),
+                  ("true mse", "{:.1f}"), ("true /old", "{:.2f}"),
+                  title=title)  # fmt: skip
     for name, r in rows.items():
         r["mse/old"] = r["mse"] / rows["old"]["mse"]
         r["drop/today"] = r["style_drop"] / rows["today"]["style_drop"]
-        true = ""
-        if "true_mse" in r:
-            ratio = r["true_mse"] / rows["old"]["true_mse"]
-            true = f"  true mse {r['true_mse']:6.1f} ({ratio:.2f})"
-        print(f"{name:>12} {r['mse']:10.1f} {r['e_warp']:7.4f} {r['mse/old']:5.2f} "
-              f"{r['content_mse']:7.1f} {r['kept']:5.2f} {r['own']['temporal_error'] or 0:9.1f} "
-              f"{r['style_drop']:10.1f} {r['drop/today']:6.2f} {r['crispness']:5.2f}"
-              + true)  # fmt: skip
-    if args.json:
-        settings = vars(args) | {"style": str(style), "json": str(args.json)}
-        args.json.write_text(json.dumps({"args": settings, "rows": rows}, indent=1))
+        true = r.get("true_mse")
+        table.add(name, r["mse"], r["e_warp"], r["mse/old"], r["content_mse"], r["kept"],
+                  r["own"]["temporal_error"], r["style_drop"], r["drop/today"], r["crispness"],
+                  true, None if true is None else true / rows["old"]["true_mse"])  # fmt: skip
+    precision = f"today {harness.precision_label()}, the old tree its own"
+    harness.finish(args, "pastcompare", precision, [table], {"args": vars(args), "rows": rows})
 
 
 if __name__ == "__main__":
