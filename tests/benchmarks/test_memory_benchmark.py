@@ -8,10 +8,10 @@ from benchmarks import memory
 
 
 @pytest.mark.real_weights
-def test_peaks_of_a_size_against_the_baseline(tmp_path, capsys, real_weights):
-    argv = ["--sizes", "96x64", "--steps", "1", "--weights", str(real_weights.path)]
+def test_the_baseline_in_a_process_of_its_own(tmp_path, capsys, real_weights):
+    argv = ["--sizes", "--steps", "1", "--weights", str(real_weights.path)]
     out, entry = benchlog.run(memory, argv, tmp_path, capsys)
     (table,) = entry["tables"]
-    assert [row[0] for row in table] == ["size", "96x64"]
-    assert float(table[1][1]) > 100  # MiB: TensorFlow and VGG19 at least
+    assert [row[0] for row in table] == ["size", "64x64 (base)"]
+    assert float(table[1][1]) > 300  # MiB: TensorFlow and VGG19's weights at least
     assert entry["precision"] == "float32 (auto)"  # the children inherit the tests' pinned auto

@@ -10,10 +10,15 @@ import pytest
 from benchmarks import harness, pastcompare
 
 
+def worktrees() -> list[str]:
+    listed = subprocess.run(["git", "-C", str(harness.ROOT), "worktree", "list", "--porcelain"],
+                            capture_output=True, text=True, check=True).stdout  # fmt: skip
+    return [line for line in listed.splitlines() if line.startswith("worktree ")]
+
+
 @pytest.mark.real_weights
 def test_an_old_commit_beside_today_on_a_synthetic_clip(tmp_path, capsys, real_weights):
-    before = subprocess.run(["git", "-C", str(harness.ROOT), "worktree", "list"],
-                            capture_output=True, text=True, check=True).stdout  # fmt: skip
+    before = worktrees()
     argv = ["synth:panocclude", "--style", str(harness.STYLE), "--old", "HEAD", "--size", "96",
             "--frames", "2", "--steps-first", "2", "--steps-next", "2",
             "--weights", str(real_weights.path)]  # fmt: skip
@@ -23,6 +28,4 @@ def test_an_old_commit_beside_today_on_a_synthetic_clip(tmp_path, capsys, real_w
     assert [row[0] for row in table] == ["row", "old", "today"]
     assert table[1][3] == "1.00" and table[2][8] == "1.00"  # each over its reference
     assert all(float(row[10]) >= 0 for row in table[1:])  # the true flow at the clip's size
-    after = subprocess.run(["git", "-C", str(harness.ROOT), "worktree", "list"],
-                           capture_output=True, text=True, check=True).stdout  # fmt: skip
-    assert after == before  # the old tree's worktree is gone
+    assert worktrees() == before  # the old tree's worktree is gone

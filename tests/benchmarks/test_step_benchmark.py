@@ -3,17 +3,14 @@
 import json
 
 import benchlog
-from tinyvgg import tiny_vgg
 
-from benchmarks import harness, step
+from benchmarks import step
 
 
 def test_recipe_against_vidstyle_per_precision(tmp_path, capsys):
     argv = ["--sizes", "32", "--steps", "10", "--repeats", "1", "--precisions", "auto", "bfloat16",
             "--json", str(tmp_path / "step.json")]  # fmt: skip
-    out, entry = benchlog.run(
-        step, argv, tmp_path, capsys, make_engine=harness.Engines(vgg=tiny_vgg())
-    )
+    out, entry = benchlog.run(step, argv, tmp_path, capsys, make_engine=benchlog.tiny_engines())
     (table,) = entry["tables"]
     assert table[0][:5] == ["size", "precision", "recipe s/step", "vidstyle s/step", "ratio"]
     assert [row[1] for row in table[1:]] == ["float32 (auto)", "bfloat16"]
@@ -26,9 +23,7 @@ def test_recipe_against_vidstyle_per_precision(tmp_path, capsys):
 
 def test_new_sizes_show_no_retrace(tmp_path, capsys):
     argv = ["--new-sizes", "32", "48", "--repeats", "1"]
-    out, entry = benchlog.run(
-        step, argv, tmp_path, capsys, make_engine=harness.Engines(vgg=tiny_vgg())
-    )
+    out, entry = benchlog.run(step, argv, tmp_path, capsys, make_engine=benchlog.tiny_engines())
     (table,) = entry["tables"]
     assert [row[0] for row in table] == ["size", "32", "48"]
     assert table[1][1] == table[2][1]  # the second size traced nothing new
