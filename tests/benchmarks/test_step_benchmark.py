@@ -16,7 +16,8 @@ def test_recipe_against_vidstyle_per_precision(tmp_path, capsys):
     assert [row[1] for row in table[1:]] == ["float32 (auto)", "bfloat16"]
     for row in json.loads((tmp_path / "step.json").read_text()):
         recipe, ours = row["recipe_s_per_step"], row["vidstyle_s_per_step"]
-        assert recipe > 0 and ours > 0 and row["ratio"] == recipe / ours
+        assert recipe > 0 and ours >= 0  # 0: tiny steps under the setup's noise (busy machine)
+        assert row["ratio"] == (recipe / ours if ours else None)
         assert len(row["runs"]["recipe"]) == 1  # one repeat, interleaved
     assert entry["precision"] == "float32 (auto); bfloat16; recipe float32"
 
