@@ -15,7 +15,8 @@ import numpy as np
 import tensorflow as tf
 
 from vidstyle.errors import UsageError, WeightsError
-from vidstyle.weights import WeightsSource, read_quantized_bin
+from vidstyle.quantized import read_quantized_bin
+from vidstyle.weights import WeightsSource
 
 
 @dataclass(frozen=True)
