@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vidstyle.config import LATER_VIDEO_OPTIONS, VideoConfig
+from vidstyle.config import VideoConfig
 from vidstyle.engine.request import Request, Stop
 from vidstyle.errors import DecodeError, UsageError
 from vidstyle.fsutil import check_writable, same_file
@@ -102,12 +102,9 @@ def frames_of(clip: Clip, config: VideoConfig) -> Iterator[videolib.Frame]:
 
 
 def fingerprint(clip: Clip, style: np.ndarray, method, config: VideoConfig) -> str:
-    """A digest of everything that decides the frames: input, style and options
-    (see :mod:`vidstyle.pipeline.fingerprint`)."""
-    options = dataclasses.asdict(config) | {"frames_dir": None, "keep_size": None}
-    for name, default in LATER_VIDEO_OPTIONS.items():  # older work folders keep their prints
-        if options[name] == default:
-            del options[name]
+    """A digest of everything that decides the frames: input, style and the options that decide
+    them, by their declarations (:func:`vidstyle.pipeline.fingerprint.frames_video_part`)."""
+    options = fingerprints.frames_video_part(config)
     return fingerprints.fingerprint(clip.path, fingerprints.pixels_digest(style), method, options)
 
 
