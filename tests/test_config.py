@@ -104,3 +104,11 @@ def test_options_are_read_from_their_command_line_names():
     assert MethodConfig.from_options({"style_blend": [0.5, 0.5]}).style_blend == (0.5, 0.5)
     video = video_config({"start": "1:02.5", "end": 70, "long_term": [4, 1], "other": 1})
     assert (video.start, video.end, video.long_term) == (62.5, 70, (1, 4))
+
+
+@pytest.mark.parametrize(
+    "change", [{"optimizer": "sgd"}, {"scales": -1}, {"tol": -1e-3}, {"tol": float("nan")}]
+)
+def test_invalid_options_are_usage_errors(change):
+    with pytest.raises(UsageError):
+        MethodConfig(**change)

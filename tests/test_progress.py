@@ -52,7 +52,7 @@ def test_plain_count_follows_ended_items_through_skips_and_batches():
 
 
 def _works():
-    from vidstyle.engine.ladder import Work
+    from vidstyle.engine.planner import Work
 
     gib = 2**30
     return [Work(384, 512, 356, None, 1, gib), Work(543, 724, 251, None, 1, 2 * gib),
@@ -114,7 +114,7 @@ def test_levels_reach_every_reporter_and_none_when_quiet():
 
 
 def test_a_small_plan_gives_its_memory_in_mib():
-    from vidstyle.engine.ladder import Work, plan_line
+    from vidstyle.engine.planner import Work, plan_line
 
     works = [Work(64, 64, 5, None, 1, 3 * 2**20), Work(128, 128, 5, None, 1, 41 * 2**20 + 7)]
     assert plan_line(works) == "levels 64,128 px · ~41 MiB"

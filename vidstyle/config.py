@@ -16,7 +16,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from vidstyle.engine import precision
+from vidstyle.engine import planner, precision
 from vidstyle.errors import UsageError
 from vidstyle.options import (
     BLEND_TOLERANCE,
@@ -31,8 +31,7 @@ from vidstyle.options import (
     read_offsets,
 )
 
-__all__ = ["BLEND_TOLERANCE", "FolderConfig", "MethodConfig", "VideoConfig", "parse_blend",
-           "parse_offsets", "parse_time", "video_config"]  # fmt: skip
+__all__ = ["FolderConfig", "MethodConfig", "VideoConfig", "video_config"]
 
 CONTENT_LAYERS = ("block5_conv2",)
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
@@ -42,7 +41,7 @@ ADAM_STEPS = 1000  # the method's 10 epochs x 100 steps
 # L-BFGS iterations when no steps are given: about the tutorial's 1000 Adam steps' loss
 # (benchmarks/quality.py at 256 px: 1.03x its loss in 0.27x its time).
 LBFGS_STEPS = 250
-PRECISIONS = ("auto", "float32", "bfloat16", "float16", "mixed")  # mixed: auto's earlier name
+PRECISIONS = (*precision.CHOICES, *precision.ALIASES)  # mixed: auto's earlier name
 PRESERVE_COLORS = ("none", "luminance", "histogram")  # see vidstyle.engine.colors
 
 
@@ -56,13 +55,13 @@ class MethodConfig:
         learning_rate, beta_1, beta_2, epsilon: Adam's settings.
         optimizer: ``adam`` (the tutorial's, with the settings above) or ``lbfgs`` (projected
             L-BFGS in the graph, the pixels kept in 0..1, as Gatys et al. optimized with L-BFGS).
-        steps: optimization steps per image: Adam steps, or L-BFGS iterations. With ``scales`` above
-            1 they are shared out over the levels (see :mod:`vidstyle.engine.schedule`). None (the
+        steps: optimization steps per image: Adam steps, or L-BFGS iterations, shared out over
+            the coarse-to-fine levels (see :func:`vidstyle.engine.planner.levels`). None (the
             default) takes the optimizer's: 1000 for Adam (10 x 100), LBFGS_STEPS for L-BFGS.
         scales: coarse-to-fine levels: 0 (the default) chooses them: one level up to 1024 px,
             above that from about 512 px up by sqrt(2) per level; 1 optimizes at the working size
             only; N starts at the working size / 2^(N-1) and doubles the size at each level (see
-            :mod:`vidstyle.engine.schedule`).
+            :func:`vidstyle.engine.planner.levels`).
         tol: early stop: a level ends when its loss changed by less than this fraction over the
             last window (50 Adam steps, or 10 L-BFGS iterations); 0 turns it off.
         max_size: longest side of the working image in pixels (inputs are only ever shrunk); 0
@@ -106,8 +105,9 @@ class MethodConfig:
         f"{LBFGS_STEPS} for lbfgs"
     )  # fmt: skip
     scales: int = option(
-        0, "Coarse-to-fine levels: 0 automatic (above 1024 px: from about 512 px up by sqrt(2) "
-        "per level), 1 full size only, N from size / 2^(N-1) up."
+        0, f"Coarse-to-fine levels: 0 automatic (above {planner.AUTO_ABOVE} px: from about "
+        f"{planner.AUTO_START} px up by sqrt(2) per level), 1 full size only, N from size / "
+        "2^(N-1) up."
     )  # fmt: skip
     tol: float = option(0.0, "Stop early once the loss changes less than this fraction (0: off).")
     max_size: int = option(

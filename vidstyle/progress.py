@@ -18,7 +18,7 @@ from typing import Protocol
 
 from rich.console import Console
 
-from vidstyle.engine.ladder import Work, level_line, plan_line
+from vidstyle.engine.planner import Work, level_line, plan_line
 
 
 class Reporter(Protocol):

@@ -15,6 +15,7 @@ from tinyvgg import tiny_engine
 
 from vidstyle.config import MethodConfig
 from vidstyle.engine.inputs import to_tensor
+from vidstyle.engine.request import Request
 from vidstyle.media.images import fit_longest, load_image
 from vidstyle.pipeline.image import style_for
 
@@ -50,7 +51,7 @@ def bf16_engines():
     for optimizer in ("adam", "lbfgs"):
         engine = tiny_engine(MethodConfig(precision="bfloat16", optimizer=optimizer))
         targets = engine.style_targets(textured(32, 32, seed=9))
-        engine.stylize(textured(24, 32, seed=1), targets, steps=2)
+        engine.stylize(Request(textured(24, 32, seed=1), targets, steps=2))
         engines[optimizer] = engine
     return engines
 
@@ -104,7 +105,7 @@ def test_bfloat16_result_scores_within_3_percent_of_float32(real_engine):
     for precision in ("float32", "bfloat16"):
         engine = real_engine(MethodConfig(precision=precision, max_size=48))
         assert engine.extractor.compute_dtype == tf.as_dtype(precision)
-        out = engine.stylize(content, engine.style_targets(style), steps=10)
+        out = engine.stylize(Request(content, engine.style_targets(style), steps=10))
         score[precision] = scorer.losses(out, content, targets)["total"]
     assert score["float32"] < 0.5 * score["start"]
     assert score["bfloat16"] <= 1.03 * score["float32"], score

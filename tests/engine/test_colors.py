@@ -9,6 +9,7 @@ from tinyvgg import tiny_engine
 from vidstyle.config import MethodConfig
 from vidstyle.engine import colors
 from vidstyle.engine.inputs import Temporal
+from vidstyle.engine.request import Request
 from vidstyle.engine.styles import run_targets
 
 
@@ -57,7 +58,7 @@ def test_luminance_mode_keeps_the_contents_chroma(optimizer):
                                       learning_rate=0.05))  # fmt: skip
     content = _muted(32, 40, seed=1)
     style = textured(32, 32, seed=7)
-    out = engine.stylize(content, run_targets(engine, [style], content), steps=20)
+    out = engine.stylize(Request(content, run_targets(engine, [style], content), steps=20))
     assert out.shape == content.shape and out.dtype == np.uint8
     assert np.abs(_chroma(out) - _chroma(content)).max() < 1.0  # uint8 rounding only
     assert np.abs(out.astype(int) - content).max() > 2  # and it did change the picture
@@ -67,16 +68,17 @@ def test_luminance_mode_works_for_a_batch_a_video_frame_and_a_tiny_image():
     engine = tiny_engine(MethodConfig(preserve_colors="luminance"))
     batch = np.stack([_muted(32, 32, seed=1), _muted(32, 32, seed=2)])
     targets = run_targets(engine, [textured(32, 32, seed=7)], batch)
-    out = engine.stylize(batch, targets, steps=10)
+    out = engine.stylize(Request(batch, targets, steps=10))
     assert np.abs(_chroma(out) - _chroma(batch)).max() < 1.0
     frame = batch[0]
     targets = run_targets(engine, [textured(32, 32, seed=7)], frame)
     temporal = Temporal(np.asarray(out[1], np.float32) / 255.0, np.ones((32, 32), np.float32), 1e3)
-    moved = engine.stylize(frame, targets, init=out[1], temporal=temporal, steps=10)
+    moved = engine.stylize(Request(frame, targets, start=out[1], temporal=temporal, steps=10))
     assert np.abs(_chroma(moved) - _chroma(frame)).max() < 1.0
     assert set(engine.losses(moved, frame, targets, temporal)) >= {"temporal", "total"}
     small = _muted(6, 9, seed=3)
-    assert np.abs(_chroma(engine.stylize(small, targets, steps=5)) - _chroma(small)).max() < 1.0
+    result = engine.stylize(Request(small, targets, steps=5))
+    assert np.abs(_chroma(result) - _chroma(small)).max() < 1.0
 
 
 def test_colour_matched_targets_are_per_image_and_not_cached():

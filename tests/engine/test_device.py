@@ -8,6 +8,7 @@ from tinyvgg import tiny_vgg
 
 from vidstyle.config import MethodConfig
 from vidstyle.engine import device, gpumemory, memory
+from vidstyle.engine.request import Request
 from vidstyle.errors import UsageError
 
 FAKE_GPUS = [tf.config.PhysicalDevice("/physical_device:GPU:0", "GPU"),
@@ -123,6 +124,6 @@ def test_tf32_stays_off_for_every_engine_and_is_not_switched_per_run(fake_gpus):
     style = (np.arange(16 * 16 * 3) % 251).reshape(16, 16, 3).astype(np.uint8)
     for engine in (exact, mixed, exact):
         del fake_gpus[:]
-        out = engine.stylize(image, engine.style_targets(style), steps=3)
+        out = engine.stylize(Request(image, engine.style_targets(style), steps=3))
         assert fake_gpus == []  # the process's one rule, set up once: nothing switched here
         assert np.abs(out.astype(int) - image).max() > 0  # the steps ran and moved the picture

@@ -9,6 +9,7 @@ from test_gpumemory import CARDS, MIB, FakeNVML
 
 from vidstyle.config import MethodConfig
 from vidstyle.engine import device, memory, planner
+from vidstyle.engine.request import Request
 from vidstyle.errors import TooLargeError
 
 GIB = memory.GIB
@@ -84,7 +85,9 @@ def test_style_image_and_levels_above_a_lowered_limit_run_tiled_on_the_cpu(monke
     assert engine._tilings  # the style image went through the tiles
     seen = []
     content = (np.arange(128 * 112 * 3) % 241).reshape(128, 112, 3).astype(np.uint8)
-    engine.stylize(content, targets, steps=2, on_level=lambda i, works: seen.append(works[i]))
+    engine.stylize(
+        Request(content, targets, steps=2, on_level=lambda i, works: seen.append(works[i]))
+    )
     assert seen and seen[-1].tile is not None and seen[-1].tiles > 1
     monkeypatch.setattr(memory, "MAX_PIXELS", 10**9)  # untiled: the same Gram targets
     untiled = tiny_engine(SHALLOW).style_targets(style)

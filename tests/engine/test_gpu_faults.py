@@ -10,6 +10,7 @@ import tensorflow as tf
 from tinyvgg import tiny_engine
 
 from vidstyle.engine import faults
+from vidstyle.engine.request import Request
 from vidstyle.errors import TooLargeError
 
 OOM = [
@@ -58,7 +59,7 @@ def test_an_optimization_out_of_memory_is_too_large_in_every_shape(error, monkey
 
     monkeypatch.setattr(engine, "_optimize", fail)
     with pytest.raises(TooLargeError, match="ran out of memory stylizing 40x32"):
-        engine.stylize(CONTENT, targets, steps=1)
+        engine.stylize(Request(CONTENT, targets, steps=1))
 
 
 def test_a_sticky_fault_in_an_optimization_is_not_mistaken_for_size(monkeypatch):
@@ -66,7 +67,7 @@ def test_a_sticky_fault_in_an_optimization_is_not_mistaken_for_size(monkeypatch)
     targets = engine.style_targets(STYLE)
     monkeypatch.setattr(engine, "_optimize", lambda request: (_ for _ in ()).throw(STICKY[0]))
     with pytest.raises(tf.errors.InternalError, match="ILLEGAL_ADDRESS"):
-        engine.stylize(CONTENT, targets, steps=1)
+        engine.stylize(Request(CONTENT, targets, steps=1))
 
 
 @pytest.mark.parametrize("error", OOM)

@@ -8,6 +8,7 @@ from tinyvgg import tiny_engine
 
 from vidstyle.config import MethodConfig
 from vidstyle.engine import lbfgs
+from vidstyle.engine.request import Request
 
 
 def test_each_image_of_a_batch_gets_the_result_it_would_get_alone():
@@ -17,9 +18,9 @@ def test_each_image_of_a_batch_gets_the_result_it_would_get_alone():
     style = engine.style_targets(textured(32, 32, seed=5))
     contents = np.stack([textured(32, 32, seed=1), textured(32, 32, seed=2)])
     starts = np.stack([contents[0], np.random.default_rng(3).uniform(0, 255, (32, 32, 3))])
-    batch = engine.stylize(contents, style, init=starts, steps=40)
+    batch = engine.stylize(Request(contents, style, start=starts, steps=40))
     for i in range(2):
-        alone = engine.stylize(contents[i], style, init=starts[i], steps=40)
+        alone = engine.stylize(Request(contents[i], style, start=starts[i], steps=40))
         assert_alike(batch[i], alone)
 
 
@@ -71,3 +72,17 @@ def test_a_failed_trial_halves_the_step_from_the_same_point_and_a_passed_one_res
         state = lbfgs.iterate(cliff, state, tf.constant(1))
         seen.append((round(float(state.x[0, 0]), 6), float(state.t[0]), int(state.halvings[0])))
     assert seen == [(0.0, 0.5, 1), (0.0, 0.25, 2), (0.0125, 1.0, 0)]
+
+
+def test_lbfgs_finds_the_bounded_minimum_of_a_quadratic():
+    target = tf.constant(np.linspace(-1.0, 2.0, 50), tf.float32)
+    scales = tf.constant(np.linspace(1.0, 20.0, 50), tf.float32)  # an ill-conditioned bowl
+
+    def quadratic(x):  # one image of 50 pixels: per-image loss [1], gradient, finite flags [1, 1]
+        loss = tf.reduce_sum(scales * (x - target) ** 2, axis=1)
+        return loss, 2.0 * scales * (x - target), tf.ones([1, 1], tf.bool)
+
+    x = tf.fill([1, 50], 0.5)
+    state = lbfgs.iterate(quadratic, lbfgs.start(x, *quadratic(x)), tf.constant(40))
+    assert float(tf.reduce_min(state.x)) >= 0.0 and float(tf.reduce_max(state.x)) <= 1.0
+    np.testing.assert_allclose(state.x.numpy()[0], np.clip(target.numpy(), 0.0, 1.0), atol=1e-3)

@@ -8,7 +8,8 @@ from PIL import Image
 from tinyvgg import tiny_engine
 
 from vidstyle.config import MethodConfig
-from vidstyle.engine import ladder, planner
+from vidstyle.engine import planner
+from vidstyle.engine.request import Request
 from vidstyle.pipeline.image import stylize_file
 
 SHALLOW = MethodConfig(content_layers=("block3_conv2",),
@@ -45,10 +46,11 @@ class Spy:
 
 def _stylize(engine, content, **kwargs):
     events = []
-    engine.stylize(content, engine.style_targets(textured(40, 40, seed=5)),
-                   on_step=lambda done, loss: events.append(("step", done)),
-                   on_level=lambda i, works: events.append(("level", i, works)),
-                   **kwargs)  # fmt: skip
+    targets = engine.style_targets(textured(40, 40, seed=5))
+    engine.stylize(Request(content, targets,
+                           on_step=lambda done, loss: events.append(("step", done)),
+                           on_level=lambda i, works: events.append(("level", i, works)),
+                           **kwargs))  # fmt: skip
     return events
 
 
@@ -63,7 +65,7 @@ def test_each_level_is_told_as_it_starts_with_every_levels_size():
         (32, 48, 10, None, 1), (64, 96, 10, None, 1), (128, 192, 10, None, 1)]  # fmt: skip
     assert all(e[2] == works for e in events if e[0] == "level")
     assert works[0].needed < works[1].needed < works[2].needed
-    assert ladder.level_line(2, works) == "level 3/3 192x128"
+    assert planner.level_line(2, works) == "level 3/3 192x128"
 
 
 def test_a_run_of_one_untiled_level_tells_no_levels():
@@ -86,8 +88,8 @@ def test_a_tiled_level_is_told_with_its_tiles(monkeypatch):
     assert (coarse.height, coarse.width, coarse.tile, coarse.tiles) == (48, 64, None, 1)
     assert (fine.height, fine.width, fine.tile, fine.tiles) == (96, 128, 36, 3 * 4)
     assert fine.needed <= engine.memory_budget
-    assert ladder.level_line(1, levels[0][2]) == "level 2/2 128x96, 12 tiles"
-    assert ladder.plan_line(levels[0][2]).startswith("levels 64,128 px · 12 tiles at 128 · ~")
+    assert planner.level_line(1, levels[0][2]) == "level 2/2 128x96, 12 tiles"
+    assert planner.plan_line(levels[0][2]).startswith("levels 64,128 px · 12 tiles at 128 · ~")
     one = tiny_engine(SHALLOW.replace(scales=1, steps=2))
     one.memory_budget = engine.memory_budget
     [(kind, index, works)] = [e for e in _stylize(one, textured(96, 128, seed=1)) if e[0] != "step"]

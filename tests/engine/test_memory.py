@@ -5,6 +5,7 @@ from tinyvgg import tiny_engine
 
 from vidstyle.config import MethodConfig
 from vidstyle.engine import memory
+from vidstyle.engine.request import Request
 from vidstyle.errors import TooLargeError
 
 GIB = memory.GIB
@@ -60,7 +61,7 @@ def test_engine_refuses_before_optimizing():
 
     engine = tiny_engine(MethodConfig(memory_limit=0.01, steps=1))  # 10 MiB: about 3300 pixels
     targets = engine.style_targets(np.zeros((32, 32, 3), np.uint8))
-    engine.stylize(np.zeros((32, 32, 3), np.uint8), targets)
+    engine.stylize(Request(np.zeros((32, 32, 3), np.uint8), targets))
     with pytest.raises(TooLargeError, match=r"128x128 needs about .* max_size 57 "):
-        engine.stylize(np.zeros((128, 128, 3), np.uint8), targets)
+        engine.stylize(Request(np.zeros((128, 128, 3), np.uint8), targets))
     assert engine.traces == 1  # nothing was compiled for the refused size

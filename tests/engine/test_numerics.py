@@ -13,6 +13,7 @@ from vidstyle.config import MethodConfig
 from vidstyle.engine import numerics
 from vidstyle.engine.model import FeatureExtractor
 from vidstyle.engine.optimize import Engine
+from vidstyle.engine.request import Request
 from vidstyle.errors import NumericError
 
 
@@ -44,7 +45,9 @@ def test_float16_with_zero_style_weight_from_the_content_stays_finite():
         float16_engine(method),
         Engine(method, FeatureExtractor(tiny_vgg(), method.layers)),
     ):
-        results.append(engine.stylize(content, engine.style_targets(style), steps=10).astype(int))
+        results.append(
+            engine.stylize(Request(content, engine.style_targets(style), steps=10)).astype(int)
+        )
     assert results[0].mean() > 50  # not the black image of a NaN gradient
     assert np.abs(results[0] - results[1]).mean() < 1  # what float32 gives (the TV term's pull)
 
@@ -53,7 +56,7 @@ def test_float16_overflow_is_an_error_naming_the_term_and_suggesting_float32():
     engine = float16_engine(MethodConfig(precision="float16"), gain=40.0)  # activations > 65504
     style = engine.style_targets(textured(32, 32, seed=2))
     with pytest.raises(NumericError) as caught:
-        engine.stylize(textured(32, 32, seed=1), style, steps=10)
+        engine.stylize(Request(textured(32, 32, seed=1), style, steps=10))
     message = caught.value.message()
     assert message == (
         "the content loss became infinite or NaN during the optimization (use precision float32)"
@@ -67,7 +70,7 @@ def test_float16_batch_gives_each_image_its_result_alone(optimizer):
     style = engine.style_targets(textured(32, 32, seed=5))
     contents = np.stack([textured(32, 32, seed=1), textured(32, 32, seed=2)])
     starts = np.stack([contents[0], np.random.default_rng(3).uniform(0, 255, (32, 32, 3))])
-    batch = engine.stylize(contents, style, init=starts, steps=20)
+    batch = engine.stylize(Request(contents, style, start=starts, steps=20))
     for i in range(2):
-        alone = engine.stylize(contents[i], style, init=starts[i], steps=20)
+        alone = engine.stylize(Request(contents[i], style, start=starts[i], steps=20))
         assert_alike(batch[i], alone)

@@ -8,16 +8,17 @@ from conftest import textured
 from tinyvgg import tiny_engine
 
 from vidstyle.config import MethodConfig
-from vidstyle.engine.optimize import Temporal
+from vidstyle.engine.inputs import Temporal
+from vidstyle.engine.request import Request
 
 
 def test_same_size_items_reuse_the_compiled_step():
     engine = tiny_engine()
     style = engine.style_targets(textured(32, 32, seed=9))
-    engine.stylize(textured(24, 32, seed=1), style, steps=3)
-    engine.stylize(textured(24, 32, seed=2), style, steps=5)
+    engine.stylize(Request(textured(24, 32, seed=1), style, steps=3))
+    engine.stylize(Request(textured(24, 32, seed=2), style, steps=5))
     assert engine.traces == 1
-    engine.stylize(textured(16, 16, seed=3), style, steps=3)
+    engine.stylize(Request(textured(16, 16, seed=3), style, steps=3))
     assert engine.traces == 1  # nor for a new size (test_retrace.py)
 
 
@@ -35,7 +36,7 @@ def test_loss_goes_down_and_progress_is_reported():
     style = engine.style_targets(textured(32, 32, seed=5))
     reports = []
     out = engine.stylize(
-        content, style, steps=40, on_step=lambda s, loss: reports.append((s, loss))
+        Request(content, style, steps=40, on_step=lambda s, loss: reports.append((s, loss)))
     )
     assert out.shape == content.shape and out.dtype == np.uint8
     assert [s for s, _ in reports] == [10, 20, 30, 40]
@@ -47,7 +48,7 @@ def test_loss_goes_down_and_progress_is_reported():
 def test_zero_steps_returns_the_start_image():
     engine = tiny_engine()
     content = textured(16, 16)
-    out = engine.stylize(content, engine.style_targets(textured(16, 16, 3)), steps=0)
+    out = engine.stylize(Request(content, engine.style_targets(textured(16, 16, 3)), steps=0))
     np.testing.assert_array_equal(out, content)
 
 
@@ -60,7 +61,7 @@ def test_adam_update_matches_keras_adam(rate):
     content = textured(16, 16, seed=1)
     start = textured(16, 16, seed=2).astype(np.float32)
     style = engine.style_targets(content)
-    ours = engine.stylize(content, style, init=start, steps=5, learning_rate=rate)
+    ours = engine.stylize(Request(content, style, start=start, steps=5, learning_rate=rate))
 
     image = tf.Variable(start[None] / 255.0)
     adam = keras.optimizers.Adam(learning_rate=rate or 0.02, beta_1=0.99, epsilon=0.1)
@@ -83,8 +84,8 @@ def test_temporal_term_pulls_towards_the_warped_frame():
     style = engine.style_targets(textured(24, 24, seed=5))
     previous = textured(24, 24, seed=7).astype(np.float32) / 255.0
     mask = np.ones((24, 24), np.float32)
-    free = engine.stylize(content, style, steps=30)
-    tied = engine.stylize(content, style, steps=30, temporal=Temporal(previous, mask, 1e4))
+    free = engine.stylize(Request(content, style, steps=30))
+    tied = engine.stylize(Request(content, style, steps=30, temporal=Temporal(previous, mask, 1e4)))
     distance = lambda img: np.abs(img / 255.0 - previous).mean()  # noqa: E731
     assert distance(tied) < 0.5 * distance(free)
 
@@ -93,8 +94,8 @@ def test_batch_of_images_is_optimized_independently():
     engine = tiny_engine()
     style = engine.style_targets(textured(16, 16, seed=5))
     a, b = textured(16, 16, seed=1), textured(16, 16, seed=2)
-    batch = engine.stylize(np.stack([a, b]), style, steps=10)
-    alone = engine.stylize(a, style, steps=10)
+    batch = engine.stylize(Request(np.stack([a, b]), style, steps=10))
+    alone = engine.stylize(Request(a, style, steps=10))
     assert batch.shape == (2, 16, 16, 3)
     assert np.abs(batch[0].astype(int) - alone.astype(int)).max() <= 1
 
@@ -133,7 +134,7 @@ def test_running_out_of_device_memory_is_a_one_line_too_large_error():
 
     engine._run = exhausted
     with pytest.raises(TooLargeError) as caught:
-        engine.stylize(np.stack([textured(40, 60, seed=1)] * 2), style, steps=10)
+        engine.stylize(Request(np.stack([textured(40, 60, seed=1)] * 2), style, steps=10))
     message = caught.value.message()
     assert message.startswith("the device ran out of memory stylizing 2 images of 60x40")
     assert "(use max_size 42 or less)" in message and "\n" not in message
@@ -156,5 +157,5 @@ def test_quiet_runs_read_no_loss_back():
             return float(self.value)
 
     engine._run = lambda *args: (*run(*args)[:-1], Watched(1.0))
-    engine.stylize(textured(16, 16, seed=1), style, steps=30)
+    engine.stylize(Request(textured(16, 16, seed=1), style, steps=30))
     assert reads == []

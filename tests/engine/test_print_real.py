@@ -6,8 +6,9 @@ import tensorflow as tf
 from conftest import textured
 
 from vidstyle.config import MethodConfig
-from vidstyle.engine import levels, tiling
+from vidstyle.engine import planner, tiling
 from vidstyle.engine.inputs import to_tensor
+from vidstyle.engine.request import Request
 
 pytestmark = pytest.mark.real_weights
 
@@ -18,12 +19,12 @@ def engine(real_engine):
 
 
 def test_the_automatic_ladder_runs_and_lowers_the_loss(engine, monkeypatch):
-    monkeypatch.setattr(levels, "AUTO_ABOVE", 64)
-    monkeypatch.setattr(levels, "AUTO_START", 48)
+    monkeypatch.setattr(planner, "AUTO_ABOVE", 64)
+    monkeypatch.setattr(planner, "AUTO_START", 48)
     content = textured(72, 96, seed=1)
     style = engine.style_targets(textured(96, 96, seed=2))
     traced = engine.traces  # the session's engines share their traces: count this run's only
-    out = engine.stylize(content, style, steps=12)
+    out = engine.stylize(Request(content, style, steps=12))
     assert out.shape == content.shape
     assert engine.traces - traced <= 1  # 36x48, 51x68, 72x96: at most one new trace, not three
     assert engine.losses(out, content, style)["total"] < engine.losses(content, content,

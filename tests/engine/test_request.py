@@ -1,4 +1,4 @@
-"""The engine's request object, its stop callable, the chunked stepping and the planner."""
+"""The engine's request object, its stop callable and the planner."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ from conftest import textured
 from tinyvgg import tiny_engine
 
 from vidstyle.config import MethodConfig
-from vidstyle.engine import planner, stepping
+from vidstyle.engine import planner
 from vidstyle.engine.request import Request
 from vidstyle.errors import TooLargeError
 
@@ -15,13 +15,14 @@ class Halt(Exception):
     pass
 
 
-def test_a_request_gives_what_the_fields_give():
+def test_stylize_takes_one_request_and_nothing_else():
     engine = tiny_engine(MethodConfig(learning_rate=0.05))
     content, start = textured(32, 40, seed=1), textured(32, 40, seed=2)
     targets = engine.style_targets(textured(32, 32, seed=3))
     asked = engine.stylize(Request(content, targets, start=start, steps=12, learning_rate=0.01))
-    given = engine.stylize(content, targets, init=start, steps=12, learning_rate=0.01)
-    assert asked.dtype == np.uint8 and np.array_equal(asked, given)
+    assert asked.dtype == np.uint8 and asked.shape == content.shape
+    with pytest.raises(TypeError):  # the fields as keywords: gone, a Request is the one form
+        engine.stylize(content, targets, init=start, steps=12)
 
 
 def test_stop_is_called_between_chunks_and_what_it_raises_ends_the_run():
@@ -41,19 +42,6 @@ def test_stop_is_called_between_chunks_and_what_it_raises_ends_the_run():
     engine.stylize(Request(textured(32, 32, seed=1), targets, steps=25,
                            stop=lambda: ran.append(1)))  # fmt: skip
     assert len(ran) == 3  # 10, 10 and 5 steps
-
-
-def test_the_loss_is_read_only_for_progress_or_the_early_stop():
-    unreadable = object()  # reading it (tf.reduce_sum) would fail
-    stops = []
-    stepping.run_chunks(lambda n: unreadable, 25, 0.0, 50, stop=lambda: stops.append(1))
-    assert len(stops) == 3
-    reports = []
-    stepping.run_chunks(lambda n: np.float32(2.0), 25, 0.0, 50,
-                        on_step=lambda s, loss: reports.append((s, loss)))  # fmt: skip
-    assert reports == [(10, 2.0), (20, 2.0), (25, 2.0)]
-    with pytest.raises(Exception):  # noqa: B017 - the early stop reads it
-        stepping.run_chunks(lambda n: unreadable, 25, 0.01, 50)
 
 
 def test_the_planner_gives_the_levels_and_tiles_the_engine_runs(monkeypatch):

@@ -16,6 +16,7 @@ from vidstyle.config import MethodConfig
 from vidstyle.engine import tiling
 from vidstyle.engine.inputs import to_tensor
 from vidstyle.engine.optimize import Engine
+from vidstyle.engine.request import Request
 
 SHALLOW = MethodConfig(content_layers=("block3_conv2",),
                        style_layers=("block1_conv1", "block2_conv1", "block3_conv1"))  # fmt: skip
@@ -28,14 +29,16 @@ def _traces(function) -> int:
 def test_adam_traces_once_for_every_size_batch_and_level():
     engine = tiny_engine()
     style = engine.style_targets(textured(32, 32, seed=9))
-    engine.stylize(textured(24, 32, seed=1), style, steps=3)
+    engine.stylize(Request(textured(24, 32, seed=1), style, steps=3))
     assert _traces(engine._run) == 1
-    engine.stylize(textured(40, 24, seed=2), style, steps=3)  # a new size
-    engine.stylize(np.stack([textured(16, 16, seed=3)] * 3), style, steps=3)  # a batch of 3
-    engine.stylize(textured(64, 48, seed=4), style, steps=4, learning_rate=0.05)
+    engine.stylize(Request(textured(40, 24, seed=2), style, steps=3))  # a new size
+    engine.stylize(
+        Request(np.stack([textured(16, 16, seed=3)] * 3), style, steps=3)
+    )  # a batch of 3
+    engine.stylize(Request(textured(64, 48, seed=4), style, steps=4, learning_rate=0.05))
     assert _traces(engine._run) == 1
     ladder = Engine(MethodConfig(scales=3), engine.extractor)  # 16x20, 32x40, 64x80
-    ladder.stylize(textured(64, 80, seed=5), style, steps=6)
+    ladder.stylize(Request(textured(64, 80, seed=5), style, steps=6))
     assert _traces(engine._run) == 1 and engine.traces == 1
 
 
@@ -44,7 +47,9 @@ def test_lbfgs_traces_once_for_every_size_and_batch():
     style = engine.style_targets(textured(32, 32, seed=9))
     for shape in [(24, 32), (16, 40), (2, 32, 32)]:
         content = textured(*shape[-2:], seed=1)
-        engine.stylize(content if len(shape) == 2 else np.stack([content] * 2), style, steps=3)
+        engine.stylize(
+            Request(content if len(shape) == 2 else np.stack([content] * 2), style, steps=3)
+        )
     assert _traces(engine._lbfgs_run) == 1 and _traces(engine._value_grad) == 1
     for shape in [(24, 32), (48, 16)]:  # the measuring function too
         image = textured(*shape, seed=2)
@@ -55,12 +60,12 @@ def test_lbfgs_traces_once_for_every_size_and_batch():
 def test_engines_over_one_network_share_their_traces():
     first = tiny_engine()
     style = first.style_targets(textured(32, 32, seed=9))
-    first.stylize(textured(24, 32, seed=1), style, steps=3)
+    first.stylize(Request(textured(24, 32, seed=1), style, steps=3))
     other = MethodConfig(content_weight=3e3, style_weight=5e-2, learning_rate=0.05, tol=1e-3)
     second = Engine(other, first.extractor)  # other weights and settings, the same network
     assert _traces(second._run) == 1  # already traced, by the first engine
-    out = second.stylize(textured(40, 56, seed=2), second.style_targets(textured(32, 32, seed=9)),
-                         steps=4)  # fmt: skip
+    targets = second.style_targets(textured(32, 32, seed=9))
+    out = second.stylize(Request(textured(40, 56, seed=2), targets, steps=4))
     assert out.shape == (40, 56, 3)
     assert _traces(second._run) == 1 and first.traces == second.traces == 1
 
@@ -70,11 +75,11 @@ def test_a_shared_trace_gives_the_result_of_a_fresh_one():
     other weights, gets what an engine tracing afresh gets."""
     content, style_image = textured(40, 24, seed=1), textured(32, 32, seed=9)
     fresh = tiny_engine(MethodConfig(content_weight=3e3))
-    expected = fresh.stylize(content, fresh.style_targets(style_image), steps=5)
+    expected = fresh.stylize(Request(content, fresh.style_targets(style_image), steps=5))
     warm = tiny_engine()  # the same random weights (seed 0), a new network
-    warm.stylize(textured(16, 16, seed=3), warm.style_targets(style_image), steps=3)
+    warm.stylize(Request(textured(16, 16, seed=3), warm.style_targets(style_image), steps=3))
     shared = Engine(MethodConfig(content_weight=3e3), warm.extractor)
-    got = shared.stylize(content, shared.style_targets(style_image), steps=5)
+    got = shared.stylize(Request(content, shared.style_targets(style_image), steps=5))
     assert _traces(shared._run) == 1
     assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
 
@@ -82,8 +87,8 @@ def test_a_shared_trace_gives_the_result_of_a_fresh_one():
 def test_the_shared_traces_go_with_their_network():
     """The cache holds no network alive: once its engines are gone, the network is freed."""
     engine = tiny_engine()
-    engine.stylize(textured(16, 16, seed=1), engine.style_targets(textured(16, 16, seed=2)),
-                   steps=2)  # fmt: skip
+    targets = engine.style_targets(textured(16, 16, seed=2))
+    engine.stylize(Request(textured(16, 16, seed=1), targets, steps=2))
     network = weakref.ref(engine.extractor)
     del engine
     gc.collect()

@@ -6,7 +6,8 @@ import pytest
 from tinyvgg import tiny_engine
 
 from vidstyle.config import MethodConfig
-from vidstyle.engine.optimize import Temporal
+from vidstyle.engine.inputs import Temporal
+from vidstyle.engine.request import Request
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def test_the_smallest_side_follows_the_deepest_layer(engine):
 def test_small_images_give_a_result_of_their_own_size(engine, shape):
     content = np.random.default_rng(0).integers(0, 256, shape).astype(np.uint8)
     targets = engine.style_targets(np.full((3, 5, 3), 90, np.uint8))  # a tiny style too
-    result = engine.stylize(content, targets)
+    result = engine.stylize(Request(content, targets))
     assert result.shape == content.shape and result.dtype == np.uint8
     first, first_content = result.reshape(-1, *shape[-3:])[0], content.reshape(-1, *shape[-3:])[0]
     assert all(np.isfinite(v) for v in engine.losses(first, first_content, targets).values())
@@ -36,7 +37,7 @@ def test_small_frame_with_a_start_and_a_temporal_term(engine):
     content = np.zeros((5, 7, 3), np.uint8)
     warped = np.full((5, 7, 3), 0.8, np.float32)
     temporal = Temporal(warped, np.ones((5, 7), np.float32), 1e4)
-    result = engine.stylize(content, targets, init=warped * 255, temporal=temporal)
+    result = engine.stylize(Request(content, targets, start=warped * 255, temporal=temporal))
     assert result.shape == (5, 7, 3)
     assert result.mean() > 100  # started from, and held to, the bright warped frame
 
@@ -45,5 +46,5 @@ def test_sixteen_pixels_is_not_resized(engine, monkeypatch):
     called = []
     monkeypatch.setattr(type(engine), "_stylize_enlarged", lambda *a: called.append(a))
     targets = engine.style_targets(np.full((16, 16, 3), 90, np.uint8))
-    engine.stylize(np.zeros((16, 40, 3), np.uint8), targets)
+    engine.stylize(Request(np.zeros((16, 40, 3), np.uint8), targets))
     assert not called

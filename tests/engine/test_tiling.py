@@ -7,8 +7,9 @@ from conftest import textured
 from tinyvgg import tiny_engine
 
 from vidstyle.config import MethodConfig
-from vidstyle.engine import ladder, memory, planner, tiling
+from vidstyle.engine import memory, planner, tiling
 from vidstyle.engine.inputs import to_tensor, to_uint8
+from vidstyle.engine.request import Request
 from vidstyle.errors import TooLargeError
 
 SHALLOW = MethodConfig(content_layers=("block3_conv2",),
@@ -82,14 +83,14 @@ def test_an_image_over_the_budget_is_tiled_with_the_untiled_result(optimizer, mo
     tiled.check_fits(None, 96, 128)  # tiled it is not
     assert tiled.planner.tile(96, 128) == {"adam": 36, "lbfgs": 24}[optimizer]
     if optimizer == "lbfgs":
-        expected = untiled.stylize(content, untiled.style_targets(style), steps=6)
+        expected = untiled.stylize(Request(content, untiled.style_targets(style), steps=6))
     else:  # Adam's sign-like step turns round-off at near-zero gradients into whole levels, and
         # the compiled loop rounds otherwise than the host's: compare with the host's on the
         # untiled gradient
         expected = _host_adam(untiled, content, untiled.style_targets(style), 6)
     reports = []
-    found = tiled.stylize(content, tiled.style_targets(style), steps=6,
-                          on_step=lambda s, loss: reports.append(s))  # fmt: skip
+    found = tiled.stylize(Request(content, tiled.style_targets(style), steps=6,
+                                  on_step=lambda s, loss: reports.append(s)))  # fmt: skip
     assert reports == [6]
     assert np.abs(found.astype(int) - expected).max() <= 1
     tiled.memory_budget = int(0.001 * 2**30)  # not even the smallest tile
@@ -109,15 +110,15 @@ def _host_adam(engine, content, style, steps):
 
 def test_the_plan_of_levels_and_tiles_agrees_with_the_engine_and_fits_the_budget():
     method, gib = MethodConfig(), 2**30
-    assert ladder.reach(ladder.vgg19_kinds(method.layers)) == (16, 112)
-    assert ladder.reach(ladder.vgg19_kinds(SHALLOW.layers)) == (4, 20)
-    works = ladder.describe(3072, 4096, method, 8 * gib)
+    assert planner.reach(planner.vgg19_kinds(method.layers)) == (16, 112)
+    assert planner.reach(planner.vgg19_kinds(SHALLOW.layers)) == (4, 20)
+    works = planner.Planner(method, 8 * gib).plan(3072, 4096)
     assert [max(w.height, w.width) for w in works] == [512, 724, 1024, 1448, 2048, 2896, 4096]
     assert works[0].tile is None and works[-1].tile is not None and works[-1].tiles > 1
     assert all(w.needed <= 8 * gib for w in works)
     assert works[-1].tile == _choose_tile(3072, 4096, "adam", 8 * gib, tiny_engine().extractor)
-    assert all(w.tile is None for w in ladder.describe(3072, 4096, method, None))
-    line = ladder.summary(works)
+    assert all(w.tile is None for w in planner.Planner(method, None).plan(3072, 4096))
+    line = planner.summary(works)
     assert line.startswith("512x384, 724x543") and "4096x3072 (20 tiles of 960 px)" in line
 
 

@@ -4,7 +4,7 @@
 def test_the_driver_passes_a_workers_level_events_to_its_lane():
     from types import SimpleNamespace
 
-    from vidstyle.engine.ladder import Work
+    from vidstyle.engine.planner import Work
     from vidstyle.jobs.backends.ray import RayBackend
 
     calls = []

@@ -19,6 +19,7 @@ from reportrows import make_rows, row
 from tinyvgg import tiny_engine
 
 from vidstyle import batch
+from vidstyle.engine.request import Request
 from vidstyle.jobs import live as live_module
 from vidstyle.jobs.live import LiveReport
 from vidstyle.jobs.report import write_report
@@ -190,7 +191,7 @@ def test_a_still_that_is_its_photo_has_a_style_drop_of_one(tmp_path):
     engine = tiny_engine(MethodConfig(max_size=32, steps=8))
     work = fit_longest(textured(30, 40, seed=1), 32)
     assert style_drop(engine, style, photo, work) == pytest.approx(1.0)
-    result = engine.stylize(work, engine.style_targets(style))
+    result = engine.stylize(Request(work, engine.style_targets(style)))
     assert style_drop(engine, style, photo, result) > 1.0
 
 

@@ -177,9 +177,9 @@ class _Counting:
     def __getattr__(self, name):
         return getattr(self.engine, name)
 
-    def stylize(self, content, *args, **kwargs):
-        self.stylized.append(content.shape)
-        return self.engine.stylize(content, *args, **kwargs)
+    def stylize(self, request):
+        self.stylized.append(request.shape)
+        return self.engine.stylize(request)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from vidstyle.engine.ladder import Work, level_line, plan_line
+from vidstyle.engine.planner import Work, level_line, plan_line
 from vidstyle.progress import NullReporter, PlainReporter, Reporter, duration
 
 

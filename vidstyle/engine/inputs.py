@@ -1,5 +1,15 @@
 """What an optimization is given, apart from the method: a style's Gram targets, a video frame's
 temporal term, one level's loss inputs, the uint8 <-> float32 image conversions and resizing.
+
+Between the coarse-to-fine levels (:func:`vidstyle.engine.planner.levels`) the content, the start
+image and the temporal term are resized to each level on the device (:func:`resize`, block
+averaging; :func:`resize_mask`); the style's Gram targets are normalised by the number of
+positions and are reused at every level as they are. A level's result is carried up
+(:func:`carry`) as what the coarse levels changed, ``result - start`` at the coarse size,
+upsampled (bilinear) and added to the start image at the finer size, rather than the result
+itself upsampled: the detail of the start image (the photo, or a video frame's warped previous
+result) is kept instead of blurred away, which the content and temporal terms would otherwise
+have to pay back at full size.
 """
 
 from __future__ import annotations
@@ -96,3 +106,65 @@ def enlarged(image: np.ndarray, min_side: int, init=None, temporal: Temporal | N
                             temporal.weight)  # fmt: skip
     big = [None if a is None else resized(a, size, "bilinear") for a in (image, init)]
     return big[0], big[1], temporal
+
+
+def resize(images: tf.Tensor, height: int, width: int) -> tf.Tensor:
+    """Images (BxHxWxC, float) at another size: averaging down, bilinear up, on the device.
+
+    Shrinking averages blocks of ``k = round(current / wanted)`` pixels (``tf.nn.avg_pool2d``):
+    exactly area averaging when the sizes divide, as they do for even sizes at the levels' factor
+    2. Otherwise the image is first brought bilinearly to ``k * wanted`` (a row or column more or
+    fewer, over the whole extent). Growing is bilinear.
+    ``tf.image.resize(method="area")`` gave the same for dividing sizes but has only a CPU
+    kernel: on a GPU it cost a copy to the host and back at every level.
+
+    Args:
+        images: the batch.
+        height, width: the size wanted.
+
+    Returns:
+        The batch at that size (the same tensor when it already is), float32.
+    """
+    current = tuple(images.shape[1:3])
+    if current == (height, width):
+        return images
+    images = tf.cast(images, tf.float32)
+    block = (max(1, round(current[0] / height)), max(1, round(current[1] / width)))
+    exact = (height * block[0], width * block[1])
+    if current != exact:  # a row or column more or fewer, over the whole extent
+        images = tf.image.resize(images, exact, method="bilinear")
+    if block != (1, 1):
+        images = tf.nn.avg_pool2d(images, block, block, "VALID")
+    return images
+
+
+def carry(start: tf.Tensor, result: tf.Tensor, result_start: tf.Tensor) -> tf.Tensor:
+    """The start of a finer level: its own start image plus the coarser level's change, upsampled.
+
+    Args:
+        start: the start image at the finer size (the original start, resized).
+        result: the coarser level's result.
+        result_start: the original start at the coarser size (what ``result`` began as, before
+            any carried change).
+
+    Returns:
+        ``clip(start + upsample(result - result_start), 0, 1)``, at the size of ``start``.
+    """
+    change = resize(result - result_start, start.shape[1], start.shape[2])
+    return tf.clip_by_value(start + change, 0.0, 1.0)
+
+
+def resize_mask(mask: tf.Tensor, height: int, width: int) -> tf.Tensor:
+    """A reliability mask (BxHxW, 0 or 1) at another size: area average, then 1 where >= 0.5.
+
+    Args:
+        mask: the mask.
+        height, width: the size wanted.
+
+    Returns:
+        The mask at that size, float32 of 0 and 1 (the same tensor when it already is that size).
+    """
+    if tuple(mask.shape[1:3]) == (height, width):
+        return mask
+    averaged = resize(mask[..., None], height, width)[..., 0]
+    return tf.cast(averaged >= 0.5, tf.float32)

@@ -230,13 +230,14 @@ def check(
         return
     side = largest_side(height, width, optimizer, budget, batch, precision)
     images = f"{batch} images of " if batch > 1 else ""
-    reason = (f"{images}{width}x{height} needs about {_amount(need)} of memory to stylize "
-              f"with {optimizer}, {_amount(budget)} is available")  # fmt: skip
+    reason = (f"{images}{width}x{height} needs about {amount(need)} of memory to stylize "
+              f"with {optimizer}, {amount(budget)} is available")  # fmt: skip
     raise TooLargeError(path, reason, hint=f"use {{max_size}} {side} or less")
 
 
-def _amount(size: int) -> str:
-    return f"{size / GIB:.1f} GiB" if size >= GIB else f"{size / 2**20:.0f} MiB"
+def amount(size: int) -> str:
+    """Bytes as ``5.5 GiB``, or ``40 MiB`` under 1 GiB (1 MiB at least)."""
+    return f"{size / GIB:.1f} GiB" if size >= GIB else f"{max(1, round(size / MIB))} MiB"
 
 
 def _cpu_available() -> int | None:

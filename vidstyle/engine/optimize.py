@@ -12,12 +12,12 @@ correction pairs) goes in and out of one ``tf.function`` running a chunk of iter
 loss as Adam's.
 
 Both run over the levels that :class:`vidstyle.engine.planner.Planner` gives (coarse to fine, each
-tiled or not; :mod:`vidstyle.engine.schedule` carries the image up), in chunks of steps between
-which the request's ``stop`` is called and the loss read only when wanted
-(:mod:`vidstyle.engine.stepping`). Each
-evaluation also computes whether the loss terms and the gradient are finite; the flags stay on the
-device and are read once per level (:mod:`vidstyle.engine.numerics`). Running out of memory, in
-any shape (:mod:`vidstyle.engine.faults`), is a :class:`TooLargeError` (style images too).
+tiled or not; :func:`vidstyle.engine.inputs.carry` takes the image up), in chunks of steps between
+which the request's ``stop`` is called and the loss read only when wanted, and which end early on
+a plateau (:mod:`vidstyle.engine.stepping`). Each evaluation also computes whether the loss
+terms and the gradient are finite; the flags stay on the device and are read once per level
+(:mod:`vidstyle.engine.numerics`). Running out of memory, in any shape
+(:mod:`vidstyle.engine.faults`), is a :class:`TooLargeError` (style images too).
 """
 
 from __future__ import annotations
@@ -27,25 +27,17 @@ import hashlib
 import numpy as np
 import tensorflow as tf
 
-from vidstyle.config import MethodConfig
-from vidstyle.engine import (
-    colors,
-    compiled,
-    faults,
-    lbfgs,
-    losses,
-    memory,
-    numerics,
-    schedule,
-    tiling,
-)
+from vidstyle.engine import colors, compiled, faults, lbfgs, losses, memory, numerics, tiling
 from vidstyle.engine import device as devices
 from vidstyle.engine.inputs import (
     Problem,
     StyleTargets,
     Temporal,
+    carry,
     compute_dtype,
     enlarged,
+    resize,
+    resize_mask,
     resized,
     temporal_tensors,
     to_tensor,
@@ -53,11 +45,8 @@ from vidstyle.engine.inputs import (
 )
 from vidstyle.engine.model import FeatureExtractor
 from vidstyle.engine.planner import Planner
-from vidstyle.engine.request import OnStep, Request, Stop
-from vidstyle.engine.stepping import ADAM_WINDOW, LBFGS_WINDOW, STEPS_PER_CALL, run_chunks
-
-__all__ = ["STEPS_PER_CALL", "Engine", "Request", "Temporal", "build_engine", "compute_dtype",
-           "to_tensor", "to_uint8"]  # fmt: skip
+from vidstyle.engine.request import Method, OnStep, Request, Stop
+from vidstyle.engine.stepping import ADAM_WINDOW, LBFGS_WINDOW, offset, run_chunks
 
 
 class Engine:
@@ -80,7 +69,7 @@ class Engine:
         traces: how many times their Adam and L-BFGS chunks were traced.
     """
 
-    def __init__(self, method: MethodConfig, extractor: FeatureExtractor,
+    def __init__(self, method: Method, extractor: FeatureExtractor,
                  device: devices.Device | None = None):  # fmt: skip
         self.method = method
         self.extractor = extractor
@@ -160,18 +149,14 @@ class Engine:
 
     # ------------------------------------------------------------------------------ optimizing
 
-    def stylize(self, request: Request | np.ndarray, targets: StyleTargets | None = None,
-                **fields) -> np.ndarray:  # fmt: skip
+    def stylize(self, request: Request) -> np.ndarray:
         """Optimize an image (or a batch of same-size images) towards content and style.
 
         The optimizer, the coarse-to-fine levels and the early stop are the method's
         (``optimizer``, ``scales``, ``tol``); a batch is optimized as the sum of its losses.
 
         Args:
-            request: what to optimize (:class:`vidstyle.engine.request.Request`). Scripts may
-                give its fields instead: ``stylize(content, targets, steps=..., init=...)``
-                (``init`` is the request's ``start``).
-            targets, fields: the request's other fields, when ``request`` is the content.
+            request: what to optimize (:class:`vidstyle.engine.request.Request`).
 
         Returns:
             The result, uint8 of the shape of the content.
@@ -182,8 +167,6 @@ class Engine:
             NumericError: when a loss term or the gradient became infinite or NaN.
             Whatever the request's ``stop`` raises.
         """
-        if not isinstance(request, Request):
-            request = Request(request, targets, start=fields.pop("init", None), **fields)
         if self.method.preserve_colors == "luminance":  # the photo's chroma, the result's Y
             gray, start, temporal = colors.luminance_inputs(request.content, request.start,
                                                             request.temporal)  # fmt: skip
@@ -220,9 +203,9 @@ class Engine:
                 request.on_level(index, works)
             problem = self._problem(work, target, request.targets, warped, mask, t_weight, tiled,
                                     request.learning_rate)  # fmt: skip
-            level_start = schedule.resize(start, work.height, work.width)
-            x = level_start if base is None else schedule.carry(level_start, x, base)
-            on_step = schedule.offset(request.on_step, done)
+            level_start = resize(start, work.height, work.width)
+            x = level_start if base is None else carry(level_start, x, base)
+            on_step = offset(request.on_step, done)
             if tiled is not None:
                 x, bad = tiling.solve(tiled, x, problem, work.steps, self.method, on_step,
                                       request.stop)  # fmt: skip
@@ -247,13 +230,13 @@ class Engine:
         """The level's loss inputs: content targets (per tile when tiled), temporal term resized
         to its size."""
         size = (level.height, level.width)
-        content = schedule.resize(target, *size)
+        content = resize(target, *size)
         return Problem(
             self._params(t_weight, learning_rate),
             self._content_targets(content) if tiled is None else tiled.content_targets(content),
             list(style.grams),
-            schedule.resize(warped, *size),
-            schedule.resize_mask(mask, *size),
+            resize(warped, *size),
+            resize_mask(mask, *size),
         )
 
     def _adam(self, x: tf.Tensor, problem: Problem, steps: int, on_step: OnStep | None,
@@ -330,7 +313,7 @@ class Engine:
         return out
 
 
-def build_engine(method: MethodConfig, source, gpu: int = 0) -> Engine:
+def build_engine(method: Method, source, gpu: int = 0) -> Engine:
     """An engine with the VGG19 weights of ``source`` (a :class:`WeightsSource`; None: random).
 
     The device is set up first (:func:`vidstyle.engine.device.configure`): the GPU's free memory

@@ -1,12 +1,18 @@
-"""What one optimization is asked to do: a :class:`Request`, the one argument of
-:meth:`vidstyle.engine.optimize.Engine.stylize`."""
+"""What the engine is asked: the :class:`Method` it runs (the settings every optimization of an
+engine shares) and one optimization, a :class:`Request`, the one argument of
+:meth:`vidstyle.engine.optimize.Engine.stylize`.
+
+The engine reads its method through :class:`Method` only and never imports the options' module:
+:class:`vidstyle.config.MethodConfig`, which declares the options users set, is one such method
+(the import runs one way, from the options down to the engine).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -16,6 +22,48 @@ if TYPE_CHECKING:  # no TensorFlow here: the pipeline builds requests before the
 OnStep = Callable[[int, float], None]  # (steps done over all levels, loss)
 OnLevel = Callable[[int, list], None]  # (level index, every level's planner.Work)
 Stop = Callable[[], None]  # returns to go on, raises to stop
+
+
+class Method(Protocol):
+    """The settings every optimization of an engine shares (what the engine reads of a method).
+
+    Attributes:
+        content_layers, style_layers: VGG19 layer names of the losses; ``layers`` both, content
+            first, without repeats.
+        content_weight, style_weight, tv_weight: the loss weights.
+        learning_rate, beta_1, beta_2, epsilon: Adam's settings.
+        optimizer: ``adam`` or ``lbfgs``.
+        steps: steps (or L-BFGS iterations) per image, over all levels.
+        scales: coarse-to-fine levels (0: automatic; :func:`vidstyle.engine.planner.levels`).
+        tol: the early stop's relative change (0: off; :mod:`vidstyle.engine.stepping`).
+        precision: the network's number type, resolved (``float32``, ``bfloat16``, ``float16``).
+        memory_limit: GiB an optimization may use (0: what is free).
+        preserve_colors: ``none``, ``luminance`` or ``histogram`` (:mod:`vidstyle.engine.colors`).
+    """
+
+    content_layers: tuple[str, ...]
+    style_layers: tuple[str, ...]
+    content_weight: float
+    style_weight: float
+    tv_weight: float
+    learning_rate: float
+    beta_1: float
+    beta_2: float
+    epsilon: float
+    optimizer: str
+    steps: int
+    scales: int
+    tol: float
+    precision: str
+    memory_limit: float
+    preserve_colors: str
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        """Every layer the losses read, content layers first, without repeats."""
+
+    def blend_weights(self, styles: int) -> tuple[float, ...]:
+        """The weight of each of ``styles`` style images in a blend of their Gram targets."""
 
 
 @dataclass(frozen=True, eq=False)

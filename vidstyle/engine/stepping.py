@@ -1,10 +1,19 @@
-"""Running an optimizer in chunks of steps: progress, the stop callable and the early stop.
+"""How a level's steps are run, and when it stops early: :func:`run_chunks`.
 
 The optimizers (:mod:`vidstyle.engine.optimize` compiled, :mod:`vidstyle.engine.tiling` driven
 from the host) each give an ``advance(n)`` that runs ``n`` steps and returns the loss, left on the
 device. :func:`run_chunks` calls it :data:`STEPS_PER_CALL` steps at a time; between chunks it
 calls ``stop`` and reads the loss back only when something wants it: the progress (``on_step``)
-or the early stop (``tol`` above 0, :class:`vidstyle.engine.schedule.Plateau`).
+or the early stop. How many steps each level gets is the planner's
+(:func:`vidstyle.engine.planner.levels`); :func:`offset` counts a level's steps after the
+earlier levels'.
+
+Early stop (``tol = R > 0``, :class:`Plateau`): after every chunk of :data:`STEPS_PER_CALL` Adam
+steps or L-BFGS iterations the loss is compared with the one a window earlier
+(:data:`ADAM_WINDOW` Adam steps, :data:`LBFGS_WINDOW` L-BFGS iterations); the level ends when
+``|L_before - L_now| <= R * L_now`` (a relative change of at most R; a loss stuck at 0 counts as
+converged too). It applies at every level, each level with its own window (the loss of a new
+level is measured at another size), so the first check of a level comes a full window into it.
 """
 
 from __future__ import annotations
@@ -14,7 +23,6 @@ from collections.abc import Callable
 import tensorflow as tf
 
 from vidstyle.engine.request import OnStep, Stop
-from vidstyle.engine.schedule import Plateau
 
 STEPS_PER_CALL = 10
 ADAM_WINDOW = 50  # steps over which the early stop compares the loss (5 chunks)
@@ -24,6 +32,42 @@ LBFGS_WINDOW = 10  # iterations over which the early stop compares the loss (1 c
 def window_of(optimizer: str) -> int:
     """The early stop's window of the optimizer (``adam`` or ``lbfgs``), in steps."""
     return LBFGS_WINDOW if optimizer == "lbfgs" else ADAM_WINDOW
+
+
+def offset(on_step: OnStep | None, done: int) -> OnStep | None:
+    """``on_step`` with ``done`` added to the step count (a level's steps after the earlier's)."""
+    if on_step is None:
+        return None
+    return lambda step, loss: on_step(done + step, loss)
+
+
+class Plateau:
+    """The early stop: true once the loss stops falling by more than ``tol`` over ``window``.
+
+    Args:
+        tol: the relative change below which to stop; 0 never stops.
+        window: how many reports back the loss is compared with.
+    """
+
+    def __init__(self, tol: float, window: int):
+        self.tol = tol
+        self.window = window
+        self.history: list[float] = []
+
+    def update(self, loss: float) -> bool:
+        """Record the latest loss.
+
+        Args:
+            loss: the loss at this report.
+
+        Returns:
+            True when ``|L[-1 - window] - loss| <= tol * |loss|``: the level should end.
+        """
+        self.history.append(loss)
+        if self.tol <= 0 or len(self.history) <= self.window:
+            return False
+        before = self.history[-1 - self.window]
+        return abs(before - loss) <= self.tol * abs(loss)
 
 
 def run_chunks(
@@ -40,8 +84,8 @@ def run_chunks(
     Args:
         advance: runs n steps (n a scalar int tensor) and returns the loss (per image).
         steps: the steps to run.
-        tol: the early stop's relative change (``MethodConfig.tol``); 0 never stops early.
-        window: steps over which the early stop compares the loss.
+        tol: the early stop's relative change (the method's ``tol``); 0 never stops early.
+        window: steps over which the early stop compares the loss (:func:`window_of`).
         on_step: told ``(steps done, summed loss)`` after every chunk.
         stop: called after every chunk; raises to end the run.
     """

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vidstyle.config import MethodConfig, VideoConfig, video_config
-from vidstyle.engine import ladder, memory
+from vidstyle.engine import memory, planner
 from vidstyle.errors import UsageError, VidstyleError
 from vidstyle.fsutil import is_temporary, same_file
 from vidstyle.jobs.jobfile import Job, JobFile
@@ -46,7 +46,7 @@ class Task:
         pixels: working pixels of an image or of each frame (0 when the header is unreadable).
         position: the task's place in the plan.
         work: the levels and tiles an image or frame takes and the memory they need, one line
-            (:func:`vidstyle.engine.ladder.summary`; empty when the header is unreadable).
+            (:func:`vidstyle.engine.planner.summary`; empty when the header is unreadable).
         blend: every style image of a blend, in order (empty for one style); the weights are
             the ``style_blend`` option.
         size: the working (width, height) of an image or of each frame (None when unknown).
@@ -198,7 +198,7 @@ def _work(height: int, width: int, method: MethodConfig) -> str:
     if not height or not width:
         return ""
     budget = memory.plan_budget(method.memory_limit)
-    return ladder.summary(ladder.describe(height, width, method, budget))
+    return planner.summary(planner.Planner(method, budget).plan(height, width))
 
 
 def _output(job, kind, source, relative, style_name, label, options) -> Path:

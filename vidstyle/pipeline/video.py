@@ -195,7 +195,7 @@ class FrameLoop:
 
     def temporal(self, start: temporallib.Start):
         """The engine's temporal term for a :class:`vidstyle.pipeline.temporal.Start`."""
-        from vidstyle.engine.optimize import Temporal
+        from vidstyle.engine.inputs import Temporal
 
         return Temporal(start.target / 255.0, start.weights, self.config.temporal_weight)
 
