@@ -2,7 +2,14 @@
 
 import pytest
 
-from vidstyle.config import LBFGS_STEPS, MethodConfig, VideoConfig, video_config
+from vidstyle.config import (
+    LBFGS_STEPS,
+    FolderConfig,
+    MethodConfig,
+    VideoConfig,
+    folder_config,
+    video_config,
+)
 from vidstyle.errors import UsageError, flag
 
 
@@ -79,7 +86,7 @@ def test_bad_long_term_offsets_are_one_line_and_exit_2(tmp_path, offsets):
 
 
 def test_job_file_keys_and_types_come_from_the_declarations():
-    from vidstyle.jobs.jobfile import METHOD_OPTIONS, VIDEO_OPTIONS
+    from vidstyle.jobs.jobfile import FOLDER_OPTIONS, METHOD_OPTIONS, VIDEO_OPTIONS
 
     assert set(METHOD_OPTIONS) == {
         "max_size", "steps", "optimizer", "scales", "tol", "content_weight", "style_weight",
@@ -93,6 +100,38 @@ def test_job_file_keys_and_types_come_from_the_declarations():
     }  # fmt: skip
     assert METHOD_OPTIONS["tol"] == (int, float) and METHOD_OPTIONS["seed"] == (int,)
     assert VIDEO_OPTIONS["start"] == (int, float, str) and VIDEO_OPTIONS["keep_size"] == (bool,)
+    assert FOLDER_OPTIONS == {"format": (str,)}  # --overwrite and --batch are the command's
+
+
+def test_folder_options_are_declared_once_for_the_command_and_the_library():
+    """``vidstyle folder``'s own options are FolderConfig's declarations: the command's flags,
+    its defaults (``--batch`` 0: 4 with a GPU, else 1) and the library's are one."""
+    import inspect
+
+    from vidstyle._cli.commands import folder
+    from vidstyle.options import declared
+
+    keys = [one.key for one in declared(FolderConfig)]
+    assert keys == ["overwrite", "format", "batch"]
+    parameters = inspect.signature(folder).parameters
+    assert {key: parameters[key].default for key in keys} == {
+        "overwrite": False, "format": None, "batch": 0,
+    }  # fmt: skip
+    assert FolderConfig() == folder_config({key: parameters[key].default for key in keys})
+    given = folder_config({"overwrite": True, "format": "JPG", "batch": 3, "lr": 0.5})
+    assert given == FolderConfig(overwrite=True, suffix=".jpg", batch=3)
+    with pytest.raises(UsageError, match="batch must be 0"):
+        FolderConfig(batch=-1)
+
+
+def test_batch_zero_is_four_images_with_a_gpu_and_one_on_the_cpu(monkeypatch):
+    from vidstyle.engine import device
+
+    assert FolderConfig(batch=2).batch_size() == 2
+    monkeypatch.setattr(device, "gpu_present", lambda: False)
+    assert FolderConfig().batch_size() == 1
+    monkeypatch.setattr(device, "gpu_present", lambda: True)
+    assert FolderConfig().batch_size() == 4 and FolderConfig(batch=1).batch_size() == 1
 
 
 def test_options_are_read_from_their_command_line_names():

@@ -16,8 +16,9 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from vidstyle.engine import planner, precision
+from vidstyle.engine import device, planner, precision
 from vidstyle.errors import UsageError
+from vidstyle.media.formats import format_suffix
 from vidstyle.options import (
     BLEND_TOLERANCE,
     check_choices,
@@ -31,7 +32,7 @@ from vidstyle.options import (
     read_offsets,
 )
 
-__all__ = ["FolderConfig", "MethodConfig", "VideoConfig", "video_config"]
+__all__ = ["FolderConfig", "MethodConfig", "VideoConfig", "folder_config", "video_config"]
 
 CONTENT_LAYERS = ("block5_conv2",)
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
@@ -43,6 +44,7 @@ ADAM_STEPS = 1000  # the method's 10 epochs x 100 steps
 LBFGS_STEPS = 250
 PRECISIONS = (*precision.CHOICES, *precision.ALIASES)  # mixed: auto's earlier name
 PRESERVE_COLORS = ("none", "luminance", "histogram")  # see vidstyle.engine.colors
+GPU_BATCH = 4  # images of a folder optimized together on a GPU when --batch is not given
 
 
 @dataclass(frozen=True)
@@ -217,17 +219,41 @@ class FolderConfig:
 
     Attributes:
         overwrite: redo outputs that already exist instead of skipping them.
-        suffix: output file extension (``.png``, ``.jpg``, ``.webp``), or None to keep the input's.
-        batch: how many images of one working size are optimized together (for a GPU).
+        suffix: output file extension (``.png``, ``.jpg``, ``.webp``, ``.tif``), or None to keep
+            the input's; given as a format name (``--format png``). It is left out of the
+            fingerprint: it is in the output's name, which the folder's manifest is keyed by.
+        batch: how many images of one working size are optimized together; 0 (the default):
+            :meth:`batch_size` chooses.
     """
 
-    overwrite: bool = False
-    suffix: str | None = None
-    batch: int = 1
+    overwrite: bool = option(
+        False, "Redo every output, even one made with the same options.", toml=(), output=False
+    )
+    suffix: str | None = option(
+        None, "Output format: png, jpg, webp, tif.", key="format", parse=format_suffix,
+        show_default="the input's", output=False,
+    )  # fmt: skip
+    batch: int = option(
+        0, "Same-size images optimized together.", show_default=f"{GPU_BATCH} on a GPU, else 1",
+        toml=(), output=False,
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
-        if self.batch < 1:
-            raise UsageError(None, f"{{batch}} must be at least 1, got {self.batch}")
+        if self.batch < 0:
+            raise UsageError(None, f"{{batch}} must be 0 (automatic) or more, got {self.batch}")
+
+    def batch_size(self) -> int:
+        """``batch``, or when 0: :data:`GPU_BATCH` with a GPU (images run in parallel there, each
+        getting the result it would get alone), 1 on the CPU, where a batch gains nothing."""
+        if self.batch != 0:
+            return self.batch
+        return GPU_BATCH if device.gpu_present() else 1
+
+
+def folder_config(options: dict) -> FolderConfig:
+    """The folder options from options named as on the command line (and in job files:
+    ``format``); other keys are ignored."""
+    return from_options(FolderConfig, options)
 
 
 WARM_STARTS = ("flow", "prev", "none")

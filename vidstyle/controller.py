@@ -78,7 +78,7 @@ def stylize_folder(
     reporter: Reporter | None = None,
 ):
     """Plan the folder, skip what its manifest vouches for, build the engine once if anything is
-    left, and stylize the rest (same-size images ``config.batch`` at a time).
+    left, and stylize the rest (same-size images ``config.batch_size()`` at a time).
 
     Returns:
         One :class:`vidstyle.pipeline.folder.ItemResult` per image.
@@ -96,12 +96,12 @@ def stylize_folder(
     items = folder_pipeline.plan(input_dir, output, config)
     executor, styles = _executor(make_engine, style, method)
     job = folder_pipeline.prepare(items, output, config, styles, method)
-    tasks = [_folder_task(d, styles, method, config.batch, n)
-             for n, d in enumerate(job.todo.values())]  # fmt: skip
+    batch = config.batch_size() if job.todo else 1
+    tasks = [_folder_task(d, styles, method, batch, n) for n, d in enumerate(job.todo.values())]
     if tasks:
         executor.engine(method)
     shown = _Settled(reporter or NullReporter(), job.settled())
-    view = View(unit="images", estimates=False, group_size=config.batch, group_key=same_work,
+    view = View(unit="images", estimates=False, group_size=batch, group_key=same_work,
                 finished=lambda task: job.finished(task.key))  # fmt: skip
     _, rows = _run(tasks, executor, shown, view)
     return job.results({key: (row.status, row.seconds, row.error) for key, row in rows.items()})
@@ -209,7 +209,7 @@ frame, 20 for each later frame: a few minutes on a 2-core CPU."""
 
 def demo_photos(output: Path, samples: Path, make_engine: MakeEngine, reporter=None):
     """The bundled photos in the style of the bundled painting, into ``output``."""
-    config = FolderConfig(overwrite=True, suffix=".png")
+    config = FolderConfig(overwrite=True, suffix=".png", batch=1)
     return stylize_folder(samples / "photos", samples / "swirls.jpg", output, DEMO_METHOD,
                           config, make_engine, reporter)  # fmt: skip
 

@@ -372,6 +372,24 @@ def test_prepare_decides_before_any_work(tmp_path):
     assert other.decisions[0].action == "run" and other.decisions[0].redo == "changed"
     limit = folder_pipeline.prepare(items, out, config, style, method.replace(memory_limit=2))
     assert limit.decisions[0].action == "skip"
+    batched = FolderConfig(batch=3, suffix=".png")  # neither is in the print
+    assert folder_pipeline.prepare(items, out, batched, style, method).decisions[0].action == "skip"
+
+
+def test_a_folder_option_that_changes_the_output_counts_in_the_print_once_set():
+    """The folder's options reach the fingerprint by their declarations: none changes an output
+    today (so no print changed); one declared later that does counts once set."""
+    from dataclasses import dataclass
+
+    from vidstyle.options import option
+    from vidstyle.pipeline.fingerprint import folder_part
+
+    @dataclass(frozen=True)
+    class Wider(FolderConfig):
+        sharpen: float = option(0.0, "Sharpen the outputs.", later=True)
+
+    assert folder_part(FolderConfig(overwrite=True, suffix=".jpg", batch=3)) is None
+    assert folder_part(Wider()) is None and folder_part(Wider(sharpen=0.5)) == {"sharpen": 0.5}
 
 
 def test_an_output_edited_after_a_run_with_other_options_counts_as_unrecorded(tmp_path, tiny):

@@ -1,6 +1,6 @@
 """The commands that stylize (``image``, ``folder``, ``video``, ``demo``) and ``weights``: parse,
-call the controller, print the outcome, pick the exit code. Their method and video options come
-from the declarations (:func:`vidstyle._cli.params.with_options`).
+call the controller, print the outcome, pick the exit code. Their method, folder and video options
+come from the declarations (:func:`vidstyle._cli.params.with_options`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from vidstyle._cli.common import (
 )
 from vidstyle._cli.params import with_options
 from vidstyle._cli.summaries import print_summary, print_video_summary
-from vidstyle.config import FolderConfig, MethodConfig, VideoConfig, video_config
+from vidstyle.config import FolderConfig, MethodConfig, VideoConfig, folder_config, video_config
 
 
 @with_options(MethodConfig, command="image")
@@ -46,26 +46,11 @@ def image(
         console.print(f"wrote {output}", highlight=False)
 
 
-@with_options(MethodConfig, command="folder")
+@with_options(FolderConfig, MethodConfig, command="folder")
 def folder(
     input_dir: Annotated[Path, typer.Argument(help="Folder of photos (walked recursively).")],
     style: Style,
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
-    overwrite: Annotated[
-        bool, typer.Option(help="Redo every output, even one made with the same options.")
-    ] = False,
-    format: Annotated[
-        str | None,
-        typer.Option(
-            "--format", help="Output format: png, jpg, webp, tif.", show_default="the input's"
-        ),
-    ] = None,  # fmt: skip
-    batch: Annotated[
-        int,
-        typer.Option(
-            help="Same-size images optimized together.", show_default="4 on a GPU, else 1"
-        ),
-    ] = 0,
     options: dict | None = None,
     weights: Weights = None,
     quiet: Quiet = False,
@@ -76,28 +61,12 @@ def folder(
 
     with reported_errors(input_dir):
         method = method_from(options)
-        config = FolderConfig(overwrite=overwrite, suffix=_suffix(format), batch=_batch(batch))
+        config = folder_config(options)
         results = controller.stylize_folder(input_dir, style, output, method, config,
                                             engines(weights, quiet), reporter(quiet))  # fmt: skip
     print_summary(results)
     if any(result.status == "failed" for result in results):
         raise typer.Exit(1)
-
-
-def _batch(batch: int) -> int:
-    """``--batch``, or when 0: 4 with a GPU (images run in parallel there, each getting the result
-    it would get alone), 1 on the CPU."""
-    if batch != 0:
-        return batch
-    from vidstyle.engine.device import gpu_present
-
-    return 4 if gpu_present() else 1
-
-
-def _suffix(format: str | None) -> str | None:
-    from vidstyle.media.formats import format_suffix
-
-    return None if format is None else format_suffix(format)
 
 
 @with_options(VideoConfig, MethodConfig, command="video")

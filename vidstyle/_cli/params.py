@@ -24,8 +24,9 @@ def with_options(*configs: type, command: str):
     """Decorate a command so that it takes the options declared on ``configs``.
 
     Args:
-        configs: config classes (``MethodConfig``, ``VideoConfig``) in the order their options
-            are shown.
+        configs: config classes (``FolderConfig``, ``MethodConfig``, ``VideoConfig``) in the
+            order their options are shown; those without a panel (``FolderConfig``) among the
+            command's own options.
         command: the command's name, for options some commands leave out (``Option.not_in``).
 
     Returns:

@@ -32,7 +32,7 @@ import string
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vidstyle.config import MethodConfig, VideoConfig
+from vidstyle.config import FolderConfig, MethodConfig, VideoConfig
 from vidstyle.errors import UsageError
 from vidstyle.options import BLEND_TOLERANCE, jobfile_types
 
@@ -44,12 +44,14 @@ except ModuleNotFoundError:  # Python 3.10
 DEFAULT_OUTPUT = "styled/{job}/{style}/{path}"
 PLACEHOLDERS = ("job", "style", "path", "name", "variant")
 
-# Options and the TOML types they take (a list of them makes a sweep): the method's and the
-# video's from their declarations (see vidstyle.options), and two of the planner's own.
+# Options and the TOML types they take (a list of them makes a sweep): the method's, the
+# video's and the folder's from their declarations (see vidstyle.options), and one of the
+# planner's own.
 METHOD_OPTIONS: dict[str, tuple[type, ...]] = jobfile_types(MethodConfig)
 VIDEO_OPTIONS: dict[str, tuple[type, ...]] = jobfile_types(VideoConfig)
-OTHER_OPTIONS: dict[str, type | tuple[type, ...]] = {"format": str, "sequence": bool}
-OPTIONS = METHOD_OPTIONS | VIDEO_OPTIONS | OTHER_OPTIONS
+FOLDER_OPTIONS: dict[str, tuple[type, ...]] = jobfile_types(FolderConfig)
+OTHER_OPTIONS: dict[str, type | tuple[type, ...]] = {"sequence": bool}
+OPTIONS = METHOD_OPTIONS | VIDEO_OPTIONS | FOLDER_OPTIONS | OTHER_OPTIONS
 JOB_KEYS = {"name", "input", "styles", "style", "output", "priority"}
 DEFAULT_KEYS = {"output", "priority"}
 # Keys of the queue, not of the output: ``priority`` (an integer; higher first, default 0).

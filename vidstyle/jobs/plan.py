@@ -14,12 +14,12 @@ import glob
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vidstyle.config import MethodConfig, VideoConfig, video_config
+from vidstyle.config import MethodConfig, VideoConfig, folder_config, video_config
 from vidstyle.engine import memory, planner
 from vidstyle.errors import UsageError, VidstyleError
 from vidstyle.fsutil import is_temporary, same_file
 from vidstyle.jobs.jobfile import Job, JobFile
-from vidstyle.media.formats import IMAGE_SUFFIXES, format_suffix, output_suffix
+from vidstyle.media.formats import IMAGE_SUFFIXES, output_suffix
 from vidstyle.media.images import fitted_size, probe_size
 from vidstyle.pipeline.fingerprint import fingerprint, task_video_part
 from vidstyle.pipeline.styles import StyleSet
@@ -122,6 +122,7 @@ def plan(jobfile: JobFile) -> list[Task]:
             for variant in job.variants():
                 options = job.options | variant
                 MethodConfig.from_options(options), video_config(options)  # check them
+                folder_config(options)
                 for (source, relative), style in _product(items, job.styles):
                     tasks.append(_task(job, source, relative, style, style_digests[style],
                                        variant, options, len(tasks)))  # fmt: skip
@@ -211,8 +212,7 @@ def _output(job, kind, source, relative, style_name, label, options) -> Path:
     if label and "{variant}" not in job.output:
         name = f"{name}_{label}"
     if kind == "image":
-        fmt = options.get("format")
-        name += format_suffix(fmt) if fmt else output_suffix(source)
+        name += folder_config(options).suffix or output_suffix(source)
     elif not source.is_dir():
         name += ".mp4"
     return Path(name) if Path(name).is_absolute() else job.root / name

@@ -59,6 +59,12 @@ def _method_part(method) -> dict:
     return identity(method)
 
 
+def folder_part(config) -> dict | None:
+    """What of a :class:`vidstyle.config.FolderConfig` decides an image's output, or None when
+    nothing does (no folder option changes the output today, so prints stay as they were)."""
+    return identity(config, unused="drop") or None
+
+
 def task_video_part(config) -> dict:
     """What of a :class:`vidstyle.config.VideoConfig` decides a batch task's output (options
     that change no output left out)."""

@@ -24,7 +24,7 @@ from vidstyle.config import FolderConfig
 from vidstyle.errors import EncodeError, InputError, VidstyleError, param
 from vidstyle.fsutil import atomic_path, is_temporary
 from vidstyle.media.formats import IMAGE_SUFFIXES, check_output, output_suffix
-from vidstyle.pipeline.fingerprint import fingerprint, pixels_digest
+from vidstyle.pipeline.fingerprint import fingerprint, folder_part, pixels_digest
 from vidstyle.pipeline.styles import pixels_of
 
 MANIFEST_NAME = ".vidstyle-manifest.json"  # hidden: a walk of the output folder passes it by
@@ -161,7 +161,6 @@ class FolderJob:
 
     decisions: list[Decision]
     manifest: Manifest
-    batch: int
 
     @cached_property
     def todo(self) -> dict[str, Decision]:
@@ -210,7 +209,7 @@ def prepare(items: list[Item], output_dir: Path, config: FolderConfig, style, me
     Args:
         items: from :func:`plan`.
         output_dir: the output folder (where the manifest lives).
-        config: ``overwrite`` and ``batch``.
+        config: the folder options (``overwrite``, and those that change an output).
         style: the :class:`vidstyle.pipeline.styles.StyleSet` (or its pixels).
         method: the :class:`vidstyle.config.MethodConfig`.
     """
@@ -225,18 +224,18 @@ def prepare(items: list[Item], output_dir: Path, config: FolderConfig, style, me
                                 hint="rename one of the two inputs")  # fmt: skip
             decisions.append(Decision(item, "fail", error=error))
             continue
-        decisions.append(_decide(item, manifest, digest, method, config.overwrite))
-    return FolderJob(decisions, manifest, config.batch)
+        decisions.append(_decide(item, manifest, digest, method, config))
+    return FolderJob(decisions, manifest)
 
 
-def _decide(item: Item, manifest: Manifest, digest: str, method, overwrite: bool) -> Decision:
+def _decide(item: Item, manifest: Manifest, digest: str, method, config: FolderConfig) -> Decision:
     try:
-        stamp = fingerprint(item.source, digest, method)
+        stamp = fingerprint(item.source, digest, method, folder_part(config))
     except OSError as exc:
         return Decision(item, "fail", error=InputError(item.source, f"cannot read file: {exc}"))
     redo = None
     if item.output.is_file():
-        redo = "overwrite" if overwrite else manifest.verdict(item.output, stamp)
+        redo = "overwrite" if config.overwrite else manifest.verdict(item.output, stamp)
         if redo == "same":
             return Decision(item, "skip", stamp)
     try:
