@@ -20,7 +20,7 @@ from vidstyle.engine import device, planner, precision
 from vidstyle.errors import UsageError
 from vidstyle.media.formats import format_suffix
 from vidstyle.options import (
-    BLEND_TOLERANCE,
+    blend_problem,
     check_choices,
     from_options,
     later_defaults,
@@ -203,14 +203,8 @@ class MethodConfig:
 def _check_blend(weights: tuple[float, ...]) -> None:
     """Refuse blend weights that are negative or do not add up to 1 (an empty blend is equal
     weights)."""
-    if not weights:
-        return
-    shown = ",".join(f"{w:g}" for w in weights)
-    if not all(w >= 0 for w in weights):  # also rejects NaN
-        raise UsageError(None, f"{{style_blend}} weights must be 0 or more, got {shown}")
-    if abs(sum(weights) - 1.0) > BLEND_TOLERANCE:
-        raise UsageError(None, f"{{style_blend}} weights must add up to 1, got {shown} "
-                         f"(sum {sum(weights):g})")  # fmt: skip
+    if weights and (problem := blend_problem(weights)):
+        raise UsageError(None, f"{{style_blend}} {problem}")
 
 
 @dataclass(frozen=True)

@@ -194,6 +194,18 @@ def _plain(hint) -> type:
 # Readers of option values given as text (command line) or in job files (TOML values).
 
 
+def blend_problem(weights) -> str | None:
+    """What is wrong with style blend weights, or None: each must be 0 or more (NaN is not), and
+    they must add up to 1 within :data:`BLEND_TOLERANCE`. The text names no option: the config
+    and the job file put it after their own names."""
+    shown = ",".join(f"{w:g}" for w in weights)
+    if not all(w >= 0 for w in weights):
+        return f"weights must be 0 or more, got {shown}"
+    if abs(sum(weights) - 1.0) > BLEND_TOLERANCE:
+        return f"weights must add up to 1, got {shown} (sum {sum(weights):g})"
+    return None
+
+
 def parse_layers(value) -> tuple[str, ...]:
     """VGG19 layer names from ``"block1_conv1, block2_conv1"`` (a tuple stays as it is)."""
     if isinstance(value, str):

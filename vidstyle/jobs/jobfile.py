@@ -34,7 +34,7 @@ from pathlib import Path
 
 from vidstyle.config import FolderConfig, MethodConfig, VideoConfig
 from vidstyle.errors import UsageError
-from vidstyle.options import BLEND_TOLERANCE, jobfile_types
+from vidstyle.options import blend_problem, jobfile_types
 
 try:
     import tomllib
@@ -232,12 +232,8 @@ def _blends(path: Path, where: str, value, styles) -> list[tuple[float, ...]]:
         if not weights or not all(isinstance(w, (int, float)) and not isinstance(w, bool)
                                   for w in weights):  # fmt: skip
             raise UsageError(path, f"{key} must be a list of numbers, got {weights!r}")
-        shown = ",".join(f"{w:g}" for w in weights)
-        if not all(w >= 0 for w in weights):
-            raise UsageError(path, f"{key}: weights must be 0 or more, got {shown}")
-        if abs(sum(weights) - 1.0) > BLEND_TOLERANCE:
-            raise UsageError(path, f"{key}: weights must add up to 1, got {shown} "
-                             f"(sum {sum(weights):g})")  # fmt: skip
+        if problem := blend_problem(weights):
+            raise UsageError(path, f"{key}: {problem}")
         for style in styles:
             count = len(style) if isinstance(style, tuple) else 1
             if count != len(weights):
