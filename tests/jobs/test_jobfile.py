@@ -112,3 +112,15 @@ def test_a_job_file_takes_long_term_and_passes(tmp_path):
                        ("long_term = true", "key 'long_term' must be")):  # fmt: skip
         message = plan_error(night, text.replace('long_term = "1,2,4"\npasses = 2\n', bad + "\n"))
         assert "job 'beach'" in message and words in message, message
+
+
+def test_an_image_tasks_key_takes_a_folder_option_that_changes_its_output(night, monkeypatch):
+    """The folder options reach a night's image keys by their declarations: none changes an
+    output today (keys as before: test_fingerprint_pins.py); one that did would count."""
+    from vidstyle.jobs import plan as planning
+
+    night.write_text('[[job]]\nname = "x"\n' + BASE + 'format = "webp"\n')
+    before = [task.key for task in plan(load(night))]
+    monkeypatch.setattr(planning, "folder_part", lambda config: {"sharpen": 0.5})
+    assert not set(before) & {task.key for task in plan(load(night))}
+    assert {task.output.suffix for task in plan(load(night))} == {".webp"}

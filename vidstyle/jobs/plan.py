@@ -21,7 +21,7 @@ from vidstyle.fsutil import is_temporary, same_file
 from vidstyle.jobs.jobfile import Job, JobFile
 from vidstyle.media.formats import IMAGE_SUFFIXES, output_suffix
 from vidstyle.media.images import fitted_size, probe_size
-from vidstyle.pipeline.fingerprint import fingerprint, task_video_part
+from vidstyle.pipeline.fingerprint import fingerprint, folder_part, task_video_part
 from vidstyle.pipeline.styles import StyleSet
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg",
@@ -186,6 +186,8 @@ def _task(job, source, relative, style, style_digest, variant, options, position
     steps, (width, height) = _size(kind, source, method, options)
     pixels = width * height
     decides = {"kind": kind, "output": str(output), "video": _video_part(kind, options)}
+    if kind == "image" and (folder := folder_part(folder_config(options))) is not None:
+        decides["folder"] = folder  # a folder option that changes an output (none does today)
     key = fingerprint(source, style_digest, method, decides)
     size = (width, height) if pixels else None
     return Task(key, job.name, kind, source, style, output, label, dict(options), steps, pixels,
