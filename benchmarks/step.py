@@ -37,9 +37,9 @@ from benchmarks import harness, timing
 from benchmarks.recipe import Recipe
 from benchmarks.table import Table
 from vidstyle.config import MethodConfig
-from vidstyle.engine.optimize import STEPS_PER_CALL
 from vidstyle.engine.precision import CHOICES as PRECISIONS
 from vidstyle.engine.request import Request
+from vidstyle.engine.stepping import STEPS_PER_CALL
 from vidstyle.weights import VGG19_CONVS
 
 CONV_NAMES = [name for name, _, _ in VGG19_CONVS]

@@ -19,12 +19,14 @@ tenth of the method's learning rate (LR_SHARE). It is the blend of the sweeps th
 steady; the steps keep the blend from washing the style out. Adam restarts for every frame, and
 a restarted Adam at the full rate first throws a finished image about (20 steps from a finished
 frame at 0.02 moved it by 9 levels on average and lowered its style drop from 74 to 64, where
-0.005 moved it by 5 and raised the drop to 87; ``benchmarks/longclip.py --restart-probe``). As
-first built, with ``steps_next`` (100) full-rate steps per frame and pass, three passes doubled
+0.005 moved it by 5 and raised the drop to 87; the former ``benchmarks/longclip.py
+--restart-probe``, benchmarks/results.md History). As first built, with ``steps_next`` (100)
+full-rate steps per frame and pass, three passes doubled
 the temporal error of one; 10 steps at a tenth of the rate brought it to 43% of one pass's on 10
 frames of the probe clip, with more style, not less, and to 53% on 24 frames. A heavier warped
 neighbour in the start than the paper's delta of 0.5, 0.75, brought it to 46% on those 24 frames,
-with 11% more style drop than one pass (the probe tables in ``benchmarks/README.md``). The other
+with 11% more style drop than one pass (the probe tables in ``benchmarks/results.md``,
+History). The other
 candidates measured there (a higher temporal weight in later passes, PASS_WEIGHT; a temporal term
 also towards the neighbour ahead, BOTH_SIDES; five passes instead of three) made the clip less
 steady and are off. Two passes, ending on the backward sweep, were less steady than one: three or
@@ -50,7 +52,7 @@ from vidstyle.pipeline import temporal as temporallib
 from vidstyle.pipeline.previous import Previous
 
 DELTA = 0.75  # the warped neighbour's weight in a frame's start (the paper's: 0.5)
-# The choices measured with benchmarks/longclip.py (which varies them):
+# The choices measured with the former benchmarks/longclip.py (benchmarks/results.md, History):
 LR_SHARE = 0.1  # Adam's learning rate in later passes over the method's
 PASS_WEIGHT = 1.0  # the temporal weight in later passes over ``temporal_weight``
 BOTH_SIDES = False  # also hold a frame to its neighbour ahead in the sweep (its pass p - 1 result)
