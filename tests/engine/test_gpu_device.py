@@ -199,3 +199,46 @@ def test_the_cli_names_the_device_and_says_why_not_the_gpu_even_when_quiet(
     assert result.exit_code == 0, result.output
     assert "running on the CPU: NVML sees GPU GPU-bbbb2222-0000" in result.output
     assert ("device: CPU, precision" in result.output) is not quiet
+
+
+# ---------------------------------- issue 32, item 6: a container's MIG device by indices
+
+ONE_MIG_CARD = [dict(CARDS[0], mig=MIGS)]
+
+
+@pytest.mark.parametrize("cuda", [None, "0"])
+def test_a_containers_mig_device_named_by_indices_is_the_process_device(cuda):
+    environ = {"NVIDIA_VISIBLE_DEVICES": "0:1"}
+    if cuda is not None:
+        environ["CUDA_VISIBLE_DEVICES"] = cuda
+    assert gpumemory.physical_entry(0, environ) == "0:1"
+    assert gpumemory.is_mig("0:1") and not gpumemory.is_mig("0") and not gpumemory.is_mig("0:")
+
+
+def test_a_mig_device_by_indices_reports_its_own_memory_from_nvml():
+    reading = REAL_READ("0:1", {}, FakeNVML(ONE_MIG_CARD, []))
+    assert reading.free == 9700 * MIB and reading.label == "MIG-2222-bbbb"
+    assert REAL_READ("0:0", {}, FakeNVML(ONE_MIG_CARD, [])).label == "MIG-1111-aaaa"
+    # PCI bus order: the T4 (3B) is GPU 0, the A100 in MIG mode (AF) GPU 1
+    assert REAL_READ("1:1", {}, FakeNVML(MIG_CARDS, [])).free == 9700 * MIB
+    missing = REAL_READ("1:5", {}, FakeNVML(MIG_CARDS, []))
+    assert missing.free is None and "no MIG device is 1:5" in missing.note
+
+
+def test_a_mig_device_by_indices_reports_its_own_memory_from_nvidia_smi(tmp_path, monkeypatch):
+    _fake_smi(tmp_path, monkeypatch)
+    assert REAL_READ("0:1", {}, _NoNVML()).free == (9728 - 300) * MIB
+    assert REAL_READ("0:0", {}, _NoNVML()).free == (4864 - 13) * MIB
+
+
+def test_the_budget_of_a_mig_slice_by_indices_is_its_own(fake_gpus, monkeypatch):  # noqa: F811
+    from vidstyle.engine import precision
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    monkeypatch.setenv("NVIDIA_VISIBLE_DEVICES", "0:1")
+    _nvml_over(monkeypatch, ONE_MIG_CARD)
+    found = device.configure(0)
+    assert found.gpu and found.free_bytes == 9700 * MIB and found.note is None
+    assert found.label == "MIG-2222-bbbb" and found.capability is None
+    environ = {"NVIDIA_VISIBLE_DEVICES": "0:1"}
+    assert precision.gpu_capability(0, environ, FakeNVML(ONE_MIG_CARD, [])) == (8, 0)

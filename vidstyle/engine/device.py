@@ -106,7 +106,7 @@ def _set_up(gpu: int, environ, nvml) -> Device:
     entry = gpumemory.physical_entry(gpu, environ)
     reading = gpumemory.read(entry, environ, nvml) if entry is not None else None  # step 2
     capability = None  # read for the budget (TensorFlow's reserve); a MIG device has none
-    if reading is not None and reading.free is not None and not entry.startswith("MIG-"):
+    if reading is not None and reading.free is not None and not gpumemory.is_mig(entry):
         capability = precision.gpu_capability(gpu, environ, nvml)
     import tensorflow as tf
 

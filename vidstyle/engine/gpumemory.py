@@ -18,7 +18,8 @@ without NVML from ``nvidia-smi``'s "MIG devices" table (used / total per MIG dev
 the UUID by ``nvidia-smi -L``); ``nvidia-smi --query-gpu`` cannot give it. Containers
 (Kubernetes' device plugin, Docker's ``--gpus``) usually name the MIG device in
 ``NVIDIA_VISIBLE_DEVICES`` and leave ``CUDA_VISIBLE_DEVICES`` unset or ``0``: the MIG device is
-then the process's device too. When its UUID matches none (the older ``MIG-GPU-<uuid>/<gi>/<ci>``
+then the process's device too. There it may also be named by indices, ``<GPU>:<MIG device>``
+(``0:1``: GPU 0 in NVML's PCI bus order, its MIG device 1 as ``nvidia-smi -L`` numbers them). When its UUID matches none (the older ``MIG-GPU-<uuid>/<gi>/<ci>``
 form) and the process sees exactly one MIG device, that one is it. Values such as ``[N/A]`` or
 ``[Insufficient Permissions]`` make the memory unknown, with the reason.
 """
@@ -29,6 +30,15 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass
+
+
+MIG_INDEX = re.compile(r"(\d+):(\d+)")  # a container's MIG device by indices: ``0:1``
+
+
+def is_mig(entry: str) -> bool:
+    """Whether a device entry names a MIG device: a ``MIG-`` UUID, or ``<GPU>:<MIG device>``
+    indices (the container toolkit's index form, ``0:1``)."""
+    return entry.startswith("MIG-") or MIG_INDEX.fullmatch(entry) is not None
 
 
 @dataclass(frozen=True)
@@ -63,7 +73,7 @@ def physical_entry(index: int, environ) -> str | None:
     is no such device."""
     cuda = environ.get("CUDA_VISIBLE_DEVICES")
     container = [e.strip() for e in environ.get("NVIDIA_VISIBLE_DEVICES", "").split(",")]
-    migs = [entry for entry in container if entry.startswith("MIG-")]
+    migs = [entry for entry in container if is_mig(entry)]
     if migs and (cuda is None or cuda.strip() == "0"):
         return migs[index] if index < len(migs) else None
     entries = visible_entries(cuda)
@@ -111,7 +121,7 @@ def _read_nvml(nvml, entry: str, environ) -> Reading:
         bus = _text(nvml.nvmlDeviceGetPciInfo(handle).busId)
         gpus.append((bus.upper(), _text(nvml.nvmlDeviceGetUUID(handle)), handle))
     gpus.sort(key=lambda gpu: gpu[0])
-    if entry.startswith("MIG-"):
+    if is_mig(entry):
         return _read_mig(nvml, entry, [handle for _, _, handle in gpus])
     if entry.startswith("GPU-"):
         found = [gpu for gpu in gpus if gpu[1].startswith(entry)]
@@ -138,9 +148,16 @@ def _mig_enabled(nvml, handle) -> bool:
     return current == 1
 
 
+def _names(entry: str, uuid: str, at: tuple[int, int]) -> bool:
+    """Whether ``entry`` names the MIG device ``uuid`` at (GPU, MIG device) indices ``at``."""
+    if index := MIG_INDEX.fullmatch(entry):
+        return (int(index[1]), int(index[2])) == at
+    return uuid.startswith(entry) or entry.startswith(uuid)
+
+
 def _read_mig(nvml, entry: str, handles) -> Reading:
-    found = []  # (uuid, handle) of every MIG device the process sees
-    for handle in handles:
+    found = []  # (uuid, handle, (GPU, MIG device)) of every MIG device the process sees
+    for gpu, handle in enumerate(handles):
         if not _mig_enabled(nvml, handle):
             continue
         for i in range(nvml.nvmlDeviceGetMaxMigDeviceCount(handle)):
@@ -148,12 +165,12 @@ def _read_mig(nvml, entry: str, handles) -> Reading:
                 mig = nvml.nvmlDeviceGetMigDeviceHandleByIndex(handle, i)
             except Exception:  # NVMLError_NotFound: no MIG device in this slot
                 continue
-            found.append((_text(nvml.nvmlDeviceGetUUID(mig)), mig))
-    matching = [(u, h) for u, h in found if u.startswith(entry) or entry.startswith(u)]
+            found.append((_text(nvml.nvmlDeviceGetUUID(mig)), mig, (gpu, i)))
+    matching = [(u, h, at) for u, h, at in found if _names(entry, u, at)]
     if len(matching) == 1 or len(found) == 1:  # else a container's only MIG device
-        uuid, mig = (matching or found)[0]
+        uuid, mig, _ = (matching or found)[0]
         return Reading(int(nvml.nvmlDeviceGetMemoryInfo(mig).free), uuid, seen=True)
-    return Reading(None, entry, f"no MIG device has the UUID {entry}", seen=bool(found))
+    return Reading(None, entry, f"no MIG device is {entry}", seen=bool(found))
 
 
 def _order_note(environ, models: int) -> str | None:
@@ -178,7 +195,7 @@ def _read_smi(entry: str, environ) -> Reading:
         return Reading(None, entry, f"nvidia-smi failed: {error}")
     rows = [[field.strip() for field in line.split(",")] for line in done.stdout.splitlines()]
     rows = sorted((row for row in rows if len(row) == 6), key=lambda row: row[2].upper())
-    if entry.startswith("MIG-"):
+    if is_mig(entry):
         return _read_smi_mig(entry)
     if entry.startswith("GPU-"):
         found = [row for row in rows if row[1].startswith(entry)]
@@ -219,7 +236,7 @@ def _read_smi_mig(entry: str) -> Reading:
             gpu = int(line.split()[1].rstrip(":"))
         elif (found := MIG_LISTED.match(line)) and gpu is not None:
             listed.append((gpu, int(found[1]), found[2]))
-    matching = [m for m in listed if m[2].startswith(entry) or entry.startswith(m[2])]
+    matching = [m for m in listed if _names(entry, m[2], m[:2])]
     if len(matching) != 1 and len(listed) != 1:
         return Reading(None, entry, f"nvidia-smi lists no single MIG device {entry}")
     gpu, device, uuid = (matching or listed)[0]

@@ -161,7 +161,7 @@ def plan_budget(limit_gib: float, environ=None, nvml=None) -> int | None:
         free = gpumemory.read(entry, environ, nvml).free if entry is not None else None
         found = None
         if free is not None:
-            mig = entry.startswith("MIG-")  # no capability of its own: counted as 9.x
+            mig = gpumemory.is_mig(entry)  # no capability of its own: counted as 9.x
             capability = None if mig else precision.gpu_capability(0, environ, nvml)
             found = gpu_budget(free, capability, environ)
         if nvml is not None:

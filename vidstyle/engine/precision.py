@@ -127,7 +127,7 @@ def gpu_capability(gpu: int = 0, environ=None, nvml=None) -> tuple[int, int] | N
     entry = gpumemory.physical_entry(gpu, environ)
     if entry is None:
         return None
-    if entry.startswith("MIG-"):
+    if gpumemory.is_mig(entry):
         return MIG_CAPABILITY
     if nvml is None:
         try:
