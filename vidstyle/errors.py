@@ -81,6 +81,11 @@ class TooLargeError(VidstyleError):
     """An image too large for the memory there is; the message gives the largest size that fits."""
 
 
+class DeviceError(VidstyleError):
+    """A GPU whose libraries cannot run the network (cuDNN that does not start): the machine's
+    set-up, not the input, so another attempt cannot help."""
+
+
 class InternalError(VidstyleError):
     """An unexpected failure (a bug, or a library's own error): one line instead of a traceback.
 

@@ -11,7 +11,7 @@ from tinyvgg import tiny_engine
 
 from vidstyle.engine import faults
 from vidstyle.engine.request import Request
-from vidstyle.errors import TooLargeError
+from vidstyle.errors import DeviceError, TooLargeError
 
 OOM = [
     tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with shape"),
@@ -23,8 +23,14 @@ STICKY = [
     tf.errors.InternalError(None, None, "CUDA_ERROR_ILLEGAL_ADDRESS: an illegal memory access"),
     tf.errors.InternalError(None, None, "GPU sync failed"),
     tf.errors.UnknownError(None, None, "CUDA error: unspecified launch failure"),
-    tf.errors.UnknownError(None, None, "CUDNN_STATUS_INTERNAL_ERROR in cudnn_conv"),
     tf.errors.InternalError(None, None, "cuDNN launch failure: CUDNN_STATUS_EXECUTION_FAILED"),
+]
+CUDNN_SETUP = [  # cuDNN that cannot start (issue 32, item 5): the machine's set-up
+    tf.errors.UnknownError(None, None, "CUDNN_STATUS_INTERNAL_ERROR in cudnn_conv"),
+    tf.errors.UnknownError(None, None, "Failed to get convolution algorithm. This is probably "
+                           "because cuDNN failed to initialize, so try looking to see if a "
+                           "warning log message was printed above. [Op:Conv2D]"),
+    tf.errors.FailedPreconditionError(None, None, "DNN library is not found."),
 ]
 OTHER = [tf.errors.InvalidArgumentError(None, None, "Incompatible shapes: [1,2] vs. [1,3]"),
          ValueError("bad value")]  # fmt: skip
@@ -167,3 +173,59 @@ def test_an_ordinary_failure_leaves_the_worker_alone():
     slot.unit = _unit()
     backend._collect("ref", slot)
     assert ray.killed == [] and not slot.down
+
+
+# --------------------------------------------- issue 32, item 2: measuring out of memory
+
+
+@pytest.mark.parametrize("error", OOM)
+def test_measuring_losses_out_of_memory_is_too_large_not_an_internal_error(error, monkeypatch):
+    engine = tiny_engine()
+    targets = engine.style_targets(STYLE)
+    monkeypatch.setattr(engine, "_losses", lambda *args: (_ for _ in ()).throw(error))
+    with pytest.raises(TooLargeError, match="40x32"):
+        engine.losses(CONTENT, CONTENT, targets)
+
+
+# ------------------------------------------ issue 32, item 5: cuDNN that cannot start
+
+
+@pytest.mark.parametrize("error", CUDNN_SETUP)
+def test_cudnn_that_cannot_start_is_one_clear_error_not_a_sticky_fault(error):
+    assert not faults.sticky(error) and not faults.out_of_memory(error)
+    found = faults.library_error(error)
+    assert isinstance(found, DeviceError) and "cuDNN could not run on the GPU" in found.message()
+    assert "tensorflow[and-cuda]" in found.message()
+
+
+@pytest.mark.parametrize("error", OOM + STICKY + OTHER)
+def test_other_errors_are_not_cudnn_that_cannot_start(error):
+    assert faults.library_error(error) is None
+
+
+@pytest.mark.parametrize("where", ["stylize", "losses"])
+def test_the_engine_raises_cudnn_that_cannot_start_as_a_device_error(where, monkeypatch):
+    engine = tiny_engine()
+    targets = engine.style_targets(STYLE)
+    fail = lambda *args: (_ for _ in ()).throw(CUDNN_SETUP[0])  # noqa: E731
+    monkeypatch.setattr(engine, "_optimize" if where == "stylize" else "_losses", fail)
+    with pytest.raises(DeviceError, match="CUDNN_STATUS_INTERNAL_ERROR"):
+        if where == "stylize":
+            engine.stylize(Request(CONTENT, targets, steps=1))
+        else:
+            engine.losses(CONTENT, CONTENT, targets)
+
+
+@pytest.mark.parametrize("mapped", [False, True])  # as TensorFlow raised it, or the engine's
+def test_a_worker_fails_cudnn_that_cannot_start_once_no_restart_no_retry(mapped, monkeypatch):
+    from vidstyle.jobs.worker import Worker
+
+    worker = Worker(lambda method: None)
+
+    def run(task, reporter, stop):
+        raise faults.library_error(CUDNN_SETUP[1]) if mapped else CUDNN_SETUP[1]
+
+    monkeypatch.setattr(worker.executor, "run", run)
+    out = worker.run(_unit())
+    assert out["status"] == "failed" and "cuDNN could not run" in out["error"]
+    assert out["retry"] is False and out["fatal"] is True and not out.get("restart")

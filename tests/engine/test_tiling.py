@@ -130,3 +130,27 @@ def test_a_style_over_the_budget_gets_the_same_targets_in_tiles(monkeypatch):
     assert tiled.planner.tile(96, 128) is not None
     for a, b in zip(untiled.style_targets(style).grams, tiled.style_targets(style).grams):
         np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-5, atol=1e-6 * np.abs(a).max())
+
+
+def test_the_losses_of_an_image_over_the_budget_are_measured_in_tiles(monkeypatch):
+    """Issue 32, item 2: ``Engine.losses`` (the style drop, the video report) measures in the
+    tiles the image was stylized in, to the untiled terms' round-off, never untiled."""
+    monkeypatch.setattr(planner, "MIN_TILE", 8)
+    untiled, tiled = tiny_engine(SHALLOW), tiny_engine(SHALLOW)
+    untiled.memory_budget, tiled.memory_budget = None, int(0.02 * 2**30)
+    style = untiled.style_targets(textured(40, 48, seed=3))
+    image, content = textured(96, 128, seed=2), textured(96, 128, seed=1)
+    assert tiled.planner.tile(96, 128) is not None
+    whole = untiled.losses(image, content, style)
+
+    def too_large(*args):  # the untiled measure, which would not fit
+        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+
+    monkeypatch.setattr(tiled, "_losses", too_large)
+    found = tiled.losses(image, content, style)
+    assert found.keys() == whole.keys()
+    for name, value in whole.items():
+        assert found[name] == pytest.approx(value, rel=1e-4, abs=1e-6), name
+    tiled.memory_budget = int(0.001 * 2**30)  # not even the smallest tile: refused up front
+    with pytest.raises(TooLargeError):
+        tiled.losses(image, content, style)

@@ -1,6 +1,6 @@
 """What a GPU error means, read from the error alone (no TensorFlow import: jobs asks too).
 
-Two kinds matter, and they need opposite answers:
+Three kinds matter, and they need different answers:
 
 - **Out of memory.** TensorFlow raises ``ResourceExhaustedError`` ("OOM when allocating"), but a
   GPU that runs out of memory also shows as ``InternalError`` ("Dst tensor is not initialized":
@@ -9,12 +9,22 @@ Two kinds matter, and they need opposite answers:
   All of them are the input's size: the engine turns them into :class:`TooLargeError`
   (:func:`out_of_memory`), which is not retried.
 - **Sticky CUDA faults.** An illegal address, a launch failure, an uncorrectable ECC error, a
-  cuDNN/cuBLAS internal or execution failure: the CUDA context is broken for good, every later
-  call in the process fails too. Such a process must end (:func:`sticky`): a Ray worker returns
-  the outcome and is restarted (:mod:`vidstyle.jobs.worker`); the task goes to another worker.
+  cuDNN execution or cuBLAS internal or execution failure: the CUDA context is broken for good,
+  every later call in the process fails too. Such a process must end (:func:`sticky`): a Ray
+  worker returns the outcome and is restarted (:mod:`vidstyle.jobs.worker`); the task goes to
+  another worker.
+- **cuDNN that cannot start.** ``CUDNN_STATUS_INTERNAL_ERROR``, "could not create cudnn handle",
+  "Failed to get convolution algorithm. This is probably because cuDNN failed to initialize",
+  "DNN library is not found": on a first run this is the machine's set-up (a cuDNN that does not
+  match TensorFlow's CUDA build, or none), which no restart or retry mends; restarting the
+  worker would reload the weights up to 4 times for nothing. It is one clear
+  :class:`vidstyle.errors.DeviceError` (:func:`library_error`), not retried; a Ray run stops
+  there, as every task on that worker would fail the same way.
 """
 
 from __future__ import annotations
+
+from vidstyle.errors import DeviceError
 
 OOM_CLASSES = ("ResourceExhaustedError",)
 OOM_TEXT = (
@@ -35,12 +45,23 @@ STICKY_TEXT = (
     "cuda_error_illegal_instruction",
     "cuda_error_misaligned_address",
     "cuda_error_hardware_stack_error",
-    "cudnn_status_internal_error",
     "cudnn_status_execution_failed",
     "cublas_status_execution_failed",
     "cublas_status_internal_error",
     "gpu sync failed",
     "failed to memcpy",
+)
+
+LIBRARY_TEXT = (
+    "cudnn_status_internal_error",
+    "cudnn_status_not_initialized",
+    "could not create cudnn handle",
+    "cudnn failed to initialize",
+    "dnn library is not found",
+)
+LIBRARY_HINT = (
+    "install the cuDNN this TensorFlow was built for (pip install 'tensorflow[and-cuda]'); "
+    "VIDSTYLE_DEBUG=1 shows TensorFlow's log"
 )
 
 
@@ -74,3 +95,22 @@ def sticky(error: BaseException) -> bool:
         return False
     text = str(error).lower()
     return any(part in text for part in STICKY_TEXT)
+
+
+def library_error(error: BaseException) -> DeviceError | None:
+    """The one clear error for cuDNN that cannot start (above), None for any other error.
+
+    Args:
+        error: what TensorFlow raised (only its text and class are read).
+
+    Returns:
+        A :class:`DeviceError` naming what failed, with how to check the set-up.
+    """
+    if out_of_memory(error):
+        return None
+    text = str(error).lower()
+    found = [part for part in LIBRARY_TEXT if part in text]
+    if not found:
+        return None
+    shown = "CUDNN_STATUS_INTERNAL_ERROR" if "internal_error" in found[0] else found[0]
+    return DeviceError(None, f"cuDNN could not run on the GPU ({shown})", hint=LIBRARY_HINT)

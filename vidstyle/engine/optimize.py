@@ -17,7 +17,8 @@ which the request's ``stop`` is called and the loss read only when wanted, and w
 a plateau (:mod:`vidstyle.engine.stepping`). Each evaluation also computes whether the loss
 terms and the gradient are finite; the flags stay on the device and are read once per level
 (:mod:`vidstyle.engine.numerics`). Running out of memory, in any shape
-(:mod:`vidstyle.engine.faults`), is a :class:`TooLargeError` (style images too).
+(:mod:`vidstyle.engine.faults`), is a :class:`TooLargeError` (style images and
+:meth:`Engine.losses` too); cuDNN that cannot start is one :class:`DeviceError`.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ class Engine:
                 grams = (tiled.grams(image) if tiled is not None else
                          [losses.gram(f) for f in self.extractor(image)[n_content:]])  # fmt: skip
             except tf.errors.OpError as error:
-                self._raise_too_large(error, style.shape[:2], 1)
+                self._raise_known(error, style.shape[:2], 1)
                 raise
             self._style_cache[key] = StyleTargets(tuple(grams))
         return self._style_cache[key] if cache else self._style_cache.pop(key)
@@ -165,6 +166,7 @@ class Engine:
             TooLargeError: when the optimization would not fit in the memory budget, or the
                 device ran out of memory during it.
             NumericError: when a loss term or the gradient became infinite or NaN.
+            DeviceError: cuDNN could not start (:mod:`vidstyle.engine.faults`).
             Whatever the request's ``stop`` raises.
         """
         if self.method.preserve_colors == "luminance":  # the photo's chroma, the result's Y
@@ -181,14 +183,18 @@ class Engine:
         try:
             out = self._optimize(request)
         except tf.errors.OpError as error:
-            self._raise_too_large(error, request.size, request.batch)
+            self._raise_known(error, request.size, request.batch)
             raise
         return out if request.content.ndim == 4 else out[0]
 
-    def _raise_too_large(self, error: Exception, size, batch: int) -> None:
-        """Raise :class:`TooLargeError` for any out-of-memory shape; return for other errors."""
+    def _raise_known(self, error: Exception, size, batch: int) -> None:
+        """Raise :class:`TooLargeError` for any out-of-memory shape and
+        :class:`DeviceError` for cuDNN that cannot start (:mod:`vidstyle.engine.faults`);
+        return for other errors."""
         if faults.out_of_memory(error):
             raise self.planner.out_of_memory(*size, batch, self.device.gpu) from error
+        if (broken := faults.library_error(error)) is not None:
+            raise broken from error
 
     def _optimize(self, request: Request) -> np.ndarray:
         """The planner's levels, each optimized from the last; the result as uint8 BxHxWx3."""
@@ -293,19 +299,36 @@ class Engine:
         style: StyleTargets,
         temporal: Temporal | None = None,
     ) -> dict[str, float]:
-        """The loss terms of an image (uint8 HxWx3) against content, style and a temporal term.
+        """The loss terms of an image (uint8 HxWx3) against content, style and a temporal term,
+        measured in the tiles :meth:`stylize` would use at this size (the same terms, to
+        round-off), so that an image stylized in tiles is measured in tiles too.
 
         Returns:
             ``{"content", "style", "tv", "temporal"}`` unweighted, and ``"total"`` with the
             method's weights (and the temporal weight when a temporal term is given).
+
+        Raises:
+            TooLargeError: the image does not fit the memory budget, even tiled, or the device
+                ran out of memory measuring it.
+            DeviceError: cuDNN could not start (:mod:`vidstyle.engine.faults`).
         """
         if self.method.preserve_colors == "luminance":
             content, image, temporal = colors.luminance_inputs(content, image, temporal)
         if min(image.shape[:2]) < self.extractor.min_side:
             image, content, temporal = enlarged(image, self.extractor.min_side, content, temporal)
+        self.check_fits(None, *image.shape[:2])
         x, target = to_tensor(image), to_tensor(content)
         warped, mask, t_weight = temporal_tensors(x, temporal)
-        terms = self._losses(x, self._content_targets(target), list(style.grams), warped, mask)
+        tiled = self._tiled(self.planner.tile(*image.shape[:2]))
+        try:
+            if tiled is None:
+                targets, measure = self._content_targets(target), self._losses
+            else:
+                targets, measure = tiled.content_targets(target), tiled.terms
+            terms = measure(x, targets, list(style.grams), warped, mask)
+        except tf.errors.OpError as error:
+            self._raise_known(error, image.shape[:2], 1)
+            raise
         out = {name: float(tf.reduce_sum(value)) for name, value in terms.items()}
         m = self.method
         out["total"] = (m.content_weight * out["content"] + m.style_weight * out["style"]

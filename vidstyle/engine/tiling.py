@@ -141,19 +141,8 @@ class Tiled:
             style_grams, warped, mask: as for the untiled loss.
         """
         tiles = self.tiles(*x.shape[1:3])
-        n = self.n_content
         positions = self._positions(x.shape[1], x.shape[2])
-        sums, content = None, 0.0
-        for tile, tile_targets in zip(tiles, targets):  # pass 1: Gram sums and content
-            grams, squares = self._sums(self._crop(x, tile), self._offsets(tile), tile_targets,
-                                        positions)  # fmt: skip
-            sums = grams if sums is None else [a + b for a, b in zip(sums, grams)]
-            content += squares
-        diffs = [s / positions[n + i][0] - a
-                 for i, (s, a) in enumerate(zip(sums, style_grams))]  # fmt: skip
-        terms = {"content": content / n,
-                 "style": tf.add_n([tf.reduce_mean(tf.square(d), axis=[1, 2]) for d in diffs])
-                 / len(diffs)}  # fmt: skip
+        terms, diffs = self._pass_one(x, targets, style_grams)
         grad = tf.zeros_like(x)
         for tile, tile_targets in zip(tiles, targets):  # pass 2: each crop's gradient
             crop = self._grad(self._crop(x, tile), self._offsets(tile), tile_targets, diffs,
@@ -169,6 +158,38 @@ class Tiled:
         loss = (params[0] * terms["content"] + params[1] * terms["style"]
                 + params[2] * terms["tv"] + params[3] * terms["temporal"])  # fmt: skip
         return loss, grad, numerics.finite_flags(terms, grad)
+
+    def terms(self, x, targets, style_grams, warped, mask) -> dict[str, tf.Tensor]:
+        """The unweighted loss terms [B] of whole images, measured tile by tile (pass 1 alone,
+        no gradient): what the untiled ``Compiled.loss_terms`` gives, to round-off.
+
+        Args:
+            x: the images [B, H, W, 3] in 0..1.
+            targets: :meth:`content_targets` of the content at this size.
+            style_grams, warped, mask: as for the untiled loss.
+        """
+        terms, _ = self._pass_one(x, targets, style_grams)
+        terms["tv"] = losses.total_variation(x)
+        terms["temporal"] = losses.temporal_loss(x, warped, mask)
+        return terms
+
+    def _pass_one(self, x, targets, style_grams) -> tuple[dict[str, tf.Tensor], list]:
+        """Pass 1 over the tiles: the content and style terms [B], and each style layer's
+        G - A (the whole image's Gram matrix less its target) for pass 2."""
+        n = self.n_content
+        positions = self._positions(x.shape[1], x.shape[2])
+        sums, content = None, 0.0
+        for tile, tile_targets in zip(self.tiles(*x.shape[1:3]), targets):
+            grams, squares = self._sums(self._crop(x, tile), self._offsets(tile), tile_targets,
+                                        positions)  # fmt: skip
+            sums = grams if sums is None else [a + b for a, b in zip(sums, grams)]
+            content += squares
+        diffs = [s / positions[n + i][0] - a
+                 for i, (s, a) in enumerate(zip(sums, style_grams))]  # fmt: skip
+        terms = {"content": content / n,
+                 "style": tf.add_n([tf.reduce_mean(tf.square(d), axis=[1, 2]) for d in diffs])
+                 / len(diffs)}  # fmt: skip
+        return terms, diffs
 
     # ----------------------------------------------------------------------------- per tile
 

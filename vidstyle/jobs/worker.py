@@ -10,7 +10,8 @@ to stop at the next chunk of steps.
 A sticky CUDA fault (an illegal address, a launch failure: :func:`vidstyle.engine.faults.sticky`)
 leaves the process's GPU context broken for good: the outcome then says ``restart``, and the
 driver has Ray restart this worker's process before it takes another unit
-(:mod:`vidstyle.jobs.backends.ray`).
+(:mod:`vidstyle.jobs.backends.ray`). A cuDNN that cannot start (``CUDNN_STATUS_INTERNAL_ERROR``)
+is the machine's set-up: one clear error, not retried, and the run stops (``fatal``).
 
 This module does not import Ray: :mod:`vidstyle.jobs.cluster` turns :class:`Worker` into an actor.
 """
@@ -27,12 +28,26 @@ from pathlib import Path
 
 import numpy as np
 
-from vidstyle.engine.faults import sticky
-from vidstyle.errors import InternalError, VidstyleError, WeightsError, param
+from vidstyle.engine.faults import library_error, sticky
+from vidstyle.errors import DeviceError, InternalError, VidstyleError, WeightsError, param
 from vidstyle.jobs.executor import Executor
 from vidstyle.jobs.plan import Task
 from vidstyle.jobs.stop import StopFlag, Stopped, TaskReporter
 from vidstyle.progress import NullReporter
+
+
+def _failure(task: Task, error: Exception) -> dict:
+    """A failed unit's outcome. A VidstyleError is the input's, the output's or the machine's:
+    another attempt cannot help; without weights, or with a cuDNN that cannot start (also when
+    it reached here unmapped: :func:`vidstyle.engine.faults.library_error`), every unit of this
+    worker would fail the same way (``fatal``). Anything else may be retried, after a restart of
+    this process for a sticky CUDA fault."""
+    error = library_error(error) or error
+    if isinstance(error, VidstyleError):
+        return {"status": "failed", "error": error.message(param), "retry": False,
+                "fatal": isinstance(error, WeightsError | DeviceError)}  # fmt: skip
+    message = InternalError(task.source, error).message(param)
+    return {"status": "failed", "error": message, "retry": True, "restart": sticky(error)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,12 +161,8 @@ class Worker:
             out["status"] = "done"
         except Stopped as why:
             out |= {"status": "stopped", "why": str(why)}
-        except VidstyleError as error:  # the input or output itself: another attempt cannot help
-            out |= {"status": "failed", "error": error.message(param), "retry": False,
-                    "fatal": isinstance(error, WeightsError)}  # fmt: skip
         except Exception as error:  # noqa: BLE001 - reported to the driver, which may retry
-            message = InternalError(unit.task.source, error).message(param)
-            out |= {"status": "failed", "error": message, "retry": True, "restart": sticky(error)}
+            out |= _failure(unit.task, error)
         out["seconds"] = time.monotonic() - began
         return out
 
