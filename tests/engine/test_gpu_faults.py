@@ -27,9 +27,13 @@ STICKY = [
 ]
 CUDNN_SETUP = [  # cuDNN that cannot start (issue 32, item 5): the machine's set-up
     tf.errors.UnknownError(None, None, "CUDNN_STATUS_INTERNAL_ERROR in cudnn_conv"),
-    tf.errors.UnknownError(None, None, "Failed to get convolution algorithm. This is probably "
-                           "because cuDNN failed to initialize, so try looking to see if a "
-                           "warning log message was printed above. [Op:Conv2D]"),
+    tf.errors.UnknownError(
+        None,
+        None,
+        "Failed to get convolution algorithm. This is probably "
+        "because cuDNN failed to initialize, so try looking to see if a "
+        "warning log message was printed above. [Op:Conv2D]",
+    ),
     tf.errors.FailedPreconditionError(None, None, "DNN library is not found."),
 ]
 OTHER = [tf.errors.InvalidArgumentError(None, None, "Incompatible shapes: [1,2] vs. [1,3]"),

@@ -19,8 +19,9 @@ the UUID by ``nvidia-smi -L``); ``nvidia-smi --query-gpu`` cannot give it. Conta
 (Kubernetes' device plugin, Docker's ``--gpus``) usually name the MIG device in
 ``NVIDIA_VISIBLE_DEVICES`` and leave ``CUDA_VISIBLE_DEVICES`` unset or ``0``: the MIG device is
 then the process's device too. There it may also be named by indices, ``<GPU>:<MIG device>``
-(``0:1``: GPU 0 in NVML's PCI bus order, its MIG device 1 as ``nvidia-smi -L`` numbers them). When its UUID matches none (the older ``MIG-GPU-<uuid>/<gi>/<ci>``
-form) and the process sees exactly one MIG device, that one is it. Values such as ``[N/A]`` or
+(``0:1``: GPU 0 in NVML's PCI bus order, its MIG device 1 as ``nvidia-smi -L`` numbers them).
+When its UUID (or indices) match none (the older ``MIG-GPU-<uuid>/<gi>/<ci>`` form) and the
+process sees exactly one MIG device, that one is it. Values such as ``[N/A]`` or
 ``[Insufficient Permissions]`` make the memory unknown, with the reason.
 """
 
@@ -30,7 +31,6 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass
-
 
 MIG_INDEX = re.compile(r"(\d+):(\d+)")  # a container's MIG device by indices: ``0:1``
 
