@@ -12,16 +12,23 @@ compiling warm-up.
 Smoke (``--smoke``): what a GPU owner runs first. Checks, in this order, and prints one table
 (check, measured, expected, verdict):
 
-1. one visible GPU, memory growth on, no note from the device setup;
-2. peak memory per megapixel of float32 Adam, bfloat16 Adam and float32 L-BFGS at 1024x1024 and
+1. first, in a subprocess (a cuDNN abort must not take the table with it), before this process
+   has loaded the weights or touched the GPU: the 32-bit guard at 6144x6144 (37.7 MP, above
+   cuDNN's limit): the planner tiles it and one tiled step runs. Run later, it would share the
+   card with the memory pool this process's checks grew (TensorFlow keeps it), and plan other
+   tiles (9 of 2592 px instead of 4 of 3456 on a 40 GB card);
+2. one visible GPU, memory growth on, no note from the device setup;
+3. peak memory per megapixel of float32 Adam, bfloat16 Adam and float32 L-BFGS at 1024x1024 and
    2048x2048 (TensorFlow's allocator peak above what was in use before), against the estimate
    of :mod:`vidstyle.engine.memory`;
-3. bfloat16's loss against float32's after the same steps at 512 and 2048 px (both scored by
+4. bfloat16's loss against float32's after the same steps at 512 and 2048 px (both scored by
    the float32 engine);
-4. a forced-tiling run's style drop (1 - style loss of the result / of the start) against the
-   untiled run's, at 1024x1024;
-5. last, in a subprocess (a cuDNN abort must not take the table with it): the 32-bit guard at
-   6144x6144 (37.7 MP, above cuDNN's limit): the planner tiles it and one tiled step runs.
+5. a forced-tiling run's style drop (1 - style loss of the result / of the start) against the
+   untiled run's, at 1024x1024.
+
+Every check (the guard's subprocess too) runs with soft device placement off and, on a GPU,
+every op asked of ``/GPU:0`` (:func:`strict_placement`): an op without a GPU kernel then fails
+its check (``FAIL``, with TensorFlow's one line) instead of running on the CPU unseen.
 
 ``--cpu-check`` runs the smoke at tiny sizes on the CPU with random weights and shallow layers
 (so that tiles are smaller than the image), with the 32-bit limit lowered for check 5: it shows
@@ -38,6 +45,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import subprocess
 import sys
 from pathlib import Path
@@ -51,6 +59,7 @@ from vidstyle.config import MethodConfig
 from vidstyle.engine import memory
 from vidstyle.engine.request import Request
 from vidstyle.errors import VidstyleError, WeightsError
+from vidstyle.weights import resolve
 
 GIB = 2**30
 SHALLOW = {
@@ -133,8 +142,33 @@ def figures(engines: Engines, args) -> list[Table]:
 # ------------------------------------------------------------------------------------- smoke
 
 
+@contextlib.contextmanager
+def strict_placement(gpu: bool):
+    """Soft device placement off and, on a GPU, every op asked of ``/GPU:0``: an op without a
+    GPU kernel fails instead of running on the CPU unseen (the setting restored after)."""
+    before = tf.config.get_soft_device_placement()
+    tf.config.set_soft_device_placement(False)
+    try:
+        with tf.device("/GPU:0") if gpu else contextlib.nullcontext():
+            yield
+    finally:
+        tf.config.set_soft_device_placement(before)
+
+
+def checked(gpu: bool, name: str, check, *args) -> list[tuple]:
+    """A check's rows under :func:`strict_placement`, or one ``FAIL`` row with the error's first
+    line (an op placed on the CPU, an out-of-memory error) instead of a traceback."""
+    try:
+        with strict_placement(gpu):
+            found = check(*args)
+    except (tf.errors.OpError, VidstyleError) as error:
+        line = (str(error).strip().splitlines() or [""])[0][:160]
+        return [(name, f"{type(error).__name__}: {line}", "runs", "FAIL")]
+    return found if isinstance(found, list) else [found]
+
+
 def check_device(engines: Engines) -> tuple:
-    """Row 1: one visible GPU, growth on, no note."""
+    """Row 2: one visible GPU, growth on, no note."""
     dev = engines.get().device
     gpus = tf.config.get_visible_devices("GPU")
     growth = [tf.config.experimental.get_memory_growth(g) for g in gpus]
@@ -170,7 +204,7 @@ def _status_kib(field: str) -> int:
 
 
 def check_peaks(engines: Engines, sizes, steps: int, gpu: bool) -> list[tuple]:
-    """Rows 2: peak GiB per megapixel against the estimate."""
+    """Rows 3: peak GiB per megapixel against the estimate."""
     rows = []
     style_rgb = picture("swirls.jpg", 256, 256)
     for precision, optimizer in (("float32", "adam"), ("bfloat16", "adam"), ("float32", "lbfgs")):
@@ -195,7 +229,7 @@ def check_peaks(engines: Engines, sizes, steps: int, gpu: bool) -> list[tuple]:
 
 
 def check_losses(engines: Engines, sizes, steps: int, gpu: bool) -> list[tuple]:
-    """Rows 3: bfloat16's loss against float32's, both scored by the float32 engine (judged on
+    """Rows 4: bfloat16's loss against float32's, both scored by the float32 engine (judged on
     a GPU only: the CPU check's random weights and few steps say nothing of the precision)."""
     rows = []
     exact, half = engines.get("float32"), engines.get("bfloat16")
@@ -215,7 +249,7 @@ def check_losses(engines: Engines, sizes, steps: int, gpu: bool) -> list[tuple]:
 
 
 def check_tiling(engines: Engines, side: int, steps: int) -> tuple:
-    """Row 4: the style drop of a run tiled by a budget just under the untiled need, against
+    """Row 5: the style drop of a run tiled by a budget just under the untiled need, against
     the untiled run's."""
     engine = engines.get()
     content = picture("photos/astronaut.jpg", side, side)
@@ -238,7 +272,8 @@ def check_tiling(engines: Engines, side: int, steps: int) -> tuple:
 
 
 def check_guard(args, side: int) -> tuple:
-    """Row 5: the 32-bit guard, run in a subprocess (see :func:`guard`)."""
+    """Row 1: the 32-bit guard, run in a subprocess (see :func:`guard`), before this process
+    has touched the GPU."""
     try:
         done = harness.child("gpu", ["--guard", str(side), *_passed_on(args)], timeout=600)
     except subprocess.TimeoutExpired:
@@ -255,7 +290,7 @@ def _passed_on(args) -> list[str]:
 
 
 def guard(engines: Engines, side: int, cpu_check: bool) -> int:
-    """The subprocess of row 5: plan ``side``^2 in bfloat16, check every level's crops are under
+    """The subprocess of row 1: plan ``side``^2 in bfloat16, check every level's crops are under
     the 32-bit limit and the last level is tiled, run one step. On the CPU check the limit is
     lowered to half the image."""
     if cpu_check:
@@ -267,7 +302,9 @@ def guard(engines: Engines, side: int, cpu_check: bool) -> int:
         print(f"not guarded: last level tile {works[-1].tile}, widest crop {widest} px")
         return 1
     content = picture("photos/astronaut.jpg", side, side)
-    engine.stylize(Request(content, engine.style_targets(picture("swirls.jpg", 256, 256)), steps=1))
+    with strict_placement(engine.device.gpu):
+        style = engine.style_targets(picture("swirls.jpg", 256, 256))
+        engine.stylize(Request(content, style, steps=1))
     print(f"tiled: {works[-1].tiles} tiles of {works[-1].tile} px, widest crop {widest / 1e6:.2f}"
           f" MP (limit {memory.MAX_PIXELS / 1e6:.2f} MP), one step ran")  # fmt: skip
     return 0
@@ -280,15 +317,17 @@ def _widest_crop(work, margin: int) -> int:
     return crop[0] * crop[1]
 
 
-def smoke(engines: Engines, args) -> tuple[Table, int]:
-    """The five checks in order, one table; and the exit code, 1 when one failed."""
+def smoke(engines: Engines, args, guarded: tuple) -> tuple[Table, int]:
+    """The checks in order after the guard's row ``guarded`` (run first, see the module's
+    text), one table; and the exit code, 1 when one failed."""
     plan = CPU_SMOKE if args.cpu_check else GPU_SMOKE
     gpu = engines.get().device.gpu
-    rows = [check_device(engines)]
-    rows += check_peaks(engines, plan["peak"], plan["steps"], gpu)
-    rows += check_losses(engines, plan["loss"], plan["steps"] * 2, gpu)
-    rows.append(check_tiling(engines, plan["tiling"], plan["steps"]))
-    rows.append(check_guard(args, plan["guard"]))
+    rows = [guarded, *checked(gpu, "device", check_device, engines)]
+    rows += checked(gpu, "peaks", check_peaks, engines, plan["peak"], plan["steps"], gpu)
+    rows += checked(gpu, "bf16 vs f32 loss", check_losses, engines, plan["loss"],
+                    plan["steps"] * 2, gpu)  # fmt: skip
+    rows += checked(gpu, "tiled style drop", check_tiling, engines, plan["tiling"],
+                    plan["steps"])  # fmt: skip
     table = Table("check", "measured", "expected", "verdict")
     for row in rows:
         table.add(*row)
@@ -318,8 +357,17 @@ def main(argv: list[str] | None = None, make_engine: harness.Engines | None = No
         action="store_true",
         help="tiny sizes, random weights, shallow layers: the script on a CPU",
     )
-    parser.add_argument("--guard", type=int, help=argparse.SUPPRESS)  # the subprocess of row 5
+    parser.add_argument("--guard", type=int, help=argparse.SUPPRESS)  # the subprocess of row 1
     args = harness.parse(parser, argv)
+    if not args.cpu_check and make_engine is None:
+        try:
+            resolve(args.weights)  # as the CLI: --weights, the caches, then a download
+        except WeightsError as error:
+            print(f"error: {error.message()} (give --weights FILE)", file=sys.stderr)
+            return 2
+    guarded = None
+    if args.smoke and not args.guard:  # first: this process holds no GPU memory yet
+        guarded = check_guard(args, (CPU_SMOKE if args.cpu_check else GPU_SMOKE)["guard"])
     if args.cpu_check:
         from vidstyle.engine.model import keras_vgg19
 
@@ -328,16 +376,11 @@ def main(argv: list[str] | None = None, make_engine: harness.Engines | None = No
     else:
         base = MethodConfig(max_size=0, scales=1)
         make_engine = make_engine or harness.Engines(args.weights)
-        try:
-            make_engine.vgg()  # as the CLI: --weights, the caches, then a download
-        except WeightsError as error:
-            print(f"error: {error.message()} (give --weights FILE)", file=sys.stderr)
-            return 2
     engines = Engines(make_engine, base)
     if args.guard:
         return guard(engines, args.guard, args.cpu_check)
     if args.smoke:
-        table, code = smoke(engines, args)
+        table, code = smoke(engines, args, guarded)
         tables = [table]
     else:
         tables, code = figures(engines, args), 0

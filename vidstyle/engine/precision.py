@@ -15,8 +15,9 @@ term stay float32 (see :mod:`vidstyle.engine.model`).
 - an older GPU: float32;
 - without a GPU, a CPU whose flags include ``amx_bf16`` (Intel Sapphire Rapids and later) or
   ``avx512_bf16`` (Cooper Lake, AMD Zen 4 and later): bfloat16, which TensorFlow's oneDNN runs
-  natively there (about 3.5x float32 per step at 256 px on a 2-core AMX Xeon); any other CPU:
-  float32 (bfloat16 is emulated there and slower than float32).
+  natively there (about 3.5x float32's speed per step at 256 px on a 2-core AMX Xeon, 1.75x on
+  an AMD EPYC Zen 4 with ``avx512_bf16`` and no AMX, at 0.991x float32's loss); any other CPU:
+  float32 (bfloat16 is emulated there and about 8x slower than float32).
 
 How the hardware is read, without TensorFlow (so that planning and ``--help`` stay fast): the CPU
 flags from ``/proc/cpuinfo`` (Linux; elsewhere no flags are known and the CPU gets float32), the
