@@ -91,7 +91,7 @@ def test_job_file_keys_and_types_come_from_the_declarations():
     assert set(METHOD_OPTIONS) == {
         "max_size", "steps", "optimizer", "scales", "tol", "content_weight", "style_weight",
         "tv_weight", "lr", "content_layers", "style_layers", "style_scale", "init", "seed",
-        "precision", "memory_limit", "preserve_colors", "style_blend",
+        "precision", "tf32", "memory_limit", "preserve_colors", "style_blend",
     }  # fmt: skip
     assert set(VIDEO_OPTIONS) == {
         "steps_first", "steps_next", "warm_start", "temporal_weight", "start", "end",
@@ -99,6 +99,7 @@ def test_job_file_keys_and_types_come_from_the_declarations():
         "temporal_warp",
     }  # fmt: skip
     assert METHOD_OPTIONS["tol"] == (int, float) and METHOD_OPTIONS["seed"] == (int,)
+    assert METHOD_OPTIONS["tf32"] == (bool,)
     assert VIDEO_OPTIONS["start"] == (int, float, str) and VIDEO_OPTIONS["keep_size"] == (bool,)
     assert FOLDER_OPTIONS == {"format": (str,)}  # --overwrite and --batch are the command's
 
@@ -151,3 +152,22 @@ def test_options_are_read_from_their_command_line_names():
 def test_invalid_options_are_usage_errors(change):
     with pytest.raises(UsageError):
         MethodConfig(**change)
+
+
+def test_tf32_is_an_option_off_by_default_on_the_command_line_and_in_the_fingerprint(tmp_path):
+    """Issue 32, item 3: the TF32 opt-in is declared once: a flag, a job-file key, and the
+    output's fingerprint records it when on (off leaves every earlier fingerprint as it was)."""
+    from typer.testing import CliRunner
+
+    from vidstyle._cli.app import app
+    from vidstyle.options import identity
+    from vidstyle.pipeline.fingerprint import fingerprint
+
+    assert MethodConfig().tf32 is False and MethodConfig.from_options({"tf32": True}).tf32
+    assert "tf32" not in identity(MethodConfig()) and identity(MethodConfig(tf32=True))["tf32"]
+    source = tmp_path / "a.png"
+    source.write_bytes(b"x")
+    off, on = (fingerprint(source, "d", MethodConfig(tf32=flag_)) for flag_ in (False, True))
+    assert off != on
+    shown = CliRunner().invoke(app, ["image", "--help"], env={"COLUMNS": "200"}).output
+    assert "--tf32" in shown and "--no-tf32" in shown

@@ -76,6 +76,9 @@ class MethodConfig:
             earlier name ``mixed`` are resolved here, for this machine, by
             :func:`vidstyle.engine.precision.resolve`: a config always holds the precision that
             runs, so that fingerprints and reports name it.
+        tf32: TF32 (a 10-bit mantissa) for float32 convolutions and matrix products on GPUs of
+            compute capability 8.0+; off (the default) is exact float32, several times slower
+            there (:mod:`vidstyle.engine.device`). One setting per process; fingerprinted if on.
         memory_limit: GiB the optimization may use; an image that would need more is refused up
             front (0: what the machine has free, see :mod:`vidstyle.engine.memory`).
         preserve_colors: ``none``, ``luminance`` (transfer on luminance only, the photo's chroma
@@ -125,6 +128,11 @@ class MethodConfig:
         "AMX/AVX512-BF16 CPUs, GPUs of compute capability 8.0+; float16 on 7.x GPUs; float32 "
         "elsewhere), float32, bfloat16 or float16. The image, optimizer and losses stay float32.",
         choices=PRECISIONS,
+    )  # fmt: skip
+    tf32: bool = option(
+        False, "Let float32 convolutions and matrix products run in TF32 on Ampere and later "
+        "GPUs: several times faster with {precision} float32, a slightly different result. One "
+        "setting per process.", later=True,
     )  # fmt: skip
     memory_limit: float = option(
         0.0, "GiB an image may use; larger ones are refused (0: what is free).", output=False

@@ -116,6 +116,27 @@ def test_tf32_is_off_for_the_process_whatever_the_precision(monkeypatch):
     assert not tf.config.experimental.tensor_float_32_execution_enabled()
 
 
+def test_tf32_on_is_one_rule_for_the_process_and_the_other_setting_is_refused(monkeypatch):
+    """Issue 32, item 3: the TF32 opt-in turns it on for the process; an engine asking for the
+    other setting later is refused in one line, so no engine's kernels follow another's."""
+    from tinyvgg import tiny_engine
+
+    from vidstyle.config import MethodConfig
+
+    monkeypatch.setattr(device, "_configured", {})
+    try:
+        device.configure(None, "float32")  # the set-up alone: off, nothing fixed yet
+        assert not tf.config.experimental.tensor_float_32_execution_enabled()
+        fast = tiny_engine(MethodConfig(tf32=True))
+        assert fast.method.tf32 and tf.config.experimental.tensor_float_32_execution_enabled()
+        device.configure(None, "bfloat16")  # a later set-up keeps the rule in force
+        assert tf.config.experimental.tensor_float_32_execution_enabled()
+        with pytest.raises(UsageError, match="tf32 off asked for after TF32 was turned on in this"):
+            tiny_engine(MethodConfig())
+    finally:
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+
+
 # ------------------------------------------------------------ item 7: GPUs and Ray's fractions
 
 

@@ -70,6 +70,7 @@ def engine_for(method: MethodConfig, weights: Path | None, quiet: bool):
     if not quiet:
         why = explain(method.precision, engine.device.index or 0)
         line = f"device: {engine.device.label}, precision {method.precision} ({why})"
+        line += ", TF32 on" if method.tf32 else ""
         console.print(line, highlight=False)
     if engine.memory_note:  # the memory check is off: say why, in one line, even when quiet
         note = escape(render(engine.memory_note, flag))

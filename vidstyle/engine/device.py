@@ -15,15 +15,22 @@ before VGG19 is built). In this order:
    instead of nearly the whole card, so the budget read in 2 stays true, and it neither
    initializes nor reserves the other GPUs. One process per GPU: run each with its own ``gpu``
    (or its own ``CUDA_VISIBLE_DEVICES``).
-4. TF32 (``tf.config.experimental.enable_tensor_float_32_execution``) is turned off, for the
-   whole process and every precision (:func:`tf32_off`). The rule is one per process because
-   the switch is: TensorFlow reads it when a kernel runs, and cuDNN's autotune cache has no
-   TF32 field, so a float32 and a 16-bit engine switching it in one process would share
-   whatever algorithm was tuned first, and style targets and loss scores would follow the last
-   engine's setting. Off is the rule since float32 must be float32 (on Ampere and later TF32
-   rounds convolution and matrix-product inputs to a 10-bit mantissa), while a bfloat16 or
-   float16 network's convolutions are 16-bit whatever the switch says; only its float32 Gram
-   matrices and losses are then exact, a small share of a step.
+4. TF32 (``tf.config.experimental.enable_tensor_float_32_execution``) is off, for the whole
+   process and every precision, unless the method's ``tf32`` option turns it on
+   (:func:`set_tf32`). The rule is one per process because the switch is: TensorFlow reads it
+   when a kernel runs, and cuDNN's autotune cache has no TF32 field, so a float32 and a 16-bit
+   engine switching it in one process would share whatever algorithm was tuned first, and
+   style targets and loss scores would follow the last engine's setting. The first engine's
+   ``tf32`` fixes it; an engine asking for the other one later is refused in one line. Off is
+   the default since float32 must be float32 (on Ampere and later TF32 rounds convolution and
+   matrix-product inputs to a 10-bit mantissa: emulated in ``benchmarks/tf32.py``, after 100
+   L-BFGS iterations at 128 px the loss 1.4% higher and the image 13.6 levels of 255 away on
+   average), while a bfloat16 or float16 network's convolutions are 16-bit whatever the switch
+   says; only its float32 Gram matrices and losses are then exact, a small share of a step.
+   The cost of off falls on ``precision`` float32 on those GPUs: their float32 runs on the
+   CUDA cores, at NVIDIA's peak figures 19.5 TFLOPS on an A100 against 156 in TF32, 67 on an
+   H100 SXM against about 495 (dense): several times slower per step (not measured here).
+   ``auto`` picks bfloat16 there, which does not pay it.
 
 When TensorFlow had already initialized the GPU (an op ran before), steps 3 cannot be applied;
 the budget is then reported unknown, with that reason. When NVML or ``nvidia-smi`` sees a GPU but
@@ -62,26 +69,28 @@ class Device:
     capability: tuple[int, int] | None = None
 
 
-_configured: dict[str, Device] = {}  # the process's one setup: TensorFlow's state is global too
+_configured: dict[str, Device | bool] = {}  # the process's one setup and TF32 rule, as TF's
 
 
 def configure(gpu: int | None = None, precision: str = "float32", environ=None,
-              nvml=None) -> Device:  # fmt: skip
+              nvml=None, tf32: bool | None = None) -> Device:  # fmt: skip
     """Set up the device once, before TensorFlow initializes it (see the module docstring).
 
     Args:
         gpu: the index of the GPU to use among those this process sees; None: the one already
             set up (an engine built without a device), else 0.
-        precision: the method's precision (kept for callers: TF32 is off for all of them).
+        precision: the method's precision (kept for callers: the TF32 rule is the same for all).
         environ: the environment (``os.environ`` when None).
         nvml: a ``pynvml`` module stand-in (tests); the real one when None.
+        tf32: the method's ``tf32`` option, or None to apply the rule in force (see
+            :func:`set_tf32`).
 
     Returns:
         The device; the first call's on every later call with the same ``gpu`` (or None).
 
     Raises:
         UsageError: for a GPU index this process does not see, or another index than the one
-            already set up.
+            already set up; for a ``tf32`` other than the one the process set.
     """
     environ = os.environ if environ is None else environ
     if "device" not in _configured:
@@ -90,15 +99,30 @@ def configure(gpu: int | None = None, precision: str = "float32", environ=None,
     if device.gpu and gpu is not None and device.index != gpu:
         reason = f"{{gpu}} {gpu} asked for after GPU {device.index} was set up"
         raise UsageError(None, reason, hint="use one GPU per process")
-    tf32_off()
+    set_tf32(tf32)
     return device
 
 
-def tf32_off() -> None:
-    """TF32 off: the process's one rule (module docstring, step 4)."""
+def set_tf32(on: bool | None) -> None:
+    """Apply the process's one TF32 rule (module docstring, step 4): off until an engine asks;
+    the first ``on`` given (an engine's ``tf32`` option) fixes it.
+
+    Args:
+        on: the method's ``tf32`` option; None applies the rule in force without fixing it.
+
+    Raises:
+        UsageError: ``on`` is not the rule this process already follows.
+    """
     import tensorflow as tf
 
-    tf.config.experimental.enable_tensor_float_32_execution(False)
+    rule = _configured.get("tf32")
+    if on is not None and rule is not None and on != rule:
+        asked, held = ("on", "off") if on else ("off", "on")
+        reason = f"{{tf32}} {asked} asked for after TF32 was turned {held} in this process"
+        raise UsageError(None, reason, hint="one TF32 setting per process: run those apart")
+    if on is not None:
+        _configured["tf32"] = rule = on
+    tf.config.experimental.enable_tensor_float_32_execution(bool(rule))
 
 
 def _set_up(gpu: int, environ, nvml) -> Device:

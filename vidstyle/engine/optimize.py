@@ -75,6 +75,7 @@ class Engine:
         self.method = method
         self.extractor = extractor
         self.device = device or devices.configure(None, method.precision)
+        devices.set_tf32(method.tf32)  # the process's one TF32 rule (refused if another)
         budget, self.memory_note = memory.budget(method.memory_limit, self.device)
         self.planner = Planner(method, budget, [op.kind for op in extractor.ops])
         self._style_cache: dict[tuple, StyleTargets] = {}
@@ -349,11 +350,12 @@ def build_engine(method: Method, source, gpu: int = 0) -> Engine:
 
     Raises:
         WeightsError: when the weights cannot be loaded.
-        UsageError: for an unknown layer name, or a GPU that is not there.
+        UsageError: for an unknown layer name, a GPU that is not there, or a ``tf32`` other
+            than the one this process set.
     """
     from vidstyle.engine.model import keras_vgg19
 
-    device = devices.configure(gpu, method.precision)
+    device = devices.configure(gpu, method.precision, tf32=method.tf32)
     vgg = keras_vgg19(source)
     extractor = FeatureExtractor(vgg, method.layers, compute_dtype(method.precision))
     return Engine(method, extractor, device)

@@ -37,6 +37,8 @@ class Method(Protocol):
         scales: coarse-to-fine levels (0: automatic; :func:`vidstyle.engine.planner.levels`).
         tol: the early stop's relative change (0: off; :mod:`vidstyle.engine.stepping`).
         precision: the network's number type, resolved (``float32``, ``bfloat16``, ``float16``).
+        tf32: TF32 for float32 convolutions and matrix products, on for the process
+            (:func:`vidstyle.engine.device.set_tf32`).
         memory_limit: GiB an optimization may use (0: what is free).
         preserve_colors: ``none``, ``luminance`` or ``histogram`` (:mod:`vidstyle.engine.colors`).
     """
@@ -55,6 +57,7 @@ class Method(Protocol):
     scales: int
     tol: float
     precision: str
+    tf32: bool
     memory_limit: float
     preserve_colors: str
 
