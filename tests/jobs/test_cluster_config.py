@@ -66,6 +66,36 @@ def test_clips_of_several_passes_are_refused_before_a_ray_run(tmp_path, monkeypa
     assert not (tmp_path / "night.vidstyle-run").exists()
 
 
+@pytest.mark.parametrize("pinned", [None, "bfloat16"])
+def test_auto_precision_is_not_guessed_for_ray_workers_unless_pinned(pinned, tmp_path,
+                                                                      monkeypatch):  # fmt: skip
+    """Issue 32, item 1: the plan would resolve auto for this machine, not for the workers it
+    cannot see: a Ray run refuses it in one line, before any work, unless the job file names the
+    precision or VIDSTYLE_AUTO_PRECISION says what auto means (then that is what runs, and what
+    the task's fingerprint records)."""
+    from vidstyle.batch import load_plan
+    from vidstyle.jobs.cluster import refuse
+
+    night = make_night(tmp_path)
+    monkeypatch.setattr("vidstyle.jobs.cluster.import_ray", lambda: None)
+    monkeypatch.delenv("VIDSTYLE_AUTO_PRECISION")
+    if pinned is None:
+        result = runner.invoke(app, ["batch", "run", str(night), "--ray", "auto"])
+        assert result.exit_code == 2
+        (line,) = result.output.strip().splitlines()
+        start = f"error: {night}: job 'holiday': --precision auto would be resolved for this"
+        assert line.startswith(start) and "not for the Ray workers" in line
+        assert "VIDSTYLE_AUTO_PRECISION" in line and "--precision in the job file" in line
+        assert not (tmp_path / "night.vidstyle-run").exists()
+        night.write_text(night.read_text().replace("[defaults]\n", '[defaults]\nprecision = '
+                                                   '"float32"\n'))  # fmt: skip
+    else:
+        monkeypatch.setenv("VIDSTYLE_AUTO_PRECISION", pinned)
+    work = load_plan(night)
+    refuse(1, work.tasks, work.path)  # named, or pinned: what runs is what the plan records
+    assert {t.method.precision for t in work.tasks} == {pinned or "float32"}
+
+
 def test_plain_lines_and_the_live_display_show_each_worker():
     out = io.StringIO()
     plain = PlainReporter(Console(file=out, width=120), every=10)

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from vidstyle.engine.precision import ALIASES
 from vidstyle.errors import UsageError
 from vidstyle.jobs.backends.ray import WORKER_RESTARTS, RayBackend, Slot
 from vidstyle.jobs.ledger import Ledger
@@ -93,6 +94,10 @@ def refuse(group_size: int, tasks: list[Task] = (), path: Path | None = None,
     - GPUs per worker other than 0 or 1: a worker's engine uses one GPU, whole. With a fraction
       two workers would share a GPU while each budgets all of its free memory; with 2 or more
       the others stay idle. More workers than GPUs: run more processes with ``workers``.
+    - ``precision`` auto (or ``mixed``) unless ``VIDSTYLE_AUTO_PRECISION`` says what it means:
+      the plan resolves it here, from this machine's CPU and GPU, which need not be the
+      workers' (a CPU-only head would send float32, the slowest choice, to H100 workers), and
+      the task's fingerprint records what the workers run; so the plan does not guess.
 
     Args:
         group_size: images claimed together.
@@ -118,6 +123,12 @@ def refuse(group_size: int, tasks: list[Task] = (), path: Path | None = None,
         if task.kind == "video" and task.video.passes > 1:
             raise UsageError(path, f"job {task.job!r}: {{passes}} above 1 does not run over "
                              "{ray}", hint="run that job without {ray}")  # fmt: skip
+        guessed = task.options.get("precision", "auto") in ("auto", *ALIASES)
+        if guessed and not os.environ.get("VIDSTYLE_AUTO_PRECISION"):
+            raise UsageError(path, f"job {task.job!r}: {{precision}} auto would be resolved for "
+                             f"this machine ({task.method.precision}), not for the Ray workers",
+                             hint="give {precision} in the job file (bfloat16 for GPUs of compute "
+                             "capability 8.0+), or set VIDSTYLE_AUTO_PRECISION")  # fmt: skip
 
 
 def worker_name(lane: str, pid: int | None = None) -> str:
