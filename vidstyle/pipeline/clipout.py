@@ -57,7 +57,7 @@ def write_report(path: Path, records: list[dict], clip, config: VideoConfig,
         "seconds_per_later_frame": _mean(later),
         "temporal_share_of_loss": _mean(shares),
         "temporal_held": _mean([r["temporal_held"] for r in records if "temporal_held" in r]),
-        "crispness_kept": _kept([r.get("crispness") for r in records]),
+        "crispness_kept": crispness_kept(records),
         "style_drop": _mean(
             [
                 r["content_style_loss"] / max(r["style_loss"], 1e-12)
@@ -82,13 +82,28 @@ def write_report(path: Path, records: list[dict], clip, config: VideoConfig,
     return summary
 
 
-def _kept(values: list[float | None]) -> float | None:
-    """The last quarter's mean over the first quarter's (None under 4 measured frames)."""
-    values = [v for v in values if v is not None]
-    if len(values) < 4:
-        return None
-    quarter = len(values) // 4
-    return float(np.mean(values[-quarter:]) / max(np.mean(values[:quarter]), 1e-12))
+def crispness_kept(records: list[dict]) -> float | None:
+    """What a user sees of the softening: the worst later frame's crispness over the crispness
+    of its shot's first frame (the one stylized from its content). A mean of the last quarter
+    over the first can read near 1 on a long clip whose first quarter has already softened.
+
+    Args:
+        records: the frames' records, in order (``crispness`` and ``cut``).
+
+    Returns:
+        The smallest ratio, or None without a later frame.
+    """
+    first, worst = None, None
+    for record in records:
+        value = record.get("crispness")
+        if value is None:
+            continue
+        if first is None or record.get("cut"):
+            first = value
+            continue
+        ratio = value / max(first, 1e-12)
+        worst = ratio if worst is None else min(worst, ratio)
+    return worst
 
 
 def _mean(values: list[float]) -> float | None:
