@@ -202,7 +202,7 @@ def reliable_mask(flow_ab: np.ndarray, flow_ba: np.ndarray) -> np.ndarray:
     inconsistent = sq > 0.01 * (np.sum(w_tilde**2, axis=2) + np.sum(w_hat**2, axis=2)) + 0.5
     gradient = sum(_squared_gradient(w_hat[..., c]) for c in (0, 1))
     boundary = gradient > 0.01 * np.sum(w_hat**2, axis=2) + BOUNDARY_FLOOR
-    return (~(inconsistent | boundary | _outside(w_hat))).astype(np.float32)
+    return (~(inconsistent | boundary | outside(w_hat))).astype(np.float32)
 
 
 def photometric_mask(content_a: np.ndarray, content_b: np.ndarray, flow_ba: np.ndarray,
@@ -280,13 +280,13 @@ def _vouched(mismatch: np.ndarray, b: np.ndarray, flow_ba: np.ndarray) -> np.nda
     difference = cv2.blur(mismatch, (3, 3))
     mean = cv2.blur(b, (5, 5))
     spread = np.sqrt(np.maximum(cv2.blur(b * b, (5, 5)) - mean * mean, 0.0))
-    vouched = (difference <= VOUCH_LIMIT) & (spread >= VOUCH_DETAIL) & ~_outside(flow_ba)
+    vouched = (difference <= VOUCH_LIMIT) & (spread >= VOUCH_DETAIL) & ~outside(flow_ba)
     return vouched.astype(np.float32)
 
 
-def _outside(flow_ba: np.ndarray) -> np.ndarray:
-    """Pixels of b whose source ``p + ŵ`` lies outside frame a (by more than ``EDGE_SLACK``):
-    content entering the picture."""
+def outside(flow_ba: np.ndarray) -> np.ndarray:
+    """The HxW bool mask of the pixels of b whose source ``p + ŵ`` (``flow_ba``: HxWx2, from b to
+    a) lies outside frame a by more than ``EDGE_SLACK``: content entering the picture."""
     height, width = flow_ba.shape[:2]
     src_x = np.arange(width, dtype=np.float32)[None, :] + flow_ba[..., 0]
     src_y = np.arange(height, dtype=np.float32)[:, None] + flow_ba[..., 1]
