@@ -259,7 +259,7 @@ def folder_config(options: dict) -> FolderConfig:
 
 
 WARM_STARTS = ("flow", "prev", "none")
-TEMPORAL_WARPS = ("lanczos", "linear")
+TEMPORAL_WARPS = ("crisp", "lanczos", "linear")
 PASS_STEPS = 10  # a frame's steps in each pass after the first when ``steps_pass`` is not set
 
 
@@ -281,16 +281,13 @@ class VideoConfig:
         warm_start: ``flow`` (previous result warped by optical flow, plus the temporal loss),
             ``prev`` (previous result as it is) or ``none`` (every frame from its content).
         temporal_weight: weight of the temporal loss (with ``flow``).
-        temporal_warp: the interpolation of the temporal target, the earlier result warped into
-            the frame: ``linear`` (bilinear, the default) or ``lanczos``. The start is warped
-            with Lanczos either way (it keeps the detail, :func:`vidstyle.media.flow.warp`). A
-            Lanczos target holds each frame to the ringing and aliasing that a sub-pixel shift
-            of a crisp painted texture gives, which changes from frame to frame; by an
-            independent flow with a bilinear warp (``benchmarks/yardstick.py``) it measured
-            1.23-2.69x the temporal error of vidstyle before the long-clip work on two real
-            clips, the bilinear target 0.49-0.71x (0.34x on a synthetic one), with the same
-            style drop and crispness kept over 240 frames, the frames a little softer
-            (``benchmarks/pastcompare.py``).
+        temporal_warp: how the earlier result is warped into the frame, as its temporal target
+            and start: ``crisp`` (the default: Lanczos, with the detail the interpolation lost
+            put back, :func:`vidstyle.media.warped.restore_detail`), ``lanczos`` or ``linear``
+            (bilinear; the start is warped with Lanczos then). A bilinear target blurs each frame
+            a little and the next frame is held to that blur: the later frames of a clip
+            softened to under half the crispness of the same frames stylized alone (issue 29);
+            a plain Lanczos target loses a little at each warp, which compounds more slowly.
         shot_threshold: histogram distance above which two frames are a shot cut.
         start, end: the part of the clip to use, in seconds (None: from the start / to the end).
         max_frames: stop after this many frames.
@@ -322,8 +319,9 @@ class VideoConfig:
     )
     temporal_weight: float = option(1e6, "Weight of the temporal loss (flow warm start).")
     temporal_warp: str = option(
-        "linear", "Interpolation of the temporal target: linear (bilinear) or lanczos (the "
-        "start is warped with lanczos either way).", choices=TEMPORAL_WARPS,
+        "crisp", "Warp of the earlier result into a frame (its temporal target and start): crisp "
+        "(Lanczos with the detail it lost put back), lanczos or linear (bilinear target, "
+        "lanczos start).", choices=TEMPORAL_WARPS,
     )  # fmt: skip
     shot_threshold: float = 0.5
     start: float | None = option(

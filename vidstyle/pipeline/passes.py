@@ -149,10 +149,9 @@ def _both_sides(loop, work, index, content, start, other: int, sweep: int):
     result = load_image(work.frame(other, sweep - 1)).rgb.astype(np.float32)
     other_content = load_image(work.content(other)).rgb
     flow_of, flow_fo = loop.flows.pair(other, index, other_content, content)
-    warped = flowlib.warp(result, flow_fo, loop.config.temporal_warp)
-    warped = np.clip(warped, 0.0, 255.0)
-    return temporallib.join(start, warped, flowlib.trusted_mask(flow_of, flow_fo, other_content,
-                                                                content))  # fmt: skip
+    mask = flowlib.trusted_mask(flow_of, flow_fo, other_content, content)
+    warped = temporallib.warp_result(result, flow_fo, mask, loop.config.temporal_warp)
+    return temporallib.join(start, warped, mask)
 
 
 def final_records(loop, work, records: list[dict]) -> list[dict]:

@@ -31,6 +31,7 @@ import numpy as np
 
 from vidstyle.fsutil import atomic_path
 from vidstyle.media import flow as flowlib
+from vidstyle.media.warped import fresh_pixels, in_colours_of, restore_detail
 
 
 def long_term_masks(masks: list[np.ndarray]) -> list[np.ndarray]:
@@ -124,10 +125,13 @@ class Start:
     """What a frame starts from, given its neighbours.
 
     Attributes:
-        warped: the nearest neighbour's result warped into the frame (0..255 float32).
+        warped: the nearest neighbour's result warped into the frame (0..255 float32), its
+            ``fresh`` pixels the frame's content in the result's colours.
         mask: that warp's reliability mask (what the temporal error is measured over).
         flows: (flow from the neighbour to the frame, and back).
         target, weights: the combined temporal target (0..255) and its per-pixel weights.
+        fresh: HxW bool, the pixels new to the frame
+            (:func:`vidstyle.media.warped.fresh_pixels`); None when not looked for.
     """
 
     warped: np.ndarray
@@ -135,22 +139,28 @@ class Start:
     flows: tuple[np.ndarray, np.ndarray]
     target: np.ndarray
     weights: np.ndarray
+    fresh: np.ndarray | None = None
 
 
-def start_from(index: int, content: np.ndarray, neighbours: list[Neighbour],
-               flows: FlowCache, target_warp: str = "lanczos") -> Start:  # fmt: skip
+def start_from(index: int, content: np.ndarray, neighbours: list[Neighbour], flows: FlowCache,
+               target_warp: str = "crisp", fresh: bool = True) -> Start:  # fmt: skip
     """Warp each neighbour's result into frame ``index`` and combine their temporal terms.
 
-    The start (the nearest neighbour's result) is always warped with Lanczos, which keeps the
-    detail; the temporal target with ``target_warp``: ``linear`` (bilinear) gives a smoother
-    target, which does not hold the frame to the overshoot and aliasing of a sub-pixel shift.
+    The start is the nearest neighbour's result warped with Lanczos (``crisp``: with the detail
+    the warp lost put back, :func:`vidstyle.media.warped.restore_detail`), except at the pixels
+    new to the frame (:func:`vidstyle.media.warped.fresh_pixels`): those start from the frame's
+    content in the colours of the result (:func:`vidstyle.media.warped.in_colours_of`), not
+    from the edge pixels that a warp repeats into the picture or from what covered them before.
+    Each temporal target is its neighbour's result warped by :func:`warp_result`.
 
     Args:
         index: the frame's index.
         content: its content frame, HxWx3 at the working size.
         neighbours: at least one, nearest (offset 1) first.
         flows: where the flows come from.
-        target_warp: the interpolation of the temporal target: ``lanczos`` or ``linear``.
+        target_warp: the temporal target's warp: ``crisp``, ``lanczos`` or ``linear``.
+        fresh: whether the pixels new to the frame start from its content (False: from the
+            warp, as before issue 29; benchmarks compare the two).
 
     Returns:
         The frame's :class:`Start`.
@@ -158,16 +168,45 @@ def start_from(index: int, content: np.ndarray, neighbours: list[Neighbour],
     warped, masks, first, start = [], [], None, None
     for near in neighbours:
         flow_nf, flow_fn = flows.pair(near.index, index, near.content, content)
-        image = near.result.astype(np.float32)
-        target = np.clip(flowlib.warp(image, flow_fn, target_warp), 0.0, 255.0)
-        if start is None:  # the nearest neighbour's result, warped with Lanczos
-            lanczos = target_warp == "lanczos"
-            start = target if lanczos else np.clip(flowlib.warp(image, flow_fn), 0.0, 255.0)
+        mask = flowlib.trusted_mask(flow_nf, flow_fn, near.content, content)
+        target = warp_result(near.result, flow_fn, mask, target_warp)
+        if start is None:  # the nearest neighbour's result, warped with Lanczos (and restored)
+            kept = target_warp != "linear"
+            start = target if kept else warp_result(near.result, flow_fn, mask, "lanczos")
+            new = fresh_pixels(mask, flow_fn, near.content, content) if fresh else None
+            if new is not None:
+                start = np.where(new[..., None], in_colours_of(content, start, mask), start)
         warped.append(target)
-        masks.append(flowlib.trusted_mask(flow_nf, flow_fn, near.content, content))
+        masks.append(mask)
         first = first or (flow_nf, flow_fn)
     target, weights = combine(warped, long_term_masks(masks))
-    return Start(start, masks[0], first, target, weights)
+    return Start(start.astype(np.float32), masks[0], first, target, weights, new)
+
+
+def warp_result(result: np.ndarray, flow_ba: np.ndarray, mask: np.ndarray,
+                how: str = "crisp") -> np.ndarray:  # fmt: skip
+    """An earlier result warped into a frame, as its temporal target.
+
+    ``linear`` (bilinear) averages neighbours wherever the flow is fractional: a blur that the
+    next frame, held to it, keeps, and that compounds frame after frame (at the demo's settings
+    the later frames fell to under half the crispness of the same frames stylized alone).
+    ``lanczos`` loses a little detail at each warp, which compounds too, more slowly; ``crisp``
+    is Lanczos with that detail put back, measured over the trusted pixels (``mask``), so that
+    a long clip keeps the first frame's crispness.
+
+    Args:
+        result: the earlier result (frame a), HxWx3 uint8 or float 0..255.
+        flow_ba: HxWx2 flow from the frame (b) to a.
+        mask: HxW reliability of the warp (its trusted pixels measure the lost detail).
+        how: ``crisp``, ``lanczos`` or ``linear``.
+
+    Returns:
+        The warped result, HxWx3 float32 on 0..255.
+    """
+    image = np.asarray(result, np.float32)
+    warped = np.clip(flowlib.warp(image, flow_ba, "linear" if how == "linear" else "lanczos"),
+                     0.0, 255.0)  # fmt: skip
+    return restore_detail(warped, image, flow_ba, mask)[0] if how == "crisp" else warped
 
 
 def join(start: Start, warped: np.ndarray, mask: np.ndarray) -> Start:

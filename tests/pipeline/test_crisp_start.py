@@ -1,0 +1,80 @@
+"""A later frame's start and temporal target (issue 29): the target keeps a sharp pattern under a
+sub-pixel shift, and pixels new to the frame start from its content, not from the earlier frame's
+edge pixels repeated into the picture (streaks) or from what covered them."""
+
+import cv2
+import numpy as np
+import pytest
+from clipmaker import pan_frames
+
+from vidstyle.media import flow
+from vidstyle.media.warped import fresh_pixels, in_colours_of
+from vidstyle.pipeline import temporal
+
+
+class Shift:
+    """A flow source of a uniform shift: content moves by ``(dx, dy)`` from a frame to the
+    next."""
+
+    def __init__(self, dx: float, dy: float):
+        self.move = (dx, dy)
+
+    def pair(self, a, b, content_a, content_b):
+        """The flows a->b and b->a of the shift."""
+        forward = np.zeros(content_a.shape[:2] + (2,), np.float32) + np.float32(self.move)
+        return forward, -forward
+
+
+def _crisp(width: int, height: int, seed: int) -> np.ndarray:
+    """A painted-looking texture with detail up to the finest the pixels hold."""
+    noise = np.random.default_rng(seed).uniform(0, 255, (height, width, 3)).astype(np.float32)
+    return np.clip(cv2.GaussianBlur(noise, (0, 0), 0.7), 0, 255).astype(np.uint8)
+
+
+def test_the_default_target_keeps_a_sharp_pattern_under_a_sub_pixel_shift():
+    content = pan_frames((48, 40), 2, shift=(0, 0))[0]
+    result = _crisp(48, 40, seed=1)
+    near = [temporal.Neighbour(1, 0, content, result)]
+    start = temporal.start_from(1, content, near, Shift(0.5, 0.5))  # the default target
+    inner = np.s_[4:-4, 4:-4]
+    kept = flow.detail(start.target[inner]) / flow.detail(result[inner])
+    assert kept > 0.95  # the bilinear target kept about half: it blurs, and the blur compounds
+    linear = temporal.start_from(1, content, near, Shift(0.5, 0.5), "linear")
+    assert flow.detail(linear.target[inner]) / flow.detail(result[inner]) < 0.7
+    np.testing.assert_array_equal(start.warped, start.target)  # the start is the same image
+
+
+def test_content_entering_the_picture_starts_from_the_content_not_from_streaks():
+    frames = pan_frames((48, 40), 2, shift=(-8, 0), seed=4)  # new content enters on the right
+    result = _crisp(48, 40, seed=2)
+    near = [temporal.Neighbour(1, 0, frames[0], result)]
+    start = temporal.start_from(1, frames[1], near, Shift(-8, 0))
+    strip = np.s_[:, -7:]  # 8 px entered; the last one's source is within the border slack
+    along = np.abs(np.diff(start.warped[strip], axis=1)).mean()
+    assert along > 5.0  # repeated edge pixels: every row of the strip one colour (0 before)
+    expected = in_colours_of(frames[1], start.warped, start.mask)
+    np.testing.assert_allclose(start.warped[strip], expected[strip], atol=1e-3)
+    assert start.fresh[strip].all() and not start.fresh[:, :30].any()
+    assert start.weights[strip].max() == 0.0  # and the temporal term does not hold them
+
+
+def test_pixels_whose_earlier_content_does_not_match_are_fresh():
+    before = pan_frames((48, 40), 1, seed=5)[0]
+    after = before.copy()
+    after[10:26, 12:30] = (250, 245, 240)  # something else shows there now
+    still = np.zeros((40, 48, 2), np.float32)
+    mask = flow.trusted_mask(still, still, before, after)
+    fresh = fresh_pixels(mask, still, before, after)
+    assert fresh[13:23, 15:27].all()  # the block, within its blurred edge
+    assert not fresh[:, 34:].any() and not fresh[30:].any()  # the rest: the same content
+
+
+def test_content_in_the_results_colours():
+    content = pan_frames((32, 24), 1, seed=6)[0]
+    result = np.clip(content.astype(np.float32) * 0.5 + 60.0, 0, 255)  # a darker, flatter look
+    mask = np.ones((24, 32), np.float32)
+    mask[:, 24:] = 0.0  # untrusted: left out of the statistics
+    out = in_colours_of(content, result, mask)
+    for c in range(3):
+        assert out[:, :24, c].mean() == pytest.approx(result[:, :24, c].mean(), abs=0.5)
+        assert out[:, :24, c].std() == pytest.approx(result[:, :24, c].std(), rel=0.01)
