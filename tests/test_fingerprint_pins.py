@@ -34,7 +34,9 @@ ODD_METHOD = MethodConfig(
 # The video pins changed on purpose, when later frames got their own optimizer
 # (optimizer_next, L-BFGS by default, 20 iterations): a clip's frames depend on it; and again
 # when the temporal target got its own warp (temporal_warp, bilinear by default; issue 19), so
-# that a work folder made with the Lanczos target is not continued with the bilinear one.
+# that a work folder made with the Lanczos target is not continued with the bilinear one; and
+# when its default became crisp (issue 29), so that a work folder made with the bilinear target
+# is not continued with the crisp one.
 ODD_VIDEO = {"steps_first": 200, "steps_next": 50, "temporal_weight": 1e5, "start": "1.5",
              "end": 3, "max_frames": 10, "keep_size": True, "long_term": "1,2,4", "passes": 3,
              "steps_pass": 5, "shot_threshold": 0.4}  # fmt: skip
@@ -49,9 +51,9 @@ def test_image_fingerprints_are_unchanged():
 def test_batch_task_keys_are_unchanged():
     for kind, options, pin in [
         ("image", {}, "d415b49a896bed91"),
-        ("video", {}, "8f605632a0c3c195"),
-        ("video", ODD_VIDEO, "d9e6c88821ea550f"),
-        ("video", {"warm_start": "prev", "keep_size": False}, "2c00e6a4cd30adaa"),
+        ("video", {}, "48b482ce48c00091"),
+        ("video", ODD_VIDEO, "1d64613285c7c51d"),
+        ("video", {"warm_start": "prev", "keep_size": False}, "80749c4df227c2a4"),
     ]:
         decides = {"kind": kind, "output": "/out/x.mp4", "video": _video_part(kind, options)}
         assert fingerprint(_Source(), DIGEST, ODD_METHOD, decides) == pin, (kind, options)
@@ -64,8 +66,8 @@ def test_clip_work_folder_fingerprints_are_unchanged():
     odd = VideoConfig(steps_first=200, steps_next=50, temporal_weight=1e5, start=1.5, end=3.0,
                       max_frames=10, keep_size=True, frames_dir=Path("frames"), long_term=(1, 2, 4),
                       passes=3, steps_pass=5, shot_threshold=0.4)  # fmt: skip
-    assert default == "8910e97805fbffb6"
-    assert videopipe.fingerprint(clip, style, ODD_METHOD, odd) == "8b5baed81bc2943f"
+    assert default == "6ad1b264e247dfae"
+    assert videopipe.fingerprint(clip, style, ODD_METHOD, odd) == "36f8240f1c32fc43"
 
 
 def test_the_frames_rule_from_the_declarations_matches_the_clips_own():
