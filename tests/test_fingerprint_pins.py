@@ -36,7 +36,8 @@ ODD_METHOD = MethodConfig(
 # when the temporal target got its own warp (temporal_warp, bilinear by default; issue 19), so
 # that a work folder made with the Lanczos target is not continued with the bilinear one; and
 # when its default became crisp (issue 29), so that a work folder made with the bilinear target
-# is not continued with the crisp one.
+# is not continued with the crisp one;
+# and when pixels new to a frame got their start (new_content, the content by default).
 ODD_VIDEO = {"steps_first": 200, "steps_next": 50, "temporal_weight": 1e5, "start": "1.5",
              "end": 3, "max_frames": 10, "keep_size": True, "long_term": "1,2,4", "passes": 3,
              "steps_pass": 5, "shot_threshold": 0.4}  # fmt: skip
@@ -51,9 +52,9 @@ def test_image_fingerprints_are_unchanged():
 def test_batch_task_keys_are_unchanged():
     for kind, options, pin in [
         ("image", {}, "d415b49a896bed91"),
-        ("video", {}, "48b482ce48c00091"),
-        ("video", ODD_VIDEO, "1d64613285c7c51d"),
-        ("video", {"warm_start": "prev", "keep_size": False}, "80749c4df227c2a4"),
+        ("video", {}, "662dcb860848c089"),
+        ("video", ODD_VIDEO, "c4864f4b28ffce67"),
+        ("video", {"warm_start": "prev", "keep_size": False}, "155fd0be9e2d43d8"),
     ]:
         decides = {"kind": kind, "output": "/out/x.mp4", "video": _video_part(kind, options)}
         assert fingerprint(_Source(), DIGEST, ODD_METHOD, decides) == pin, (kind, options)
@@ -66,8 +67,8 @@ def test_clip_work_folder_fingerprints_are_unchanged():
     odd = VideoConfig(steps_first=200, steps_next=50, temporal_weight=1e5, start=1.5, end=3.0,
                       max_frames=10, keep_size=True, frames_dir=Path("frames"), long_term=(1, 2, 4),
                       passes=3, steps_pass=5, shot_threshold=0.4)  # fmt: skip
-    assert default == "6ad1b264e247dfae"
-    assert videopipe.fingerprint(clip, style, ODD_METHOD, odd) == "36f8240f1c32fc43"
+    assert default == "a7c89636292c860c"
+    assert videopipe.fingerprint(clip, style, ODD_METHOD, odd) == "ced67aa44039f200"
 
 
 def test_the_frames_rule_from_the_declarations_matches_the_clips_own():

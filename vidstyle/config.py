@@ -260,6 +260,7 @@ def folder_config(options: dict) -> FolderConfig:
 
 WARM_STARTS = ("flow", "prev", "none")
 TEMPORAL_WARPS = ("crisp", "lanczos", "linear")
+NEW_CONTENTS = ("content", "warp")
 PASS_STEPS = 10  # a frame's steps in each pass after the first when ``steps_pass`` is not set
 
 
@@ -288,6 +289,11 @@ class VideoConfig:
             a little and the next frame is held to that blur: the later frames of a clip
             softened to under half the crispness of the same frames stylized alone (issue 29);
             a plain Lanczos target loses a little at each warp, which compounds more slowly.
+        new_content: where the pixels new to a later frame start (content entering the
+            picture, or just disoccluded: :func:`vidstyle.media.warped.fresh_pixels`):
+            ``content`` (the default: the frame's content in the colours of the result) or
+            ``warp`` (the earlier result warped, as before issue 29: its edge pixels repeated
+            into the picture, streaks that the later frames' few iterations leave in place).
         shot_threshold: histogram distance above which two frames are a shot cut.
         start, end: the part of the clip to use, in seconds (None: from the start / to the end).
         max_frames: stop after this many frames.
@@ -322,6 +328,11 @@ class VideoConfig:
         "crisp", "Warp of the earlier result into a frame (its temporal target and start): crisp "
         "(Lanczos with the detail it lost put back), lanczos or linear (bilinear target, "
         "lanczos start).", choices=TEMPORAL_WARPS,
+    )  # fmt: skip
+    new_content: str = option(
+        "content", "Where pixels new to a later frame start: content (the frame's content in "
+        "the result's colours) or warp (the earlier result warped: its edge pixels repeated).",
+        choices=NEW_CONTENTS,
     )  # fmt: skip
     shot_threshold: float = 0.5
     start: float | None = option(

@@ -1,5 +1,6 @@
 """A later frame's start and temporal target (issue 29): the target keeps a sharp pattern under a
-sub-pixel shift, and pixels new to the frame start from its content, not from the earlier frame's
+sub-pixel shift, and pixels new to the frame start from the earlier result mirrored at its
+border (entering the picture) or from the content (disoccluded), not from the earlier frame's
 edge pixels repeated into the picture (streaks) or from what covered them."""
 
 import cv2
@@ -41,10 +42,11 @@ def test_the_default_target_keeps_a_sharp_pattern_under_a_sub_pixel_shift():
     assert kept > 0.95  # the bilinear target kept about half: it blurs, and the blur compounds
     linear = temporal.start_from(1, content, near, Shift(0.5, 0.5), "linear")
     assert flow.detail(linear.target[inner]) / flow.detail(result[inner]) < 0.7
-    np.testing.assert_array_equal(start.warped, start.target)  # the start is the same image
+    np.testing.assert_allclose(start.warped[inner], start.target[inner], atol=0.5)  # the same
+    # image but at the border, which the start mirrors (the target repeats it: held nowhere)
 
 
-def test_content_entering_the_picture_starts_from_the_content_not_from_streaks():
+def test_content_entering_the_picture_starts_from_the_result_mirrored_not_from_streaks():
     frames = pan_frames((48, 40), 2, shift=(-8, 0), seed=4)  # new content enters on the right
     result = _crisp(48, 40, seed=2)
     near = [temporal.Neighbour(1, 0, frames[0], result)]
@@ -52,10 +54,25 @@ def test_content_entering_the_picture_starts_from_the_content_not_from_streaks()
     strip = np.s_[:, -7:]  # 8 px entered; the last one's source is within the border slack
     along = np.abs(np.diff(start.warped[strip], axis=1)).mean()
     assert along > 5.0  # repeated edge pixels: every row of the strip one colour (0 before)
-    expected = in_colours_of(frames[1], start.warped, start.mask)
-    np.testing.assert_allclose(start.warped[strip], expected[strip], atol=1e-3)
-    assert start.fresh[strip].all() and not start.fresh[:, :30].any()
+    mirrored = result[:, 46 - np.arange(1, 8)].astype(np.float32)  # x + 8 past 47, reflected
+    np.testing.assert_allclose(start.warped[strip], mirrored, atol=1e-3)  # crisp, stylized
     assert start.weights[strip].max() == 0.0  # and the temporal term does not hold them
+    old = temporal.start_from(1, frames[1], near, Shift(-8, 0), fresh=False)
+    assert np.abs(np.diff(old.warped[strip], axis=1)).mean() == 0.0  # --new-content warp
+
+
+def test_disoccluded_pixels_start_from_the_content_in_the_results_colours():
+    before = pan_frames((48, 40), 1, seed=5)[0]
+    after = before.copy()
+    after[10:26, 12:30] = (250, 245, 240)  # something else shows there now
+    result = _crisp(48, 40, seed=3)
+    near = [temporal.Neighbour(1, 0, before, result)]
+    start = temporal.start_from(1, after, near, Shift(0, 0))
+    block = np.s_[13:23, 15:27]
+    assert start.fresh[block].all() and not start.fresh[:, 34:].any()
+    expected = in_colours_of(after, start.warped, start.mask)
+    np.testing.assert_allclose(start.warped[block], expected[block], atol=1e-3)
+    np.testing.assert_allclose(start.warped[:, 34:], result[:, 34:], atol=1e-3)  # the rest
 
 
 def test_pixels_whose_earlier_content_does_not_match_are_fresh():

@@ -30,7 +30,7 @@ def test_the_start_is_lanczos_and_the_target_takes_the_chosen_warp(target_warp):
     content = make_texture(32, 24, seed=1)
     result = make_texture(32, 24, seed=2)
     near = [temporal.Neighbour(1, 0, content, result)]
-    start = temporal.start_from(1, content, near, HalfPixel(), target_warp)
+    start = temporal.start_from(1, content, near, HalfPixel(), target_warp, fresh=False)
     shift = np.full((24, 32, 2), -0.5, np.float32)
     lanczos = np.clip(flow.warp(result.astype(np.float32), shift), 0, 255)
     if target_warp == "crisp":  # Lanczos with the detail it lost put back

@@ -131,13 +131,17 @@ def shifts(a: np.ndarray, b: np.ndarray, count: int) -> list[tuple[int, int]]:
     return out
 
 
+_BORDERS = {"replicate": cv2.BORDER_REPLICATE, "reflect": cv2.BORDER_REFLECT_101}
 _INTERPOLATIONS = {"linear": cv2.INTER_LINEAR, "lanczos": cv2.INTER_LANCZOS4}
 
 
-def warp(image: np.ndarray, flow_ba: np.ndarray, interpolation: str = "lanczos") -> np.ndarray:
+def warp(image: np.ndarray, flow_ba: np.ndarray, interpolation: str = "lanczos",
+         border: str = "replicate") -> np.ndarray:  # fmt: skip
     """Backward-warp frame a's image into frame b: ``out[y, x] = image[y + dy, x + dx]``.
 
-    ``(dx, dy) = flow_ba[y, x]``; positions outside the image take the nearest border pixel.
+    ``(dx, dy) = flow_ba[y, x]``; positions outside the image take the nearest border pixel
+    (``border`` ``replicate``: streaks of it where content enters the picture) or the image
+    mirrored at its border (``reflect``, the border pixel not repeated).
     Sampling is 8x8 Lanczos by default: bilinear sampling (``linear``) averages neighbours
     wherever the flow is fractional, a small blur that adds up frame after frame when each frame
     starts from the last one warped, and that a temporal error measured through it charges to a
@@ -148,6 +152,7 @@ def warp(image: np.ndarray, flow_ba: np.ndarray, interpolation: str = "lanczos")
         image: HxW or HxWxC image of frame a, uint8 or float (any channel count).
         flow_ba: HxWx2 flow from frame b to frame a.
         interpolation: ``linear`` or ``lanczos``.
+        border: ``replicate`` or ``reflect``.
 
     Returns:
         The image aligned to frame b, with the dtype and shape of ``image``.
@@ -162,10 +167,10 @@ def warp(image: np.ndarray, flow_ba: np.ndarray, interpolation: str = "lanczos")
     map_y = np.arange(height, dtype=np.float32)[:, None] + flow_ba[..., 1].astype(np.float32)
     if image.ndim == 3 and image.shape[2] not in (1, 3, 4):
         # cv2.remap takes at most 4 channels, and interpolates 2-channel images only to 1/32 px
-        planes = [_remap(image[..., c], map_x, map_y, interpolation)
+        planes = [_remap(image[..., c], map_x, map_y, interpolation, border)
                   for c in range(image.shape[2])]  # fmt: skip
         return np.stack(planes, axis=2)
-    return _remap(image, map_x, map_y, interpolation).reshape(image.shape)
+    return _remap(image, map_x, map_y, interpolation, border).reshape(image.shape)
 
 
 def reliable_mask(flow_ab: np.ndarray, flow_ba: np.ndarray) -> np.ndarray:
@@ -384,10 +389,10 @@ def _hsv_histogram(rgb: np.ndarray) -> np.ndarray:
     return cv2.normalize(hist, hist, 1.0, 0.0, cv2.NORM_L1)
 
 
-def _remap(image, map_x, map_y, interpolation: str) -> np.ndarray:
+def _remap(image, map_x, map_y, interpolation: str, border: str = "replicate") -> np.ndarray:
     image = np.ascontiguousarray(image)
     kind = _INTERPOLATIONS[interpolation]
-    return cv2.remap(image, map_x, map_y, kind, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.remap(image, map_x, map_y, kind, borderMode=_BORDERS[border])
 
 
 def _squared_gradient(plane: np.ndarray) -> np.ndarray:

@@ -190,7 +190,8 @@ class FrameLoop:
             return previous.result, None, self.config.steps_next, None
         near = [temporallib.Neighbour(j, p.index, p.content, p.result)
                 for j in self.config.long_term if (p := previous.back(j)) is not None]  # fmt: skip
-        start = temporallib.start_from(index, work, near, self.flows, self.config.temporal_warp)
+        start = temporallib.start_from(index, work, near, self.flows, self.config.temporal_warp,
+                                       self.config.new_content == "content")  # fmt: skip
         return start.warped, self.temporal(start), self.config.steps_next, start
 
     def temporal(self, start: temporallib.Start):
