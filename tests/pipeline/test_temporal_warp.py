@@ -53,16 +53,18 @@ def test_the_video_loop_passes_the_configured_warp(tmp_path, monkeypatch):
     seen, real = [], temporal.start_from
 
     def spy(*args, **kwargs):
-        seen.append(args[4] if len(args) > 4 else kwargs.get("target_warp", "crisp"))
+        warp = args[4] if len(args) > 4 else kwargs.get("target_warp", "crisp")
+        seen.append((warp, args[5] if len(args) > 5 else kwargs.get("fresh", True)))
         return real(*args, **kwargs)
 
     monkeypatch.setattr(temporal, "start_from", spy)
     engine = tiny_engine(MethodConfig(steps=2))
-    for warp in ("lanczos", "linear", "crisp"):
+    for warp, new in (("lanczos", "content"), ("linear", "warp"), ("crisp", "content")):
         seen.clear()
-        config = VideoConfig(steps_next=2, temporal_warp=warp, passes=3, steps_pass=1)
+        config = VideoConfig(steps_next=2, temporal_warp=warp, new_content=new, passes=3,
+                             steps_pass=1)  # fmt: skip
         stylize_clip(engine, folder, make_texture(24, 24, seed=3), tmp_path / warp, config)
-        assert seen and set(seen) == {warp}  # every later frame of every pass
+        assert seen and set(seen) == {(warp, new == "content")}  # every later frame, every pass
 
 
 def test_an_unknown_warp_is_refused():

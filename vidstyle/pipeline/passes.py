@@ -124,7 +124,8 @@ def _sweep_frame(loop, work, index: int, sweep: int, cuts: list[bool]) -> dict:
     ahead = neighbours(index, sweep + 1, (1,), cuts) if BOTH_SIDES else []
     init, temporal = own, None
     if near:
-        start = temporallib.start_from(index, content, near, loop.flows, loop.config.temporal_warp)
+        start = temporallib.start_from(index, content, near, loop.flows, loop.config.temporal_warp,
+                                       loop.config.new_content == "content")  # fmt: skip
         blend = DELTA * start.mask[..., None]
         init = blend * start.warped + (1.0 - blend) * own
         if ahead:
