@@ -17,7 +17,12 @@ of frames. For each candidate it prints:
   coarse level's count as they are, at a quarter of the cost per halving);
 - the independent yardstick (:mod:`benchmarks.yardstick`: Farneback flow, its own
   forward-backward mask, bilinear warp) over the frames 0..N: Ruder's masked MSE on 0..255 and
-  Lai's E_warp on 0..1, and ``tmp/def``, the candidate's MSE over the default's;
+  Lai's E_warp on 0..1, and ``tmp/def``, the candidate's MSE over the default's; beside it its
+  bias: ``σ1 MSE`` (both frames of each pair through a Gaussian blur of 1 px first) and the
+  content frames' own (``content``, ``σ1 cont.``), and ``steady``, what it charges a steady crisp
+  clip of the first frame moved by half a pixel (:func:`benchmarks.yardstick.steady_charge`);
+- ``vs still``: the worst crispness of the frames ``--stills`` (default: the last) against the same
+  frame stylized alone with the first frame's settings (:mod:`benchmarks.stills`);
 - ``DIS``: vidstyle's own figure (the mean temporal error of its report, through the DIS flow,
   masks and Lanczos warp that the optimization minimizes), for comparison only;
 - ``drop``: the style drop, the mean over the later frames of (the content's style loss / the
@@ -44,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import harness, timing, yardstick
+from benchmarks import harness, stills, timing, yardstick
 from benchmarks.table import Table
 from vidstyle.config import MethodConfig, VideoConfig
 from vidstyle.media.images import save_image
@@ -57,8 +62,9 @@ CANDIDATES = ("lbfgs20", "adam100", "adam50", "adam30", "adam20", "adam20-lr0.05
 OPTIONS = {"lr": "learning_rate", "tol": "tol", "s": "scales"}
 COLUMNS = ("candidate", ("evals", "{:.0f}"), ("s/frame", "{:.2f}"), ("s optim.", "{:.2f}"),
            ("speed", "{:.2f}x"), ("indep. MSE", "{:.1f}"), ("E_warp", "{:.5f}"),
-           ("tmp/def", "{:.2f}"), ("DIS (own)", "{:.1f}"), ("drop", "{:.1f}"),
-           ("drop/def", "{:.2f}"), "ok")  # fmt: skip
+           ("tmp/def", "{:.2f}"), ("σ1 MSE", "{:.2f}"), ("content", "{:.1f}"),
+           ("σ1 cont.", "{:.2f}"), ("steady", "{:.1f}"), ("vs still", "{:.3f}"),
+           ("DIS (own)", "{:.1f}"), ("drop", "{:.1f}"), ("drop/def", "{:.2f}"), "ok")  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,8 +120,7 @@ def first_frame(make_engine, args) -> tuple[list, Previous, object]:
     frames = list(frames_of(open_clip(args.clip), config))
     base = make_engine(MethodConfig(max_size=args.size, precision=args.precision))
     loop = FrameLoop(base, harness.picture(args.style), config, NullReporter())
-    key = f"{args.clip.stem}-{args.size}-{args.steps_first}-{args.style.stem}-{args.precision}"
-    cached = args.cache / f"{key}.png"
+    cached = args.cache / f"{cache_key(args)}.png"
     if cached.is_file():
         work = loop.working(frames[0].rgb)
         return frames, Previous(work, harness.picture(cached), 0), loop.targets
@@ -124,6 +129,21 @@ def first_frame(make_engine, args) -> tuple[list, Previous, object]:
     args.cache.mkdir(parents=True, exist_ok=True)
     save_image(cached, previous.result)
     return frames, previous, loop.targets
+
+
+def cache_key(args) -> str:
+    """What a cached first frame or still depends on."""
+    return f"{args.clip.stem}-{args.size}-{args.steps_first}-{args.style.stem}-{args.precision}"
+
+
+def references(make_engine, args, frames) -> dict:
+    """The frames ``--stills`` (default: the last) stylized alone with the first frame's
+    settings (:func:`benchmarks.stills.stills`, kept in ``--cache``)."""
+    indices = [len(frames) - 1] if args.stills is None else args.stills
+    engine = make_engine(MethodConfig(max_size=args.size, precision=args.precision))
+    config = VideoConfig(steps_first=args.steps_first, max_frames=args.frames)
+    return stills.stills(engine, harness.picture(args.style), config, frames, indices,
+                         args.cache, cache_key(args))  # fmt: skip
 
 
 class Runner:
@@ -149,9 +169,10 @@ class Runner:
         self.results.append(self.previous.result)
         self.contents.append(self.previous.content)
 
-    def figures(self) -> dict:
+    def figures(self, still_frames: dict | None = None) -> dict:
         """The candidate's figures over the frames done so far (its first later frame's seconds
-        left out when there are more: it traces the step functions)."""
+        left out when there are more: it traces the step functions), its frames' crispness
+        against ``still_frames`` (index: the frame stylized alone) where it has reached them."""
         records = self.records
         independent = yardstick.measure(self.results, self.contents)
         seconds = [r["seconds"] for r in records]
@@ -165,6 +186,10 @@ class Runner:
             "mse": independent["mse"],
             "e_warp": independent["e_warp"],
             "content_mse": independent["content_mse"],
+            "low_mse": independent["low_mse"],
+            "content_low_mse": independent["content_low_mse"],
+            "steady_mse": independent["steady_mse"],
+            "vs_still": stills.against(self.results, still_frames or {})["worst"],
             "kept": independent["kept"],
             "dis": float(np.mean([r["temporal_error"] for r in records])),
             "drop": float(np.mean([r["content_style_loss"] / r["style_loss"] for r in records])),
@@ -181,8 +206,9 @@ def table_of(figures: dict[str, dict], title: str) -> Table:
         f["drop_ratio"] = f["drop"] / default["drop"]
         f["meets"] = f["speed"] >= 4 and f["temporal_ratio"] <= 1.1 and f["drop_ratio"] >= 0.9
         table.add(name, f["evals"], f["seconds"], f["optimizing"], f["speed"], f["mse"],
-                  f["e_warp"], f["temporal_ratio"], f["dis"], f["drop"], f["drop_ratio"],
-                  "yes" if f["meets"] else "no")  # fmt: skip
+                  f["e_warp"], f["temporal_ratio"], f["low_mse"], f["content_mse"],
+                  f["content_low_mse"], f["steady_mse"], f["vs_still"], f["dis"], f["drop"],
+                  f["drop_ratio"], "yes" if f["meets"] else "no")  # fmt: skip
     return table
 
 
@@ -197,6 +223,9 @@ def main(argv: list[str] | None = None, make_engine: harness.MakeEngine | None =
     parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES))
     parser.add_argument("--precision", default="float32")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/vidstyle-frames-bench"))
+    parser.add_argument("--stills", nargs="*", type=int, metavar="INDEX",
+                        help="frames also stylized alone with the first frame's settings "
+                             "(vs still; default: the last; none: no column)")  # fmt: skip
     args = harness.parse(parser, argv)
     try:
         candidates = [parse(name) for name in args.candidates]
@@ -206,11 +235,12 @@ def main(argv: list[str] | None = None, make_engine: harness.MakeEngine | None =
         parser.error("--frames must be at least 2 (the first and a later frame)")
     make_engine = make_engine or harness.Engines(args.weights)
     frames, first, targets = first_frame(make_engine, args)
+    still_frames = references(make_engine, args, frames)
     runners = {c.name: Runner(c, make_engine, args, first, targets) for c in candidates}
     for done, frame in enumerate(frames[1:], 1):
         for runner in runners.values():
             runner.next(frame)
-        figures = {name: runner.figures() for name, runner in runners.items()}
+        figures = {name: runner.figures(still_frames) for name, runner in runners.items()}
         shape = "x".join(map(str, first.result.shape[1::-1]))
         table = table_of(figures, f"{args.clip.name}, {shape}, after {done} later frames, the "
                                   f"first frame {args.steps_first} Adam steps")  # fmt: skip

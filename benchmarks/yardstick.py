@@ -17,6 +17,13 @@ Two figures per pair of frames, each averaged over the valid pixels M of frame t
 - ``e_warp``: Lai et al., "Learning blind video temporal consistency", ECCV 2018, eq. 7: the
   squared RGB distance on 0..1, 1/|M| sum_{p in M} ||x_t+1[p] - warp(x_t)[p]||^2 (= 3 mse / 255^2).
 
+Its bias stands beside its figure (:func:`measure`): the content frames' own error through the
+same flows (the floor: a result steadier than its film is blurred), the error it charges a
+perfectly steady crisp clip, the first result and a copy of it moved by half a pixel
+(:func:`steady_charge`: its bilinear warp charges fine detail), and the figure after the same
+Gaussian low-pass (``LOW_SIGMA`` px) of both frames of each pair, of the result and of the content
+(detail finer than the low-pass is no longer charged; issue 29).
+
 Farneback fails under large motion as DIS does (``benchmarks/results.md``, issue 24); on the
 synthetic clips of :mod:`benchmarks.synthclips` the true flow and masks are used instead
 (:func:`with_flows`).
@@ -34,6 +41,7 @@ from vidstyle.media import flow as flowlib
 from vidstyle.media import video
 from vidstyle.media.images import load_image
 
+LOW_SIGMA = 1.0  # px: the Gaussian low-pass of the yardstick's low-passed figure
 FARNEBACK = dict(pyr_scale=0.5, levels=5, winsize=15, iterations=3, poly_n=5, poly_sigma=1.2,
                  flags=0)  # fmt: skip
 
@@ -100,13 +108,51 @@ def with_flows(frames: Sequence[np.ndarray], flows) -> dict:
 
 
 def measure(results: Sequence[np.ndarray], contents: Sequence[np.ndarray]) -> dict:
-    """The independent yardstick of a stylized clip: Farneback flows of the content frames,
-    their own masks, bilinear warps. Returns ``mse``, ``e_warp`` and ``kept`` for the result and
-    ``content_mse``, ``content_e_warp`` for the content frames (the floor)."""
+    """The independent yardstick of a stylized clip, with its bias beside it: Farneback flows of
+    the content frames, their own masks, bilinear warps.
+
+    Returns:
+        ``mse``, ``e_warp`` and ``kept`` for the result; ``content_mse``, ``content_e_warp`` for
+        the content frames (the floor); ``low_mse`` and ``content_low_mse``, the same after a
+        Gaussian low-pass of ``LOW_SIGMA`` px of every frame (:func:`low_passed`); ``steady_mse``,
+        what it charges a steady crisp clip of the first result (:func:`steady_charge`).
+    """
     flows = independent_flows(contents)
     content = with_flows(contents, flows)
-    return with_flows(results, flows) | {"content_mse": content["mse"],
-                                         "content_e_warp": content["e_warp"]}  # fmt: skip
+    return with_flows(results, flows) | {
+        "content_mse": content["mse"],
+        "content_e_warp": content["e_warp"],
+        "low_mse": with_flows(low_passed(results), flows)["mse"],
+        "content_low_mse": with_flows(low_passed(contents), flows)["mse"],
+        "steady_mse": steady_charge(results[0]),
+    }
+
+
+def low_passed(frames: Sequence[np.ndarray], sigma: float = LOW_SIGMA) -> list[np.ndarray]:
+    """Every frame through the same Gaussian blur of ``sigma`` px (float32)."""
+    return [cv2.GaussianBlur(np.asarray(f, np.float32), (0, 0), sigma) for f in frames]
+
+
+def steady_charge(image: np.ndarray, shift: tuple[float, float] = (0.5, 0.5),
+                  margin: int = 8) -> float:  # fmt: skip
+    """What the yardstick charges a perfectly steady clip of ``image``: the image and a copy of
+    it moved by ``shift`` px (an exact, band-limited shift: a phase ramp in its Fourier
+    transform, the image mirrored at its borders first), measured as a clip (Farneback's flow,
+    its mask, a bilinear warp; ``mse`` on 0..255) over the pixels ``margin`` px from the edges.
+    A steady clip deserves 0: the figure is the charge for the image's own detail."""
+    image = np.asarray(image, np.float64)
+    pad = 2 * margin
+    big = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REFLECT_101)
+    fy = np.fft.fftfreq(big.shape[0])[:, None]
+    fx = np.fft.fftfreq(big.shape[1])[None, :]
+    ramp = np.exp(2j * np.pi * (fx * shift[0] + fy * shift[1]))[..., None]
+    moved = np.real(np.fft.ifft2(np.fft.fft2(big, axes=(0, 1)) * ramp, axes=(0, 1)))
+    a, b = (np.clip(np.rint(x[pad:-pad, pad:-pad]), 0, 255).astype(np.uint8) for x in (big, moved))
+    flow_ab, flow_ba = farneback(a, b), farneback(b, a)
+    inner = np.zeros(a.shape[:2], bool)
+    inner[margin:-margin, margin:-margin] = True
+    valid = consistency_mask(flow_ab, flow_ba) & inner
+    return pair_error(a, b, flow_ba, valid)[0]
 
 
 def content_frames(clip, size: tuple[int, int], max_frames: int | None = None) -> list:

@@ -20,4 +20,9 @@ def test_candidates_take_turns_over_the_later_frames(tmp_path, capsys):
     assert figures["adam3-lr0.05"]["evals"] == 3
     assert all(0 < f["optimizing"] <= f["seconds"] for f in figures.values())
     assert out.count("after 1 later frames") == 1 and "after 2 later frames" in out
-    assert len(list((tmp_path / "cache").iterdir())) == 1  # the first frame, for the next run
+    assert len(list((tmp_path / "cache").iterdir())) == 2  # the first and last frame, kept
+    head = table[0]
+    for f in figures.values():  # the yardstick's bias beside it, the last frame's still
+        assert 0 < f["low_mse"] < f["mse"] and 0 < f["content_low_mse"] < f["content_mse"]
+        assert f["steady_mse"] > 0 and 0 < f["vs_still"] < 10
+    assert "vs still" in head and "steady" in head
