@@ -31,7 +31,8 @@ Usage::
     python -m benchmarks.video                       # warm starts and temporal weight, pan.mp4
     python -m benchmarks.video CLIP --style PAINTING --size 96 --frames 240 \\
         --rows defaults lanczos long-term passes3    # does a long clip stay crisp and steady?
-    python -m benchmarks.video --rows today defaults --stills 3 11   # against the stills
+    python -m benchmarks.video --optimizer lbfgs --steps-first 100 --rows today defaults \\
+        --stills 3 7 11                              # the demo's settings, against the stills
 """
 
 from __future__ import annotations
@@ -114,6 +115,9 @@ def main(argv: list[str] | None = None, make_engine: harness.MakeEngine | None =
     parser.add_argument("--steps-next", type=int, help="(default: the video default)")
     parser.add_argument("--rows", nargs="+", default=["defaults", "w0", "prev", "none"])
     parser.add_argument("--precision", default="auto")
+    parser.add_argument("--optimizer", choices=("adam", "lbfgs"),
+                        help="the method's (and so the first frame's) optimizer (default: its own; "
+                             "the demo's: lbfgs with --steps-first 100)")  # fmt: skip
     parser.add_argument("--stills", nargs="+", type=int, default=[], metavar="INDEX",
                         help="later frames also stylized alone with the first frame's settings "
                              "(the vs still column; each costs a first frame)")  # fmt: skip
@@ -125,6 +129,7 @@ def main(argv: list[str] | None = None, make_engine: harness.MakeEngine | None =
     except ValueError as error:
         parser.error(str(error))
     method = MethodConfig(max_size=args.size, precision=args.precision)
+    method = method.replace(optimizer=args.optimizer) if args.optimizer else method
     engine = (make_engine or harness.Engines(args.weights))(method)
     style = harness.picture(args.style)
     frames = list(frames_of(open_clip(args.clip), VideoConfig(**common)))
