@@ -126,12 +126,14 @@ class Start:
 
     Attributes:
         warped: the nearest neighbour's result warped into the frame (0..255 float32), its
-            ``fresh`` pixels the frame's content in the result's colours.
+            ``fresh`` pixels the frame's content in the result's colours (content entering the
+            picture: the result mirrored at its border).
         mask: that warp's reliability mask (what the temporal error is measured over).
         flows: (flow from the neighbour to the frame, and back).
         target, weights: the combined temporal target (0..255) and its per-pixel weights.
-        fresh: HxW bool, the pixels new to the frame
-            (:func:`vidstyle.media.warped.fresh_pixels`); None when not looked for.
+        fresh: HxW bool, the pixels new to the frame that started from its content (just
+            disoccluded: :func:`vidstyle.media.warped.fresh_pixels` inside the picture); None
+            when not looked for.
     """
 
     warped: np.ndarray
