@@ -53,8 +53,9 @@ from benchmarks import harness, stills, timing, yardstick
 from benchmarks.table import Table
 from vidstyle.config import MethodConfig, VideoConfig
 from vidstyle.media.images import save_image
+from vidstyle.pipeline.clip import frames_of, open_clip
 from vidstyle.pipeline.previous import Previous
-from vidstyle.pipeline.video import FrameLoop, frames_of, open_clip
+from vidstyle.pipeline.video import FrameLoop
 from vidstyle.progress import NullReporter
 
 CANDIDATES = ("lbfgs20", "adam100", "adam50", "adam30", "adam20", "adam20-lr0.05",

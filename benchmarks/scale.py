@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None, make_engine: harness.MakeEngine | None =
                  log_to_driver=False)  # fmt: skip
         resources = ray.cluster_resources()
         print(f"ray: {resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} GPUs")
-    from vidstyle.jobs.cluster import ClusterConfig
+    from vidstyle.jobs.settings import ClusterConfig
 
     rows = []
     for workers in args.workers:

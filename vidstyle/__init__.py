@@ -44,7 +44,7 @@ def stylize_image(
 ):
     """Stylize one image file and write the result (the ``vidstyle image`` command's path: a
     plan of one task through :func:`vidstyle.jobs.runner.run_tasks`). Batch jobs are
-    :func:`vidstyle.batch.run` and :func:`vidstyle.batch.status`.
+    :func:`vidstyle.batch.run` and :func:`vidstyle.jobs.status.status`.
 
     Args:
         content: the photo.

@@ -1,10 +1,10 @@
 """Overnight batch jobs: a job file run to the end across crashes, reboots and several processes.
 
-``run(path)`` plans the job file (:mod:`vidstyle.jobs.plan`), adds the new tasks to the run's
+``run(plan)`` adds the plan's new tasks (:func:`vidstyle.jobs.plan.load_plan`) to the run's
 ledger (:mod:`vidstyle.jobs.ledger`) in ``<job file>.vidstyle-run/`` beside it, and runs the
-pending ones (:mod:`vidstyle.jobs.runner`), writing ``run.log`` and ``report.html`` as it goes.
-``status(path)`` reads where a run stands (:mod:`vidstyle.jobs.status`); ``retry`` and ``cancel``
-are in :mod:`vidstyle.jobs.controls`.
+pending ones (:func:`vidstyle.jobs.runner.run_tasks`), in this process or on Ray workers,
+writing ``run.log`` and ``report.html`` as it goes. Where a run stands is
+:func:`vidstyle.jobs.status.status`; ``retry`` and ``cancel`` are in :mod:`vidstyle.jobs.queue`.
 """
 
 from __future__ import annotations
@@ -12,120 +12,78 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from vidstyle.errors import UsageError
-from vidstyle.jobs import jobfile as jobfile_module
+from vidstyle.jobs.backends.inprocess import InProcess
 from vidstyle.jobs.engines import EngineFactory, default_engine_factory
+from vidstyle.jobs.executor import Executor
 from vidstyle.jobs.ledger import Ledger
 from vidstyle.jobs.live import LiveReport
-from vidstyle.jobs.plan import Task, plan
-from vidstyle.jobs.report import RunLog
-from vidstyle.jobs.runner import (
-    Executor,
-    RunResult,
-    StopFlag,
-    View,
-    run_tasks,
-    same_work,
-    stop_on_signals,
-)
-from vidstyle.jobs.status import JobStatus, Status, status  # noqa: F401 - batch.status()
+from vidstyle.jobs.plan import Plan, load_plan
+from vidstyle.jobs.recorder import RunResult
+from vidstyle.jobs.runlog import RunLog
+from vidstyle.jobs.runner import View, run_tasks, same_work
+from vidstyle.jobs.settings import ClusterConfig, RunConfig
+from vidstyle.jobs.stop import StopFlag, stop_on_signals
 from vidstyle.progress import NullReporter, PlainReporter, Reporter, Tee
-
-LEDGER_NAME = "ledger.sqlite"
-
-
-@dataclass(frozen=True)
-class Plan:
-    """A job file's tasks and the run folder they are kept in."""
-
-    path: Path
-    run_dir: Path
-    tasks: list[Task]
-
-    def steps(self) -> int:
-        return sum(t.steps for t in self.tasks)
-
-
-def load_plan(path: str | Path) -> Plan:
-    """Read, check and expand a job file (nothing is written).
-
-    Raises:
-        UsageError: one line naming the file, the job and the key.
-    """
-    jobs = jobfile_module.load(path)
-    return Plan(jobs.path, jobs.run_dir, plan(jobs))
 
 
 def run(
-    path: str | Path,
+    plan: Plan | str | Path,
     deadline: float | None = None,
-    max_attempts: int = 2,
     reporter: Reporter | None = None,
     engine_factory=None,
     weights: str | Path | None = None,
-    cluster=None,
-    group_size: int = 1,
+    cluster: ClusterConfig | None = None,
+    settings: RunConfig = RunConfig(),
 ) -> RunResult:
     """Start, or continue, the job file's run.
 
     Args:
-        path: the job file.
+        plan: the job file's plan (:func:`vidstyle.jobs.plan.load_plan`), or the job file.
         deadline: epoch seconds after which no task starts that cannot end in time (and a clip
             under way stops between frames), or None.
-        max_attempts: attempts a task gets when its process dies or it fails unexpectedly.
         reporter: progress (every line also goes to ``run.log``).
         engine_factory: builds an engine for a method (default: VGG19 with ``weights``).
         weights: a VGG19 weights file, else the usual sources.
-        cluster: a :class:`vidstyle.jobs.cluster.ClusterConfig` to run on Ray workers (then
-            ``engine_factory`` must be picklable; the weights are found on each worker).
-        group_size: images of one method, style and working size optimized together, up to
-            this many (in this process: not with ``cluster``), as ``vidstyle folder --batch``.
+        cluster: where to run on Ray workers (then ``engine_factory`` must be picklable; the
+            weights are found on each worker); None: in this process.
+        settings: attempts per task, and images run together (``batch``).
 
     Returns:
         What this run did and why it stopped (``signal`` is set when SIGINT or SIGTERM asked).
 
     Raises:
-        UsageError: for a bad job file (nothing runs); WeightsError: when no weights are found.
+        UsageError: for a bad job file (nothing runs), Ray not installed, or precision auto over
+            Ray (:func:`vidstyle.jobs.cluster.refuse_guessed_precision`); WeightsError: when
+            no weights are found.
     """
-    if max_attempts < 1:
-        raise UsageError(None, f"{{max_attempts}} must be at least 1, got {max_attempts}")
-    if group_size < 1:
-        raise UsageError(None, f"{{batch}} must be 1 or more, got {group_size}")
     if cluster is not None:
-        from vidstyle.jobs import cluster as cluster_module
+        from vidstyle.jobs.cluster import Cluster, import_ray, refuse_guessed_precision
 
-        cluster_module.refuse(group_size, cluster=cluster)
-        cluster_module.import_ray()  # one line saying how to install it, before any work
-    work = load_plan(path)
+        import_ray()  # one line saying how to install it, before any work
+    plan = plan if isinstance(plan, Plan) else load_plan(plan)
     if cluster is not None:
-        cluster_module.refuse(group_size, work.tasks, work.path)  # what Ray refuses, one rule
-    ledger = Ledger(work.run_dir / LEDGER_NAME, max_attempts)
-    log = RunLog(work.run_dir / "run.log")
+        refuse_guessed_precision(plan.tasks, plan.path)
+    ledger = Ledger(plan.ledger_path, settings.max_attempts)
+    log = RunLog(plan.log_path)
     try:
-        new = ledger.sync(work.tasks)
-        log(f"run of {work.path.name}: {len(work.tasks)} tasks in the plan, {new} new")
+        new = ledger.sync(plan.tasks)
+        log(f"run of {plan.path.name}: {len(plan.tasks)} tasks in the plan, {new} new")
         factory = engine_factory or _engine_factory(weights, cluster)
+        backend = InProcess(Executor(factory)) if cluster is None else Cluster(cluster, factory)
+        view = View(group_size=settings.batch, group_key=same_work)
         stop = StopFlag(deadline=deadline)
         restore = stop_on_signals(stop)
 
         # rewritten as tasks end (the recorder's hook: it has logged what the claims recovered)
         # and start (a reporter of the run), at most every few seconds, and at the end
-        after_task = LiveReport(work.run_dir, ledger.rows, f"vidstyle batch: {work.path.name}")
+        after_task = LiveReport(plan.run_dir, ledger.rows, f"vidstyle batch: {plan.path.name}")
         try:
             after_task()
             tee = Tee(reporter or NullReporter(), PlainReporter(log.console), after_task)
-            if cluster is None:
-                executor = Executor(factory)
-                view = View(group_size=group_size, group_key=same_work)
-                result = run_tasks(work.tasks, ledger, executor, tee, stop, after_task, log, view)
-            else:
-                from vidstyle.jobs.cluster import run_cluster
-
-                args = (tee, stop, after_task, log)
-                result = run_cluster(work.tasks, ledger, cluster, factory, *args)
+            result = run_tasks(plan.tasks, ledger, backend, tee, stop, after_task, log, view)
         finally:
             restore()
         after_task.close()  # the last state, always

@@ -1,9 +1,10 @@
 """The library side of the ``image``, ``folder``, ``video`` and ``demo`` commands: check the
 paths, plan the work as :class:`vidstyle.jobs.plan.Task` s, build the engine only when there is
-work, and run the plan with :func:`vidstyle.jobs.runner.run_tasks`, the runner batch jobs use
-(:mod:`vidstyle.batch`), reporting through the same reporter. The one-shot commands keep their
-ledger in memory: no run folder is written beside the user's files. Nothing here prints; the
-caller passes ``make_engine`` (which may say where the weights came from) and a reporter.
+work, and run the plan in this process with :func:`vidstyle.jobs.runner.run_tasks`, the runner
+batch jobs use (:mod:`vidstyle.batch`), reporting through the same reporter. The one-shot
+commands keep their ledger in memory: no run folder is written beside the user's files. Nothing
+here prints; the caller passes ``make_engine`` (which may say where the weights came from) and a
+reporter.
 
 What differs from a batch is said to the runner, not done beside it: how the run is shown
 (:class:`vidstyle.jobs.runner.View`: images, or a clip's frames), a folder's grouped claims
@@ -21,10 +22,13 @@ import numpy as np
 
 from vidstyle.config import FolderConfig, MethodConfig, VideoConfig
 from vidstyle.errors import InputError, UsageError
+from vidstyle.jobs.backends.inprocess import InProcess
 from vidstyle.jobs.executor import Executor
 from vidstyle.jobs.ledger import Ledger
 from vidstyle.jobs.plan import Task
-from vidstyle.jobs.runner import RunResult, StopFlag, View, run_tasks, same_work
+from vidstyle.jobs.recorder import RunResult
+from vidstyle.jobs.runner import View, run_tasks, same_work
+from vidstyle.jobs.stop import StopFlag
 from vidstyle.pipeline.styles import StyleSet, paths_of
 from vidstyle.progress import NullReporter, Reporter
 
@@ -61,8 +65,9 @@ def stylize_image(
     check_output(output)
     check_image(content)
     executor, styles = _executor(make_engine, style, method)
-    task = Task("image", "image", "image", content, styles.paths[0], output, blend=styles.blend,
-                method=method, steps=method.steps, name=content.name)  # fmt: skip
+    task = Task(key="image", job="image", kind="image", source=content, style=styles.paths[0],
+                output=output, blend=styles.blend, method=method, steps=method.steps,
+                name=content.name)  # fmt: skip
     executor.engine(method)
     _raise_failure(_run([task], executor, reporter, View(unit="images", estimates=False))[0])
     return executor.results[task.key]
@@ -115,9 +120,9 @@ def _folder_task(decision, styles: StyleSet, method: MethodConfig, batch: int, p
     item, size = decision.item, None
     if batch > 1 and (found := probe_size(item.source)) is not None:
         size = fitted_size(*found, method.max_size)
-    return Task(item.name, "folder", "image", item.source, styles.paths[0], item.output,
-                blend=styles.blend, method=method, steps=method.steps, position=position,
-                size=size, name=item.name)  # fmt: skip
+    return Task(key=item.name, job="folder", kind="image", source=item.source,
+                style=styles.paths[0], output=item.output, blend=styles.blend, method=method,
+                steps=method.steps, position=position, size=size, name=item.name)  # fmt: skip
 
 
 class _Settled:
@@ -154,7 +159,7 @@ def stylize_video(
         The :class:`vidstyle.pipeline.video.VideoResult`.
     """
     from vidstyle.media.images import check_distinct
-    from vidstyle.pipeline.video import check_outputs
+    from vidstyle.pipeline.clip import check_outputs
 
     if not source.exists():
         raise InputError(source, "no such file or folder")
@@ -163,8 +168,9 @@ def stylize_video(
     check_distinct([source, *paths_of(style)], output)
     check_outputs(source, output, config)
     executor, styles = _executor(make_engine, style, method, "restart" if restart else "refuse")
-    task = Task("video", "video", "video", source, styles.paths[0], output, blend=styles.blend,
-                method=method, video=config, name=source.name)  # fmt: skip
+    task = Task(key="video", job="video", kind="video", source=source, style=styles.paths[0],
+                output=output, blend=styles.blend, method=method, video=config,
+                name=source.name)  # fmt: skip
     executor.engine(method)
     view = View(unit="frames", estimates=False, inline=True)
     _raise_failure(_run([task], executor, reporter, view)[0])
@@ -190,7 +196,8 @@ def _run(tasks: list[Task], executor: Executor, reporter: Reporter | None, view:
     ledger = Ledger(None, max_attempts=1)
     try:
         ledger.sync(tasks)
-        result = run_tasks(tasks, ledger, executor, reporter, StopFlag(watched=False), view=view)
+        stop = StopFlag(watched=False)
+        result = run_tasks(tasks, ledger, InProcess(executor), reporter, stop, view=view)
         return result, {row.key: row for row in ledger.rows()}
     finally:
         ledger.close()

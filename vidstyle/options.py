@@ -55,6 +55,8 @@ class Option:
             at its default, so older work folders, manifests and ledgers are still recognised.
         not_in: the commands that do not offer it (``video``).
         choices: the values it may take (None: any of its type); see :func:`check_choices`.
+        switch: on the command line it is absent (None) unless given, and giving it asks for
+            its config at all (``--ray``); the field's default is the library's.
     """
 
     help: str
@@ -69,6 +71,7 @@ class Option:
     later: bool = False
     not_in: tuple[str, ...] = ()
     choices: tuple[str, ...] | None = None
+    switch: bool = False
 
 
 @dataclass(frozen=True)
@@ -174,11 +177,13 @@ def cli_type(one: Declared):
     their default is empty)."""
     if one.option.text:
         return str | None if one.default in (None, ()) else str
-    return one.type
+    return one.type | None if one.option.switch else one.type
 
 
 def cli_default(one: Declared):
     """An option's default as the command line shows and takes it."""
+    if one.option.switch:
+        return None
     if one.option.text and isinstance(one.default, tuple):
         return ",".join(map(str, one.default)) or None
     return one.default

@@ -152,13 +152,13 @@ def test_an_engine_without_a_device_keeps_the_gpu_the_process_set_up(fake_gpus):
 
 @pytest.mark.parametrize("gpus", [0.5, 0.25, 2, 1.5])
 def test_ray_takes_whole_single_gpus_per_worker_only(gpus):
-    from vidstyle.jobs.cluster import ClusterConfig, refuse
+    from vidstyle.jobs.settings import ClusterConfig
 
     with pytest.raises(UsageError, match="must be 0 or 1") as raised:
-        refuse(1, cluster=ClusterConfig(gpus_per_worker=gpus))
+        ClusterConfig(gpus_per_worker=gpus)
     assert "\n" not in raised.value.message()
     for fine in (None, 0, 1, 1.0):
-        refuse(1, cluster=ClusterConfig(gpus_per_worker=fine))
+        ClusterConfig(gpus_per_worker=fine)
 
 
 # --------------------------------------------------------------- item 8: the CPU fall-back

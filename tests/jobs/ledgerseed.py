@@ -17,8 +17,9 @@ def seed_speed(night: Path, seconds_per_step_pixel: float) -> None:
     working pixel."""
     ledger = Ledger(night.with_name(night.stem + ".vidstyle-run") / "ledger.sqlite")
     try:
-        earlier = Task("earlier", "earlier", "image", Path("earlier.png"), Path("style.png"),
-                       Path("earlier-out.png"), steps=1, pixels=SEED_WORK, position=0)  # fmt: skip
+        earlier = Task(key="earlier", job="earlier", kind="image", source=Path("earlier.png"),
+                       style=Path("style.png"), output=Path("earlier-out.png"), steps=1,
+                       pixels=SEED_WORK, position=0)  # fmt: skip
         ledger.sync([earlier])
         key = ledger.claim()
         ledger.finish(key, seconds_per_step_pixel * SEED_WORK)

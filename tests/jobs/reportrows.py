@@ -11,7 +11,7 @@ from clipmaker import pan_frames, write_clip
 from conftest import textured
 from PIL import Image
 
-from vidstyle.jobs.ledger import Row
+from vidstyle.jobs.rows import Row
 
 
 def row(key: str, source: Path, style: Path, output: Path, status: str = "done", **more) -> Row:

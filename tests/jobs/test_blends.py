@@ -153,9 +153,10 @@ def test_a_worker_in_this_process_gets_a_blend_by_value_and_tells_its_levels(nig
     [task] = _plan(night, text + "style_blend = [0.7, 0.3]\nsteps = 20\nmax_size = 0\nscales = 2\n")
     worker = Worker(tiny_engine)  # in this process: what a Ray actor runs
     styles = [path.read_bytes() for path in task.styles]
-    out = worker.run(Unit(task, carry=True), styles, task.source.read_bytes())
-    assert out["status"] == "done", out
-    assert Image.open(io.BytesIO(out["output"])).size == (96, 64)
+    out = worker.run(Unit((task,), carry=True), styles, [task.source.read_bytes()])
+    [(detail, error)] = out["ran"].outcomes
+    assert error is None, out
+    assert Image.open(io.BytesIO(detail["output"])).size == (96, 64)
     events = [(kind, args[0]) for kind, *args in worker.poll()]
     assert events == [("start", task.label), ("level", 0), ("step", 10), ("level", 1),
                       ("step", 20)]  # fmt: skip

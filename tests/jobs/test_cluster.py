@@ -15,13 +15,16 @@ import av
 import numpy as np
 import pytest
 import ray
+from conftest import textured
 from held import Gate, held_tiny_factory
 from nightmaker import EXPECTED_OUTPUTS, add_shot_cut, ledger_rows, make_night
 from PIL import Image
 from tinyvgg import tiny_engine
 
 from vidstyle import batch
-from vidstyle.jobs.cluster import ClusterConfig, worker_name
+from vidstyle.jobs.cluster import worker_name
+from vidstyle.jobs.settings import ClusterConfig, RunConfig
+from vidstyle.jobs.status import status
 from vidstyle.media.video import read_frames
 from vidstyle.progress import NullReporter
 
@@ -90,6 +93,93 @@ def test_two_workers_make_what_one_process_makes(cluster, tmp_path, monkeypatch)
     assert "ray: 2 worker(s) of 1 CPU(s) each" in _log(nights[1])
 
 
+PEER_NIGHT = """
+[defaults]
+max_size = 32
+steps = 4
+
+[[job]]
+name = "holiday"
+input = "photos"
+styles = ["styles/starry.jpg"]
+
+[[job]]
+name = "beach"
+input = "clips/beach.mp4"
+styles = ["styles/starry.jpg"]
+steps_next = 2
+passes = 3
+"""
+
+
+def _peer_night(root: Path) -> Path:
+    """Five photos, four of one size (two groups of two with ``--batch 2``) and one of another,
+    and a clip of two shots, run in three passes."""
+    night = make_night(root)
+    add_shot_cut(night)
+    for i in range(3):
+        Image.fromarray(textured(30, 40, seed=10 + i)).save(root / "photos" / f"c{i}.png")
+    night.write_text(PEER_NIGHT)
+    return night
+
+
+def test_a_ray_night_of_grouped_images_and_passes_makes_what_one_process_makes(
+    cluster, tmp_path, monkeypatch
+):
+    """--batch 2 and a clip of --passes 3 over Ray: byte for byte the files (and the frames
+    given to the encoder) of the same night in this process."""
+    from vidstyle.pipeline import clipout
+
+    encoded = {}
+
+    def keep(dest, frames, *args, **kwargs):
+        frames = list(frames)
+        encoded[Path(dest).parents[3].name] = [rgb.copy() for rgb, _ in frames]
+        write_video(dest, frames, *args, **kwargs)
+
+    write_video = clipout.write_video
+    monkeypatch.setattr(clipout, "write_video", keep)
+    night = _peer_night(tmp_path / "here")
+    shutil.copytree(tmp_path / "here", tmp_path / "ray")
+    nights = [night, tmp_path / "ray" / night.name]
+    two = RunConfig(batch=2)
+    here = batch.run(nights[0], engine_factory=tiny_engine, settings=two)
+    there = batch.run(nights[1], engine_factory=tiny_engine, cluster=TWO, settings=two)
+    assert (here.done, here.failed) == (there.done, there.failed) == (6, 0)
+    outputs = sorted(p.relative_to(tmp_path / "here") for p in (tmp_path / "here/styled").rglob("*")
+                     if p.suffix in (".jpg", ".png"))  # fmt: skip
+    assert len(outputs) == 5
+    for name in outputs:
+        assert (tmp_path / "here" / name).read_bytes() == (tmp_path / "ray" / name).read_bytes()
+    assert len(encoded["here"]) == len(encoded["ray"]) == 6
+    for one, other in zip(encoded["here"], encoded["ray"]):
+        assert np.array_equal(one, other)
+    rows = {r.source: r for r in _rows(nights[1])}
+    assert [s["frames"] for s in rows[str(nights[1].parent / "clips/beach.mp4")].detail["shots"]] \
+        == [3, 3]  # fmt: skip
+    report = json.loads(Path(_rows(nights[1])[-1].detail["report"]).read_text())
+    assert report["summary"]["passes"] == 3
+    # the four images of one size ran two by two (in one engine call each), in both
+    assert _log(nights[0]).count(" ~ starry +1") == 2
+    assert sorted(_units(_log(nights[1]))) == [1, 2, 2]
+
+
+def _units(log: str) -> list[int]:
+    """How many images each unit sent to a worker held, from run.log: an image that starts on a
+    worker with another one under way went with it."""
+    under_way, units, last = {}, [], {}
+    for verb, worker in re.findall(r"\] (start|done) holiday: .*?\bon (w\d)\b", log):
+        if verb == "done":
+            under_way[worker] -= 1
+        elif under_way.get(worker):
+            units[last[worker]] += 1
+            under_way[worker] += 1
+        else:
+            last[worker], under_way[worker] = len(units), 1
+            units.append(1)
+    return units
+
+
 SLOW_NIGHT = """
 [defaults]
 max_size = 32
@@ -135,7 +225,7 @@ def test_a_killed_worker_s_task_is_retried_on_another(cluster, tmp_path):
     assert "died while running it (attempt 1)" in log
     assert "done holiday: a.jpg ~ starry on w" in log and killer.killed[0] not in log.split(
         "done holiday: a.jpg ~ starry on ")[1][:3]  # fmt: skip
-    retried = batch.status(night).jobs[0].retried
+    retried = status(night).jobs[0].retried
     assert [(Path(source).name, attempts) for source, attempts, _ in retried] == [("a.jpg", 2)]
     assert "died while running it" in retried[0][2][0]
 
@@ -148,7 +238,7 @@ ray.init(address={address!r}, runtime_env={{"env_vars": {{"PYTHONPATH": {pythonp
          logging_level="ERROR", log_to_driver=False)
 from held import held_tiny_factory
 from vidstyle import batch
-from vidstyle.jobs.cluster import ClusterConfig
+from vidstyle.jobs.settings import ClusterConfig
 batch.run({night!r}, engine_factory=held_tiny_factory({gate!r}), cluster=ClusterConfig(workers=2))
 """
 
@@ -186,7 +276,7 @@ def test_a_killed_driver_is_resumed_by_the_same_command(cluster, tmp_path):
     assert all(r.finished == before[r.key] for r in rows if r.key in before)  # not redone
     log = _log(night)
     assert "recovered" in log  # the dead driver's tasks, found by the rerun
-    retried = [faults for job in batch.status(night).jobs for _, _, faults in job.retried]
+    retried = [faults for job in status(night).jobs for _, _, faults in job.retried]
     assert retried and all("stopped without finishing" in f[0] for f in retried)
     for row in rows:
         variant = f" ({row.variant})" if row.variant else ""
@@ -207,7 +297,7 @@ def test_without_a_shared_filesystem_and_with_an_unreadable_input(cluster, tmp_p
     for name in EXPECTED_OUTPUTS:
         assert (tmp_path / name).is_file()
     assert not list(tmp_path.rglob(".vidstyle-tmp-*"))
-    state = batch.status(night)
+    state = status(night)
     assert state.exit_code == 1
     reasons = {reason for _, reason in state.jobs[0].failures}
     assert reasons == {f"{broken}: cannot decode image: not a recognised image format"}

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from vidstyle._cli import app
 from vidstyle._cli.reporters import RichReporter
 from vidstyle.errors import UsageError
-from vidstyle.jobs.cluster import ClusterConfig, sizing
+from vidstyle.jobs.cluster import sizing
+from vidstyle.jobs.settings import ClusterConfig
 from vidstyle.progress import PlainReporter
 
 runner = CliRunner()
@@ -25,7 +26,7 @@ def _node(cpus: int, gpus: int = 0) -> dict:
 def test_workers_fill_the_gpus_or_one_per_node_of_cpus():
     gpu_nodes = [_node(16, 4), _node(16, 4)]
     assert sizing(ClusterConfig(), gpu_nodes) == (8, 1, 1)
-    assert sizing(ClusterConfig(gpus_per_worker=2), gpu_nodes) == (4, 2, 1)
+    assert sizing(ClusterConfig(gpus_per_worker=1), gpu_nodes) == (8, 1, 1)
     assert sizing(ClusterConfig(workers=3), gpu_nodes) == (3, 1, 1)
     assert sizing(ClusterConfig(), [_node(8), _node(4)]) == (2, 0, 4)  # any node takes any
     assert sizing(ClusterConfig(workers=2), [_node(2)]) == (2, 0, 1)
@@ -53,19 +54,6 @@ def test_worker_options_need_ray(tmp_path):
     assert "--workers, --gpus-per-worker and --no-shared-fs need --ray" in result.output
 
 
-def test_clips_of_several_passes_are_refused_before_a_ray_run(tmp_path, monkeypatch):
-    night = make_night(tmp_path)
-    night.write_text(night.read_text() + "passes = 2\n")  # the clip's job is the last
-    monkeypatch.setattr("vidstyle.jobs.cluster.import_ray", lambda: None)
-    result = runner.invoke(app, ["batch", "run", str(night), "--ray", "auto"])
-    assert result.exit_code == 2
-    assert result.output.strip().splitlines() == [
-        f"error: {night}: job 'beach': --passes above 1 does not run over --ray "
-        "(run that job without --ray)"
-    ]
-    assert not (tmp_path / "night.vidstyle-run").exists()
-
-
 @pytest.mark.parametrize("pinned", [None, "bfloat16"])
 def test_auto_precision_is_not_guessed_for_ray_workers_unless_pinned(pinned, tmp_path,
                                                                       monkeypatch):  # fmt: skip
@@ -73,8 +61,8 @@ def test_auto_precision_is_not_guessed_for_ray_workers_unless_pinned(pinned, tmp
     cannot see: a Ray run refuses it in one line, before any work, unless the job file names the
     precision or VIDSTYLE_AUTO_PRECISION says what auto means (then that is what runs, and what
     the task's fingerprint records)."""
-    from vidstyle.batch import load_plan
-    from vidstyle.jobs.cluster import refuse
+    from vidstyle.jobs.cluster import refuse_guessed_precision
+    from vidstyle.jobs.plan import load_plan
 
     night = make_night(tmp_path)
     monkeypatch.setattr("vidstyle.jobs.cluster.import_ray", lambda: None)
@@ -92,7 +80,7 @@ def test_auto_precision_is_not_guessed_for_ray_workers_unless_pinned(pinned, tmp
     else:
         monkeypatch.setenv("VIDSTYLE_AUTO_PRECISION", pinned)
     work = load_plan(night)
-    refuse(1, work.tasks, work.path)  # named, or pinned: what runs is what the plan records
+    refuse_guessed_precision(work.tasks, work.path)  # named, or pinned: what runs is planned
     assert {t.method.precision for t in work.tasks} == {pinned or "float32"}
 
 
@@ -120,39 +108,39 @@ def test_plain_lines_and_the_live_display_show_each_worker():
 
 
 def test_an_idle_worker_takes_a_task_like_its_last_one(tmp_path):
-    from vidstyle import batch
-    from vidstyle.jobs.backends.ray import RayBackend, Slot, _signature
+    from vidstyle.jobs.backends.ray import RayBackend, Slot
     from vidstyle.jobs.ledger import Ledger
+    from vidstyle.jobs.plan import load_plan
     from vidstyle.jobs.recorder import Recorder
     from vidstyle.progress import NullReporter
 
-    plan = batch.load_plan(make_night(tmp_path))
-    ledger = Ledger(plan.run_dir / "ledger.sqlite")
+    plan = load_plan(make_night(tmp_path))
+    ledger = Ledger(plan.ledger_path)
     ledger.sync(plan.tasks)
     images = [t for t in plan.tasks if t.kind == "image"]
     last = images[-1]  # b b.png ~ scream, style weight 0.1: the plan's last image
-    slots = [Slot("w0", None, 1, last=_signature(images[0])), Slot("w1", None, 1)]
-    slots[1].last = _signature(last)
-    recorder = Recorder(ledger, lambda line: None, NullReporter())
-    driver = RayBackend(None, plan.tasks, slots, ClusterConfig(), recorder)
-    assert driver._claim(slots[1]).key == last.key  # not the plan's first pending task
-    assert driver._claim(slots[0]).key == images[0].key
+    slots = [Slot("w0", None, 1, last=images[0].setup), Slot("w1", None, 1, last=last.setup)]
+    recorder = Recorder(ledger, plan.tasks, lambda line: None, NullReporter())
+    driver = RayBackend(None, slots, True, recorder)
+    assert driver.claim(slots[1]) == [last]  # not the plan's first pending task
+    assert driver.claim(slots[0]) == [images[0]]
     fresh = Slot("w2", None, 1)
     driver.slots.append(fresh)
-    taken = driver._claim(fresh)  # nothing like it ran: a task no other worker is set up for
-    assert _signature(taken) not in {s.last for s in slots}
+    (taken,) = driver.claim(fresh)  # nothing like it ran: a task no other worker is set up for
+    assert taken.setup not in {s.last for s in slots}
     ledger.close()
 
 
-def test_grouped_claims_are_refused_over_ray_by_the_one_rule(tmp_path, monkeypatch):
-    from vidstyle import batch
-
+def test_the_cluster_s_options_are_declared_once_and_checked_on_the_command_line(tmp_path):
     night = make_night(tmp_path)
-    monkeypatch.setattr("vidstyle.jobs.cluster.import_ray", lambda: None)
-    with pytest.raises(UsageError) as caught:
-        batch.run(night, cluster=ClusterConfig(), group_size=2)
-    assert caught.value.message() == (
-        "batch 2 does not run over ray: its workers take one image at a time "
-        "(leave out batch with ray)"
-    )
+    shown = runner.invoke(app, ["batch", "run", "--help"], env={"COLUMNS": "200"}).output
+    for name in ("--ray", "--workers", "--gpus-per-worker", "--no-shared-fs", "--max-attempts",
+                 "--batch"):  # fmt: skip
+        assert name in shown
+    result = runner.invoke(app, ["batch", "run", str(night), "--ray", "auto",
+                                 "--gpus-per-worker", "0.5"])  # fmt: skip
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "error: --gpus-per-worker must be 0 or 1 (an engine uses one whole GPU), got 0.5"
+    ]
     assert not (tmp_path / "night.vidstyle-run").exists()

@@ -5,18 +5,17 @@ from pathlib import Path
 
 from vidstyle.jobs.ledger import STALE_SECONDS, Ledger
 from vidstyle.jobs.plan import Task
-from vidstyle.jobs.queue import history
 
 
 def _tasks(n: int) -> list[Task]:
     return [
         Task(
-            f"k{i}",
-            "job",
-            "image",
-            Path(f"in{i}.png"),
-            Path("style.png"),
-            Path(f"out{i}.png"),
+            key=f"k{i}",
+            job="job",
+            kind="image",
+            source=Path(f"in{i}.png"),
+            style=Path("style.png"),
+            output=Path(f"out{i}.png"),
             steps=10,
             pixels=100,
             position=i,
@@ -80,5 +79,5 @@ def test_a_stopped_task_does_not_count_its_attempt(tmp_path):
     ledger.release("k0", 1.5, "deadline")
     (row,) = ledger.rows()
     assert (row.status, row.attempts, row.seconds) == ("pending", 0, 1.5)
-    (attempt,) = history(ledger, "k0")  # the history says why it stopped
+    (attempt,) = ledger.history("k0")  # the history says why it stopped
     assert (attempt.outcome, attempt.reason) == ("stopped", "deadline")

@@ -209,8 +209,8 @@ def test_only_the_batch_measures_a_stills_style_drop(tmp_path):
     method = MethodConfig(max_size=32, steps=4)
     details = []
     for measure in (True, False):
-        task = Task("k", "j", "image", photo, painting, tmp_path / f"out-{measure}.png",
-                    method=method, name="p")  # fmt: skip
+        task = Task(key="k", job="j", kind="image", source=photo, style=painting,
+                    output=tmp_path / f"out-{measure}.png", method=method, name="p")  # fmt: skip
         executor = Executor(lambda m: tiny_engine(m), measure=measure)
         details.append(executor.run(task, NullReporter()))
     assert details[0]["style_drop"] > 1.0 and "style_drop" not in details[1]

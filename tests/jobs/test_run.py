@@ -17,6 +17,8 @@ from tinyvgg import tiny_engine
 from vidstyle import batch
 from vidstyle.errors import UsageError
 from vidstyle.jobs.ledger import Ledger
+from vidstyle.jobs.settings import RunConfig
+from vidstyle.jobs.status import status
 
 TESTS = Path(__file__).resolve().parents[1]
 
@@ -35,7 +37,7 @@ def night(tmp_path):
 
 
 def test_a_night_runs_every_task_once(night, tmp_path):
-    assert batch.status(night).exit_code == 3 and not batch.status(night).started
+    assert status(night).exit_code == 3 and not status(night).started
     result = batch.run(night, engine_factory=shared)
     assert (result.done, result.failed) == (9, 0)
     assert _outputs(tmp_path) == EXPECTED_OUTPUTS
@@ -44,7 +46,7 @@ def test_a_night_runs_every_task_once(night, tmp_path):
     assert all(r.seconds > 0 and r.host and r.pid is None for r in rows)
     beach = rows[-1]
     assert beach.kind == "video" and beach.detail["summary"]["frames"] == 4
-    state = batch.status(night)
+    state = status(night)
     assert state.exit_code == 0 and state.jobs[0].counts == {
         "done": 8,
         "running": 0,
@@ -81,7 +83,7 @@ def test_a_bad_input_fails_alone_and_status_says_why(night, tmp_path):
     assert (result.done, result.failed) == (9, 4)  # c.png x 2 styles x 2 weights
     failed = [r for r in _rows(night) if r.status == "failed"]
     assert len(failed) == 4 and all(r.attempts == 1 for r in failed)  # not retried
-    state = batch.status(night)
+    state = status(night)
     assert state.exit_code == 1
     reasons = state.jobs[0].failures
     expected = (
@@ -109,15 +111,15 @@ def test_a_deadline_admits_what_fits_then_a_clip_and_never_an_image_that_does_no
     log = (night.parent / "night.vidstyle-run" / "run.log").read_text()
     starts = re.findall(r"start (\w+): (\S+)", log)
     assert [name for _, name in starts] == ["b"] * 4 + ["beach.mp4"]
-    assert batch.status(night).exit_code == 3
+    assert status(night).exit_code == 3
 
 
 def test_a_clip_stops_between_frames_at_the_deadline_and_resumes(night, tmp_path, monkeypatch):
-    from vidstyle.jobs import runner
+    from vidstyle.jobs.stop import StopFlag
 
     night.write_text(night.read_text().replace('input = "photos"', 'input = "photos/a.jpg"'))
     seen = []
-    check = runner.StopFlag.check_deadline
+    check = StopFlag.check_deadline
 
     def deadline_after_two_frames(self):
         seen.append(1)
@@ -125,7 +127,7 @@ def test_a_clip_stops_between_frames_at_the_deadline_and_resumes(night, tmp_path
             self.deadline = time.time() - 1
         check(self)
 
-    monkeypatch.setattr(runner.StopFlag, "check_deadline", deadline_after_two_frames)
+    monkeypatch.setattr(StopFlag, "check_deadline", deadline_after_two_frames)
     far = time.time() + 3600
     result = batch.run(night, deadline=far, engine_factory=shared)
     assert result.stopped_by == "deadline"
@@ -133,7 +135,7 @@ def test_a_clip_stops_between_frames_at_the_deadline_and_resumes(night, tmp_path
     assert (clip.status, clip.attempts) == ("pending", 0)  # not counted as an attempt
     work = tmp_path / "styled/beach/starry/beach.mp4.vidstyle-work/frames"
     assert len(list(work.glob("*.png"))) == 2  # two finished frames kept
-    monkeypatch.setattr(runner.StopFlag, "check_deadline", check)
+    monkeypatch.setattr(StopFlag, "check_deadline", check)
     assert batch.run(night, deadline=far, engine_factory=shared).done == 1
     assert (tmp_path / "styled/beach/starry/beach.mp4").is_file()
 
@@ -231,8 +233,8 @@ def test_same_size_images_of_a_job_run_together_up_to_the_group_size(tmp_path):
         return engine
 
     with pytest.raises(UsageError, match="batch"):
-        batch.run(night, engine_factory=spying, group_size=0)
-    result = batch.run(night, engine_factory=spying, group_size=3)
+        batch.run(night, engine_factory=spying, settings=RunConfig(batch=0))
+    result = batch.run(night, engine_factory=spying, settings=RunConfig(batch=3))
     assert (result.done, result.failed) == (11, 0)  # 5 photos x 2 styles, and the clip
     images = sorted(s for s in shapes if len(s) == 4)  # not the clip's frames, one by one
     assert images == [(1, 24, 32, 3)] * 2 + [(1, 32, 21, 3)] * 2 + [(3, 24, 32, 3)] * 2

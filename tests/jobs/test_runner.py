@@ -4,9 +4,11 @@ failures kept apart, and how a run is shown."""
 from pathlib import Path
 
 from vidstyle.errors import EncodeError, InputError
+from vidstyle.jobs.backends.inprocess import InProcess
 from vidstyle.jobs.ledger import Ledger
 from vidstyle.jobs.plan import Task
-from vidstyle.jobs.runner import StopFlag, View, run_tasks, same_work
+from vidstyle.jobs.runner import View, run_tasks, same_work
+from vidstyle.jobs.stop import StopFlag
 
 
 class Executor:
@@ -24,6 +26,11 @@ class Executor:
         if task.key in self.bad:
             raise InputError(task.source, "cannot read it")
         return {"ran": task.key}
+
+    def run_all(self, tasks, reporter, stop=None):
+        if len(tasks) == 1:
+            return [(self.run(tasks[0], reporter, stop), None)]
+        return self.run_group(tasks, reporter, stop)
 
     def run_group(self, tasks, reporter, stop=None):
         self.calls.append([task.key for task in tasks])
@@ -43,8 +50,9 @@ class Recorder:
 
 
 def _tasks(sizes: dict) -> list[Task]:
-    return [Task(key, "j", "image", Path(f"{key}.png"), Path("s.png"), Path(f"out/{key}.png"),
-                 steps=5, pixels=100, position=n, size=size, name=f"{key}.png")
+    return [Task(key=key, job="j", kind="image", source=Path(f"{key}.png"), style=Path("s.png"),
+                 output=Path(f"out/{key}.png"), steps=5, pixels=100, position=n, size=size,
+                 name=f"{key}.png")
             for n, (key, size) in enumerate(sizes.items())]  # fmt: skip
 
 
@@ -61,7 +69,8 @@ def test_grouped_claims_run_together_and_fail_alone_with_the_hook_on_each_finish
         return "redone" if task.key == "a" else None
 
     view = View(unit="images", estimates=False, group_size=2, group_key=same_work, finished=hook)
-    result = run_tasks(tasks, ledger, executor, recorder, StopFlag(watched=False), view=view)
+    result = run_tasks(tasks, ledger, InProcess(executor), recorder, StopFlag(watched=False),
+                       view=view)  # fmt: skip
     assert executor.calls == [["a", "c"], ["b", "f"], ["d"], ["e"]]
     assert finished == ["a", "b", "f", "d", "e"]  # never for a task that failed
     assert (result.done, result.failed) == (4, 2)
@@ -81,19 +90,27 @@ def test_an_unexpected_error_is_tried_again_while_attempts_are_left():
     ledger = Ledger(None, max_attempts=2)
     ledger.sync(tasks)
     executor = Executor(crash={"a"})
-    result = run_tasks(tasks, ledger, executor, Recorder(), view=View(group_size=4))
+    lines = []
+    result = run_tasks(tasks, ledger, InProcess(executor), Recorder(), log=lines.append,
+                       view=View(group_size=4))  # fmt: skip
     assert executor.calls == [["a"], ["a"], ["b"]]  # no group key: one at a time, in order
-    assert (result.done, result.failed) == (1, 2)
+    assert (result.done, result.failed) == (1, 1)  # the retried attempt is not a failure
     assert [(r.status, r.attempts) for r in ledger.rows()] == [("failed", 2), ("done", 1)]
     assert "a.png" in result.failures[0] and "boom" in result.failures[0]
+    assert [line.split(":")[0] for line in lines if not line.startswith("start")] == [
+        "retry a.png",
+        "failed a.png",
+    ]
 
 
 def test_an_inline_run_shows_nothing_of_its_own():
-    tasks = [Task("v", "j", "video", Path("clip.mp4"), Path("s.png"), Path("o.mp4"))]
+    tasks = [Task(key="v", job="j", kind="video", source=Path("clip.mp4"), style=Path("s.png"),
+                  output=Path("o.mp4"))]  # fmt: skip
     ledger = Ledger(None)
     ledger.sync(tasks)
     recorder = Recorder()
-    run_tasks(tasks, ledger, Executor(), recorder, view=View(estimates=False, inline=True))
+    run_tasks(tasks, ledger, InProcess(Executor()), recorder,
+              view=View(estimates=False, inline=True))  # fmt: skip
     assert recorder.calls == [("start_item", "j: clip.mp4 ~ s", 0)]  # the task's own items only
 
 
@@ -106,8 +123,8 @@ def test_a_signal_between_tasks_ends_the_run_with_the_signal_and_the_log_says_wh
     def after_task():  # a signal arrives while the report is written after the first task
         stop.signal = 15
 
-    result = run_tasks(tasks, ledger, Executor(bad={"a"}), Recorder(), stop, after_task,
-                       lines.append)  # fmt: skip
+    result = run_tasks(tasks, ledger, InProcess(Executor(bad={"a"})), Recorder(), stop,
+                       after_task, lines.append)  # fmt: skip
     assert (result.done, result.failed, result.signal) == (0, 1, 15)
     assert result.stopped_by == "signal 15"
     assert [r.status for r in ledger.rows()] == ["failed", "pending", "pending"]

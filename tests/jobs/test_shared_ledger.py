@@ -13,7 +13,7 @@ from gate import Gate, run_held
 from nightmaker import ledger_rows, make_night
 from PIL import Image
 
-from vidstyle.jobs import ledger as ledger_module
+from vidstyle.jobs import store
 from vidstyle.jobs.ledger import Ledger
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -34,7 +34,7 @@ def test_a_runner_opening_a_new_ledger_waits_for_one_that_holds_it(tmp_path, mon
             holder.execute("COMMIT")  # the other runner is done: let go after the first refusal
         pauses.append(seconds)
 
-    monkeypatch.setattr(ledger_module, "_pause", pause)
+    monkeypatch.setattr(store, "_pause", pause)
     ledger = Ledger(path)
     assert pauses and all(0 < s <= 0.075 for s in pauses)
     assert ledger.db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
@@ -44,7 +44,7 @@ def test_a_runner_opening_a_new_ledger_waits_for_one_that_holds_it(tmp_path, mon
 
 def test_a_runner_gives_up_on_a_lock_held_past_the_busy_time(tmp_path, monkeypatch):
     """Waiting has an end: a lock held for longer than BUSY_SECONDS is an error, not a hang."""
-    monkeypatch.setattr(ledger_module, "BUSY_SECONDS", 0.2)
+    monkeypatch.setattr(store, "BUSY_SECONDS", 0.2)
     path = tmp_path / "ledger.sqlite"
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
@@ -86,8 +86,9 @@ from gate import wait_at
 from vidstyle.jobs.ledger import Ledger
 from vidstyle.jobs.plan import Task
 
-tasks = [Task(f"k{{i}}", "job", "image", Path(f"in{{i}}.png"), Path("style.png"),
-              Path(f"out{{i}}.png"), steps=1, pixels=1, position=i) for i in range({tasks})]
+tasks = [Task(key=f"k{{i}}", job="job", kind="image", source=Path(f"in{{i}}.png"),
+              style=Path("style.png"), output=Path(f"out{{i}}.png"), steps=1, pixels=1,
+              position=i) for i in range({tasks})]
 
 for folder in {folders!r}:
     wait_at({gate!r})  # every runner here: all open the new ledger at the same moment
@@ -205,8 +206,9 @@ def _tasks(n: int):
     """``n`` small image tasks named k0, k1, ... (they are never run, only claimed)."""
     from vidstyle.jobs.plan import Task
 
-    return [Task(f"k{i}", "job", "image", Path(f"in{i}.png"), Path("style.png"),
-                 Path(f"out{i}.png"), steps=1, pixels=1, position=i)
+    return [Task(key=f"k{i}", job="job", kind="image", source=Path(f"in{i}.png"),
+                 style=Path("style.png"), output=Path(f"out{i}.png"), steps=1, pixels=1,
+                 position=i)
             for i in range(n)]  # fmt: skip
 
 

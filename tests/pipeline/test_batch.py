@@ -21,7 +21,8 @@ def _claimed_groups(keys: dict, size: int) -> list[list[str]]:
     """Every grouped claim of a ledger in memory holding tasks ``keys`` (key -> group), in the
     order they are claimed."""
     ledger = Ledger(None)
-    tasks = [Task(key, "j", "image", Path(key), Path("s.png"), Path("out") / key, position=n)
+    tasks = [Task(key=key, job="j", kind="image", source=Path(key), style=Path("s.png"),
+                  output=Path("out") / key, position=n)
              for n, key in enumerate(keys)]  # fmt: skip
     ledger.sync(tasks)
     found = []

@@ -18,7 +18,9 @@ from rich.markup import escape
 
 from vidstyle._cli.batch_show import print_history, print_plan, print_status
 from vidstyle._cli.common import Quiet, Weights, console, err_console, reported_errors, reporter
+from vidstyle._cli.params import with_options
 from vidstyle.errors import UsageError, flag
+from vidstyle.jobs.settings import ClusterConfig, RunConfig
 
 batch_app = typer.Typer(
     no_args_is_help=True,
@@ -35,6 +37,7 @@ Tasks = Annotated[
 
 
 @batch_app.command("run")
+@with_options(RunConfig, ClusterConfig, command="batch")
 def run_command(
     job_file: JobFile,
     until: Annotated[
@@ -43,52 +46,29 @@ def run_command(
     within: Annotated[
         str | None, typer.Option("--for", help="Deadline as a duration from now (8h, 90m).")
     ] = None,
-    max_attempts: Annotated[
-        int, typer.Option(help="Attempts per task when its process dies or it fails unexpectedly.")
-    ] = 2,
-    batch_size: Annotated[
-        int,
-        typer.Option("--batch", help="Same-size images of one style and options run together."),
-    ] = 1,
     dry_run: Annotated[
         bool, typer.Option(help="Print the plan (tasks, steps, estimated time); run nothing.")
     ] = False,
+    options: dict | None = None,
     weights: Weights = None,
     quiet: Quiet = False,
-    ray: Annotated[
-        str | None,
-        typer.Option(
-            help="Run on Ray workers: 'auto' (this machine), or a cluster's address "
-            "(host:port, ray://head:10001). Needs pip install 'vidstyle\\[ray]'."
-        ),
-    ] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="With --ray: number of workers (default: what fits).")
-    ] = None,
-    gpus_per_worker: Annotated[
-        float | None,
-        typer.Option(help="With --ray: GPUs per worker (default 1 with GPUs, else CPU workers)."),
-    ] = None,
-    shared_fs: Annotated[
-        bool,
-        typer.Option(
-            help="With --ray: every node sees inputs and outputs at the same paths; "
-            "--no-shared-fs sends them through Ray's object store."
-        ),
-    ] = True,
 ) -> None:
     """Start, or continue, the job file's run (in <job file>.vidstyle-run/ beside it)."""
     from vidstyle import batch
+    from vidstyle.jobs.plan import load_plan
+    from vidstyle.jobs.status import status
 
     with reported_errors(job_file):
         deadline = batch.deadline_from(until, within)
+        settings = RunConfig.from_options(options)
+        cluster = ClusterConfig.from_options(options)
+        plan = load_plan(job_file)
         if dry_run:
-            print_plan(batch.load_plan(job_file))
+            print_plan(plan)
             return
-        cluster = cluster_config(ray, workers, gpus_per_worker, shared_fs)
-        result = batch.run(job_file, deadline, max_attempts, reporter(quiet), weights=weights,
-                           cluster=cluster, group_size=batch_size)  # fmt: skip
-        state = batch.status(job_file)
+        result = batch.run(plan, deadline, reporter(quiet), weights=weights, cluster=cluster,
+                           settings=settings)  # fmt: skip
+        state = status(plan)
     for line in result.recoveries:
         err_console.print(f"[yellow]recovered:[/] {escape(line)}", highlight=False)
     if not quiet:
@@ -99,17 +79,6 @@ def run_command(
     if result.stopped_by == "deadline":
         console.print("deadline: no more tasks fit before it; rerun to go on", highlight=False)
     raise typer.Exit(state.exit_code)
-
-
-def cluster_config(address, workers, gpus_per_worker, shared_fs):
-    """The Ray options as a :class:`ClusterConfig`, or None without ``--ray``."""
-    if address is None:
-        if workers is not None or gpus_per_worker is not None or not shared_fs:
-            raise UsageError(None, "{workers}, {gpus_per_worker} and {no_shared_fs} need {ray}")
-        return None
-    from vidstyle.jobs.cluster import ClusterConfig
-
-    return ClusterConfig(address, workers, gpus_per_worker, shared_fs)
 
 
 @batch_app.command("status")
@@ -155,12 +124,12 @@ def retry_command(
 ) -> None:
     """Put failed tasks back to pending with fresh attempts (all, the named ones, or one job's);
     a clip goes on from its finished frames. The next `batch run` runs them."""
-    from vidstyle.jobs import controls
+    from vidstyle.jobs import queue
 
     with reported_errors(job_file):
         if tasks and job is not None:
             raise UsageError(None, "name tasks or give {job}, not both")
-        done = controls.retry(job_file, tasks or [], job, failed)
+        done = queue.retry(job_file, tasks or [], job, failed)
     for line in done.recovered:
         err_console.print(f"[yellow]recovered:[/] {escape(line)}", highlight=False)
     _changed("retried", done)
@@ -169,13 +138,13 @@ def retry_command(
 @batch_app.command("cancel")
 def cancel_command(job_file: JobFile, tasks: Tasks = None) -> None:
     """Cancel tasks (pending or failed): every run skips them until `batch retry` names them."""
-    from vidstyle.jobs import controls
+    from vidstyle.jobs import queue
 
     with reported_errors(job_file):
         if not tasks:
             raise UsageError(None, "name the tasks to cancel",
                              hint="ids from `vidstyle batch status --json`")  # fmt: skip
-        done = controls.cancel(job_file, tasks)
+        done = queue.cancel(job_file, tasks)
     _changed("cancelled", done)
 
 

@@ -20,7 +20,7 @@ COLUMNS = ("done", "running", "stopped", "pending", "failed", "cancelled")
 def print_plan(plan) -> None:
     """The tasks a run would do, with their steps, the estimated time and the precision."""
     from vidstyle.engine.precision import explain
-    from vidstyle.jobs.runner import PRIOR_SECONDS_PER_STEP_PIXEL
+    from vidstyle.jobs.rows import estimate
 
     table = Table(title=f"plan of {plan.path.name}")
     columns = ("job", "input ~ style (variant)", "kind", "steps", "estimate", "output",
@@ -29,7 +29,7 @@ def print_plan(plan) -> None:
         table.add_column(column, overflow="fold")
     seconds = 0.0
     for task in plan.tasks:
-        guess = PRIOR_SECONDS_PER_STEP_PIXEL * task.steps * max(task.pixels, 1)
+        guess = estimate(task.steps, task.pixels)
         seconds += guess
         name = task.label.split(": ", 1)[1]
         output = os.path.relpath(task.output, plan.path.parent)
@@ -88,9 +88,9 @@ def _task_line(task) -> None:
 
 
 def _name(task) -> str:
-    from vidstyle.jobs.queue import ID_PREFIX, label
+    from vidstyle.jobs.queue import ID_PREFIX
 
-    return f"{label(task.row)} [id {task.row.key[: ID_PREFIX + 2]}]"
+    return f"{task.row.label} [id {task.row.key[: ID_PREFIX + 2]}]"
 
 
 def print_history(task) -> None:

@@ -17,7 +17,8 @@ import typer
 from vidstyle.errors import flag, render
 from vidstyle.options import Declared, cli_default, cli_type, declared
 
-PANELS = {"MethodConfig": "Method options", "VideoConfig": "Video options"}
+PANELS = {"MethodConfig": "Method options", "VideoConfig": "Video options",
+          "ClusterConfig": "Ray options"}  # fmt: skip
 
 
 def with_options(*configs: type, command: str):

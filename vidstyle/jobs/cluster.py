@@ -6,11 +6,15 @@ only writer; workers (:mod:`vidstyle.jobs.worker`, one Ray actor each) run what 
   any worker): TensorFlow spreads one image over a node's cores, and two workers on one node
   would only share them. ``workers`` sets the number instead (on CPUs each then gets the
   cluster's CPUs divided among them, at most a node's). Workers are spread over the nodes.
-- Affinity: an idle worker takes the pending task of the same style, working size and method as
-  the one it ran last (its style targets and compiled graph are ready), else one no other
-  worker is set up for, else the next in the plan.
-- Clips are cut at their shot cuts (:mod:`vidstyle.jobs.shots`); the shots run on any workers
-  and the driver joins them.
+- Claims: the driver claims for an idle worker through the run's recorder, as the in-process
+  back end does: among the pending tasks of the highest priority, one of the setup (style,
+  working size, method) of the worker's last unit (its style targets and compiled graph are
+  ready), else one no other worker is set up for, else the next in the plan; with a group size
+  above 1 (``--batch``), up to that many images of that setup, sent as one unit and run in one
+  engine call, as in-process.
+- Clips are cut at their shot cuts (:mod:`vidstyle.jobs.shots`); the shots run on any workers,
+  every pass of a clip of several passes each (a later pass never holds a frame to one across a
+  cut), and the driver joins them: the frames the in-process run gives.
 - Faults: a worker that dies mid-task is restarted by Ray; its task counts the attempt and goes
   to another worker (the ledger's ``max_attempts`` bounds the retries). A task that cannot read
   its input fails with the reason and the night goes on. A killed driver leaves its tasks
@@ -22,49 +26,24 @@ only writer; workers (:mod:`vidstyle.jobs.worker`, one Ray actor each) run what 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from vidstyle.engine.precision import ALIASES
 from vidstyle.errors import UsageError
 from vidstyle.jobs.backends.ray import WORKER_RESTARTS, RayBackend, Slot
-from vidstyle.jobs.ledger import Ledger
-from vidstyle.jobs.loop import run_loop
 from vidstyle.jobs.plan import Task
-from vidstyle.jobs.recorder import Recorder, RunResult
+from vidstyle.jobs.recorder import Recorder
+from vidstyle.jobs.runner import View
+from vidstyle.jobs.settings import ClusterConfig
 from vidstyle.jobs.stop import StopFlag
 from vidstyle.jobs.worker import Worker
-from vidstyle.progress import NullReporter, Reporter
+from vidstyle.progress import Reporter
 
 START_SECONDS = 300.0  # how long the workers may take to start
 INSTALL_HINT = "pip install 'vidstyle[ray]'"
-
-
-@dataclass(frozen=True)
-class ClusterConfig:
-    """Where and how a batch runs on Ray.
-
-    Attributes:
-        address: ``auto`` (a local Ray with this machine's CPUs and GPUs, or the cluster
-            ``RAY_ADDRESS`` names), ``host:port`` of a running cluster, or ``ray://host:10001``.
-        workers: number of workers (None: as many as the cluster holds).
-        gpus_per_worker: GPUs per worker (None: 1 when the cluster has GPUs, else 0).
-        shared_fs: whether every node sees the inputs and outputs at the same paths.
-    """
-
-    address: str = "auto"
-    workers: int | None = None
-    gpus_per_worker: float | None = None
-    shared_fs: bool = True
-
-    def __post_init__(self) -> None:
-        if self.workers is not None and self.workers < 1:
-            raise UsageError(None, f"{{workers}} must be at least 1, got {self.workers}")
-        if self.gpus_per_worker is not None and self.gpus_per_worker < 0:
-            raise UsageError(None, "{gpus_per_worker} must be 0 or more")
 
 
 def import_ray():
@@ -81,50 +60,20 @@ def import_ray():
     return ray
 
 
-def refuse(group_size: int, tasks: list[Task] = (), path: Path | None = None,
-           cluster: ClusterConfig | None = None) -> None:  # fmt: skip
-    """What a run over Ray refuses: the one rule, checked before any work.
-
-    - Grouped claims (``group_size`` above 1, ``--batch``): a worker runs one unit at a time and
-      the driver sends each image on its own (the affinity of a worker for its last style and
-      size already keeps its compiled graph and style targets warm).
-    - Clips of several passes (``passes`` above 1): the workers get a clip's shots one by one,
-      in one forward sweep (long-term offsets work there); the passes go back over the whole
-      clip, which no one worker holds.
-    - GPUs per worker other than 0 or 1: a worker's engine uses one GPU, whole. With a fraction
-      two workers would share a GPU while each budgets all of its free memory; with 2 or more
-      the others stay idle. More workers than GPUs: run more processes with ``workers``.
-    - ``precision`` auto (or ``mixed``) unless ``VIDSTYLE_AUTO_PRECISION`` says what it means:
-      the plan resolves it here, from this machine's CPU and GPU, which need not be the
-      workers' (a CPU-only head would send float32, the slowest choice, to H100 workers), and
-      the task's fingerprint records what the workers run; so the plan does not guess.
-
-    Args:
-        group_size: images claimed together.
-        tasks: the plan (nothing to check before it is read).
-        path: the job file, named in the error.
-        cluster: the cluster's settings (``gpus_per_worker``).
+def refuse_guessed_precision(tasks: list[Task], path: Path | None = None) -> None:
+    """Refuse ``precision`` auto (or ``mixed``) for Ray workers unless ``VIDSTYLE_AUTO_PRECISION``
+    says what it means: the plan resolves it here, from this machine's CPU and GPU, which need
+    not be the workers' (a CPU-only head would send float32, the slowest choice, to H100
+    workers), and the task's fingerprint records what the workers run; so the plan does not
+    guess. Checked before any work.
 
     Raises:
-        UsageError: naming the option (and the job file and its first such job).
+        UsageError: naming the job file and its first such job.
     """
-    if group_size > 1:
-        raise UsageError(
-            None,
-            f"{{batch}} {group_size} does not run over {{ray}}: its workers "
-            "take one image at a time",
-            hint="leave out {batch} with {ray}",
-        )
-    gpus = None if cluster is None else cluster.gpus_per_worker
-    if gpus not in (None, 0, 1):
-        raise UsageError(None, f"{{gpus_per_worker}} must be 0 or 1 (an engine uses one whole "
-                         f"GPU), got {gpus:g}")  # fmt: skip
+    if os.environ.get("VIDSTYLE_AUTO_PRECISION"):
+        return
     for task in tasks:
-        if task.kind == "video" and task.video.passes > 1:
-            raise UsageError(path, f"job {task.job!r}: {{passes}} above 1 does not run over "
-                             "{ray}", hint="run that job without {ray}")  # fmt: skip
-        guessed = task.options.get("precision", "auto") in ("auto", *ALIASES)
-        if guessed and not os.environ.get("VIDSTYLE_AUTO_PRECISION"):
+        if task.options.get("precision", "auto") in ("auto", *ALIASES):
             raise UsageError(path, f"job {task.job!r}: {{precision}} auto would be resolved for "
                              f"this machine ({task.method.precision}), not for the Ray workers",
                              hint="give {precision} in the job file (bfloat16 for GPUs of compute "
@@ -158,55 +107,41 @@ def sizing(config: ClusterConfig, nodes: list[dict]) -> tuple[int, float, int]:
     return count, 0, max(1, min(smallest, sum(cpus) // count))
 
 
-def run_cluster(
-    tasks: list[Task],
-    ledger: Ledger,
-    config: ClusterConfig,
-    engine_factory,
-    reporter: Reporter | None = None,
-    stop: StopFlag | None = None,
-    after_task: Callable[[], None] | None = None,
-    log: Callable[[str], None] | None = None,
-) -> RunResult:
-    """Run the plan's pending tasks on Ray workers (see the module's docstring).
+class Cluster:
+    """The Ray back end before a run: what :func:`vidstyle.jobs.runner.run_tasks` opens.
 
     Args:
-        tasks: the plan (already in the ledger).
-        ledger: the run's ledger; only this process writes it.
         config: the cluster and the workers.
         engine_factory: builds an engine for a method on a worker; must be picklable (a
             module-level function, or :class:`vidstyle.jobs.engines.EngineFactory`).
-        reporter: progress: the night's tasks, and one line per worker.
-        stop: the deadline and the signal flag.
-        after_task: called after every task.
-        log: where a line about every task, shot and fault goes (``run.log``).
-
-    Returns:
-        What the run did and why it stopped.
-
-    Raises:
-        UsageError: Ray is not installed, or the cluster cannot hold a worker.
     """
-    ray = import_ray()
-    log = log or (lambda line: None)
-    own = not ray.is_initialized()
-    if own:
-        address = None if config.address in ("auto", "local") else config.address
-        ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
-    try:
-        slots = _start_workers(ray, config, engine_factory, log)
-        stop = stop or StopFlag()
-        recorder = Recorder(ledger, log, reporter or NullReporter(), stop.deadline,
-                            after=after_task, retry_lines=True)  # fmt: skip
-        backend = RayBackend(ray, tasks, slots, config, recorder, stop.deadline)
-        try:
-            return run_loop(backend, recorder, stop)
-        finally:
-            for slot in slots:
-                ray.kill(slot.handle, no_restart=True)
-    finally:
+
+    def __init__(self, config: ClusterConfig, engine_factory):
+        self.config, self.engine_factory = config, engine_factory
+
+    @contextlib.contextmanager
+    def open(self, recorder: Recorder, reporter: Reporter, stop: StopFlag, view: View):
+        """Ray (a local one, or the cluster's), its workers started, as the run's back end; the
+        workers are killed after it (and a Ray started here shut down).
+
+        Raises:
+            UsageError: Ray is not installed, or the cluster cannot hold a worker.
+        """
+        ray = import_ray()
+        own = not ray.is_initialized()
         if own:
-            ray.shutdown()
+            address = None if self.config.address in ("auto", "local") else self.config.address
+            ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
+        try:
+            slots = _start_workers(ray, self.config, self.engine_factory, recorder.log)
+            try:
+                yield RayBackend(ray, slots, self.config.shared_fs, recorder, stop.deadline, view)
+            finally:
+                for slot in slots:
+                    ray.kill(slot.handle, no_restart=True)
+        finally:
+            if own:
+                ray.shutdown()
 
 
 def _start_workers(ray, config: ClusterConfig, engine_factory, log) -> list[Slot]:

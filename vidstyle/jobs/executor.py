@@ -1,20 +1,85 @@
-"""The executor: makes a task's output in this process, with the engines and style images it
-has built and loaded kept for the next task (the runner claims, the executor runs)."""
+"""The executor: makes the outputs of a unit of work in this process (a task, images of one
+setup together, or a range of a clip's frames), with the engines and style images it has built
+and loaded kept for the next one. Both back ends run their work through it: in-process, and each
+Ray worker (:mod:`vidstyle.jobs.worker`). :func:`attempt` turns what a unit came to, errors
+included, into one :class:`Ran` the run's recorder writes down.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from vidstyle.engine.request import Stop
-from vidstyle.errors import ResumeError, VidstyleError
+from vidstyle.engine.faults import library_error, sticky
+from vidstyle.errors import (
+    DeviceError,
+    InternalError,
+    ResumeError,
+    VidstyleError,
+    WeightsError,
+    debugging,
+    param,
+)
 from vidstyle.jobs.plan import Task
+from vidstyle.jobs.stop import StopFlag, Stopped
 from vidstyle.progress import Reporter
 
 EngineFactory = Callable[[object], object]  # MethodConfig -> Engine
+Outcome = tuple[dict | None, VidstyleError | str | None]  # a task's (detail, None) or (None, error)
+
+
+@dataclass
+class Ran:
+    """What one run of a unit of work came to.
+
+    Attributes:
+        outcomes: per task of the unit, in order: (its detail, None), or (None, its error).
+        stopped: why it stopped (a signal, the deadline), or None; then ``outcomes`` is empty.
+        retry: the errors were unexpected: another attempt may succeed.
+        fatal: no weights, or a cuDNN that cannot start: every task would fail the same way (the
+            run stops).
+        restart: a sticky CUDA fault: this process must not run another unit.
+    """
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    stopped: str | None = None
+    retry: bool = False
+    fatal: bool = False
+    restart: bool = False
+
+    def portable(self) -> Ran:
+        """The same, its errors as their messages (naming parameters as ``{name}``): what a
+        worker sends back to the driver."""
+        outcomes = [(detail, error.message(param) if isinstance(error, VidstyleError) else error)
+                    for detail, error in self.outcomes]  # fmt: skip
+        return Ran(outcomes, self.stopped, self.retry, self.fatal, self.restart)
+
+
+def attempt(tasks: list[Task], work: Callable[[], list[Outcome]]) -> Ran:
+    """Run ``work`` (the unit's outcomes, one per task) and say what it came to: a stop, an error
+    of the input or output (another attempt cannot help), or an unexpected one (it may).
+    Without weights, or with a cuDNN that cannot start (also when it reached here unmapped:
+    :func:`vidstyle.engine.faults.library_error`), every unit of this process would fail the same
+    way (``fatal``); a sticky CUDA fault asks for a restart of the process.
+    ``VIDSTYLE_DEBUG=1`` lets an unexpected error through, with its traceback."""
+    try:
+        return Ran(work())
+    except Stopped as why:
+        return Ran(stopped=str(why))
+    except Exception as error:
+        error = library_error(error) or error
+        if isinstance(error, VidstyleError):
+            fatal = isinstance(error, WeightsError | DeviceError)
+            return Ran([(None, error)] * len(tasks), fatal=fatal)
+        if debugging():
+            raise
+        outcomes = [(None, InternalError(task.source, error)) for task in tasks]
+        return Ran(outcomes, retry=True, restart=sticky(error))
 
 
 class Executor:
-    """Runs tasks in this process: one engine per method (the VGG19 weights loaded once per set
+    """Runs units in this process: one engine per method (the VGG19 weights loaded once per set
     of layers and precision), style images and their Gram targets cached.
 
     Args:
@@ -54,11 +119,20 @@ class Executor:
         """The task's style painting (HxWx3 uint8), or a blend's paintings as a list."""
         return self.style(task.blend) if task.blend else self.style(task.style)
 
-    def run(self, task: Task, reporter: Reporter, stop: Stop | None = None) -> dict:
+    def run_all(self, tasks: list[Task], reporter: Reporter,
+                stop: StopFlag | None = None) -> list[Outcome]:  # fmt: skip
+        """Make the outputs of one task, or of images of one setup together (see
+        :meth:`run_group`). Returns each one's outcome (an error of one image alone is its own;
+        any other error raises)."""
+        if len(tasks) == 1:
+            return [(self.run(tasks[0], reporter, stop), None)]
+        return self.run_group(tasks, reporter, stop)
+
+    def run(self, task: Task, reporter: Reporter, stop: StopFlag | None = None) -> dict:
         """Make the task's output. Returns what the report shows of it (a clip's summary).
 
-        ``stop`` is called between chunks of steps and raises to stop (see
-        :meth:`vidstyle.jobs.stop.StopFlag.checker`).
+        The engine reads ``stop`` between chunks of steps, and a clip as each frame starts (see
+        :class:`vidstyle.jobs.stop.StopFlag`).
 
         Raises:
             VidstyleError: for an unusable input or output; Stopped: when asked to stop.
@@ -69,25 +143,27 @@ class Executor:
             from vidstyle.pipeline.image import stylize_file
 
             reporter.start_item(task.label, engine.method.steps)
-            result = stylize_file(engine, task.source, style, task.output, reporter, stop=stop)
+            result = stylize_file(engine, task.source, style, task.output, reporter,
+                                  stop=_chunks(stop))  # fmt: skip
             self.results[task.key] = result
             return self._still(task, style, result)
         from vidstyle.pipeline.video import stylize_clip
 
         args = (engine, task.source, style, task.output, task.video, reporter)
+        stops = {"stop": _chunks(stop), "frame_stop": _frames(stop)}
         try:
-            done = stylize_clip(*args, restart=self.resume == "restart", stop=stop)
+            done = stylize_clip(*args, restart=self.resume == "restart", **stops)
         except ResumeError:  # a work folder of an older task with other options: start over
             if self.resume != "auto":
                 raise
-            done = stylize_clip(*args, restart=True, stop=stop)
+            done = stylize_clip(*args, restart=True, **stops)
         self.results[task.key] = done
         return {"report": str(done.report_path), "summary": done.summary}
 
-    def run_group(self, tasks: list[Task], reporter: Reporter, stop: Stop | None = None
-                  ) -> list[Outcome]:  # fmt: skip
-        """Make the outputs of images of one method, style and working size in one engine call
-        (a batch too large for memory, or refused by the device, goes one image at a time).
+    def run_group(self, tasks: list[Task], reporter: Reporter,
+                  stop: StopFlag | None = None) -> list[Outcome]:  # fmt: skip
+        """Make the outputs of images of one setup in one engine call (a batch too large for
+        memory, or refused by the device, goes one image at a time).
 
         Returns:
             Per task: (its detail, None), or (None, the error that failed it alone).
@@ -99,7 +175,7 @@ class Executor:
         style = self.task_style(first)
         reporter.start_item(f"{first.label} +{len(tasks) - 1}", engine.method.steps)
         jobs = [(task.source, task.output) for task in tasks]
-        outcomes, results = [], stylize_files(engine, jobs, style, reporter, stop=stop)
+        outcomes, results = [], stylize_files(engine, jobs, style, reporter, stop=_chunks(stop))
         for task, (result, error) in zip(tasks, results, strict=True):
             if error is None:
                 self.results[task.key] = result
@@ -107,6 +183,27 @@ class Executor:
             else:
                 outcomes.append((None, error))
         return outcomes
+
+    def run_range(self, task: Task, frames: list, reporter: Reporter, stop: StopFlag | None,
+                  scratch: Path) -> dict:  # fmt: skip
+        """Stylize a range of a clip's frames on its own (a shot), every pass, in a work folder
+        under ``scratch`` (see :func:`vidstyle.pipeline.video.stylize_range`).
+
+        Returns:
+            ``frames`` (the final results, working size) and ``records`` (each frame's).
+
+        Raises:
+            TooLargeError: when the frames' working size would not fit in memory; Stopped.
+        """
+        from vidstyle.pipeline.video import stylize_range
+
+        engine = self.engine(task.method)
+        height, width = frames[0].rgb.shape[:2]
+        engine.check_fits(task.source, height, width)
+        style = self.task_style(task)
+        results, records = stylize_range(engine, frames, style, task.video, scratch, reporter,
+                                         _chunks(stop), _frames(stop))  # fmt: skip
+        return {"frames": results, "records": records}
 
     def _still(self, task: Task, style, result) -> dict:
         """What the report shows of a still: its size and its style drop."""
@@ -118,4 +215,9 @@ class Executor:
         return detail
 
 
-Outcome = tuple[dict | None, VidstyleError | None]
+def _chunks(stop: StopFlag | None):
+    return None if stop is None else stop.checker()
+
+
+def _frames(stop: StopFlag | None):
+    return None if stop is None else stop.frame_checker()

@@ -7,11 +7,7 @@ finished frames, the job's priority, and every attempt with its host, pid, worke
 reason (table ``attempts``). Ledgers of older versions are migrated when opened. Several runners
 share one ledger: a task is claimed inside an ``IMMEDIATE`` transaction, so two processes never
 claim the same task. SQLite's locking needs a local disk: the run folder must not be on NFS.
-
-A runner that meets another's lock waits: SQLite's busy timeout (:data:`BUSY_SECONDS`) for the
-usual case, and a retry with short pauses for the one it answers "database is locked" at once
-without waiting, to avoid a deadlock: a connection that already reads and asks to write. Turning
-a new ledger to WAL is such a case, when several runners open it at the same moment (issue 23).
+Opening the file for several runners at once is :mod:`vidstyle.jobs.store`.
 
 A task left ``running`` by a process that died (a pid that no longer exists on this host, or a
 heartbeat older than :data:`STALE_SECONDS` from any host) is found on the next claim and goes back
@@ -25,9 +21,9 @@ ledger in memory (``Ledger(None)``): nothing is written beside the user's files.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
-import random
 import socket
 import sqlite3
 import threading
@@ -36,13 +32,12 @@ from collections.abc import Callable, Hashable
 from pathlib import Path
 
 from vidstyle.jobs.plan import Task
-from vidstyle.jobs.rows import ADDED, SCHEMA, Recovery, Row, steps_left
+from vidstyle.jobs.rows import Attempt, Recovery, Row, steps_left
+from vidstyle.jobs.settings import RunConfig
+from vidstyle.jobs.store import BUSY_SECONDS, Immediate, connect
 
 STALE_SECONDS = 600.0  # a running task whose heartbeat is older is taken as abandoned
 HEARTBEAT_SECONDS = 15.0  # how often a runner refreshes the heartbeat of its task
-STATUSES = ("pending", "running", "done", "failed", "cancelled")
-BUSY_SECONDS = 60.0  # how long a runner waits for another runner's lock before it gives up
-_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
 
 
 class Ledger:
@@ -51,10 +46,11 @@ class Ledger:
     Args:
         path: the SQLite file (created with its folder when missing), or None for a ledger in
             memory, of this process alone (no heartbeats: no other process looks).
-        max_attempts: attempts a task gets before it is ``failed``.
+        max_attempts: attempts a task gets before it is ``failed`` (the run's option's default:
+            :class:`vidstyle.jobs.settings.RunConfig`).
     """
 
-    def __init__(self, path: Path | None, max_attempts: int = 2):
+    def __init__(self, path: Path | None, max_attempts: int = RunConfig.max_attempts):
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
@@ -62,7 +58,7 @@ class Ledger:
         self.host = socket.gethostname()
         self.pid = os.getpid()
         self.recovered: list[Recovery] = []  # what _recover did, for the run's log
-        self.db = _connect(path)
+        self.db = connect(path)
 
     def close(self) -> None:
         self.db.close()
@@ -108,12 +104,15 @@ class Ledger:
         size: int = 1,
         group: Callable[[str], Hashable | None] | None = None,
         anyway: Callable[[str], bool] | None = None,
+        prefer: Callable[[str], Hashable] | None = None,
     ) -> list[str]:
         """Like :meth:`claim`, and with it up to ``size - 1`` later pending tasks of the same
         ``group(key)`` (not None), in one transaction: tasks to run together (images of one
         working size, style and method in one engine call). When no task fits, the one with
         the fewest steps left among those ``anyway(kind)`` admits is claimed alone (a clip,
-        which stops between frames at the deadline).
+        which stops between frames at the deadline). Among tasks of one priority, those with
+        the lowest ``prefer(key)`` come first (a worker's affinity for its last task's style
+        and size), then the plan's order.
 
         Returns:
             The claimed keys, the first task first; empty when no pending task (that fits) is
@@ -123,10 +122,12 @@ class Ledger:
         with self.transaction():
             self._recover()
             rows = self.db.execute(
-                "SELECT key, kind, steps, pixels, frames_done, frames FROM tasks"
+                "SELECT key, kind, steps, pixels, frames_done, frames, priority FROM tasks"
                 " WHERE in_plan AND status = 'pending' ORDER BY priority DESC, position"
             ).fetchall()
-            rows = [(r[0], r[1], steps_left(*r[2:3], *r[4:]), r[3]) for r in rows
+            if prefer is not None:  # stable: the plan's order kept among equals
+                rows.sort(key=lambda r: (-r[6], prefer(r[0])))
+            rows = [(r[0], r[1], steps_left(*r[2:3], *r[4:6]), r[3]) for r in rows
                     if keys is None or r[0] in keys]  # fmt: skip
             for key, _, left, pixels in rows:
                 if len(claimed) >= size or (fits is not None and not fits(left, pixels)):
@@ -154,6 +155,13 @@ class Ledger:
         self.db.execute("INSERT INTO attempts (key, host, pid, started) VALUES (?,?,?,?)",
                         (key, self.host, self.pid, now))  # fmt: skip
 
+    def recover(self) -> list[Recovery]:
+        """Find the tasks of dead processes now, as a claim does first: pending again, or failed
+        after their last attempt. Returns what was found (also left in ``recovered``)."""
+        with self.transaction():
+            self._recover()
+        return self.recovered
+
     def _recover(self) -> None:
         """Running tasks whose process is gone go back to pending, or fail after max_attempts."""
         now = time.time()
@@ -171,9 +179,9 @@ class Ledger:
             self._ended(key, "lost", reason, heartbeat or now)
             self.recovered.append(Recovery(key, reason, attempts, heartbeat or now, failed))
 
-    def heartbeat(self, key: str) -> None:
-        """Tell other runners this process is still at ``key``."""
-        _beat(self.db, (key,), self.pid)
+    def heartbeat(self, *keys: str) -> None:
+        """Tell other runners this process is still at ``keys``."""
+        _beat(self.db, keys, self.pid)
 
     @contextlib.contextmanager
     def beating(self, *keys: str):
@@ -238,6 +246,30 @@ class Ledger:
         )
         self._ended(key, "stopped", why)
 
+    def reset(self, key: str, statuses: tuple[str, ...], why: str) -> bool:
+        """By hand: the task back to pending with a fresh attempt count (0), its error cleared and
+        its history kept, when its status is one of ``statuses``. Returns whether it was."""
+        marks = ",".join("?" * len(statuses))
+        return self._by_hand(key, "reset", why, "UPDATE tasks SET status = 'pending', attempts = 0,"
+                             f" error = NULL, pid = NULL WHERE key = ? AND status IN ({marks})",
+                             statuses)  # fmt: skip
+
+    def cancel(self, key: str) -> bool:
+        """By hand: a pending or failed task cancelled. Returns whether it was."""
+        update = ("UPDATE tasks SET status = 'cancelled' WHERE key = ?"
+                  " AND status IN ('pending', 'failed')")  # fmt: skip
+        return self._by_hand(key, "cancelled", "cancelled by hand", update)
+
+    def _by_hand(self, key: str, outcome: str, why: str, update: str, args=()) -> bool:
+        """Run ``update`` on the task; when it changed it, note why in its history, now."""
+        if not self.db.execute(update, (key, *args)).rowcount:
+            return False
+        now = time.time()
+        self.db.execute("INSERT INTO attempts (key, host, pid, started, ended, outcome, reason)"
+                        " VALUES (?,?,?,?,?,?,?)", (key, self.host, self.pid, now, now, outcome,
+                                                    why))  # fmt: skip
+        return True
+
     def progress(self, key: str, frames_done: int, frames: int | None) -> None:
         """A clip's frames finished so far (of ``frames`` in all, when known)."""
         self.db.execute("UPDATE tasks SET frames_done = ?, frames = COALESCE(?, frames)"
@@ -267,12 +299,25 @@ class Ledger:
     def rows(self, plan_only: bool = True) -> list[Row]:
         """Every task (of the current plan), in the plan's order."""
         where = "WHERE in_plan" if plan_only else ""
-        query = (
-            "SELECT key, job, kind, source, style, output, variant, steps, pixels, status,"
-            " attempts, seconds, error, host, pid, heartbeat, started, finished, detail,"
-            f" frames_done, frames, priority FROM tasks {where} ORDER BY position"
-        )
-        return [Row(*r[:18], json.loads(r[18] or "{}"), *r[19:]) for r in self.db.execute(query)]
+        names = [column.name for column in dataclasses.fields(Row)]
+        query = f"SELECT {', '.join(names)} FROM tasks {where} ORDER BY position"
+        rows = [dict(zip(names, values)) for values in self.db.execute(query)]
+        return [Row(**(row | {"detail": json.loads(row["detail"] or "{}")})) for row in rows]
+
+    def history(self, key: str) -> list[Attempt]:
+        """Every attempt of the task, oldest first."""
+        query = ("SELECT host, pid, worker, started, ended, outcome, reason FROM attempts"
+                 " WHERE key = ? ORDER BY rowid")  # fmt: skip
+        return [Attempt(*r) for r in self.db.execute(query, (key,))]
+
+    def reasons(self) -> dict[str, list[tuple[float, str]]]:
+        """Per task key: why its attempts did not end it (time, reason), oldest first."""
+        out: dict[str, list[tuple[float, str]]] = {}
+        query = ("SELECT key, COALESCE(ended, started), reason FROM attempts"
+                 " WHERE reason IS NOT NULL AND outcome != 'done' ORDER BY rowid")  # fmt: skip
+        for key, when, reason in self.db.execute(query):
+            out.setdefault(key, []).append((when or 0.0, reason))
+        return out
 
     def count(self, status: str) -> int:
         """How many tasks of the plan have this status."""
@@ -293,21 +338,7 @@ class Ledger:
 
     def transaction(self):
         """A write transaction that takes the lock at once (``with ledger.transaction():``)."""
-        return _Immediate(self.db)
-
-
-class _Immediate:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on an exception): the write lock is
-    taken at the start, so a read-then-update cannot interleave with another process."""
-
-    def __init__(self, db: sqlite3.Connection):
-        self.db = db
-
-    def __enter__(self):
-        _patiently(lambda: self.db.execute("BEGIN IMMEDIATE"))
-
-    def __exit__(self, kind, value, traceback):
-        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+        return Immediate(self.db)
 
 
 def _beat(db: sqlite3.Connection, keys: tuple[str, ...], pid: int) -> None:
@@ -315,77 +346,6 @@ def _beat(db: sqlite3.Connection, keys: tuple[str, ...], pid: int) -> None:
     for key in keys:
         db.execute("UPDATE tasks SET heartbeat = ? WHERE key = ? AND pid = ?",
                    (time.time(), key, pid))  # fmt: skip
-
-
-def _connect(path: Path | None) -> sqlite3.Connection:
-    """Open the ledger (in WAL mode on disk) and create its table if it has none, waiting for any
-    other runner doing the same at the same moment.
-
-    Raises:
-        sqlite3.OperationalError: still locked after :data:`BUSY_SECONDS`, or any other error.
-    """
-    db = sqlite3.connect(path or ":memory:", timeout=BUSY_SECONDS, isolation_level=None)
-    try:
-        if path is not None:
-            # The switch reads the file, then writes its header: a second runner switching at the
-            # same moment gets "database is locked" at once, busy timeout or not.
-            _patiently(lambda: db.execute("PRAGMA journal_mode=WAL"))
-        _patiently(lambda: db.executescript(SCHEMA))
-        _migrate(db)
-    except BaseException:
-        db.close()
-        raise
-    return db
-
-
-def _migrate(db: sqlite3.Connection) -> None:
-    """Add the columns an older ledger lacks (inside a write transaction: two runners opening
-    one old ledger at once add them once)."""
-
-    def missing() -> list[str]:
-        have = {row[1] for row in db.execute("PRAGMA table_info(tasks)")}
-        return [name for name in ADDED if name not in have]
-
-    if not missing():
-        return
-    with _Immediate(db):
-        for name in missing():
-            db.execute(f"ALTER TABLE tasks ADD COLUMN {name} {ADDED[name]}")
-
-
-def _patiently(call: Callable[[], object]) -> object:
-    """``call()``, again after a short pause (1 ms, doubling to 50 ms, with jitter) each time
-    SQLite answers busy or locked, for up to :data:`BUSY_SECONDS`.
-
-    Returns:
-        What ``call`` returned.
-
-    Raises:
-        sqlite3.OperationalError: any other error at once; busy or locked after the time is up.
-    """
-    give_up = time.monotonic() + BUSY_SECONDS
-    pause = 0.001
-    while True:
-        try:
-            return call()
-        except sqlite3.OperationalError as error:
-            if not _busy(error) or time.monotonic() >= give_up:
-                raise
-        _pause(pause * (0.5 + random.random()))
-        pause = min(pause * 2, 0.05)
-
-
-def _pause(seconds: float) -> None:
-    """Wait between two tries of :func:`_patiently` (a seam for the tests)."""
-    time.sleep(seconds)
-
-
-def _busy(error: sqlite3.OperationalError) -> bool:
-    """Whether SQLite said another connection holds a lock (SQLITE_BUSY or SQLITE_LOCKED)."""
-    code = getattr(error, "sqlite_errorcode", None)  # Python 3.11+
-    if code is not None:
-        return code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
-    return "locked" in str(error) or "busy" in str(error)
 
 
 def alive(pid: int) -> bool:

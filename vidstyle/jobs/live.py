@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from vidstyle.jobs.ledger import Row
 from vidstyle.jobs.report import write_report
+from vidstyle.jobs.rows import Row
 from vidstyle.progress import NullReporter
 
 REPORT_SECONDS = 5.0  # the live page is rewritten at most this often (and always at the end)

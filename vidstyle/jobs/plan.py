@@ -1,4 +1,5 @@
-"""Planning: a job file expanded into tasks, one per (input image or clip, style, variant).
+"""Planning: a job file expanded into tasks, one per (input image or clip, style, variant), and
+the run folder they are kept in (:class:`Plan`, read once and passed down).
 
 Each task is keyed by a fingerprint of its input (path, size, modification time), its style's
 pixels (every style of a blend, in order), its options (a blend's weights among them) and its
@@ -18,19 +19,21 @@ from vidstyle.config import MethodConfig, VideoConfig, folder_config, video_conf
 from vidstyle.engine import memory, planner
 from vidstyle.errors import UsageError, VidstyleError
 from vidstyle.fsutil import is_temporary, same_file
-from vidstyle.jobs.jobfile import Job, JobFile
+from vidstyle.jobs.jobfile import Job, JobFile, load
 from vidstyle.media.formats import IMAGE_SUFFIXES, output_suffix
 from vidstyle.media.images import fitted_size, probe_size
 from vidstyle.pipeline.fingerprint import fingerprint, folder_part, task_video_part
 from vidstyle.pipeline.styles import StyleSet
 
+LEDGER_NAME = "ledger.sqlite"  # in the run folder, beside run.log and report.html
+LOG_NAME = "run.log"
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg",
                             ".ts", ".mts", ".wmv", ".flv", ".3gp", ".ogv"})  # fmt: skip
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Task:
-    """One output to make.
+    """One output to make (built with keywords).
 
     Attributes:
         key: the fingerprint (16 hex digits).
@@ -91,6 +94,13 @@ class Task:
         return "\n".join(str(path) for path in self.styles)
 
     @property
+    def setup(self) -> tuple:
+        """What an engine has ready after this task: the method's compiled steps for its working
+        size, and its style's targets. Images of one setup run together in one engine call
+        (:func:`vidstyle.jobs.runner.same_work`); a Ray worker prefers a task of its last one."""
+        return (self.method, self.styles, self.size)
+
+    @property
     def label(self) -> str:
         """A short name for progress lines: ``name``, else ``job: input ~ style (variant)``."""
         if self.name:
@@ -100,6 +110,36 @@ class Task:
         if weights and "style_blend" not in self.variant:
             variant = f" [{_weights(weights)}]{variant}"
         return f"{self.job}: {self.source.name} ~ {self.style_name}{variant}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A job file's tasks and the run folder they are kept in."""
+
+    path: Path  # the job file, absolute
+    run_dir: Path
+    tasks: list[Task]
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.run_dir / LEDGER_NAME
+
+    @property
+    def log_path(self) -> Path:
+        return self.run_dir / LOG_NAME
+
+    def steps(self) -> int:
+        return sum(t.steps for t in self.tasks)
+
+
+def load_plan(path: str | Path) -> Plan:
+    """Read, check and expand a job file (nothing is written).
+
+    Raises:
+        UsageError: one line naming the file, the job and the key.
+    """
+    jobs = load(path)
+    return Plan(jobs.path, jobs.run_dir, plan(jobs))
 
 
 def plan(jobfile: JobFile) -> list[Task]:
@@ -188,11 +228,25 @@ def _task(job, source, relative, style, style_digest, variant, options, position
     decides = {"kind": kind, "output": str(output), "video": _video_part(kind, options)}
     if kind == "image" and (folder := folder_part(folder_config(options))) is not None:
         decides["folder"] = folder  # a folder option that changes an output (none does today)
-    key = fingerprint(source, style_digest, method, decides)
-    size = (width, height) if pixels else None
-    return Task(key, job.name, kind, source, style, output, label, dict(options), steps, pixels,
-                position, _work(height, width, method), size, blend=blend, method=method,
-                video=video_config(options), priority=job.priority)  # fmt: skip
+    return Task(
+        key=fingerprint(source, style_digest, method, decides),
+        job=job.name,
+        kind=kind,
+        source=source,
+        style=style,
+        output=output,
+        variant=label,
+        options=dict(options),
+        steps=steps,
+        pixels=pixels,
+        position=position,
+        work=_work(height, width, method),
+        size=(width, height) if pixels else None,
+        blend=blend,
+        method=method,
+        video=video_config(options),
+        priority=job.priority,
+    )
 
 
 def _work(height: int, width: int, method: MethodConfig) -> str:

@@ -1,13 +1,12 @@
-"""What a run writes in its run folder for people to read: ``run.log`` (:class:`RunLog`) and the
-picture report ``report.html``, one self-contained page (no scripts, no network) with its
-thumbnails in ``thumbs/`` beside it (:mod:`vidstyle.jobs.pictures`).
+"""The picture report of a run, ``report.html`` in its run folder: one self-contained page (no
+scripts, no network) with its thumbnails in ``thumbs/`` beside it (:mod:`vidstyle.jobs.pictures`).
+The run's other file for people, ``run.log``, is :mod:`vidstyle.jobs.runlog`.
 
 The page is kept up to date during a run (:class:`vidstyle.jobs.live.LiveReport`), so that
 opening it mid-night shows the night so far; it says when it was written and what is running
 (and reloads itself in a browser while something runs). Several runners sharing the run folder
-write both: the
-log a whole line at a time, the page and thumbnails atomically, and the page under a lock on
-``.report.lock`` with the ledger read inside it, so that the page renamed into place last was
+write the page and thumbnails atomically, and the page under a lock on ``.report.lock`` with the
+ledger read inside it, so that the page renamed into place last was
 built from the latest read (never one runner's older view of the night).
 
 Per job: a grid of content | style | result thumbnails, each linked to its file by a relative
@@ -27,12 +26,10 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
-from rich.console import Console
-
 from vidstyle.errors import flag, render
 from vidstyle.fsutil import atomic_path
-from vidstyle.jobs.ledger import STATUSES, Row
 from vidstyle.jobs.pictures import chart, strip, thumb
+from vidstyle.jobs.rows import STATUSES, Row
 from vidstyle.progress import duration
 
 try:
@@ -65,57 +62,6 @@ svg{display:block;margin-top:6px;width:100%}
 table{border-collapse:collapse;background:#fff}
 td,th{padding:4px 10px;border-bottom:1px solid #eee;text-align:left}
 """
-
-
-class RunLog:
-    """``run.log``: every line with its time and the pid of the runner that wrote it, appended
-    across runs (``2026-01-31 23:59:59 [4242] start ...``).
-
-    Args:
-        path: the log file (created with its folder when missing).
-    """
-
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = _Lines(path)
-        self.console = Console(file=self.file, width=200, no_color=True, highlight=False,
-                               soft_wrap=True)  # fmt: skip
-
-    def __call__(self, line: str) -> None:
-        self.console.print(line, markup=False)
-
-    def close(self) -> None:
-        self.file.close()
-
-
-class _Lines:
-    """A text file opened for appending that starts every line with the time and this process's
-    pid, and writes each line whole in one ``write``: the lines of runners sharing the file never
-    mix."""
-
-    def __init__(self, path: Path):
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
-        self.partial = ""
-
-    def write(self, text: str) -> int:
-        *lines, self.partial = (self.partial + text).split("\n")
-        for line in lines:
-            self._put(line)
-        return len(text)
-
-    def _put(self, line: str) -> None:
-        data = f"{time.strftime('%Y-%m-%d %H:%M:%S')} [{os.getpid()}] {line}\n".encode()
-        while data:
-            data = data[os.write(self.fd, data) :]
-
-    def flush(self) -> None:
-        """Lines are written as they end: nothing is held but an unfinished one."""
-
-    def close(self) -> None:
-        if self.partial:
-            self._put(self.partial)
-            self.partial = ""
-        os.close(self.fd)
 
 
 def write_report(run_dir: Path, rows: list[Row] | Callable[[], list[Row]], title: str) -> Path:

@@ -1,21 +1,27 @@
-"""A clip cut at its shot cuts, for a cluster: each shot is an independent piece of work.
+"""A clip cut at its shot cuts, for a cluster: each shot is an independent range of the clip's
+frames, a unit of work of its own.
 
-The warm start of a clip's frames begins afresh after a shot cut (see
-:mod:`vidstyle.pipeline.video`), so the shots of a clip can run on different workers and give
-the frames the one-machine run gives. The driver decodes the clip, finds the cuts the way the
-frame loop does (:func:`vidstyle.media.flow.is_shot_cut` on working-size frames), sends each
-shot's frames to a worker, keeps the stylized frames it gets back in the clip's work folder and,
-when every shot is in, joins them in order with the source's sound.
+The warm start of a clip's frames begins afresh after a shot cut, and a later pass never holds a
+frame to one across a cut (see :mod:`vidstyle.pipeline.video` and :mod:`vidstyle.pipeline.passes`),
+so the shots of a clip can run on different workers, every pass each, and give the frames the
+one-machine run gives. The driver decodes the clip, finds the cuts the way the frame loop does
+(:func:`vidstyle.pipeline.clip.working_frames`), sends each shot's working-size frames to a
+worker (:meth:`vidstyle.jobs.executor.Executor.run_range`), keeps the stylized frames it gets
+back in the clip's work folder and, when every shot is in, joins them in order with the source's
+sound.
 
 Finished shots are recorded in ``shots.json`` in the work folder, so a rerun after the driver
-died does only the shots not yet finished; ``manifest.json`` gets the finished frames from the
-first on, so the one-process runner can continue the clip as well.
+died does only the shots not yet finished. A clip of one pass also gets ``manifest.json`` with
+its finished frames from the first on, so the one-process runner can continue it; the final
+frames of several passes are not the first pass's that runner would go on from, so those are
+kept apart (in the last pass's folder) and left out of its manifest.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,17 +29,18 @@ import numpy as np
 from vidstyle.config import VideoConfig
 from vidstyle.errors import DecodeError
 from vidstyle.fsutil import atomic_path
-from vidstyle.media import flow as flowlib
-from vidstyle.media import video as videolib
-from vidstyle.media.images import fit_longest, save_image
+from vidstyle.jobs.plan import Task
+from vidstyle.media.images import load_image, save_image
+from vidstyle.pipeline import clip as cliplib
 from vidstyle.pipeline import video as videopipe
+from vidstyle.pipeline.workdir import WorkDir
 
 
-def split(clip: videopipe.Clip, config: VideoConfig, max_size: int) -> list[tuple]:
+def split(clip: cliplib.Clip, config: VideoConfig, max_size: int) -> list[tuple]:
     """The clip's frames at the working size, grouped into shots.
 
     Args:
-        clip: the clip (see :func:`vidstyle.pipeline.video.open_clip`).
+        clip: the clip (see :func:`vidstyle.pipeline.clip.open_clip`).
         config: the video options (``start``, ``end``, ``max_frames``, ``shot_threshold``).
         max_size: the working size's longest side.
 
@@ -44,13 +51,11 @@ def split(clip: videopipe.Clip, config: VideoConfig, max_size: int) -> list[tupl
         DecodeError: when the clip holds no frames (or cannot be decoded).
     """
     shots: list[list] = []
-    previous = None
-    for frame in videopipe.frames_of(clip, config):
-        work = fit_longest(frame.rgb, max_size)
-        if previous is None or flowlib.is_shot_cut(previous, work, config.shot_threshold):
+    frames = cliplib.frames_of(clip, config)
+    for frame, cut in cliplib.working_frames(frames, max_size, config.shot_threshold):
+        if cut or not shots:
             shots.append([])
-        shots[-1].append(videolib.Frame(frame.index, frame.time, work))
-        previous = work
+        shots[-1].append(frame)
     if not shots:
         raise DecodeError(clip.path, "contains no video frames")
     return [tuple(shot) for shot in shots]
@@ -63,10 +68,12 @@ class ShotBook:
         output: the clip's output.
         fingerprint: what decides the frames (:func:`vidstyle.pipeline.video.fingerprint`); a
             work folder left with another one is cleared.
+        passes: the clip's passes (see the module's docstring).
     """
 
-    def __init__(self, output: Path, fingerprint: str):
-        self.work = videopipe.WorkDir(output, fingerprint)
+    def __init__(self, output: Path, fingerprint: str, passes: int = 1):
+        self.work = WorkDir(output, fingerprint)
+        self.work.final = passes
         self.path = self.work.root / "shots.json"
         self.records: dict[int, dict] = {}  # frame index -> record
         if self.work.root.exists() and not self._load():
@@ -74,7 +81,8 @@ class ShotBook:
 
     def _load(self) -> bool:
         """Read what is finished; False when the folder belongs to another fingerprint."""
-        for path in (self.work.manifest, self.path):
+        books = (self.work.manifest, self.path) if self.work.final == 1 else (self.path,)
+        for path in books:
             if not path.is_file():
                 continue
             saved = json.loads(path.read_text())
@@ -98,12 +106,63 @@ class ShotBook:
         ordered = [self.records[i] for i in sorted(self.records)]
         with atomic_path(self.path) as tmp:
             tmp.write_text(json.dumps({"fingerprint": self.work.fingerprint, "frames": ordered}))
-        prefix = [r for i, r in enumerate(ordered) if r["index"] == i]  # from frame 0 on
-        self.work.save(prefix)
+        if self.work.final == 1:
+            self.work.save([r for i, r in enumerate(ordered) if r["index"] == i])  # from 0 on
 
-    def finish(self, clip: videopipe.Clip, config: VideoConfig, output: Path,
+    def finish(self, clip: cliplib.Clip, config: VideoConfig, output: Path,
                precision: str | None = None):  # fmt: skip
         """Join every frame in order with the sound into ``output`` (see
         :func:`vidstyle.pipeline.video.finish_clip`). Returns its :class:`VideoResult`."""
         records = [self.records[i] for i in sorted(self.records)]
         return videopipe.finish_clip(clip, config, self.work, records, output, precision)
+
+
+@dataclass
+class ClipRun:
+    """A clip under way on a cluster: its shots, which are done, running or waiting."""
+
+    task: Task
+    clip: cliplib.Clip
+    book: ShotBook
+    shots: list[tuple]
+    waiting: list[int] = field(default_factory=list)
+    running: int = 0
+    seconds: float = 0.0
+    stopped: str | None = None
+    failed: bool = False
+    workers: dict = field(default_factory=dict)  # shot -> lane
+
+    @classmethod
+    def open(cls, task: Task) -> ClipRun:
+        """Check the clip's outputs, open it once, find its shots and those already finished.
+
+        Raises:
+            VidstyleError: an unusable clip, style or output.
+        """
+        cliplib.check_outputs(task.source, task.output, task.video)
+        clip = cliplib.open_clip(task.source)
+        style = [load_image(path).rgb for path in task.styles]
+        print_ = videopipe.fingerprint(clip, style if task.blend else style[0], task.method,
+                                       task.video)  # fmt: skip
+        book = ShotBook(task.output, print_, task.video.passes)
+        shots = split(clip, task.video, task.method.max_size)
+        run = cls(task, clip, book, shots)
+        run.waiting = [i for i, shot in enumerate(shots) if not book.done(shot)]
+        return run
+
+    @property
+    def frames(self) -> int:
+        """The clip's frames in all."""
+        return sum(map(len, self.shots))
+
+    def finish(self) -> dict:
+        """Join the finished shots into the clip's output. Returns what the report shows of it.
+
+        Raises:
+            EncodeError: when the output cannot be written.
+        """
+        task = self.task
+        done = self.book.finish(self.clip, task.video, task.output, task.method.precision)
+        shots = [{"first": shot[0].index, "frames": len(shot), "worker": self.workers.get(i)}
+                 for i, shot in enumerate(self.shots)]  # fmt: skip
+        return {"report": str(done.report_path), "summary": done.summary, "shots": shots}

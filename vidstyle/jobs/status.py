@@ -19,16 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vidstyle.errors import render
-from vidstyle.jobs import jobfile as jobfile_module
-from vidstyle.jobs import queue
 from vidstyle.jobs.ledger import STALE_SECONDS, Ledger, alive
-from vidstyle.jobs.plan import Task, plan
-from vidstyle.jobs.recorder import PRIOR_SECONDS_PER_STEP_PIXEL, estimate
-from vidstyle.jobs.rows import Row
+from vidstyle.jobs.plan import Plan, Task, load_plan
+from vidstyle.jobs.rows import Attempt, Row, estimate
 
 SCHEMA = 1  # the version of status --json; a field removed or changed in meaning raises it
 SHOWN = ("done", "running", "stopped", "pending", "failed", "cancelled")  # what status counts
-LEDGER_NAME = "ledger.sqlite"
 
 
 @dataclass
@@ -39,7 +35,7 @@ class TaskStatus:
     status: str  # one of SHOWN
     why: str = ""  # for ``stopped``: the process that is gone
     reasons: list[tuple[float, str]] = field(default_factory=list)
-    history: list[queue.Attempt] = field(default_factory=list)
+    history: list[Attempt] = field(default_factory=list)
     left: float = 0.0  # estimated seconds still to run
 
     def as_dict(self, name=str) -> dict:
@@ -47,7 +43,7 @@ class TaskStatus:
         r = self.row
         age = None if r.status != "running" or r.heartbeat is None else time.time() - r.heartbeat
         return {
-            "id": r.key, "job": r.job, "name": queue.label(r), "kind": r.kind,
+            "id": r.key, "job": r.job, "name": r.label, "kind": r.kind,
             "input": r.source, "style": r.style.splitlines(), "variant": r.variant,
             "output": r.output, "status": self.status, "attempts": r.attempts,
             "seconds": round(r.seconds, 3), "estimate_left": round(self.left, 1),
@@ -112,25 +108,26 @@ class Status:
                 "tasks": [t.as_dict(name) for t in self.tasks]}  # fmt: skip
 
 
-def status(path: str | Path, history: bool = False) -> Status:
+def status(plan: Plan | str | Path, history: bool = False) -> Status:
     """Where the job file's run stands: its plan as the file is now, each task as the ledger
     has it (new tasks pending). ``history``: read every task's attempts too.
+
+    Args:
+        plan: the job file's plan (:func:`vidstyle.jobs.plan.load_plan`), or the job file.
 
     Raises:
         UsageError: for a bad job file.
     """
-    jobs = jobfile_module.load(path)
-    tasks = plan(jobs)
-    ledger_path = jobs.run_dir / LEDGER_NAME
-    if not ledger_path.is_file():
-        rows = [_pending_row(t) for t in tasks]
-        return Status(jobs.path, _by_job(rows, None, {}, {}), started=False)
-    ledger = Ledger(ledger_path)
+    plan = plan if isinstance(plan, Plan) else load_plan(plan)
+    if not plan.ledger_path.is_file():
+        rows = [_pending_row(t) for t in plan.tasks]
+        return Status(plan.path, _by_job(rows, None, {}, {}), started=False)
+    ledger = Ledger(plan.ledger_path)
     try:
         known = {r.key: r for r in ledger.rows(plan_only=False)}
-        rows = [_now(known.get(t.key), t) for t in tasks]
-        lives = {r.key: queue.history(ledger, r.key) for r in rows} if history else {}
-        return Status(jobs.path, _by_job(rows, ledger, queue.reasons(ledger), lives), True)
+        rows = [_now(known.get(t.key), t) for t in plan.tasks]
+        lives = {r.key: ledger.history(r.key) for r in rows} if history else {}
+        return Status(plan.path, _by_job(rows, ledger, ledger.reasons(), lives), True)
     finally:
         ledger.close()
 
@@ -148,11 +145,12 @@ def _now(row: Row | None, task: Task) -> Row:
 def _by_job(rows: list[Row], ledger: Ledger | None, reasons: dict, lives: dict) -> list[JobStatus]:
     out: dict[str, JobStatus] = {}
     here = socket.gethostname()
+    rate = None if ledger is None else ledger.seconds_per_step_pixel()
     for row in rows:
         job = out.setdefault(row.job, JobStatus(row.job))
         shown, why = _truth(row, here)
-        left = _estimate(ledger, row.steps_left, row.pixels) if shown not in (
-            "done", "failed", "cancelled") else 0.0  # fmt: skip
+        ended = shown in ("done", "failed", "cancelled")
+        left = 0.0 if ended else estimate(row.steps_left, row.pixels, rate)
         task = TaskStatus(row, shown, why, reasons.get(row.key, []), lives.get(row.key, []), left)
         job.tasks.append(task)
         job.counts[shown] += 1
@@ -180,16 +178,10 @@ def _truth(row: Row, here: str) -> tuple[str, str]:
     return "running", ""
 
 
-def _estimate(ledger: Ledger | None, steps: int, pixels: int) -> float:
-    if ledger is None:
-        return PRIOR_SECONDS_PER_STEP_PIXEL * steps * max(pixels, 1)
-    return estimate(ledger, steps, pixels)
-
-
 def _pending_row(task: Task) -> Row:
-    return Row(task.key, task.job, task.kind, str(task.source), task.style_field,
-               str(task.output), task.variant, task.steps, task.pixels, "pending", 0, 0.0,
-               None, None, None, None, None, None, {}, priority=task.priority)  # fmt: skip
+    return Row(key=task.key, job=task.job, kind=task.kind, source=str(task.source),
+               style=task.style_field, output=str(task.output), variant=task.variant,
+               steps=task.steps, pixels=task.pixels, priority=task.priority)  # fmt: skip
 
 
 def _iso(when: float) -> str:

@@ -1,17 +1,17 @@
 """A worker of a batch spread over a Ray cluster: one Ray actor per GPU (or per share of a node's
-CPUs), holding one :class:`~vidstyle.jobs.runner.Executor` for its whole life, so the VGG19
+CPUs), holding one :class:`~vidstyle.jobs.executor.Executor` for its whole life, so the VGG19
 weights are loaded once, compiled graphs are kept and style targets are cached.
 
-A worker never touches the ledger: it runs what the driver sends (an image task, or one shot of
-a clip) and returns the outcome (status, seconds, detail or error). The driver polls it for
+A worker never touches the ledger: it runs what the driver sends (a :class:`Unit`: images, or a
+range of a clip's frames) through the executor, as the in-process back end does, and returns what
+it came to (a :class:`~vidstyle.jobs.executor.Ran`, with the seconds). The driver polls it for
 progress events (a second thread of the actor answers while the first one works) and may ask it
 to stop at the next chunk of steps.
 
 A sticky CUDA fault (an illegal address, a launch failure: :func:`vidstyle.engine.faults.sticky`)
 leaves the process's GPU context broken for good: the outcome then says ``restart``, and the
 driver has Ray restart this worker's process before it takes another unit
-(:mod:`vidstyle.jobs.backends.ray`). A cuDNN that cannot start (``CUDNN_STATUS_INTERNAL_ERROR``)
-is the machine's set-up: one clear error, not retried, and the run stops (``fatal``).
+(:mod:`vidstyle.jobs.backends.ray`).
 
 This module does not import Ray: :mod:`vidstyle.jobs.cluster` turns :class:`Worker` into an actor.
 """
@@ -20,56 +20,48 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import socket
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-import numpy as np
-
-from vidstyle.engine.faults import library_error, sticky
-from vidstyle.errors import DeviceError, InternalError, VidstyleError, WeightsError, param
-from vidstyle.jobs.executor import Executor
+from vidstyle.errors import VidstyleError
+from vidstyle.jobs.executor import Executor, Outcome, attempt
 from vidstyle.jobs.plan import Task
-from vidstyle.jobs.stop import StopFlag, Stopped, TaskReporter
+from vidstyle.jobs.relay import Relay
+from vidstyle.jobs.stop import StopFlag
 from vidstyle.progress import NullReporter
-
-
-def _failure(task: Task, error: Exception) -> dict:
-    """A failed unit's outcome. A VidstyleError is the input's, the output's or the machine's:
-    another attempt cannot help; without weights, or with a cuDNN that cannot start (also when
-    it reached here unmapped: :func:`vidstyle.engine.faults.library_error`), every unit of this
-    worker would fail the same way (``fatal``). Anything else may be retried, after a restart of
-    this process for a sticky CUDA fault."""
-    error = library_error(error) or error
-    if isinstance(error, VidstyleError):
-        return {"status": "failed", "error": error.message(param), "retry": False,
-                "fatal": isinstance(error, WeightsError | DeviceError)}  # fmt: skip
-    message = InternalError(task.source, error).message(param)
-    return {"status": "failed", "error": message, "retry": True, "restart": sticky(error)}
 
 
 @dataclasses.dataclass(frozen=True)
 class Unit:
-    """One piece of work for a worker.
+    """One piece of work for a worker: images, or a range of a clip's frames.
 
     Attributes:
-        task: the ledger's task.
-        shot: for a clip, the shot's place among the clip's shots (None for an image).
-        frames: for a shot, its frames (:class:`vidstyle.media.video.Frame`) at the working size.
-        deadline: epoch seconds after which a shot stops between frames, or None.
-        carry: images travel through the object store (no shared filesystem): the input's bytes
-            come with the unit and the output's bytes go back.
-        of: for a shot, the clip's frames in all (for progress lines).
+        tasks: the ledger's tasks: one, or images of one setup to run together (a clip's range:
+            its clip).
+        part: for a range of a clip's frames, its place among the clip's ranges (its shots);
+            None for images.
+        frames: for a range, its frames (:class:`vidstyle.media.video.Frame`, working size).
+        deadline: epoch seconds after which a range stops between frames, or None.
+        carry: images travel through the object store (no shared filesystem): the inputs'
+            bytes come with the unit and the outputs' bytes go back.
+        of: for a range, the clip's frames in all (for progress lines).
     """
 
-    task: Task
-    shot: int | None = None
+    tasks: tuple[Task, ...]
+    part: int | None = None
     frames: tuple = ()
     deadline: float | None = None
     carry: bool = False
     of: int = 0
+
+    @property
+    def task(self) -> Task:
+        """The unit's first task (a range's clip)."""
+        return self.tasks[0]
 
 
 class Events(NullReporter):
@@ -135,77 +127,63 @@ class Worker:
         self.halted = signum
         self.stop.signal = signum
 
-    def run(self, unit: Unit, style: list[bytes] | None = None, data: bytes | None = None) -> dict:
-        """Run a unit. Never raises: the outcome says what happened.
+    def run(self, unit: Unit, style: list[bytes] | None = None,
+            data: list[bytes] | None = None) -> dict:  # fmt: skip
+        """Run a unit. Never raises: what it came to says what happened.
 
         Args:
             unit: the work.
             style: the style images' bytes when nothing is shared (one per image of the task's
                 styles), else None.
-            data: the input image's bytes when nothing is shared, else None.
+            data: the input images' bytes when nothing is shared (one per task), else None.
 
         Returns:
-            ``status`` (``done``, ``failed`` or ``stopped``), ``seconds``, ``pid``, ``host``, and
-            ``detail`` (done), ``output`` (the output's bytes, when carried), ``frames`` and
-            ``records`` (a shot), ``error`` and ``retry`` (failed), ``why`` (stopped), and
-            ``restart`` (failed on a sticky CUDA fault: this process must not run another unit).
+            ``pid``, ``host``, ``seconds`` and ``ran``: a :class:`~vidstyle.jobs.executor.Ran`
+            whose errors are messages; a done image's detail has its output's bytes as
+            ``output`` when carried, a done range's its ``frames`` and ``records``.
         """
         began = time.monotonic()
         self.events.take()  # what is left of the unit before
         self.stop = StopFlag(deadline=unit.deadline, signal=self.halted)
-        out = self.info()
-        try:
-            for path, data_ in zip(unit.task.styles, style or ()):
-                self._prime_style(path, data_)
-            out |= self._shot(unit) if unit.shot is not None else self._image(unit, data)
-            out["status"] = "done"
-        except Stopped as why:
-            out |= {"status": "stopped", "why": str(why)}
-        except Exception as error:  # noqa: BLE001 - reported to the driver, which may retry
-            out |= _failure(unit.task, error)
-        out["seconds"] = time.monotonic() - began
-        return out
+        relay = Relay(self.events, unit.task)
 
-    def _image(self, unit: Unit, data: bytes | None) -> dict:
-        task = unit.task
-        if data is None:
-            return {"detail": self.executor.run(task, self._reporter(task), self.stop.checker())}
+        def work() -> list[Outcome]:
+            for path, one in zip(unit.task.styles, style or ()):
+                self._prime_style(path, one)
+            if unit.part is not None:
+                relay.begin(unit.of * unit.task.video.passes, "frames")
+                frames = list(unit.frames)
+                range_ = self.executor.run_range(unit.task, frames, relay, self.stop, self.scratch)
+                return [(range_, None)]
+            if data is None:
+                return self.executor.run_all(list(unit.tasks), relay, self.stop)
+            return self._carried(unit.tasks, data, relay)
+
+        ran = attempt(list(unit.tasks), work).portable()
+        return self.info() | {"ran": ran, "seconds": time.monotonic() - began}
+
+    def _carried(self, tasks: tuple[Task, ...], data: list[bytes], relay: Relay) -> list[Outcome]:
+        """Run images whose bytes came with the unit, from scratch copies; each done one's detail
+        carries its output's bytes back. Errors name the driver's files."""
         folder = Path(tempfile.mkdtemp(dir=self.scratch))
-        local = dataclasses.replace(task, source=folder / task.source.name,
-                                    output=folder / ("out-" + task.output.name))  # fmt: skip
-        local.source.write_bytes(data)
+        local, names = [], {}
+        for i, (task, one) in enumerate(zip(tasks, data)):
+            here = folder / str(i)
+            here.mkdir()
+            copy = dataclasses.replace(task, source=here / task.source.name,
+                                       output=here / ("out-" + task.output.name))  # fmt: skip
+            copy.source.write_bytes(one)
+            local.append(copy)
+            names |= {copy.source: task.source, copy.output: task.output}
         try:
-            detail = self.executor.run(local, self._reporter(task), self.stop.checker())
-            return {"detail": detail, "output": local.output.read_bytes()}
+            outcomes = self.executor.run_all(local, relay, self.stop)
+            return [(detail | {"output": copy.output.read_bytes()}, None) if error is None
+                    else (None, _renamed(error, names))
+                    for copy, (detail, error) in zip(local, outcomes)]  # fmt: skip
         except VidstyleError as error:
-            names = {local.source: task.source, local.output: task.output}
             raise _renamed(error, names) from None
         finally:
-            for path in folder.iterdir():
-                path.unlink()
-            folder.rmdir()
-
-    def _shot(self, unit: Unit) -> dict:
-        from vidstyle.pipeline.video import FrameLoop
-
-        task = unit.task
-        engine = self.executor.engine(task.method)
-        first = unit.frames[0].rgb
-        engine.check_fits(task.source, first.shape[0], first.shape[1])
-        reporter = self._reporter(task)
-        reporter.begin(unit.of or len(unit.frames), "frames")
-        loop = FrameLoop(
-            engine, self.executor.task_style(task), task.video, reporter, stop=self.stop.checker()
-        )
-        previous, frames, records = None, [], []
-        for frame in unit.frames:
-            previous, record = loop.run(frame, previous)
-            frames.append(np.ascontiguousarray(previous.result))
-            records.append(record)
-        return {"frames": frames, "records": records, "detail": {}}
-
-    def _reporter(self, task: Task) -> TaskReporter:
-        return TaskReporter(self.events, task, self.stop)
+            shutil.rmtree(folder, ignore_errors=True)
 
     def _prime_style(self, path: Path, data: bytes) -> None:
         if path in self.executor.styles:

@@ -1,6 +1,9 @@
 """The frame loop of a clip: warm start, temporal loss, shot cuts, a resumable work folder, the
 quality report, and the final encode (Ruder, Dosovitskiy, Brox, "Artistic style transfer for
-videos", 2016).
+videos", 2016). The clip as a source (probing, frames, shot cuts) is :mod:`vidstyle.pipeline.clip`.
+
+One loop runs a clip's frames, :func:`stylize_frames`: for a whole clip (:func:`stylize_clip`)
+and for a range of its frames on its own (:func:`stylize_range`, a shot sent to a worker).
 
 Each finished frame is saved as a PNG in a work folder beside the output
 (:mod:`vidstyle.pipeline.workdir`), with a manifest of what was done. A rerun of the same command
@@ -15,90 +18,35 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from vidstyle.config import VideoConfig
 from vidstyle.engine.request import Request, Stop
-from vidstyle.errors import DecodeError, UsageError
-from vidstyle.fsutil import check_writable, same_file
+from vidstyle.errors import DecodeError
 from vidstyle.media import flow as flowlib
 from vidstyle.media import video as videolib
-from vidstyle.media.encode import OUTPUT_FORMATS
 from vidstyle.media.images import fit_longest, fitted_size, load_image, save_image
 from vidstyle.pipeline import clipout
 from vidstyle.pipeline import fingerprint as fingerprints
 from vidstyle.pipeline import passes as passeslib
 from vidstyle.pipeline import temporal as temporallib
+from vidstyle.pipeline.clip import (
+    Clip,
+    check_outputs,
+    expected_frames,
+    frames_of,
+    open_clip,
+    working_frames,
+)
 from vidstyle.pipeline.clipout import write_report
 from vidstyle.pipeline.image import targets_for
 from vidstyle.pipeline.previous import Previous
 from vidstyle.pipeline.workdir import WorkDir
 from vidstyle.progress import NullReporter, Reporter, level_callback, step_callback
-
-SEQUENCE_FPS = Fraction(25)
-
-
-@dataclass(frozen=True)
-class Clip:
-    """A video file or a folder of images taken as a sequence."""
-
-    path: Path
-    is_sequence: bool
-    fps: Fraction
-    frame_count: int | None
-    size: tuple[int, int]  # (width, height) of the source
-
-
-def open_clip(path: Path) -> Clip:
-    """Probe a clip. Raises InputError or DecodeError naming the file."""
-    if path.is_dir():
-        frames = videolib.list_sequence(path)
-        first = load_image(frames[0]).rgb
-        return Clip(path, True, SEQUENCE_FPS, len(frames), (first.shape[1], first.shape[0]))
-    info = videolib.probe(path)
-    return Clip(path, False, info.fps, info.frame_count, (info.width, info.height))
-
-
-def check_outputs(source: Path, output: Path, config: VideoConfig) -> None:
-    """Refuse outputs that could not be written, before any work is spent on them.
-
-    Args:
-        source: the clip: a video file, or a folder of images (which gives a folder of PNGs).
-        output: the video file, or the folder of frames for a sequence.
-        config: its ``frames_dir``, when given, is checked too.
-
-    Raises:
-        UsageError: a video suffix that cannot be written, or ``frames_dir`` is the source.
-        EncodeError: an output that is a file where a folder is wanted (or the reverse), or
-            lies under a file or an unwritable folder.
-    """
-    if source.is_dir():
-        check_writable(output, folder=True)
-    elif output.suffix.lower() not in OUTPUT_FORMATS:
-        raise UsageError(output, f"cannot write '{output.suffix or '(none)'}' videos",
-                         hint="end {output} in .mp4, .mov or .mkv")  # fmt: skip
-    else:
-        check_writable(output)
-    if config.frames_dir is not None:
-        if same_file(source, config.frames_dir):
-            raise UsageError(config.frames_dir, "would overwrite the input frames",
-                             hint="choose another {frames_dir}")  # fmt: skip
-        check_writable(config.frames_dir, folder=True)
-
-
-def frames_of(clip: Clip, config: VideoConfig) -> Iterator[videolib.Frame]:
-    """The clip's frames in presentation order, within --start/--end and --max-frames."""
-    if not clip.is_sequence:
-        yield from videolib.read_frames(clip.path, config.start, config.end, config.max_frames)
-        return
-    files = videolib.list_sequence(clip.path)[: config.max_frames]
-    for index, file in enumerate(files):
-        yield videolib.Frame(index, float(index / clip.fps), load_image(file).rgb)
 
 
 def fingerprint(clip: Clip, style: np.ndarray, method, config: VideoConfig) -> str:
@@ -118,12 +66,17 @@ class FrameLoop:
         reporter: progress.
         flows: where the flows between frames come from (none kept by default).
         stop: called between chunks of steps; raises to stop (see :class:`Request`).
+        frame_stop: called as each frame's optimization starts; raises to stop between frames
+            (at a deadline).
+        first: the index the progress gives the frame numbered 0 here (a range of a clip's
+            frames, numbered from 0).
     """
 
     def __init__(self, engine, style: np.ndarray, config: VideoConfig, reporter: Reporter,
-                 flows: temporallib.FlowCache | None = None, stop: Stop | None = None):  # fmt: skip
+                 flows: temporallib.FlowCache | None = None, stop: Stop | None = None,
+                 frame_stop: Stop | None = None, first: int = 0):  # fmt: skip
         self.engine = engine
-        self.stop = stop
+        self.stop, self.frame_stop, self.first = stop, frame_stop, first
         self.style = style
         self.config = config
         self.reporter = reporter
@@ -136,16 +89,16 @@ class FrameLoop:
     def name(self, index: int) -> str:
         """The frame's name in the progress (with the pass when there are several)."""
         passes = self.config.passes
-        return f"frame {index}" + (f" (pass {self.sweep}/{passes})" if passes > 1 else "")
+        sweep = f" (pass {self.sweep}/{passes})" if passes > 1 else ""
+        return f"frame {index + self.first}{sweep}"
 
-    def run(self, frame: videolib.Frame, previous: Previous | None) -> tuple[Previous, dict]:
-        """Stylize one frame. Returns its content and result (working size, uint8), the next
-        frame's ``previous``, and its record."""
+    def run(self, frame: videolib.Frame, previous: Previous | None,
+            cut: bool = False) -> tuple[Previous, dict]:  # fmt: skip
+        """Stylize one frame (``cut``: a shot cut lies before it, see :func:`working_frames`).
+        Returns its content and result (working size, uint8), the next frame's ``previous``,
+        and its record."""
         started = time.monotonic()
         work = self.working(frame.rgb)
-        cut = previous is not None and flowlib.is_shot_cut(
-            previous.content, work, self.config.shot_threshold
-        )
         fresh = previous is None or cut or self.config.warm_start == "none"
         init, temporal, steps, start = self._start(frame.index, work, None if fresh else previous)
         result = self.stylize(frame.index, work, init, steps, temporal,
@@ -169,6 +122,8 @@ class FrameLoop:
                 learning_rate: float | None = None, engine=None) -> np.ndarray:  # fmt: skip
         """One optimization of frame ``index``, shown in the progress (``learning_rate``: the
         method's when None; ``engine``: the loop's own, the method's optimizer, when None)."""
+        if self.frame_stop is not None:
+            self.frame_stop()
         self.reporter.start_item(self.name(index), steps)
         request = Request(work, self.targets, start=init, steps=steps, temporal=temporal,
                           learning_rate=learning_rate, on_step=step_callback(self.reporter),
@@ -262,6 +217,7 @@ def stylize_clip(
     reporter: Reporter | None = None,
     restart: bool = False,
     stop: Stop | None = None,
+    frame_stop: Stop | None = None,
 ) -> VideoResult:
     """Stylize a clip (video file or image folder) into ``output``, resuming if possible.
 
@@ -275,6 +231,7 @@ def stylize_clip(
         restart: discard a work folder left by an earlier run instead of resuming it.
         stop: called between chunks of steps; raises to stop the run there (the frames done
             are kept in the work folder).
+        frame_stop: called as each frame starts; raises to stop between frames (a deadline).
 
     Returns:
         The output, the report's path and its summary.
@@ -292,19 +249,74 @@ def stylize_clip(
     engine.check_fits(source, height, width)
     work = WorkDir(output, fingerprint(clip, style, engine.method, config))
     records = work.load(restart)
-    flows = temporallib.FlowCache(work.root / "flows" if config.passes > 1 else None)
-    loop = FrameLoop(engine, style, config, reporter, flows, stop)
-    reporter.begin(_expected_frames(clip, config) * config.passes or None, "frames")
+    loop = clip_loop(engine, style, config, reporter, work, stop, frame_stop)
+    reporter.begin(expected_frames(clip, config) * config.passes or None, "frames")
     try:
-        records = _process(clip, config, loop, work, records, reporter)
-        if records and config.passes > 1:
-            records = passeslib.run_passes(loop, work, records, reporter)
+        records = stylize_frames(loop, frames_of(clip, config), work, records)
     finally:
         reporter.end()
     if not records:
         raise DecodeError(source, "contains no video frames")
     return finish_clip(clip, config, work, records, output, engine.method.precision,
                        engine.device.label)  # fmt: skip
+
+
+def stylize_range(
+    engine,
+    frames: list[videolib.Frame],
+    style: np.ndarray,
+    config: VideoConfig,
+    scratch: Path,
+    reporter: Reporter | None = None,
+    stop: Stop | None = None,
+    frame_stop: Stop | None = None,
+) -> tuple[list[np.ndarray], list[dict]]:
+    """Stylize a range of a clip's frames on its own, every pass, as :func:`stylize_clip` does
+    the whole clip: its first frame starts afresh (as after a shot cut, so a shot gives the
+    frames the whole clip's run gives it).
+
+    Args:
+        engine: the engine.
+        frames: the range's frames, in order (any size; a frame's ``index`` is its place in the
+            clip).
+        style: the style painting (or a list of them, blended).
+        config: the video options.
+        scratch: a folder for the range's work folder (removed at the end).
+        reporter, stop, frame_stop: as for :func:`stylize_clip`.
+
+    Returns:
+        The final result of each frame (working size, uint8) and its record, in order.
+    """
+    reporter = reporter or NullReporter()
+    first = frames[0].index
+    local = (videolib.Frame(i, frame.time, frame.rgb) for i, frame in enumerate(frames))
+    work = WorkDir(scratch / f"range-{first}", "")
+    loop = clip_loop(engine, style, config, reporter, work, stop, frame_stop, first)
+    try:
+        records = stylize_frames(loop, local, work, [])
+        results = [load_image(work.frame(record["index"])).rgb for record in records]
+    finally:
+        shutil.rmtree(work.root, ignore_errors=True)
+    return results, [record | {"index": record["index"] + first} for record in records]
+
+
+def clip_loop(engine, style, config: VideoConfig, reporter: Reporter, work: WorkDir,
+              stop: Stop | None = None, frame_stop: Stop | None = None,
+              first: int = 0) -> FrameLoop:  # fmt: skip
+    """The frame loop of a clip whose work folder is ``work`` (its flows kept there when there
+    are several passes, for the later ones)."""
+    flows = temporallib.FlowCache(work.root / "flows" if config.passes > 1 else None)
+    return FrameLoop(engine, style, config, reporter, flows, stop, frame_stop, first)
+
+
+def stylize_frames(loop: FrameLoop, frames: Iterable[videolib.Frame], work: WorkDir,
+                   records: list[dict]) -> list[dict]:  # fmt: skip
+    """The one frame loop: every pass over ``frames`` (numbered from 0, in order) that the work
+    folder does not hold yet. Returns every frame's record (of its final result)."""
+    records = _first_pass(loop, frames, work, records)
+    if records and loop.config.passes > 1:
+        records = passeslib.run_passes(loop, work, records, loop.reporter)
+    return records
 
 
 def finish_clip(clip: Clip, config: VideoConfig, work: WorkDir, records: list[dict],
@@ -335,30 +347,22 @@ def finish_clip(clip: Clip, config: VideoConfig, work: WorkDir, records: list[di
     return VideoResult(output, report_path, summary)
 
 
-def _expected_frames(clip: Clip, config: VideoConfig) -> int:
-    count = clip.frame_count or 0
-    if config.start is not None or config.end is not None:
-        span = (config.end or count / clip.fps) - (config.start or 0.0)
-        count = min(count, round(span * clip.fps)) if count else round(span * clip.fps)
-    return min(count, config.max_frames) if config.max_frames else count
-
-
-def _process(clip, config, loop: FrameLoop, work: WorkDir, records, reporter) -> list[dict]:
+def _first_pass(loop: FrameLoop, frames, work: WorkDir, records: list[dict]) -> list[dict]:
     """Run the first pass's frames not yet done; returns every frame's record. The frames done
     that the next one is held to (the previous, and those of the long-term offsets) are read
     back from the work folder."""
+    config, reporter = loop.config, loop.reporter
     done, reach = len(records), max(config.long_term)
     previous = None
-    for frame in frames_of(clip, config):
+    for frame, cut in working_frames(frames, loop.engine.method.max_size, config.shot_threshold):
         if frame.index < done:
             if frame.index >= done - reach:
-                content = fit_longest(frame.rgb, loop.engine.method.max_size)
                 result = load_image(work.frame(frame.index, 1)).rgb
                 cut = records[frame.index]["cut"]
-                previous = loop.follow(previous, frame.index, content, result, cut)
+                previous = loop.follow(previous, frame.index, frame.rgb, result, cut)
             reporter.end_item(loop.name(frame.index), "skipped", 0.0)
             continue
-        previous, record = loop.run(frame, previous)
+        previous, record = loop.run(frame, previous, cut)
         save_image(work.frame(frame.index, 1), previous.result)
         if config.passes > 1:
             save_image(work.content(frame.index), previous.content)

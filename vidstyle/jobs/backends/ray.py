@@ -1,23 +1,27 @@
 """The Ray back end of the run loop (:mod:`vidstyle.jobs.loop`): its lanes are Ray workers. It
-claims for an idle worker the task that suits it best (or a waiting shot of a clip), sends units
-of work (an image task, a clip's shot), collects their outcomes into the run's recorder (this
-process is the ledger's only writer), retries the work of a worker that died on another one,
-and passes the workers' progress on, one lane each.
+claims for an idle worker, through the run's recorder, the task (or the images of one setup, up
+to the run's group size) that suits it best, or a waiting shot of a clip; sends units of work
+(:class:`~vidstyle.jobs.worker.Unit`: images, or a range of a clip's frames); collects what they
+came to into the recorder (this process is the ledger's only writer), retries the work of a
+worker that died on another one, and passes the workers' progress on, one lane each.
 
 See :mod:`vidstyle.jobs.cluster` for the cluster's side (workers, sizing) and the whole picture.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 from vidstyle.errors import InternalError, VidstyleError, param
 from vidstyle.fsutil import atomic_path
+from vidstyle.jobs.executor import Ran
 from vidstyle.jobs.ledger import HEARTBEAT_SECONDS
 from vidstyle.jobs.plan import Task
 from vidstyle.jobs.recorder import Recorder
+from vidstyle.jobs.runner import View
+from vidstyle.jobs.shots import ClipRun
 from vidstyle.jobs.worker import Unit
 
 POLL_SECONDS = 0.5  # how often the driver collects progress from busy workers
@@ -32,7 +36,7 @@ class Slot:
     lane: str
     handle: object
     cpus: int
-    last: tuple | None = None  # (style, pixels, method) of its last unit
+    last: tuple | None = None  # the setup of its last unit (see Task.setup)
     unit: Unit | None = None
     began: float = 0.0
     pid: int | None = None
@@ -48,44 +52,32 @@ class Slot:
     def idle(self) -> bool:
         return self.unit is None and not self.down
 
-
-@dataclass
-class ClipRun:
-    """A clip under way: its shots, which are done, running or waiting."""
-
-    task: Task
-    clip: object
-    book: object
-    shots: list[tuple]
-    waiting: list[int] = field(default_factory=list)
-    running: int = 0
-    seconds: float = 0.0
-    stopped: str | None = None
-    failed: bool = False
-    workers: dict = field(default_factory=dict)  # shot -> lane
+    @property
+    def where(self) -> str:
+        return f"{self.lane} (pid {self.pid} on {self.host})"
 
 
 class RayBackend:
-    """Sends units to workers and records their outcomes (see the module's docstring).
+    """Sends units to workers and records what they came to (see the module's docstring).
 
     Args:
         ray: the ``ray`` module.
-        tasks: the plan (already in the ledger).
         slots: the workers.
-        config: the :class:`vidstyle.jobs.cluster.ClusterConfig`.
+        shared_fs: whether every node sees the inputs and outputs at the same paths (else the
+            bytes travel through the object store).
         recorder: records every outcome (its ``shown`` gets one lane per worker).
         deadline: epoch seconds after which a shot stops between frames, or None.
+        view: the run's grouped claims (``group_size``, ``group_key``).
     """
 
-    def __init__(self, ray, tasks, slots, config, recorder: Recorder, deadline=None):
-        self.ray, self.slots, self.config, self.recorder = ray, slots, config, recorder
-        self.ledger, self.log, self.reporter = recorder.ledger, recorder.log, recorder.shown
-        self.deadline = deadline
-        self.by_key = {t.key: t for t in tasks}
-        self.labels = {t.key: t.label for t in tasks}
+    def __init__(self, ray, slots: list[Slot], shared_fs: bool, recorder: Recorder,
+                 deadline: float | None = None, view: View | None = None):  # fmt: skip
+        self.ray, self.slots, self.shared_fs, self.recorder = ray, slots, shared_fs, recorder
+        self.log, self.reporter = recorder.log, recorder.shown
+        self.deadline, self.view = deadline, view or View()
         self.running: dict = {}  # ObjectRef -> Slot
         self.clips: dict[str, ClipRun] = {}
-        self.avoid: dict[str, set[str]] = {}  # task key -> lanes it died on
+        self.avoid: dict[str, set[str]] = {}  # task key (or key/shot) -> lanes it died on
         self.styles: dict[tuple, object] = {}  # style paths -> ObjectRef of their bytes
         self.halted = False
         self.last_beat = time.monotonic()
@@ -96,20 +88,30 @@ class RayBackend:
         return [slot for slot in self.slots if slot.idle]
 
     def claim(self, slot: Slot):
-        """A waiting shot of a clip under way, else the pending task that suits ``slot`` best."""
+        """A waiting shot of a clip under way, else the pending tasks that suit ``slot`` best:
+        of the setup of its last unit, else of one no other worker is set up for (after the
+        tasks' priority), and never one that died on it while another worker lives."""
         shot = self._waiting_shot(slot)
-        return shot if shot is not None else self._claim(slot)
+        if shot is not None:
+            return shot
+        others = {s.last for s in self.slots if s is not slot}
+        keys = {key for key in self.recorder.tasks if self._may_take(slot, key)}
+
+        def prefer(task: Task) -> tuple:
+            return task.setup != slot.last, task.setup in others
+
+        tasks = self.recorder.claim(self.view.group_size, self.view.group_key, keys, prefer)
+        return tasks or None
 
     def dispatch(self, slot: Slot, work) -> bool:
-        """Send a shot or an image to ``slot``; a clip is cut into shots (claimed next)."""
+        """Send a shot or images to ``slot``; a clip is cut into shots (claimed next)."""
         if isinstance(work, tuple):
-            run, index = work
-            of = sum(map(len, run.shots))
-            self._send(slot, Unit(run.task, index, run.shots[index], self.deadline, of=of))
-        elif work.kind == "image":
-            self._send(slot, Unit(work, deadline=self.deadline, carry=not self.config.shared_fs))
+            run, shot = work
+            self._send(slot, Unit((run.task,), shot, run.shots[shot], self.deadline, of=run.frames))
+        elif work[0].kind == "image":
+            self._send(slot, Unit(tuple(work), deadline=self.deadline, carry=not self.shared_fs))
         else:
-            self._open_clip(work)
+            self._open_clip(work[0])
         return slot.unit is not None
 
     def busy(self) -> bool:
@@ -153,7 +155,7 @@ class RayBackend:
         if not down or self.halted:
             return False
         waiting = any(r.waiting for r in self.clips.values())
-        return waiting or self.ledger.count("pending") > 0
+        return waiting or self.recorder.ledger.count("pending") > 0
 
     def _back(self, slot: Slot) -> None:
         """A dead worker's readiness probe answered: it is back, or ask again in a second."""
@@ -171,7 +173,7 @@ class RayBackend:
 
     def _waiting_shot(self, slot: Slot):
         runs = [r for r in self.clips.values() if r.waiting and not (r.stopped or r.failed)]
-        for run in sorted(runs, key=lambda r: _signature(r.task) != slot.last):
+        for run in sorted(runs, key=lambda r: r.task.setup != slot.last):
             for shot in run.waiting:
                 if self._may_take(slot, f"{run.task.key}/{shot}"):
                     run.waiting.remove(shot)
@@ -184,78 +186,61 @@ class RayBackend:
         live = {s.lane for s in self.slots if s.deaths <= WORKER_RESTARTS}
         return slot.lane not in avoid or live <= avoid
 
-    def _claim(self, slot: Slot) -> Task | None:
-        """Claim, for this worker, the pending task that suits it best."""
-        self.ledger.claim(keys=set())  # finds the tasks of dead processes; claims nothing
-        pending = [r for r in self.ledger.rows() if r.status == "pending" and r.key in self.by_key]
-        fitting = [r for r in pending if self.recorder.fits(r.steps_left, r.pixels)]
-        if not fitting:  # nothing fits: a clip all the same (it stops at the deadline)
-            fitting = sorted((r for r in pending if self.recorder.anyway(r.kind)),
-                             key=lambda r: r.steps_left)[:1]  # fmt: skip
-        others = {s.last for s in self.slots if s is not slot}
-        candidates = [self.by_key[r.key] for r in fitting if self._may_take(slot, r.key)]
-        candidates.sort(key=lambda t: (_signature(t) != slot.last, _signature(t) in others))
-        for task in candidates:
-            if self.ledger.claim(keys={task.key}) == task.key:
-                self.recorder.recovered(self.labels)
-                return task
-        self.recorder.recovered(self.labels)
-        return None
-
     def _open_clip(self, task: Task) -> None:
         """Cut a claimed clip into shots (the finished ones skipped), or finish it at once."""
-        from vidstyle.jobs import shots
-        from vidstyle.pipeline import video as videopipe
-
         began = time.monotonic()
         try:
-            videopipe.check_outputs(task.source, task.output, task.video)
-            clip = videopipe.open_clip(task.source)
-            style = [self._style_rgb(path) for path in task.styles]
-            style = style if task.blend else style[0]
-            print_ = videopipe.fingerprint(clip, style, task.method, task.video)
-            book = shots.ShotBook(task.output, print_)
-            cut = shots.split(clip, task.video, task.method.max_size)
+            run = ClipRun.open(task)
         except VidstyleError as error:
             return self.recorder.failed(task, time.monotonic() - began, error, retry=False)
-        run = ClipRun(task, clip, book, cut, seconds=time.monotonic() - began)
-        run.waiting = [i for i, shot in enumerate(cut) if not book.done(shot)]
-        self.log(f"start {task.label}: {len(cut)} shot(s) of {sum(map(len, cut))} frames, "
-                 f"{len(cut) - len(run.waiting)} already done, to {task.output}")  # fmt: skip
+        run.seconds = time.monotonic() - began
+        self.log(f"start {task.label}: {len(run.shots)} shot(s) of {run.frames} frames, "
+                 f"{len(run.shots) - len(run.waiting)} already done, to {task.output}")  # fmt: skip
         self.clips[task.key] = run
         if not run.waiting:
             self._finish_clip(run)
 
-    def _style_rgb(self, path: Path):
-        from vidstyle.media.images import load_image
-
-        return load_image(path).rgb
-
     def _send(self, slot: Slot, unit: Unit) -> None:
-        task = unit.task
         style = data = None
-        if unit.carry or (not self.config.shared_fs and unit.shot is not None):
+        if not self.shared_fs:
             try:
-                style = self._style_bytes(task)
-                data = task.source.read_bytes() if unit.shot is None else None
+                style = self._style_bytes(unit.task)
             except OSError as error:
-                why = f"{error.filename or task.source}: cannot read: {error.strerror or error}"
-                run = self.clips.get(task.key) if unit.shot is not None else None
-                if run is not None:  # the clip fails: its other shots are not sent
-                    run.failed = True
-                    if not run.running:
-                        self.clips.pop(task.key)
-                return self.recorder.failed(task, 0.0, why, retry=False)
-        slot.unit, slot.began, slot.last = unit, time.monotonic(), _signature(task)
-        what = task.label if unit.shot is None else f"{task.label} shot {unit.shot + 1}"
-        if unit.shot is None:
-            self.recorder.started(task, f", on {slot.lane} (pid {slot.pid} on {slot.host})")
-            self.ledger.worker(task.key, f"{slot.lane} (pid {slot.pid} on {slot.host})")
+                return self._unreadable(unit, unit.tasks, error)
+            if unit.part is None:
+                data, readable = [], []
+                for task in unit.tasks:
+                    try:
+                        data.append(task.source.read_bytes())
+                        readable.append(task)
+                    except OSError as error:
+                        self._unreadable(unit, (task,), error)
+                if not readable:
+                    return
+                unit = dataclasses.replace(unit, tasks=tuple(readable))
+        slot.unit, slot.began, slot.last = unit, time.monotonic(), unit.task.setup
+        if unit.part is None:
+            for task in unit.tasks:
+                self.recorder.started(task, f", on {slot.where}", worker=slot.where)
         else:
-            self.clips[task.key].running += 1
-            self.clips[task.key].workers[unit.shot] = slot.lane
-            self.log(f"start {what} ({len(unit.frames)} frames) on {slot.lane} (pid {slot.pid})")
+            run = self.clips[unit.task.key]
+            run.running += 1
+            run.workers[unit.part] = slot.lane
+            self.log(f"start {unit.task.label} shot {unit.part + 1} ({len(unit.frames)} frames) "
+                     f"on {slot.lane} (pid {slot.pid})")  # fmt: skip
         self.running[slot.handle.run.remote(unit, style, data)] = slot
+
+    def _unreadable(self, unit: Unit, tasks, error: OSError) -> None:
+        """Fail ``tasks`` whose input (or style) this process cannot read; a clip's other shots
+        are not sent."""
+        why = f"{error.filename or unit.task.source}: cannot read: {error.strerror or error}"
+        run = self.clips.get(unit.task.key) if unit.part is not None else None
+        if run is not None:
+            run.failed = True
+            if not run.running:
+                self.clips.pop(unit.task.key)
+        for task in tasks:
+            self.recorder.failed(task, 0.0, why, retry=False)
 
     def _style_bytes(self, task: Task):
         """The task's style images' bytes in the object store (one list), put once."""
@@ -266,92 +251,87 @@ class RayBackend:
     # ------------------------------------------------------------------------------ outcomes
     def _collect(self, ref, slot: Slot) -> None:
         unit, slot.unit, slot.poll = slot.unit, None, None
-        seconds = time.monotonic() - slot.began
+        seconds, died = time.monotonic() - slot.began, False
         try:
             out = self.ray.get(ref)
+            ran, seconds = out["ran"], out["seconds"]
         except self.ray.exceptions.RayActorError:
             where = f" (pid {slot.pid} on {slot.host})" if slot.pid else ""
-            out = {"status": "died", "seconds": seconds,
-                   "error": f"worker {slot.lane}{where} died while running it"}  # fmt: skip
+            out, died = {}, True
+            ran = _failed(unit, f"worker {slot.lane}{where} died while running it")
         except self.ray.exceptions.RayError as error:
-            message = InternalError(unit.task.source, error).message(param)
-            out = {"status": "failed", "error": message, "retry": True, "seconds": seconds}
+            out, ran = {}, _failed(unit, InternalError(unit.task.source, error).message(param))
         slot.pid, slot.host = out.get("pid", slot.pid), out.get("host", slot.host)
-        if out.get("restart"):  # a sticky CUDA fault (worker.py): Ray restarts its process
+        if ran.restart:  # a sticky CUDA fault (worker.py): Ray restarts its process
             self.ray.kill(slot.handle, no_restart=False)
-            out["status"] = "died"  # as a death: counted, and the task kept off this lane
-        if out["status"] == "died":
+            died = True  # as a death: counted, and the task kept off this lane
+        if died:
             slot.down, slot.deaths = True, slot.deaths + 1
             slot.ready = slot.handle.info.remote() if slot.deaths <= WORKER_RESTARTS else None
-        if unit.shot is None:
-            self._image_outcome(unit.task, slot, out)
+        self.halted = self.halted or ran.fatal  # no weights on a worker: all would fail so
+        if unit.part is None:
+            self._images_outcome(unit, slot, ran, seconds, died)
         else:
-            self._shot_outcome(unit, slot, out)
-        self._check_fatal(out)
+            self._shot_outcome(unit, slot, ran, seconds, died)
 
-    def _image_outcome(self, task: Task, slot: Slot, out: dict) -> None:
-        status, seconds = out["status"], out["seconds"]
-        if status == "done" and "output" in out:
-            try:
-                with atomic_path(task.output) as tmp:
-                    tmp.write_bytes(out["output"])
-            except OSError as error:
-                why = f"{task.output}: cannot write: {error.strerror or error}"
-                return self.recorder.failed(task, seconds, why, retry=False)
-        if status == "done":
-            detail = (out.get("detail") or {}) | {"worker": slot.lane}
-            self.recorder.done(task, seconds, detail, f"on {slot.lane}")
-        elif status == "stopped":
-            self.recorder.stopped(task, seconds, out["why"])
-        elif status == "died":
-            self.avoid.setdefault(task.key, set()).add(slot.lane)
-            self.recorder.failed(task, seconds, out["error"], retry=True)
-        else:
-            self.recorder.failed(task, seconds, out["error"], retry=out.get("retry", False))
+    def _images_outcome(self, unit: Unit, slot: Slot, ran: Ran, seconds: float, died: bool):
+        """Write the carried outputs, then record what each image came to."""
+        if ran.stopped is not None:
+            return self.recorder.attempted(list(unit.tasks), ran, seconds)
+        share, tasks, outcomes = seconds / len(unit.tasks), [], []
+        for task, (detail, error) in zip(unit.tasks, ran.outcomes, strict=True):
+            if died:
+                self.avoid.setdefault(task.key, set()).add(slot.lane)
+            if error is None and (why := _deliver(task, detail)) is not None:
+                self.recorder.failed(task, share, why, retry=False)
+                continue
+            tasks.append(task)
+            outcomes.append((detail and detail | {"worker": slot.lane}, error))
+        if tasks:
+            ran = dataclasses.replace(ran, outcomes=outcomes, retry=ran.retry or died)
+            self.recorder.attempted(tasks, ran, share * len(tasks), f"on {slot.lane}")
 
-    def _shot_outcome(self, unit: Unit, slot: Slot, out: dict) -> None:
-        run = self.clips[unit.task.key]
+    def _shot_outcome(self, unit: Unit, slot: Slot, ran: Ran, seconds: float, died: bool):
+        task, shot = unit.task, unit.part
+        run = self.clips[task.key]
         run.running -= 1
-        run.seconds += out["seconds"]
-        label = f"{unit.task.label} shot {unit.shot + 1}"
+        run.seconds += seconds
+        label = f"{task.label} shot {shot + 1}"
+        detail, error = ran.outcomes[0] if ran.outcomes else (None, None)
         if run.failed:
             pass
-        elif out["status"] == "done":
-            run.book.add(out["frames"], out["records"], cut=unit.shot > 0)
-            self.log(f"done {label} on {slot.lane} in {out['seconds']:.1f}s")
+        elif ran.stopped is not None:
+            run.stopped = ran.stopped
+        elif error is None:
+            run.book.add(detail["frames"], detail["records"], cut=shot > 0)
+            self.log(f"done {label} on {slot.lane} in {seconds:.1f}s")
             if not run.waiting and not run.running and not run.stopped:
                 self._finish_clip(run)
-        elif out["status"] == "stopped":
-            run.stopped = out["why"]
-        elif out["status"] == "died" or out.get("retry"):
-            self.avoid.setdefault(f"{unit.task.key}/{unit.shot}", set()).add(slot.lane)
-            attempts = self.recorder.shot_failed(unit.task, label, out["error"])
-            if attempts > self.ledger.max_attempts:
-                run.failed = True
-                why = f"{out['error']}, {attempts - 1} attempts"
-                self.recorder.failed(unit.task, run.seconds, why, retry=False)
+        elif died or ran.retry:
+            self.avoid.setdefault(f"{task.key}/{shot}", set()).add(slot.lane)
+            given_up = self.recorder.part_failed(task, label, error)
+            if given_up is None:
+                run.waiting.insert(0, shot)
             else:
-                run.waiting.insert(0, unit.shot)
+                run.failed = True
+                self.recorder.failed(task, run.seconds, given_up, retry=False)
         else:
             run.failed = True
-            self.recorder.failed(unit.task, run.seconds, out["error"], retry=False)
+            self.recorder.attempted([task], dataclasses.replace(ran, outcomes=[(None, error)]),
+                                    run.seconds)  # fmt: skip
         if run.stopped and not run.running:
-            self.clips.pop(unit.task.key)
-            self.recorder.stopped(unit.task, run.seconds, run.stopped, shown=False)
+            self.clips.pop(task.key)
+            self.recorder.stopped(task, run.seconds, run.stopped, shown=False)
         if run.failed and not run.running:
-            self.clips.pop(unit.task.key, None)
+            self.clips.pop(task.key, None)
 
     def _finish_clip(self, run: ClipRun) -> None:
-        task = run.task
-        self.clips.pop(task.key, None)
+        self.clips.pop(run.task.key, None)
         try:
-            done = run.book.finish(run.clip, task.video, task.output, task.method.precision)
+            detail = run.finish()
         except VidstyleError as error:
-            return self.recorder.failed(task, run.seconds, error, retry=False)
-        shots = [{"first": shot[0].index, "frames": len(shot), "worker": run.workers.get(i)}
-                 for i, shot in enumerate(run.shots)]  # fmt: skip
-        detail = {"report": str(done.report_path), "summary": done.summary, "shots": shots}
-        self.recorder.done(task, run.seconds, detail, f"from {len(run.shots)} shot(s)")
+            return self.recorder.failed(run.task, run.seconds, error, retry=False)
+        self.recorder.done(run.task, run.seconds, detail, f"from {len(run.shots)} shot(s)")
 
     # ------------------------------------------------------------------------------ progress
     def _progress(self) -> None:
@@ -369,11 +349,6 @@ class RayBackend:
                     pass  # the worker died: its unit's outcome says so
             slot.poll = slot.handle.poll.remote()
 
-    def _check_fatal(self, out: dict) -> None:
-        if out.get("fatal"):
-            self.halted = True  # no weights on a worker: every task would fail the same way
-            self.recorder.result.stopped_by = "error"
-
     def _events(self, slot: Slot, events: list[tuple]) -> None:
         for kind, *args in events:
             if kind == "start":
@@ -387,11 +362,24 @@ class RayBackend:
         if time.monotonic() - self.last_beat < HEARTBEAT_SECONDS:
             return
         self.last_beat = time.monotonic()
-        keys = {s.unit.task.key for s in self.slots if s.unit is not None} | set(self.clips)
-        for key in keys:
-            self.ledger.heartbeat(key)
+        busy = {task.key for s in self.slots if s.unit is not None for task in s.unit.tasks}
+        self.recorder.heartbeat(busy | set(self.clips))
 
 
-def _signature(task: Task) -> tuple:
-    """What a worker has ready after a task: style targets and the graph for this size."""
-    return (task.style_field, task.pixels, task.method)
+def _failed(unit: Unit, message: str) -> Ran:
+    """A unit that ended with an error of its worker (not of its work): tried again."""
+    return Ran([(None, message)] * len(unit.tasks), retry=True)
+
+
+def _deliver(task: Task, detail: dict) -> str | None:
+    """Write an output that came back as bytes (no shared filesystem), once, atomically.
+    Returns why it could not be written, or None."""
+    data = detail.pop("output", None)
+    if data is None:
+        return None
+    try:
+        with atomic_path(task.output) as tmp:
+            tmp.write_bytes(data)
+    except OSError as error:
+        return f"{task.output}: cannot write: {error.strerror or error}"
+    return None
