@@ -180,7 +180,7 @@ def stylize_video(
 def _executor(make_engine: MakeEngine, style: Styles, method: MethodConfig, resume="auto"):
     """An executor building engines with ``make_engine``, and the :class:`StyleSet` (read, and
     its number checked against ``style_blend``), whose pixels the executor starts with."""
-    executor = Executor(make_engine, resume, measure=False)  # no report shows a style drop
+    executor = Executor(make_engine, resume, measure=False, keep=True)  # no style drop shown
     styles = StyleSet.load(style, method)
     executor.styles.update(zip(styles.paths, styles.pixels, strict=True))
     return executor, styles

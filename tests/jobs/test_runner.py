@@ -1,6 +1,7 @@
 """The runner on its own, with a stand-in executor: grouped claims, the hook as each task ends,
 failures kept apart, and how a run is shown."""
 
+from dataclasses import replace
 from pathlib import Path
 
 from vidstyle.errors import EncodeError, InputError
@@ -130,3 +131,30 @@ def test_a_signal_between_tasks_ends_the_run_with_the_signal_and_the_log_says_wh
     assert [r.status for r in ledger.rows()] == ["failed", "pending", "pending"]
     assert lines == ["start a.png: image, 5 steps, to out/a.png",
                      "failed a.png: a.png: cannot read it"]  # fmt: skip
+
+
+def test_images_of_a_style_and_of_a_blend_that_starts_with_it_never_run_together():
+    single = _tasks({"s": (4, 3)})[0]
+    blend = replace(single, key="b", blend=(Path("s.png"), Path("t.png")))
+    assert same_work(single) == same_work(replace(single, key="other")) is not None
+    assert same_work(blend) != same_work(single)  # the blend's pixels are not the style's
+
+
+def test_an_executor_keeps_what_the_pipeline_returned_only_when_asked(tmp_path):
+    from conftest import textured
+    from PIL import Image
+    from tinyvgg import tiny_engine
+
+    from vidstyle.config import MethodConfig
+    from vidstyle.jobs.executor import Executor as Real
+    from vidstyle.progress import NullReporter
+
+    for name, seed in (("p.png", 1), ("s.png", 2)):
+        Image.fromarray(textured(16, 16, seed=seed)).save(tmp_path / name)
+    task = Task(key="k", job="j", kind="image", source=tmp_path / "p.png",
+                style=tmp_path / "s.png", output=tmp_path / "o.png",
+                method=MethodConfig(max_size=16, steps=2))  # fmt: skip
+    for keep in (False, True):  # a night would hold every result to its end
+        executor = Real(tiny_engine, measure=False, keep=keep)
+        executor.run(task, NullReporter())
+        assert (task.key in executor.results) == keep

@@ -90,15 +90,17 @@ class Executor:
             discards it.
         measure: give each still its style drop (for the batch report; the one-shot commands,
             which show none, skip its forward passes).
+        keep: keep what the pipeline returned for each task in ``results`` (the one-shot
+            commands return it; a night of thousands of tasks would only hold on to them).
     """
 
-    def __init__(self, engine_factory: EngineFactory, resume: str = "auto", measure: bool = True):
+    def __init__(self, engine_factory: EngineFactory, resume: str = "auto", measure: bool = True,
+                 keep: bool = False):  # fmt: skip
         self.engine_factory = engine_factory
-        self.resume = resume
-        self.measure = measure
+        self.resume, self.measure, self.keep = resume, measure, keep
         self.engines: dict = {}
         self.styles: dict = {}
-        self.results: dict = {}  # task key -> what the pipeline returned (for the one-shots)
+        self.results: dict = {}  # task key -> what the pipeline returned (with ``keep``)
 
     def engine(self, method):
         if method not in self.engines:
@@ -145,7 +147,7 @@ class Executor:
             reporter.start_item(task.label, engine.method.steps)
             result = stylize_file(engine, task.source, style, task.output, reporter,
                                   stop=_chunks(stop))  # fmt: skip
-            self.results[task.key] = result
+            self._keep(task, result)
             return self._still(task, style, result)
         from vidstyle.pipeline.video import stylize_clip
 
@@ -157,7 +159,7 @@ class Executor:
             if self.resume != "auto":
                 raise
             done = stylize_clip(*args, restart=True, **stops)
-        self.results[task.key] = done
+        self._keep(task, done)
         return {"report": str(done.report_path), "summary": done.summary}
 
     def run_group(self, tasks: list[Task], reporter: Reporter,
@@ -178,7 +180,7 @@ class Executor:
         outcomes, results = [], stylize_files(engine, jobs, style, reporter, stop=_chunks(stop))
         for task, (result, error) in zip(tasks, results, strict=True):
             if error is None:
-                self.results[task.key] = result
+                self._keep(task, result)
                 outcomes.append((self._still(task, style, result), None))
             else:
                 outcomes.append((None, error))
@@ -204,6 +206,10 @@ class Executor:
         results, records = stylize_range(engine, frames, style, task.video, scratch, reporter,
                                          _chunks(stop), _frames(stop))  # fmt: skip
         return {"frames": results, "records": records}
+
+    def _keep(self, task: Task, result) -> None:
+        if self.keep:
+            self.results[task.key] = result
 
     def _still(self, task: Task, style, result) -> dict:
         """What the report shows of a still: its size and its style drop."""

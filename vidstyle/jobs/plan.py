@@ -159,13 +159,11 @@ def plan(jobfile: JobFile) -> list[Task]:
             for style in job.styles:
                 if style not in style_digests:
                     style_digests[style] = StyleSet.load(style).digest
-            for variant in job.variants():
-                options = job.options | variant
-                MethodConfig.from_options(options), video_config(options)  # check them
-                folder_config(options)
-                for (source, relative), style in _product(items, job.styles):
-                    tasks.append(_task(job, source, relative, style, style_digests[style],
-                                       variant, options, len(tasks)))  # fmt: skip
+            for swept in job.variants():
+                variant = _Variant.of(swept, job.options | swept)  # its options read once
+                for item, style in _product(items, job.styles):
+                    tasks.append(_task(job, item, style, style_digests[style], variant,
+                                       len(tasks)))  # fmt: skip
         except UsageError as error:
             raise UsageError(jobfile.path, f"{where}: {error.message()}") from None
         except VidstyleError as error:
@@ -215,19 +213,36 @@ def _kind(path: Path) -> str | None:
     return "video" if suffix in VIDEO_SUFFIXES else None
 
 
-def _task(job, source, relative, style, style_digest, variant, options, position) -> Task:
+@dataclass(frozen=True)
+class _Variant:
+    """One variant of a job: its swept options (its label), and every option, read once."""
+
+    label: str
+    options: dict
+    method: MethodConfig
+    video: VideoConfig
+    folder: dict | None  # what of the folder options decides an image's output (None today)
+
+    @classmethod
+    def of(cls, swept: dict, options: dict) -> _Variant:
+        """Raises UsageError for an option the configs refuse."""
+        return cls(_variant_label(swept), options, MethodConfig.from_options(options),
+                   video_config(options), folder_part(folder_config(options)))  # fmt: skip
+
+
+def _task(job: Job, item: tuple[Path, str], style, style_digest: str, variant: _Variant,
+          position: int) -> Task:  # fmt: skip
+    (source, relative), method, label = item, variant.method, variant.label
     kind = "video" if source.is_dir() or _kind(source) != "image" else "image"
-    label = _variant_label(variant)
     blend = style if isinstance(style, tuple) else ()
     style = blend[0] if blend else style
     name = "+".join(path.stem for path in blend) or style.stem
-    output = _output(job, kind, source, relative, name, label, options)
-    method = MethodConfig.from_options(options)
-    steps, (width, height) = _size(kind, source, method, options)
+    output = _output(job, kind, source, relative, name, label, variant.options)
+    steps, (width, height) = _size(kind, source, method, variant.video)
     pixels = width * height
-    decides = {"kind": kind, "output": str(output), "video": _video_part(kind, options)}
-    if kind == "image" and (folder := folder_part(folder_config(options))) is not None:
-        decides["folder"] = folder  # a folder option that changes an output (none does today)
+    decides = {"kind": kind, "output": str(output), "video": _video_part(kind, variant.options)}
+    if kind == "image" and variant.folder is not None:
+        decides["folder"] = variant.folder  # a folder option that changes an output (none today)
     return Task(
         key=fingerprint(source, style_digest, method, decides),
         job=job.name,
@@ -236,7 +251,7 @@ def _task(job, source, relative, style, style_digest, variant, options, position
         style=style,
         output=output,
         variant=label,
-        options=dict(options),
+        options=dict(variant.options),
         steps=steps,
         pixels=pixels,
         position=position,
@@ -244,7 +259,7 @@ def _task(job, source, relative, style, style_digest, variant, options, position
         size=(width, height) if pixels else None,
         blend=blend,
         method=method,
-        video=video_config(options),
+        video=variant.video,
         priority=job.priority,
     )
 
@@ -290,19 +305,19 @@ def _weights(weights) -> str:
 
 
 def _video_part(kind: str, options: dict) -> dict | None:
+    """What of a clip's options decides its task's key (None for an image)."""
     if kind != "video":
         return None
     return task_video_part(video_config(options))
 
 
-def _size(kind: str, source: Path, method: MethodConfig, options: dict):
+def _size(kind: str, source: Path, method: MethodConfig, config: VideoConfig):
     """(steps in all, (width, height) working size per image or frame), from headers; (0, 0)
     if unknown."""
     if kind == "image":
         size = probe_size(source)
         width, height = fitted_size(*size, method.max_size) if size else (0, 0)
         return method.steps, (width, height)
-    config = video_config(options)
     frames, size = _clip_header(source, config)
     width, height = fitted_size(*size, method.max_size) if size else (0, 0)
     first = method.steps if config.steps_first is None else config.steps_first
