@@ -15,7 +15,6 @@ output finishes, and the video command's refusal to discard an unfinished run wi
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +22,7 @@ import numpy as np
 from vidstyle.config import FolderConfig, MethodConfig, VideoConfig
 from vidstyle.errors import InputError, UsageError
 from vidstyle.jobs.backends.inprocess import InProcess
-from vidstyle.jobs.executor import Executor
+from vidstyle.jobs.executor import Executor, MakeEngine
 from vidstyle.jobs.ledger import Ledger
 from vidstyle.jobs.plan import Task
 from vidstyle.jobs.recorder import RunResult
@@ -31,9 +30,6 @@ from vidstyle.jobs.runner import View, run_tasks, same_work
 from vidstyle.jobs.stop import StopFlag
 from vidstyle.pipeline.styles import StyleSet, paths_of
 from vidstyle.progress import NullReporter, Reporter
-
-MakeEngine = Callable[[MethodConfig], object]  # a method -> an Engine
-
 
 Styles = Path | list[Path]  # one style painting, or several blended (``style_blend``)
 

@@ -25,7 +25,7 @@ from vidstyle.jobs.plan import Task
 from vidstyle.jobs.stop import StopFlag, Stopped
 from vidstyle.progress import Reporter
 
-EngineFactory = Callable[[object], object]  # MethodConfig -> Engine
+MakeEngine = Callable[[object], object]  # a MethodConfig -> an Engine
 Outcome = tuple[dict | None, VidstyleError | str | None]  # a task's (detail, None) or (None, error)
 
 
@@ -94,7 +94,7 @@ class Executor:
             commands return it; a night of thousands of tasks would only hold on to them).
     """
 
-    def __init__(self, engine_factory: EngineFactory, resume: str = "auto", measure: bool = True,
+    def __init__(self, engine_factory: MakeEngine, resume: str = "auto", measure: bool = True,
                  keep: bool = False):  # fmt: skip
         self.engine_factory = engine_factory
         self.resume, self.measure, self.keep = resume, measure, keep

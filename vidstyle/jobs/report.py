@@ -133,7 +133,7 @@ def _running(rows: list[Row]) -> str:
     """What is running as the page is written: each task, where, for how long."""
     now = time.time()
     items = "".join(
-        f"<li>{_e(_label(r))}: on {_e(r.host or '?')} (pid {r.pid or '?'})"
+        f"<li>{_e(r.label)}: on {_e(r.host or '?')} (pid {r.pid or '?'})"
         + (f", for {duration(now - r.started)}" if r.started else "")
         + (f", last heard {duration(now - r.heartbeat)} ago" if r.heartbeat else "")
         + "</li>"
@@ -145,22 +145,12 @@ def _running(rows: list[Row]) -> str:
     return f"<h2>Running</h2><ul class='now'>{items}</ul>"
 
 
-def _label(row: Row) -> str:
-    """``job: input ~ style (variant)``, as the run's progress names a task."""
-    variant = f" ({row.variant})" if row.variant else ""
-    return f"{row.job}: {Path(row.source).name} ~ {_style_name(row)}{variant}"
-
-
-def _style_name(row: Row) -> str:
-    return "+".join(Path(line).stem for line in row.style.splitlines())  # a blend: one per line
-
-
 def _card(row: Row, thumbs: Path, run_dir: Path) -> str:
     styles = [Path(line) for line in row.style.splitlines()]
     done = row.status == "done"
     figures = (
         (thumb(thumbs, Path(row.source), row.kind), Path(row.source).name, row.source),
-        (thumb(thumbs, styles[0], "image"), _style_name(row), styles[0]),
+        (thumb(thumbs, styles[0], "image"), row.style_name, styles[0]),
         (thumb(thumbs, Path(row.output), row.kind) if done else None,
          row.variant or ("result" if done else row.status), row.output if done else None),
     )  # fmt: skip

@@ -90,12 +90,15 @@ class Row:
         return steps_left(self.steps, self.frames_done, self.frames)
 
     @property
+    def style_name(self) -> str:
+        """The styles' names: ``starry``, or ``starry+scream`` for a blend."""
+        return "+".join(Path(line).stem for line in self.style.splitlines())
+
+    @property
     def label(self) -> str:
-        """The task's name as ``run.log`` and status write it: ``job: input ~ style (variant)``
-        (a blend's styles joined by ``+``)."""
-        styles = "+".join(Path(line).stem for line in self.style.splitlines())
+        """The task's name as ``run.log`` and status write it: ``job: input ~ style (variant)``."""
         variant = f" ({self.variant})" if self.variant else ""
-        return f"{self.job}: {Path(self.source).name} ~ {styles}{variant}"
+        return f"{self.job}: {Path(self.source).name} ~ {self.style_name}{variant}"
 
 
 @dataclass(frozen=True)
