@@ -1,5 +1,6 @@
 """A night over a local Ray cluster (2 CPUs, the tiny model): the same outputs as one process,
-clips split at shot cuts, a killed worker, a killed driver, no shared filesystem, real weights."""
+byte for byte (grouped images, a clip split at its shot cut and run in three passes), a killed
+worker, a killed driver, no shared filesystem, real weights."""
 
 import json
 import os
@@ -51,48 +52,6 @@ def _log(night: Path) -> str:
     return (night.with_name("night.vidstyle-run") / "run.log").read_text()
 
 
-def _pictures(path: Path, encoded: dict) -> list[np.ndarray]:
-    if path.suffix == ".mp4":
-        return encoded[path]
-    return [np.asarray(Image.open(path).convert("RGB"), int)]
-
-
-def test_two_workers_make_what_one_process_makes(cluster, tmp_path, monkeypatch):
-    from vidstyle.pipeline import clipout
-
-    encoded = {}  # clip -> its frames as given to the encoder (what the run made, before H.264)
-
-    def keep(dest, frames, *args, **kwargs):
-        frames = list(frames)
-        encoded[Path(dest)] = [rgb.astype(int) for rgb, _ in frames]
-        write_video(dest, frames, *args, **kwargs)
-
-    write_video = clipout.write_video
-    monkeypatch.setattr(clipout, "write_video", keep)
-    night = make_night(tmp_path / "one")
-    add_shot_cut(night)  # the same files for both (x264 may encode a clip differently twice)
-    shutil.copytree(tmp_path / "one", tmp_path / "ray")
-    nights = [night, tmp_path / "ray" / night.name]
-    batch.run(nights[0], engine_factory=tiny_engine)
-    result = batch.run(nights[1], engine_factory=tiny_engine, cluster=TWO)
-    assert (result.done, result.failed) == (9, 0)
-    for name in EXPECTED_OUTPUTS:
-        one, two = (_pictures(n.parent / name, encoded) for n in nights)
-        assert len(one) == len(two) and all(np.abs(a - b).max() <= 1 for a, b in zip(one, two))
-    assert len(list(read_frames(nights[1].parent / CLIP))) == 6  # and sound:
-    assert av.open(str(nights[1].parent / CLIP)).streams.audio
-    clip = _rows(nights[1])[-1]
-    assert [(s["first"], s["frames"]) for s in clip.detail["shots"]] == [(0, 3), (3, 3)]
-    # each shot is its own unit of work, on whichever worker was idle (both, unless one worker
-    # was still busy with the last image while the other finished the first shot)
-    assert all(s["worker"] in ("w0", "w1") for s in clip.detail["shots"])
-    reports = [json.loads(Path(_rows(n)[-1].detail["report"]).read_text()) for n in nights]
-    assert [f["cut"] for f in reports[1]["frames"]] == [False, False, False, True, False, False]
-    assert reports[0]["summary"]["shot_cuts"] == reports[1]["summary"]["shot_cuts"] == 1
-    assert [(r.status, r.attempts) for r in _rows(nights[1])] == [("done", 1)] * 9
-    assert "ray: 2 worker(s) of 1 CPU(s) each" in _log(nights[1])
-
-
 PEER_NIGHT = """
 [defaults]
 max_size = 32
@@ -107,30 +66,32 @@ styles = ["styles/starry.jpg"]
 name = "beach"
 input = "clips/beach.mp4"
 styles = ["styles/starry.jpg"]
+priority = 1
 steps_next = 2
 passes = 3
+steps_pass = 2
 """
 
 
 def _peer_night(root: Path) -> Path:
-    """Five photos, four of one size (two groups of two with ``--batch 2``) and one of another,
-    and a clip of two shots, run in three passes."""
+    """Three photos, two of one size (one group with ``--batch 2``) and one of another, and a
+    clip of two shots (3 frames each, with sound), run in three passes. The clip is claimed
+    first (its priority), so its two shots are the first work of the two idle workers."""
     night = make_night(root)
-    add_shot_cut(night)
-    for i in range(3):
-        Image.fromarray(textured(30, 40, seed=10 + i)).save(root / "photos" / f"c{i}.png")
+    add_shot_cut(night)  # the same files for both (x264 may encode a clip differently twice)
+    Image.fromarray(textured(30, 40, seed=10)).save(root / "photos" / "c.png")  # a.jpg's size
     night.write_text(PEER_NIGHT)
     return night
 
 
-def test_a_ray_night_of_grouped_images_and_passes_makes_what_one_process_makes(
+def test_two_workers_make_what_one_process_makes_with_batch_and_passes(
     cluster, tmp_path, monkeypatch
 ):
-    """--batch 2 and a clip of --passes 3 over Ray: byte for byte the files (and the frames
-    given to the encoder) of the same night in this process."""
+    """--batch 2 and a clip of --passes 3 over two Ray workers: byte for byte the files (and the
+    frames given to the encoder) of the same night in this process."""
     from vidstyle.pipeline import clipout
 
-    encoded = {}
+    encoded = {}  # run -> the clip's frames as given to the encoder (before H.264)
 
     def keep(dest, frames, *args, **kwargs):
         frames = list(frames)
@@ -145,23 +106,29 @@ def test_a_ray_night_of_grouped_images_and_passes_makes_what_one_process_makes(
     two = RunConfig(batch=2)
     here = batch.run(nights[0], engine_factory=tiny_engine, settings=two)
     there = batch.run(nights[1], engine_factory=tiny_engine, cluster=TWO, settings=two)
-    assert (here.done, here.failed) == (there.done, there.failed) == (6, 0)
-    outputs = sorted(p.relative_to(tmp_path / "here") for p in (tmp_path / "here/styled").rglob("*")
-                     if p.suffix in (".jpg", ".png"))  # fmt: skip
-    assert len(outputs) == 5
-    for name in outputs:
+    assert (here.done, here.failed) == (there.done, there.failed) == (4, 0)
+    stills = sorted(p.relative_to(tmp_path / "here") for p in (tmp_path / "here/styled").rglob("*")
+                    if p.suffix in (".jpg", ".png"))  # fmt: skip
+    assert len(stills) == 3
+    for name in stills:
         assert (tmp_path / "here" / name).read_bytes() == (tmp_path / "ray" / name).read_bytes()
     assert len(encoded["here"]) == len(encoded["ray"]) == 6
-    for one, other in zip(encoded["here"], encoded["ray"]):
-        assert np.array_equal(one, other)
-    rows = {r.source: r for r in _rows(nights[1])}
-    assert [s["frames"] for s in rows[str(nights[1].parent / "clips/beach.mp4")].detail["shots"]] \
-        == [3, 3]  # fmt: skip
-    report = json.loads(Path(_rows(nights[1])[-1].detail["report"]).read_text())
-    assert report["summary"]["passes"] == 3
-    # the four images of one size ran two by two (in one engine call each), in both
-    assert _log(nights[0]).count(" ~ starry +1") == 2
-    assert sorted(_units(_log(nights[1]))) == [1, 2, 2]
+    assert all(np.array_equal(a, b) for a, b in zip(encoded["here"], encoded["ray"]))
+    assert len(list(read_frames(nights[1].parent / CLIP))) == 6  # and sound:
+    assert av.open(str(nights[1].parent / CLIP)).streams.audio
+    clip = _rows(nights[1])[-1]
+    assert [(s["first"], s["frames"]) for s in clip.detail["shots"]] == [(0, 3), (3, 3)]
+    # each shot is its own unit of work: both workers idle when the clip was cut, one shot each
+    assert sorted(s["worker"] for s in clip.detail["shots"]) == ["w0", "w1"]
+    reports = [json.loads(Path(_rows(n)[-1].detail["report"]).read_text()) for n in nights]
+    assert [f["cut"] for f in reports[1]["frames"]] == [False, False, False, True, False, False]
+    assert reports[0]["summary"]["shot_cuts"] == reports[1]["summary"]["shot_cuts"] == 1
+    assert reports[1]["summary"]["passes"] == 3
+    assert [(r.status, r.attempts) for r in _rows(nights[1])] == [("done", 1)] * 4
+    assert "ray: 2 worker(s) of 1 CPU(s) each" in _log(nights[1])
+    # the two images of one size ran together (in one engine call), in both
+    assert _log(nights[0]).count(" ~ starry +1") == 1
+    assert sorted(_units(_log(nights[1]))) == [1, 2]
 
 
 def _units(log: str) -> list[int]:
