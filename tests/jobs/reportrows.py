@@ -23,9 +23,10 @@ def row(key: str, source: Path, style: Path, output: Path, status: str = "done",
     return Row(**(fields | more))
 
 
-def make_rows(project: Path) -> list[Row]:
-    """Under ``project``: two stills done (one name with a space), one running on another host,
-    one failed, and a clip done (its output an MP4, with a report.json for its chart)."""
+def make_rows(project: Path, now: float | None = None) -> list[Row]:
+    """Under ``project``: two stills done (one name with a space), one running on another host
+    (started 65 s before ``now``, last heard 3 s before; default: the clock's now), one failed,
+    and a clip done (its output an MP4, with a report.json for its chart)."""
     photos, styles, out = project / "photos", project / "styles", project / "styled"
     for folder in (photos, styles, out):
         folder.mkdir(parents=True, exist_ok=True)
@@ -49,7 +50,7 @@ def make_rows(project: Path) -> list[Row]:
     summary = {"temporal_error": 3.0, "content_temporal_error": 5.0, "style_drop": 7.5}
     rows.append(row("clip", clip, style, result, job="beach", kind="video",
                     detail={"report": str(report), "summary": summary}))  # fmt: skip
-    now = time.time()
+    now = time.time() if now is None else now
     rows.insert(2, row("c.png", photos / "c.png", style, out / "c.png", status="running",
                        host="render1", pid=4242, started=now - 65, heartbeat=now - 3))  # fmt: skip
     return rows

@@ -64,20 +64,27 @@ td,th{padding:4px 10px;border-bottom:1px solid #eee;text-align:left}
 """
 
 
-def write_report(run_dir: Path, rows: list[Row] | Callable[[], list[Row]], title: str) -> Path:
+def write_report(
+    run_dir: Path,
+    rows: list[Row] | Callable[[], list[Row]],
+    title: str,
+    now: float | None = None,
+) -> Path:
     """Rewrite ``report.html`` (and any thumbnails it lacks) from the ledger's rows.
 
     Args:
         run_dir: the run folder.
         rows: the rows, or what reads them (read under the report's lock: see the module).
         title: the page's title.
+        now: the epoch seconds the page is written at (default: the clock's), for its stamp
+            and how long running tasks have run.
 
     Returns:
         The report's path.
     """
     run_dir.mkdir(parents=True, exist_ok=True)
     with _locked(run_dir / ".report.lock"):
-        return _write(run_dir, rows() if callable(rows) else rows, title)
+        return _write(run_dir, rows() if callable(rows) else rows, title, now)
 
 
 @contextlib.contextmanager
@@ -89,13 +96,14 @@ def _locked(path: Path):
         yield
 
 
-def _write(run_dir: Path, rows: list[Row], title: str) -> Path:
+def _write(run_dir: Path, rows: list[Row], title: str, now: float | None) -> Path:
     thumbs = run_dir / "thumbs"
     thumbs.mkdir(parents=True, exist_ok=True)
     jobs: dict[str, list[Row]] = {}
     for row in rows:
         jobs.setdefault(row.job, []).append(row)
-    parts = [_header(rows, title), _running(rows)]
+    now = time.time() if now is None else now
+    parts = [_header(rows, title, now), _running(rows, now)]
     for job, members in jobs.items():
         parts.append(f"<h2>{_e(job)}</h2><div class='grid'>")
         parts += [_card(row, thumbs, run_dir) for row in members]
@@ -117,21 +125,20 @@ def _write(run_dir: Path, rows: list[Row], title: str) -> Path:
     return path
 
 
-def _header(rows: list[Row], title: str) -> str:
+def _header(rows: list[Row], title: str, now: float) -> str:
     statuses = list(STATUSES) + sorted({r.status for r in rows} - set(STATUSES))
     counts = {s: sum(r.status == s for r in rows) for s in statuses}
     shown = "".join(f"<span class='{s}'>{n} {s}</span>" for s, n in counts.items())
     spent = sum(r.seconds for r in rows)
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(now))
     return (
         f"<header><h1>{_e(title)}</h1><p>{len(rows)} tasks, {duration(spent)} of work; "
         f"written {stamp}</p></header><main><p class='counts'>{shown}</p>"
     )
 
 
-def _running(rows: list[Row]) -> str:
-    """What is running as the page is written: each task, where, for how long."""
-    now = time.time()
+def _running(rows: list[Row], now: float) -> str:
+    """What is running as the page is written (at ``now``): each task, where, for how long."""
     items = "".join(
         f"<li>{_e(r.label)}: on {_e(r.host or '?')} (pid {r.pid or '?'})"
         + (f", for {duration(now - r.started)}" if r.started else "")
