@@ -104,7 +104,7 @@ def _unit():
 
     task = SimpleNamespace(styles=(), source=Path("a.jpg"), key="k1", output=Path("a-out.jpg"),
                            label="a.jpg")  # fmt: skip
-    return Unit(task)
+    return Unit((task,))
 
 
 @pytest.mark.parametrize("error, restart", [(STICKY[0], True), (STICKY[3], True),
@@ -114,13 +114,13 @@ def test_a_worker_says_restart_on_a_sticky_fault_only(error, restart, monkeypatc
 
     worker = Worker(lambda method: None)
 
-    def run(task, reporter, stop):
+    def run_all(tasks, relay, stop):
         raise error
 
-    monkeypatch.setattr(worker.executor, "run", run)
-    out = worker.run(_unit())
-    assert out["status"] == "failed" and out["retry"] is True
-    assert out["restart"] is restart
+    monkeypatch.setattr(worker.executor, "run_all", run_all)
+    ran = worker.run(_unit())["ran"]
+    assert ran.outcomes[0][0] is None and ran.retry is True
+    assert ran.restart is restart
 
 
 class FakeRay:
@@ -145,36 +145,39 @@ class FakeRay:
 
 def test_the_driver_has_ray_restart_a_worker_after_a_sticky_fault_and_keeps_the_task_off_it():
     from vidstyle.jobs.backends.ray import RayBackend, Slot
+    from vidstyle.jobs.executor import Ran
 
-    failures = []
+    attempts = []
     recorder = SimpleNamespace(
-        ledger=None, log=lambda line: None, shown=None,
-        failed=lambda task, seconds, error, retry: failures.append((task.key, error, retry)),
+        log=lambda line: None, shown=None,
+        attempted=lambda tasks, ran, seconds, where=None: attempts.append((tasks, ran)),
     )  # fmt: skip
-    outcome = {"status": "failed", "error": "a.jpg: internal error: CUDA_ERROR_ILLEGAL_ADDRESS",
-               "retry": True, "restart": True, "seconds": 1.0, "pid": 7, "host": "h"}  # fmt: skip
-    ray = FakeRay(outcome)
+    error = "a.jpg: internal error: CUDA_ERROR_ILLEGAL_ADDRESS"
+    ran = Ran([(None, error)], retry=True, restart=True)
+    ray = FakeRay({"ran": ran, "seconds": 1.0, "pid": 7, "host": "h"})
     handle = SimpleNamespace(info=SimpleNamespace(remote=lambda: "probe"))
     broken, other = Slot("w0", handle, 1), Slot("w1", object(), 1)
-    backend = RayBackend(ray, [], [broken, other], SimpleNamespace(), recorder)
-    broken.unit = _unit()
+    backend = RayBackend(ray, [broken, other], True, recorder)
+    broken.unit, broken.began = _unit(), 0.0
     backend._collect("ref", broken)
     assert ray.killed == [(handle, False)]  # killed so that Ray restarts it (max_restarts)
     assert broken.down and broken.deaths == 1 and broken.ready == "probe"
-    assert failures == [("k1", outcome["error"], True)]  # the task gets its next attempt
+    ((tasks, recorded),) = attempts
+    assert [t.key for t in tasks] == ["k1"] and recorded.outcomes == [(None, error)]
+    assert recorded.retry  # the task gets its next attempt
     assert not backend._may_take(broken, "k1") and backend._may_take(other, "k1")
 
 
 def test_an_ordinary_failure_leaves_the_worker_alone():
     from vidstyle.jobs.backends.ray import RayBackend, Slot
+    from vidstyle.jobs.executor import Ran
 
-    recorder = SimpleNamespace(ledger=None, log=lambda line: None, shown=None,
-                               failed=lambda *args, **kwargs: None)  # fmt: skip
-    ray = FakeRay({"status": "failed", "error": "x", "retry": True, "restart": False,
-                   "seconds": 1.0})  # fmt: skip
+    recorder = SimpleNamespace(log=lambda line: None, shown=None,
+                               attempted=lambda *args, **kwargs: None)  # fmt: skip
+    ray = FakeRay({"ran": Ran([(None, "x")], retry=True), "seconds": 1.0})
     slot = Slot("w0", object(), 1)
-    backend = RayBackend(ray, [], [slot], SimpleNamespace(), recorder)
-    slot.unit = _unit()
+    backend = RayBackend(ray, [slot], True, recorder)
+    slot.unit, slot.began = _unit(), 0.0
     backend._collect("ref", slot)
     assert ray.killed == [] and not slot.down
 
@@ -226,10 +229,10 @@ def test_a_worker_fails_cudnn_that_cannot_start_once_no_restart_no_retry(mapped,
 
     worker = Worker(lambda method: None)
 
-    def run(task, reporter, stop):
+    def run_all(tasks, relay, stop):
         raise faults.library_error(CUDNN_SETUP[1]) if mapped else CUDNN_SETUP[1]
 
-    monkeypatch.setattr(worker.executor, "run", run)
-    out = worker.run(_unit())
-    assert out["status"] == "failed" and "cuDNN could not run" in out["error"]
-    assert out["retry"] is False and out["fatal"] is True and not out.get("restart")
+    monkeypatch.setattr(worker.executor, "run_all", run_all)
+    ran = worker.run(_unit())["ran"]
+    assert "cuDNN could not run" in ran.outcomes[0][1]
+    assert ran.retry is False and ran.fatal is True and not ran.restart

@@ -33,7 +33,7 @@ that its figures are the same on every CPU).
 The resolved precision, never ``auto``, is what the engine runs, what the fingerprint of an
 output records and what reports show. A batch run resolves it where the plan is made; a run over
 Ray refuses ``auto`` unless ``VIDSTYLE_AUTO_PRECISION`` is set, since that plan cannot see the
-workers' hardware (:func:`vidstyle.jobs.cluster.refuse`).
+workers' hardware (:func:`vidstyle.jobs.cluster.refuse_guessed_precision`).
 """
 
 from __future__ import annotations
