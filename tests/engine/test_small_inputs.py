@@ -28,6 +28,8 @@ def test_small_images_give_a_result_of_their_own_size(engine, shape):
     targets = engine.style_targets(np.full((3, 5, 3), 90, np.uint8))  # a tiny style too
     result = engine.stylize(Request(content, targets))
     assert result.shape == content.shape and result.dtype == np.uint8
+    moved = np.abs(result.astype(int) - content.astype(int)).reshape(-1, *shape[-3:])
+    assert all(m.mean() > 1.0 for m in moved), [m.mean() for m in moved]  # each one stylized
     first, first_content = result.reshape(-1, *shape[-3:])[0], content.reshape(-1, *shape[-3:])[0]
     assert all(np.isfinite(v) for v in engine.losses(first, first_content, targets).values())
 
