@@ -62,8 +62,13 @@ def test_demo_writes_every_output_with_exit_0_and_nothing_on_stderr(tmp_path):
     out, err = run.communicate(timeout=600)
     assert (run.returncode, err) == (0, ""), out
     demo = tmp_path / "vidstyle-demo"
-    for name in ("astronaut", "coffee", "rocket"):
-        assert Image.open(demo / f"{name}.png").size[0] > 0
+    from vidstyle.controller import DEMO_METHOD, find_samples
+    from vidstyle.media.images import fitted_size
+
+    for name in ("astronaut", "coffee", "rocket"):  # each photo, shrunk to the demo's size
+        photo = Image.open(find_samples() / "photos" / f"{name}.jpg")
+        made = Image.open(demo / f"{name}.png")
+        assert made.mode == "RGB" and made.size == fitted_size(*photo.size, DEMO_METHOD.max_size)
     with av.open(str(demo / "pan.mp4")) as clip:
         assert clip.streams.audio
         assert sum(1 for _ in clip.decode(video=0)) == 12

@@ -95,9 +95,11 @@ def test_batch_of_images_is_optimized_independently():
     style = engine.style_targets(textured(16, 16, seed=5))
     a, b = textured(16, 16, seed=1), textured(16, 16, seed=2)
     batch = engine.stylize(Request(np.stack([a, b]), style, steps=10))
-    alone = engine.stylize(Request(a, style, steps=10))
     assert batch.shape == (2, 16, 16, 3)
-    assert np.abs(batch[0].astype(int) - alone.astype(int)).max() <= 1
+    for image, content in zip(batch, (a, b)):
+        alone = engine.stylize(Request(content, style, steps=10))
+        assert np.abs(image.astype(int) - alone.astype(int)).max() <= 1
+        assert np.abs(image.astype(int) - content).mean() > 1  # and it was stylized
 
 
 @pytest.mark.real_weights
