@@ -106,11 +106,20 @@ def _bomb(path: Path, exc: Image.DecompressionBombError) -> InputError:
 
 def probe_size(path: str | Path) -> tuple[int, int] | None:
     """An image's upright (width, height) from its header, without decoding it; None when the
-    header cannot be read (:func:`load_image` then gives the reason)."""
+    header cannot be read (:func:`load_image` then gives the reason).
+
+    A PNG's orientation is read from an eXIf chunk before its pixels only: Pillow's
+    ``getexif()`` decodes a PNG's every pixel to look for one after them.
+    """
     try:
         with _open(Path(path)) as image:
             width, height = image.size
-            turned = image.getexif().get(_EXIF_ORIENTATION) in (5, 6, 7, 8)
+            if image.format == "PNG":
+                exif = Image.Exif()
+                exif.load(image.info.get("exif", b""))
+            else:
+                exif = image.getexif()
+            turned = exif.get(_EXIF_ORIENTATION) in (5, 6, 7, 8)
     except Exception:  # noqa: BLE001 - any unreadable header: the full load reports it
         return None
     return (height, width) if turned else (width, height)
