@@ -51,6 +51,25 @@ class Gate:
             assert time.monotonic() < end, f"{self.tickets()} of {count} calls started"
             time.sleep(0.05)
 
+    def signals(self) -> list[str]:
+        """How the program's signal handlers ended, in order (``returned`` or ``raised``)."""
+        notes = sorted(self.folder.glob("signal-*"), key=lambda p: int(p.name.split("-")[1]))
+        return [how for how in (p.read_text() for p in notes) if how]
+
+    def wait_for_signals(self, count: int, process=None, timeout: float = 60) -> list[str]:
+        """Wait until the program's handlers have run for ``count`` signals (an event, not a
+        guess of time); returns :meth:`signals`.
+
+        Raises:
+            AssertionError: when ``process`` ended first, or after ``timeout`` seconds.
+        """
+        end = time.monotonic() + timeout
+        while len(self.signals()) < count:
+            assert process is None or process.poll() is None, f"exited {process.poll()}"
+            assert time.monotonic() < end, f"{len(self.signals())} of {count} signals handled"
+            time.sleep(0.02)
+        return self.signals()
+
     def take(self) -> int:
         """In the process under test: take the next ticket and wait until it is let through."""
         number = 0
@@ -124,6 +143,44 @@ def _install(folder: str, tiny: bool, steps: int | None = None) -> None:
             optimize.Engine.stylize = held
 
     sys.meta_path.insert(0, _AfterImport("vidstyle.engine.optimize", patch))
+    if folder:
+        _note_signals(Path(folder))
+
+
+def _note_signals(folder: Path) -> None:
+    """In the process under test: every Python signal handler the program installs writes a file
+    ``signal-N`` in ``folder`` once it has run (``returned``, or ``raised`` when it raised)."""
+    import signal
+
+    install = signal.signal
+
+    def note(how: str) -> None:
+        number = 0
+        while True:
+            try:
+                fd = os.open(folder / f"signal-{number}", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                break
+            except FileExistsError:
+                number += 1
+        os.write(fd, how.encode())  # one small write: the reader skips the file while empty
+        os.close(fd)
+
+    def noted(signum, handler):
+        if not callable(handler) or getattr(handler, "noted", False):
+            return install(signum, handler)
+
+        def run(number, frame):
+            try:
+                handler(number, frame)
+            except BaseException:
+                note("raised")
+                raise
+            note("returned")
+
+        run.noted = True
+        return install(signum, run)
+
+    signal.signal = noted
 
 
 class _AfterImport:

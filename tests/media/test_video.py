@@ -450,12 +450,12 @@ def test_a_clip_claiming_huge_frames_is_refused_before_decoding(tmp_path):
     from conftest import peak_growth_mib
 
     path = y4m_header_only(tmp_path / "huge.y4m", 16000, 12000)  # 192 MP: FFmpeg would try
-    started = time.monotonic()
+    started = time.process_time()
     for attempt in (lambda: probe(path), lambda: next(read_frames(path))):
         with pytest.raises(InputError, match="16000x12000 is 192 MP, more than the 160 MP") as info:
             attempt()
         assert str(path) in info.value.message() and "\n" not in info.value.message()
-    assert time.monotonic() - started < 2
+    assert time.process_time() - started < 2  # CPU seconds: another worker's load is not ours
     imports = "from vidstyle.media.video import probe, read_frames"
     for action in (f"probe({str(path)!r})", f"next(read_frames({str(path)!r}))"):
         grown, raised = peak_growth_mib(imports, action)  # one decoded frame is 288 MB

@@ -346,9 +346,9 @@ def test_a_decompression_bomb_fails_alone_in_seconds(tmp_path, tiny):
 
     photos, style = _mixed_folder(tmp_path)
     png_header_only(photos / "bomb.png", 60000, 60000)
-    started = time.monotonic()
+    started = time.process_time()
     result = _tiny(photos, style, tmp_path / "out")
-    assert time.monotonic() - started < 60
+    assert time.process_time() - started < 60  # CPU seconds: another worker's load is not ours
     assert result.exit_code == 1 and "11 done, 0 skipped, 1 failed" in result.output
     assert "bomb.png: too large: 3600 MP, more than the 160 MP vidstyle reads" in result.output
 
