@@ -159,3 +159,27 @@ def test_sequence_true_takes_a_folder_of_frames_as_one_clip(tmp_path, monkeypatc
     assert task["output"] == str(tmp_path / "out" / "frames")  # a sequence gives numbered PNGs
     assert sorted(p.name for p in (tmp_path / "out" / "frames").iterdir()) == [
         "000001.png", "000002.png", "000003.png"]  # fmt: skip
+
+
+@pytest.mark.parametrize("age, shown", [(700, "stopped"), (5, "running")])
+def test_a_task_of_another_host_is_stopped_once_its_heartbeat_is_stale(ran, age, shown):
+    """Another host's task (its pid means nothing here) is known dead only by its heartbeat:
+    older than 600 s shows as stopped, with why; a fresh one as running. The ledger is written
+    as that host's runner would (its SQLite columns, the file format)."""
+    import sqlite3
+    import time
+
+    data = status(ran)
+    task = next(t for t in data["tasks"] if t["name"] == "first: one.png ~ s")
+    db = sqlite3.connect(ran.parent / "night.vidstyle-run" / "ledger.sqlite")
+    with db:
+        db.execute("UPDATE tasks SET status = 'running', host = 'farm1', pid = 4242,"
+                   " heartbeat = ? WHERE key = ?", (time.time() - age, task["id"]))  # fmt: skip
+    db.close()
+    data = status(ran)
+    row = next(t for t in data["tasks"] if t["id"] == task["id"])
+    assert (row["status"], row["host"], data["counts"][shown]) == (shown, "farm1", 1)
+    if shown == "stopped":
+        assert row["stopped_why"] == "no heartbeat from farm1 for 700 s (over 600)"
+    else:
+        assert row["stopped_why"] is None and row["pid"] == 4242

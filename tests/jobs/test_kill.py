@@ -12,7 +12,9 @@ import pytest
 from held import Gate, vidstyle
 from nightmaker import EXPECTED_OUTPUTS, make_night
 from PIL import Image
+from typer.testing import CliRunner
 
+from vidstyle._cli import app
 from vidstyle.jobs.ledger import Ledger
 
 CLIP = "styled/beach/starry/beach.mp4"
@@ -140,6 +142,10 @@ def _held_night(tmp_path, gate):
 def test_sigterm_stops_at_a_chunk_and_the_task_is_pending_again(tmp_path):
     gate = Gate(tmp_path / "gate")
     night, run = _held_night(tmp_path, gate)
+    (running,) = [r for r in _rows(night) if r.status == "running"]
+    cancel = CliRunner().invoke(app, ["batch", "cancel", str(night), running.key[:8]])
+    assert cancel.exit_code == 0, cancel.output  # a running task is left as it is
+    assert [r.status for r in _rows(night) if r.key == running.key] == ["running"]
     run.send_signal(signal.SIGTERM)
     gate.allow(1000)  # the call goes on to its first chunk of steps, which reads the flag
     assert run.wait(timeout=120) == 143

@@ -54,3 +54,22 @@ def test_later_frames_take_the_later_optimizer_and_the_first_the_methods(engine,
 def test_the_defaults_are_20_lbfgs_iterations_for_later_frames():
     config = VideoConfig()
     assert (config.steps_next, config.optimizer_next) == (20, "lbfgs")
+
+
+def test_the_frame_after_a_shot_cut_takes_steps_first_and_the_methods_optimizer(engine, tmp_path):
+    """Two shots (a pan over a texture, then one over an unrelated blue texture): the first
+    frame of the second shot starts over as the clip's first does."""
+    twin = later_engine(engine, "lbfgs")
+    calls = []
+    _spy(engine, calls, "adam")
+    _spy(twin, calls, "lbfgs")
+    try:
+        first = pan_frames((64, 48), 3, seed=0)
+        second = pan_frames((64, 48), 3, seed=7, colors=[(10, 20, 120), (40, 90, 250)])
+        source = tmp_path / "cut.mp4"
+        write_clip(source, np.concatenate([first, second]), fps=12)
+        config = VideoConfig(steps_first=3, steps_next=2)
+        stylize_clip(engine, source, STYLE, tmp_path / "out.mp4", config)
+        assert calls == [("adam", 3), ("lbfgs", 2), ("lbfgs", 2)] * 2
+    finally:
+        del engine.stylize, twin.stylize
