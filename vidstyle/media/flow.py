@@ -139,20 +139,18 @@ def warp(image: np.ndarray, flow_ba: np.ndarray, interpolation: str = "lanczos",
          border: str = "replicate") -> np.ndarray:  # fmt: skip
     """Backward-warp frame a's image into frame b: ``out[y, x] = image[y + dy, x + dx]``.
 
-    ``(dx, dy) = flow_ba[y, x]``; positions outside the image take the nearest border pixel
-    (``border`` ``replicate``: streaks of it where content enters the picture) or the image
-    mirrored at its border (``reflect``, the border pixel not repeated).
-    Sampling is 8x8 Lanczos by default: bilinear sampling (``linear``) averages neighbours
-    wherever the flow is fractional, a small blur that adds up frame after frame when each frame
-    starts from the last one warped, and that a temporal error measured through it charges to a
-    crisp result. Lanczos keeps the detail; it may overshoot the input's range a little at sharp
-    edges (uint8 saturates; clip floats where that matters).
+    ``(dx, dy) = flow_ba[y, x]``. Sampling is 8x8 Lanczos by default: bilinear sampling averages
+    neighbours wherever the flow is fractional, a small blur that adds up frame after frame when
+    each frame starts from the last one warped, and that a temporal error measured through it
+    charges to a crisp result. Lanczos keeps the detail; it may overshoot the input's range a
+    little at sharp edges (uint8 saturates; clip floats where that matters).
 
     Args:
         image: HxW or HxWxC image of frame a, uint8 or float (any channel count).
         flow_ba: HxWx2 flow from frame b to frame a.
         interpolation: ``linear`` or ``lanczos``.
-        border: ``replicate`` or ``reflect``.
+        border: where a source lies outside the image: ``replicate`` the nearest border pixel
+            (streaks where content enters the picture), or ``reflect`` the image at its border.
 
     Returns:
         The image aligned to frame b, with the dtype and shape of ``image``.
