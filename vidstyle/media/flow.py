@@ -1,9 +1,7 @@
 """Optical flow, warping, occlusion masks, shot cuts and the temporal error, with OpenCV and numpy.
 
-These are the image-side pieces of the temporal method of Ruder, Dosovitskiy and Brox,
-"Artistic style transfer for videos", GCPR 2016 (arXiv:1604.08610): the previous stylized frame
-is warped along the optical flow to initialise and constrain the next one, except where the flow
-is unreliable.
+The image-side pieces of Ruder, Dosovitskiy and Brox, "Artistic style transfer for videos"
+(GCPR 2016): the previous stylized frame, warped along the flow, starts and holds the next one.
 
 Flow convention, used throughout: ``flow_ab[y, x] = (dx, dy)`` means the pixel at ``(x, y)`` in
 frame a moves to ``(x + dx, y + dy)`` in frame b. To pull an image of frame a into frame b's
