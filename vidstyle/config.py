@@ -20,14 +20,14 @@ from vidstyle.engine import device, planner, precision
 from vidstyle.errors import UsageError
 from vidstyle.media.formats import format_suffix
 from vidstyle.options import (
-    blend_problem,
+    check_blend,
     check_choices,
+    check_offsets,
     from_options,
     later_defaults,
     option,
     parse_blend,
     parse_layers,
-    parse_offsets,
     parse_time,
     read_offsets,
 )
@@ -169,7 +169,7 @@ class MethodConfig:
             raise UsageError(None, "at least one content layer and one style layer are needed")
         if not self.memory_limit >= 0:
             raise UsageError(None, f"{{memory_limit}} must be 0 or more, got {self.memory_limit}")
-        _check_blend(self.style_blend)
+        check_blend(self.style_blend)
         if self.init not in INIT_CHOICES and not Path(self.init).is_file():
             raise UsageError(self.init, "{init} is neither content, noise nor an existing image")
 
@@ -206,13 +206,6 @@ class MethodConfig:
             raise UsageError(None, f"{{style_blend}} gives {count} weights for {styles} style "
                              "images", hint="give one weight per {style}")  # fmt: skip
         return self.style_blend
-
-
-def _check_blend(weights: tuple[float, ...]) -> None:
-    """Refuse blend weights that are negative or do not add up to 1 (an empty blend is equal
-    weights)."""
-    if weights and (problem := blend_problem(weights)):
-        raise UsageError(None, f"{{style_blend}} {problem}")
 
 
 @dataclass(frozen=True)
@@ -365,7 +358,7 @@ class VideoConfig:
     )  # fmt: skip
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "long_term", _check_offsets(self.long_term))
+        object.__setattr__(self, "long_term", check_offsets(self.long_term))
         if not isinstance(self.passes, int) or self.passes < 1:
             raise UsageError(None, f"{{passes}} must be at least 1, got {self.passes}")
         if (self.long_term != (1,) or self.passes > 1) and self.warm_start != "flow":
@@ -393,15 +386,3 @@ def video_config(options: dict) -> VideoConfig:
 # Video options added after clips were first fingerprinted, at their defaults: left out of what
 # decides a clip (its work folder's fingerprint, a batch task's key), so older runs carry on.
 LATER_VIDEO_OPTIONS = later_defaults(VideoConfig)
-
-
-def _check_offsets(offsets) -> tuple[int, ...]:
-    """``long_term`` sorted; refused unless whole numbers of 1 or more, with 1 among them."""
-    offsets = parse_offsets(offsets if isinstance(offsets, str | int) else list(offsets))
-    offsets = tuple(sorted(set(offsets)))
-    if not offsets or offsets[0] < 1:
-        shown = ",".join(map(str, offsets))
-        raise UsageError(None, f"{{long_term}} offsets must be 1 or more, got {shown or 'none'}")
-    if offsets[0] != 1:
-        raise UsageError(None, "{long_term} must include 1 (the previous frame)")
-    return offsets

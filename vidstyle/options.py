@@ -211,6 +211,13 @@ def blend_problem(weights) -> str | None:
     return None
 
 
+def check_blend(weights: tuple[float, ...]) -> None:
+    """Refuse blend weights that are negative or do not add up to 1 (an empty blend is equal
+    weights)."""
+    if weights and (problem := blend_problem(weights)):
+        raise UsageError(None, f"{{style_blend}} {problem}")
+
+
 def parse_layers(value) -> tuple[str, ...]:
     """VGG19 layer names from ``"block1_conv1, block2_conv1"`` (a tuple stays as it is)."""
     if isinstance(value, str):
@@ -251,6 +258,18 @@ def parse_offsets(text: str | int | list) -> tuple[int, ...]:
     except ValueError:
         raise UsageError(None, f"cannot read {{long_term}} {text!r}",
                          hint="give frame offsets such as 1,2,4") from None  # fmt: skip
+
+
+def check_offsets(offsets) -> tuple[int, ...]:
+    """``long_term`` sorted; refused unless whole numbers of 1 or more, with 1 among them."""
+    offsets = parse_offsets(offsets if isinstance(offsets, str | int) else list(offsets))
+    offsets = tuple(sorted(set(offsets)))
+    if not offsets or offsets[0] < 1:
+        shown = ",".join(map(str, offsets))
+        raise UsageError(None, f"{{long_term}} offsets must be 1 or more, got {shown or 'none'}")
+    if offsets[0] != 1:
+        raise UsageError(None, "{long_term} must include 1 (the previous frame)")
+    return offsets
 
 
 def _whole(part) -> int:
