@@ -24,7 +24,6 @@ from vidstyle.options import (
     check_choices,
     check_offsets,
     from_options,
-    later_defaults,
     option,
     parse_blend,
     parse_layers,
@@ -381,8 +380,3 @@ def video_config(options: dict) -> VideoConfig:
     """The video options from options named as on the command line (and in job files); times
     may be seconds or ``hh:mm:ss`` text; other keys are ignored."""
     return from_options(VideoConfig, options)
-
-
-# Video options added after clips were first fingerprinted, at their defaults: left out of what
-# decides a clip (its work folder's fingerprint, a batch task's key), so older runs carry on.
-LATER_VIDEO_OPTIONS = later_defaults(VideoConfig)
