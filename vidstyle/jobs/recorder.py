@@ -183,7 +183,7 @@ class Recorder:
             else:
                 self.failed(task, seconds, error, ran.retry)
         if ran.fatal:
-            self.result.stopped_by = "error"  # no weights: every task would fail the same way
+            self.result.stopped_by = "error"  # no weights or no cuDNN: every task would fail so
 
     def done(self, task: Task, seconds: float, detail: dict | None, where: str | None = None):
         """The task's output is written: finished in the ledger (with the faults it got over).

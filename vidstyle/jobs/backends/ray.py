@@ -268,7 +268,7 @@ class RayBackend:
         if died:
             slot.down, slot.deaths = True, slot.deaths + 1
             slot.ready = slot.handle.info.remote() if slot.deaths <= WORKER_RESTARTS else None
-        self.halted = self.halted or ran.fatal  # no weights on a worker: all would fail so
+        self.halted = self.halted or ran.fatal  # no weights or no cuDNN on a worker: all would fail
         if unit.part is None:
             self._images_outcome(unit, slot, ran, seconds, died)
         else:
