@@ -121,3 +121,81 @@ def in_colours_of(content: np.ndarray, result: np.ndarray, mask: np.ndarray) -> 
     ours, theirs = image[trusted], np.asarray(result, np.float32)[trusted]
     scale = (theirs.std(axis=0) + 1e-3) / (ours.std(axis=0) + 1e-3)
     return np.clip((image - ours.mean(axis=0)) * scale + theirs.mean(axis=0), 0.0, 255.0)
+
+
+ENTRY_PERIOD = 8  # px: the least period of the texture carried into content entering the picture
+
+
+def warp_beyond(image: np.ndarray, flow_ba: np.ndarray, interpolation: str = "lanczos"):
+    """``image`` (frame a) warped into frame b by ``flow_ba``, where sources past a border take
+    the texture just inside it, carried on: past each side, the image repeats its outer band
+    with a period of the distance content enters there per frame (the median over that side's
+    outer pixels), at least ``ENTRY_PERIOD`` px. A pixel whose source lies inside the picture is
+    warped as by :func:`vidstyle.media.flow.warp` (the border repeated where the interpolation
+    reaches past it).
+
+    Neither repeating the border pixel nor mirroring the image at it gives new content a
+    texture when it enters slowly: at under a pixel per frame, both give each new row (column)
+    a copy of the outer one, and the rows entering frame after frame stack into streaks.
+
+    Args:
+        image: HxWxC (or HxW) image of frame a, float or uint8.
+        flow_ba: HxWx2 flow from b to a.
+        interpolation: ``lanczos`` or ``linear``.
+
+    Returns:
+        The warped image, float32, the shape of ``image``.
+    """
+    image = np.asarray(image, np.float32)
+    plain = flowlib.warp(image, flow_ba, interpolation)
+    height, width = flow_ba.shape[:2]
+    map_x = np.arange(width, dtype=np.float32)[None, :] + flow_ba[..., 0].astype(np.float32)
+    map_y = np.arange(height, dtype=np.float32)[:, None] + flow_ba[..., 1].astype(np.float32)
+    beyond = (map_x < 0) | (map_x > width - 1) | (map_y < 0) | (map_y > height - 1)
+    if not beyond.any():
+        return plain
+    entry = [-np.median(map_x[:, 0]), np.median(map_x[:, -1]) - (width - 1),
+             -np.median(map_y[0]), np.median(map_y[-1]) - (height - 1)]  # fmt: skip
+    periods = [int(min(max(np.ceil(e), ENTRY_PERIOD), side))
+               for e, side in zip(entry, (width, width, height, height))]  # fmt: skip
+    reach = max(-map_x.min(), map_x.max() - (width - 1), -map_y.min(), map_y.max() - (height - 1))
+    pad = int(np.ceil(min(max(reach, 0.0), max(width, height)))) + 4  # Lanczos reaches 4 px
+    cols = _carried(width, pad, periods[0], periods[1])
+    rows = _carried(height, pad, periods[2], periods[3])
+    padded = np.ascontiguousarray(image[rows][:, cols])
+    kind = cv2.INTER_LANCZOS4 if interpolation == "lanczos" else cv2.INTER_LINEAR
+    out = cv2.remap(padded, map_x + pad, map_y + pad, kind, borderMode=cv2.BORDER_REPLICATE)
+    beyond = beyond.reshape(beyond.shape + (1,) * (image.ndim - 2))
+    return np.where(beyond, out.reshape(image.shape), plain)
+
+
+def _carried(size: int, pad: int, before: int, after: int) -> np.ndarray:
+    """The indices of a line of ``size`` pixels extended by ``pad`` on each side, each side
+    repeating its outer ``before`` (``after``) pixels."""
+    index = np.arange(-pad, size + pad)
+    low, high = index < 0, index >= size
+    index[low] = index[low] % before
+    index[high] = size - after + (index[high] - (size - after)) % after
+    return index
+
+
+FRESH_SIGMA = 1.5  # px: the Gaussian that parts a fresh pixel's colours from its texture
+
+
+def textured(colours: np.ndarray, texture: np.ndarray) -> np.ndarray:
+    """``colours``' low frequencies with ``texture``'s detail: ``G * colours + texture - G *
+    texture`` (G: a Gaussian of ``FRESH_SIGMA`` px), for pixels just disoccluded: the frame's
+    content there in the result's colours (:func:`in_colours_of`), which has the content's
+    detail, a third of a stylized frame's, and the earlier result's texture warped there.
+
+    Args:
+        colours, texture: HxWx3 float images on 0..255.
+
+    Returns:
+        HxWx3 float32 on 0..255.
+    """
+    if FRESH_SIGMA <= 0:
+        return np.asarray(colours, np.float32)
+    low = cv2.GaussianBlur(np.asarray(colours, np.float32), (0, 0), FRESH_SIGMA)
+    texture = np.asarray(texture, np.float32)
+    return np.clip(low + texture - cv2.GaussianBlur(texture, (0, 0), FRESH_SIGMA), 0.0, 255.0)
