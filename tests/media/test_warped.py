@@ -68,5 +68,7 @@ def test_sources_past_the_border_take_the_texture_inside_carried_on():
     # whole pixels: past the border, the outer ENTRY_PERIOD columns again (3 px < the period)
     out = warp_beyond(texture, _shift(3, 0))
     np.testing.assert_allclose(out[:, -3:], warp(texture, _shift(3 - ENTRY_PERIOD, 0))[:, -3:])
-    fast = warp_beyond(texture, _shift(12, 0))  # entering faster than the period: its own
-    np.testing.assert_allclose(fast[:, -12:], texture[:, -12:], atol=1e-3)
+    # entering faster than ENTRY_PERIOD px a frame: the texture mirrored at the border
+    fast = warp_beyond(texture, _shift(12, 0))
+    mirrored = texture[:, 2 * (WIDTH - 1) - np.arange(WIDTH, WIDTH + 12)]
+    np.testing.assert_allclose(fast[:, -12:], mirrored, atol=1e-3)

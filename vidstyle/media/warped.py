@@ -123,20 +123,22 @@ def in_colours_of(content: np.ndarray, result: np.ndarray, mask: np.ndarray) -> 
     return np.clip((image - ours.mean(axis=0)) * scale + theirs.mean(axis=0), 0.0, 255.0)
 
 
-ENTRY_PERIOD = 8  # px: the least period of the texture carried into content entering the picture
+ENTRY_PERIOD = 8  # px: the period of the texture carried into content entering slowly
 
 
 def warp_beyond(image: np.ndarray, flow_ba: np.ndarray, interpolation: str = "lanczos"):
     """``image`` (frame a) warped into frame b by ``flow_ba``, where sources past a border take
-    the texture just inside it, carried on: past each side, the image repeats its outer band
-    with a period of the distance content enters there per frame (the median over that side's
-    outer pixels), at least ``ENTRY_PERIOD`` px. A pixel whose source lies inside the picture is
-    warped as by :func:`vidstyle.media.flow.warp` (the border repeated where the interpolation
-    reaches past it).
+    the texture just inside it: where content enters by more than ``ENTRY_PERIOD`` px per frame
+    (the median over that side's outer pixels), the image mirrored at the border (a new strip
+    each frame, seamless); where it enters more slowly, the image's outer ``ENTRY_PERIOD`` px
+    carried on, repeated. A pixel whose source lies inside the picture is warped as by
+    :func:`vidstyle.media.flow.warp` (the border repeated where the interpolation reaches past
+    it).
 
     Neither repeating the border pixel nor mirroring the image at it gives new content a
     texture when it enters slowly: at under a pixel per frame, both give each new row (column)
-    a copy of the outer one, and the rows entering frame after frame stack into streaks.
+    a copy of the outer one, and the rows entering frame after frame stack into streaks (the
+    demo clip's bottom edge at 0.6 px per frame).
 
     Args:
         image: HxWxC (or HxW) image of frame a, float or uint8.
@@ -156,12 +158,11 @@ def warp_beyond(image: np.ndarray, flow_ba: np.ndarray, interpolation: str = "la
         return plain
     entry = [-np.median(map_x[:, 0]), np.median(map_x[:, -1]) - (width - 1),
              -np.median(map_y[0]), np.median(map_y[-1]) - (height - 1)]  # fmt: skip
-    periods = [int(min(max(np.ceil(e), ENTRY_PERIOD), side))
-               for e, side in zip(entry, (width, width, height, height))]  # fmt: skip
+    fast = [e > ENTRY_PERIOD for e in entry]
     reach = max(-map_x.min(), map_x.max() - (width - 1), -map_y.min(), map_y.max() - (height - 1))
     pad = int(np.ceil(min(max(reach, 0.0), max(width, height)))) + 4  # Lanczos reaches 4 px
-    cols = _carried(width, pad, periods[0], periods[1])
-    rows = _carried(height, pad, periods[2], periods[3])
+    cols = _extended(width, pad, *fast[:2])
+    rows = _extended(height, pad, *fast[2:])
     padded = np.ascontiguousarray(image[rows][:, cols])
     kind = cv2.INTER_LANCZOS4 if interpolation == "lanczos" else cv2.INTER_LINEAR
     out = cv2.remap(padded, map_x + pad, map_y + pad, kind, borderMode=cv2.BORDER_REPLICATE)
@@ -169,13 +170,16 @@ def warp_beyond(image: np.ndarray, flow_ba: np.ndarray, interpolation: str = "la
     return np.where(beyond, out.reshape(image.shape), plain)
 
 
-def _carried(size: int, pad: int, before: int, after: int) -> np.ndarray:
-    """The indices of a line of ``size`` pixels extended by ``pad`` on each side, each side
-    repeating its outer ``before`` (``after``) pixels."""
+def _extended(size: int, pad: int, mirror_before: bool, mirror_after: bool) -> np.ndarray:
+    """The indices of a line of ``size`` pixels extended by ``pad`` on each side: past a side,
+    the line mirrored at it (``mirror_before``, ``mirror_after``), or its outer
+    ``ENTRY_PERIOD`` pixels repeated."""
     index = np.arange(-pad, size + pad)
     low, high = index < 0, index >= size
-    index[low] = index[low] % before
-    index[high] = size - after + (index[high] - (size - after)) % after
+    period = min(ENTRY_PERIOD, size)
+    mirror = np.clip(np.where(low, -index, 2 * (size - 1) - index), 0, size - 1)
+    index[low] = mirror[low] if mirror_before else index[low] % period
+    index[high] = mirror[high] if mirror_after else size - period + (index[high] - size) % period
     return index
 
 
