@@ -188,9 +188,9 @@ FRESH_SIGMA = 1.5  # px: the Gaussian that parts a fresh pixel's colours from it
 
 def textured(colours: np.ndarray, texture: np.ndarray) -> np.ndarray:
     """``colours``' low frequencies with ``texture``'s detail: ``G * colours + texture - G *
-    texture`` (G: a Gaussian of ``FRESH_SIGMA`` px), for pixels just disoccluded: the frame's
-    content there in the result's colours (:func:`in_colours_of`), which has the content's
-    detail, a third of a stylized frame's, and the earlier result's texture warped there.
+    texture`` (G: a Gaussian of ``FRESH_SIGMA`` px), for pixels new to a frame: the frame's
+    content there in the result's colours (:func:`in_colours_of`), its shapes, with the content's
+    detail, a third of a stylized frame's; and the earlier result's texture warped there.
 
     Args:
         colours, texture: HxWx3 float images on 0..255.
@@ -198,8 +198,6 @@ def textured(colours: np.ndarray, texture: np.ndarray) -> np.ndarray:
     Returns:
         HxWx3 float32 on 0..255.
     """
-    if FRESH_SIGMA <= 0:
-        return np.asarray(colours, np.float32)
     low = cv2.GaussianBlur(np.asarray(colours, np.float32), (0, 0), FRESH_SIGMA)
     texture = np.asarray(texture, np.float32)
     return np.clip(low + texture - cv2.GaussianBlur(texture, (0, 0), FRESH_SIGMA), 0.0, 255.0)

@@ -156,10 +156,11 @@ def start_from(index: int, content: np.ndarray, neighbours: list[Neighbour], flo
     earlier result's texture (:func:`vidstyle.media.warped.textured`; the content alone started
     too soft to be stylized in a later frame's few iterations: 0.59 of the crispness of the
     frame stylized alone in the strip that entered, at the demo's settings). Past the border,
-    that texture is the result's own just inside it, carried on
-    (:func:`vidstyle.media.warped.warp_beyond`; the result mirrored or its border repeated gave
-    content entering at under a pixel per frame a copy of the outer row, frame after frame:
-    streaks). Each temporal target is its neighbour's result warped by :func:`warp_result`.
+    that texture is the result's own just inside it (:func:`vidstyle.media.warped.warp_beyond`:
+    mirrored where content enters fast, carried on where it enters slowly; mirrored there, or
+    with its border repeated, content entering at under a pixel per frame got a copy of the
+    outer row, frame after frame: streaks), in the start and the temporal target alike. Each
+    temporal target is its neighbour's result warped by :func:`warp_result`.
 
     Args:
         index: the frame's index.
@@ -212,7 +213,7 @@ def warp_result(result: np.ndarray, flow_ba: np.ndarray, mask: np.ndarray,
         mask: HxW reliability of the warp (its trusted pixels measure the lost detail).
         how: ``crisp``, ``lanczos`` or ``linear``.
         border: what a source outside the result gives: ``replicate`` or ``reflect``
-            (:func:`vidstyle.media.flow.warp`), or ``extend`` (the texture inside carried on,
+            (:func:`vidstyle.media.flow.warp`), or ``extend`` (the texture just inside,
             :func:`vidstyle.media.warped.warp_beyond`).
 
     Returns:
