@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from vidstyle.media.flow import detail, warp
-from vidstyle.media.warped import DETAIL_GAIN, restore_detail
+from vidstyle.media.warped import DETAIL_GAIN, ENTRY_PERIOD, restore_detail, warp_beyond
 
 WIDTH, HEIGHT = 64, 48
 
@@ -52,3 +52,23 @@ def test_the_detail_is_compared_where_the_mask_holds_and_the_source_is_inside():
     assert gain == 0.0 and restored is not None  # nothing to compare: left alone
     far = _shift(WIDTH + 5.0, 0.0)  # every source outside the picture
     assert restore_detail(warped, texture, far, np.ones((HEIGHT, WIDTH)))[1] == 0.0
+
+
+def test_sources_past_the_border_take_the_texture_inside_carried_on():
+    texture = make_texture(WIDTH, HEIGHT, seed=6).astype(np.float32)
+    out = warp_beyond(texture, _shift(3, 0.5))  # 3 px a frame enter on the right, 0.5 below
+    plain = warp(texture, _shift(3, 0.5))
+    np.testing.assert_allclose(out[:-1, :-3], plain[:-1, :-3], atol=1e-3)  # sources inside
+    # the border repeated: each new column the outer one; carried on: as varied as inside
+    assert np.abs(np.diff(plain[:-1, -3:], axis=1)).mean() < 1e-3
+    inside = np.abs(np.diff(texture, axis=1)).mean()
+    assert np.abs(np.diff(out[:-1, -3:], axis=1)).mean() > 0.5 * inside
+    bottom = np.abs(out[-1, :-3] - plain[-1, :-3]).mean()  # the new row: not the outer one
+    assert bottom > 0.2 * inside
+    # whole pixels: past the border, the outer ENTRY_PERIOD columns again (3 px < the period)
+    out = warp_beyond(texture, _shift(3, 0))
+    np.testing.assert_allclose(out[:, -3:], warp(texture, _shift(3 - ENTRY_PERIOD, 0))[:, -3:])
+    # entering faster than ENTRY_PERIOD px a frame: the texture mirrored at the border
+    fast = warp_beyond(texture, _shift(12, 0))
+    mirrored = texture[:, 2 * (WIDTH - 1) - np.arange(WIDTH, WIDTH + 12)]
+    np.testing.assert_allclose(fast[:, -12:], mirrored, atol=1e-3)

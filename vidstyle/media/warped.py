@@ -121,3 +121,83 @@ def in_colours_of(content: np.ndarray, result: np.ndarray, mask: np.ndarray) -> 
     ours, theirs = image[trusted], np.asarray(result, np.float32)[trusted]
     scale = (theirs.std(axis=0) + 1e-3) / (ours.std(axis=0) + 1e-3)
     return np.clip((image - ours.mean(axis=0)) * scale + theirs.mean(axis=0), 0.0, 255.0)
+
+
+ENTRY_PERIOD = 8  # px: the period of the texture carried into content entering slowly
+
+
+def warp_beyond(image: np.ndarray, flow_ba: np.ndarray, interpolation: str = "lanczos"):
+    """``image`` (frame a) warped into frame b by ``flow_ba``, where sources past a border take
+    the texture just inside it: where content enters by more than ``ENTRY_PERIOD`` px per frame
+    (the median over that side's outer pixels), the image mirrored at the border (a new strip
+    each frame, seamless); where it enters more slowly, the image's outer ``ENTRY_PERIOD`` px
+    carried on, repeated. A pixel whose source lies inside the picture is warped as by
+    :func:`vidstyle.media.flow.warp` (the border repeated where the interpolation reaches past
+    it).
+
+    Neither repeating the border pixel nor mirroring the image at it gives new content a
+    texture when it enters slowly: at under a pixel per frame, both give each new row (column)
+    a copy of the outer one, and the rows entering frame after frame stack into streaks (the
+    demo clip's bottom edge at 0.6 px per frame).
+
+    Args:
+        image: HxWxC (or HxW) image of frame a, float or uint8.
+        flow_ba: HxWx2 flow from b to a.
+        interpolation: ``lanczos`` or ``linear``.
+
+    Returns:
+        The warped image, float32, the shape of ``image``.
+    """
+    image = np.asarray(image, np.float32)
+    plain = flowlib.warp(image, flow_ba, interpolation)
+    height, width = flow_ba.shape[:2]
+    map_x = np.arange(width, dtype=np.float32)[None, :] + flow_ba[..., 0].astype(np.float32)
+    map_y = np.arange(height, dtype=np.float32)[:, None] + flow_ba[..., 1].astype(np.float32)
+    beyond = (map_x < 0) | (map_x > width - 1) | (map_y < 0) | (map_y > height - 1)
+    if not beyond.any():
+        return plain
+    entry = [-np.median(map_x[:, 0]), np.median(map_x[:, -1]) - (width - 1),
+             -np.median(map_y[0]), np.median(map_y[-1]) - (height - 1)]  # fmt: skip
+    fast = [e > ENTRY_PERIOD for e in entry]
+    reach = max(-map_x.min(), map_x.max() - (width - 1), -map_y.min(), map_y.max() - (height - 1))
+    pad = int(np.ceil(min(max(reach, 0.0), max(width, height)))) + 4  # Lanczos reaches 4 px
+    cols = _extended(width, pad, *fast[:2])
+    rows = _extended(height, pad, *fast[2:])
+    padded = np.ascontiguousarray(image[rows][:, cols])
+    kind = cv2.INTER_LANCZOS4 if interpolation == "lanczos" else cv2.INTER_LINEAR
+    out = cv2.remap(padded, map_x + pad, map_y + pad, kind, borderMode=cv2.BORDER_REPLICATE)
+    beyond = beyond.reshape(beyond.shape + (1,) * (image.ndim - 2))
+    return np.where(beyond, out.reshape(image.shape), plain)
+
+
+def _extended(size: int, pad: int, mirror_before: bool, mirror_after: bool) -> np.ndarray:
+    """The indices of a line of ``size`` pixels extended by ``pad`` on each side: past a side,
+    the line mirrored at it (``mirror_before``, ``mirror_after``), or its outer
+    ``ENTRY_PERIOD`` pixels repeated."""
+    index = np.arange(-pad, size + pad)
+    low, high = index < 0, index >= size
+    period = min(ENTRY_PERIOD, size)
+    mirror = np.clip(np.where(low, -index, 2 * (size - 1) - index), 0, size - 1)
+    index[low] = mirror[low] if mirror_before else index[low] % period
+    index[high] = mirror[high] if mirror_after else size - period + (index[high] - size) % period
+    return index
+
+
+FRESH_SIGMA = 1.5  # px: the Gaussian that parts a fresh pixel's colours from its texture
+
+
+def textured(colours: np.ndarray, texture: np.ndarray) -> np.ndarray:
+    """``colours``' low frequencies with ``texture``'s detail: ``G * colours + texture - G *
+    texture`` (G: a Gaussian of ``FRESH_SIGMA`` px), for pixels new to a frame: the frame's
+    content there in the result's colours (:func:`in_colours_of`), its shapes, with the content's
+    detail, a third of a stylized frame's; and the earlier result's texture warped there.
+
+    Args:
+        colours, texture: HxWx3 float images on 0..255.
+
+    Returns:
+        HxWx3 float32 on 0..255.
+    """
+    low = cv2.GaussianBlur(np.asarray(colours, np.float32), (0, 0), FRESH_SIGMA)
+    texture = np.asarray(texture, np.float32)
+    return np.clip(low + texture - cv2.GaussianBlur(texture, (0, 0), FRESH_SIGMA), 0.0, 255.0)

@@ -151,7 +151,8 @@ def _both_sides(loop, work, index, content, start, other: int, sweep: int):
     other_content = load_image(work.content(other)).rgb
     flow_of, flow_fo = loop.flows.pair(other, index, other_content, content)
     mask = flowlib.trusted_mask(flow_of, flow_fo, other_content, content)
-    warped = temporallib.warp_result(result, flow_fo, mask, loop.config.temporal_warp)
+    border = "extend" if loop.config.new_content == "content" else "replicate"
+    warped = temporallib.warp_result(result, flow_fo, mask, loop.config.temporal_warp, border)
     return temporallib.join(start, warped, mask)
 
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from vidstyle.fsutil import atomic_path
 from vidstyle.media import flow as flowlib
-from vidstyle.media.warped import fresh_pixels, in_colours_of, restore_detail
+from vidstyle.media.warped import fresh_pixels, in_colours_of, restore_detail, textured, warp_beyond
 
 
 def long_term_masks(masks: list[np.ndarray]) -> list[np.ndarray]:
@@ -126,13 +126,12 @@ class Start:
 
     Attributes:
         warped: the nearest neighbour's result warped into the frame (0..255 float32), its
-            ``fresh`` pixels the frame's content in the result's colours (content entering the
-            picture: the result mirrored at its border).
+            ``fresh`` pixels the frame's content in the result's colours with its texture.
         mask: that warp's reliability mask (what the temporal error is measured over).
         flows: (flow from the neighbour to the frame, and back).
         target, weights: the combined temporal target (0..255) and its per-pixel weights.
-        fresh: HxW bool, the pixels new to the frame that started from its content (just
-            disoccluded: :func:`vidstyle.media.warped.fresh_pixels` inside the picture); None
+        fresh: HxW bool, the pixels new to the frame that started from its content (entering
+            the picture or just disoccluded: :func:`vidstyle.media.warped.fresh_pixels`); None
             when not looked for.
     """
 
@@ -150,15 +149,18 @@ def start_from(index: int, content: np.ndarray, neighbours: list[Neighbour], flo
 
     The start is the nearest neighbour's result warped with Lanczos (``crisp``: with the detail
     the warp lost put back, :func:`vidstyle.media.warped.restore_detail`). With ``fresh``, the
-    pixels new to the frame do not start from the edge pixels that a warp repeats into the
-    picture, nor from what covered them before: content entering the picture starts from the
-    result mirrored at its border (crisp, stylized texture, which the content loss re-shapes;
-    the frame's content there started too soft to be stylized in a later frame's few
-    iterations: 0.59 of the crispness of the frame stylized alone in the strip that entered,
-    at the demo's settings), and the other new pixels (:func:`vidstyle.media.warped.fresh_pixels`:
-    just disoccluded) from the frame's content in the colours of the result
-    (:func:`vidstyle.media.warped.in_colours_of`). Each temporal target is its neighbour's
-    result warped by :func:`warp_result`.
+    pixels new to the frame (:func:`vidstyle.media.warped.fresh_pixels`: content entering the
+    picture, or just disoccluded) do not start from the edge pixels that a warp repeats into
+    the picture, nor from what covered them before: they start from the frame's content in the
+    colours of the result (:func:`vidstyle.media.warped.in_colours_of`), its shapes, with the
+    earlier result's texture (:func:`vidstyle.media.warped.textured`; the content alone started
+    too soft to be stylized in a later frame's few iterations: 0.59 of the crispness of the
+    frame stylized alone in the strip that entered, at the demo's settings). Past the border,
+    that texture is the result's own just inside it (:func:`vidstyle.media.warped.warp_beyond`:
+    mirrored where content enters fast, carried on where it enters slowly; mirrored there, or
+    with its border repeated, content entering at under a pixel per frame got a copy of the
+    outer row, frame after frame: streaks), in the start and the temporal target alike. Each
+    temporal target is its neighbour's result warped by :func:`warp_result`.
 
     Args:
         index: the frame's index.
@@ -166,26 +168,27 @@ def start_from(index: int, content: np.ndarray, neighbours: list[Neighbour], flo
         neighbours: at least one, nearest (offset 1) first.
         flows: where the flows come from.
         target_warp: the temporal target's warp: ``crisp``, ``lanczos`` or ``linear``.
-        fresh: whether the pixels new to the frame start as said above (False: from the warp,
-            its border repeated, as before issue 29; ``--new-content warp``).
+        fresh: whether the pixels new to the frame start as said above, and sources past the
+            border are carried on (False: the warp, its border repeated, as before issue 29;
+            ``--new-content warp``).
 
     Returns:
         The frame's :class:`Start`.
     """
     warped, masks, first, start = [], [], None, None
+    border = "extend" if fresh else "replicate"
     for near in neighbours:
         flow_nf, flow_fn = flows.pair(near.index, index, near.content, content)
         mask = flowlib.trusted_mask(flow_nf, flow_fn, near.content, content)
-        target = warp_result(near.result, flow_fn, mask, target_warp)
+        target = warp_result(near.result, flow_fn, mask, target_warp, border)
         if start is None:  # the nearest neighbour's result, warped with Lanczos (and restored)
             how = "lanczos" if target_warp == "linear" else target_warp
-            border = "reflect" if fresh else "replicate"
-            start = target if (how, border) == (target_warp, "replicate") else warp_result(
+            start = target if how == target_warp else warp_result(
                 near.result, flow_fn, mask, how, border)  # fmt: skip
             new = fresh_pixels(mask, flow_fn, near.content, content) if fresh else None
-            if new is not None:  # just disoccluded: the content in the result's colours
-                new &= ~flowlib.outside(flow_fn)
-                start = np.where(new[..., None], in_colours_of(content, start, mask), start)
+            if new is not None:  # the content's colours and shapes, the result's texture
+                start = np.where(new[..., None], textured(in_colours_of(content, start, mask),
+                                                          start), start)  # fmt: skip
         warped.append(target)
         masks.append(mask)
         first = first or (flow_nf, flow_fn)
@@ -209,14 +212,19 @@ def warp_result(result: np.ndarray, flow_ba: np.ndarray, mask: np.ndarray,
         flow_ba: HxWx2 flow from the frame (b) to a.
         mask: HxW reliability of the warp (its trusted pixels measure the lost detail).
         how: ``crisp``, ``lanczos`` or ``linear``.
-        border: what a source outside the result gives (:func:`vidstyle.media.flow.warp`).
+        border: what a source outside the result gives: ``replicate`` or ``reflect``
+            (:func:`vidstyle.media.flow.warp`), or ``extend`` (the texture just inside,
+            :func:`vidstyle.media.warped.warp_beyond`).
 
     Returns:
         The warped result, HxWx3 float32 on 0..255.
     """
     image = np.asarray(result, np.float32)
     interpolation = "linear" if how == "linear" else "lanczos"
-    warped = np.clip(flowlib.warp(image, flow_ba, interpolation, border), 0.0, 255.0)
+    if border == "extend":
+        warped = np.clip(warp_beyond(image, flow_ba, interpolation), 0.0, 255.0)
+    else:
+        warped = np.clip(flowlib.warp(image, flow_ba, interpolation, border), 0.0, 255.0)
     return restore_detail(warped, image, flow_ba, mask)[0] if how == "crisp" else warped
 
 
