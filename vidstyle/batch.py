@@ -20,7 +20,7 @@ from vidstyle.jobs.engines import EngineFactory, default_engine_factory
 from vidstyle.jobs.executor import Executor
 from vidstyle.jobs.ledger import Ledger
 from vidstyle.jobs.live import LiveReport
-from vidstyle.jobs.plan import Plan, load_plan
+from vidstyle.jobs.plan import Plan, Task, load_plan
 from vidstyle.jobs.recorder import RunResult
 from vidstyle.jobs.runlog import RunLog
 from vidstyle.jobs.runner import View, run_tasks, same_work
@@ -56,8 +56,8 @@ def run(
 
     Raises:
         UsageError: for a bad job file (nothing runs), Ray not installed, or precision auto over
-            Ray (:func:`vidstyle.jobs.cluster.refuse_guessed_precision`); WeightsError: when
-            no weights are found.
+            Ray for a task still to run (:func:`vidstyle.jobs.cluster.refuse_guessed_precision`;
+            finished ones are not run again); WeightsError: when no weights are found.
     """
     if cluster is not None:
         from vidstyle.jobs.cluster import Cluster, import_ray, refuse_guessed_precision
@@ -65,7 +65,7 @@ def run(
         import_ray()  # one line saying how to install it, before any work
     plan = plan if isinstance(plan, Plan) else load_plan(plan)
     if cluster is not None:
-        refuse_guessed_precision(plan.tasks, plan.path)
+        refuse_guessed_precision(_still_to_run(plan), plan.path)
     ledger = Ledger(plan.ledger_path, settings.max_attempts)
     log = RunLog(plan.log_path)
     try:
@@ -93,6 +93,21 @@ def run(
     finally:
         ledger.close()
         log.close()
+
+
+def _still_to_run(plan: Plan) -> list[Task]:
+    """The plan's tasks a run may still run: new ones, and those its ledger has pending or
+    running (done, failed and cancelled ones do not run); all of them for a job file never run,
+    whose run folder is not made here."""
+    if not plan.ledger_path.exists():
+        return plan.tasks
+    ledger = Ledger(plan.ledger_path)
+    try:
+        ended = {r.key for r in ledger.rows(plan_only=False)
+                 if r.status not in ("pending", "running")}  # fmt: skip
+    finally:
+        ledger.close()
+    return [task for task in plan.tasks if task.key not in ended]
 
 
 def _engine_factory(weights, cluster):

@@ -74,10 +74,12 @@ def test_budget_is_read_before_tensorflow_initializes_the_one_gpu_with_growth(fa
     assert engine.memory_budget == expected and engine.memory_note is None
 
 
-def test_configure_is_idempotent_and_keeps_tf32_off_for_16_bits(fake_gpus):
-    first = device.configure(0, "float32")
+def test_configure_is_idempotent_and_keeps_tf32_off(fake_gpus):
+    environ = {"CUDA_VISIBLE_DEVICES": "1,0"}
+    first = device.configure(0, environ)  # no precision: the TF32 rule is the same for all
+    assert environ["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"  # the environment given is set up
     calls = len(fake_gpus)
-    assert device.configure(0, "bfloat16") is first
+    assert device.configure(0) is first
     assert fake_gpus[calls:] == [("tf32", False)]  # nothing read or set up again; TF32 off
     with pytest.raises(UsageError, match="one GPU per process"):
         device.configure(1)

@@ -107,12 +107,16 @@ def test_nvidia_smi_reads_a_mig_devices_memory_from_its_table(tmp_path, monkeypa
 
 
 def test_tf32_is_off_for_the_process_whatever_the_precision(monkeypatch):
+    from tinyvgg import tiny_engine
+
+    from vidstyle.config import MethodConfig
+
     monkeypatch.setattr(device, "_configured", {})
     tf.config.experimental.enable_tensor_float_32_execution(True)  # as TensorFlow starts
-    device.configure(None, "bfloat16")
+    tiny_engine(MethodConfig(precision="bfloat16"))  # its set-up takes no precision
     assert not tf.config.experimental.tensor_float_32_execution_enabled()
     tf.config.experimental.enable_tensor_float_32_execution(True)
-    device.configure(None, "float16")  # every later engine applies the same rule
+    tiny_engine(MethodConfig(precision="float16"))  # every later engine applies the same rule
     assert not tf.config.experimental.tensor_float_32_execution_enabled()
 
 
@@ -125,11 +129,11 @@ def test_tf32_on_is_one_rule_for_the_process_and_the_other_setting_is_refused(mo
 
     monkeypatch.setattr(device, "_configured", {})
     try:
-        device.configure(None, "float32")  # the set-up alone: off, nothing fixed yet
+        device.configure()  # the set-up alone: off, nothing fixed yet
         assert not tf.config.experimental.tensor_float_32_execution_enabled()
         fast = tiny_engine(MethodConfig(tf32=True))
         assert fast.method.tf32 and tf.config.experimental.tensor_float_32_execution_enabled()
-        device.configure(None, "bfloat16")  # a later set-up keeps the rule in force
+        device.configure()  # a later set-up keeps the rule in force
         assert tf.config.experimental.tensor_float_32_execution_enabled()
         with pytest.raises(UsageError, match="tf32 off asked for after TF32 was turned on in this"):
             tiny_engine(MethodConfig())

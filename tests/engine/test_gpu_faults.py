@@ -165,6 +165,7 @@ def test_the_driver_has_ray_restart_a_worker_after_a_sticky_fault_and_keeps_the_
     ((tasks, recorded),) = attempts
     assert [t.key for t in tasks] == ["k1"] and recorded.outcomes == [(None, error)]
     assert recorded.retry  # the task gets its next attempt
+    assert not recorded.restart  # done here: the recorder does not stop the run for it
     assert not backend._may_take(broken, "k1") and backend._may_take(other, "k1")
 
 

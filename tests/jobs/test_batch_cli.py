@@ -68,3 +68,22 @@ def test_a_deadline_that_leaves_no_time_for_some_tasks_exits_3(night):
     assert {(r.kind, r.source.rsplit("/", 1)[-1], r.status) for r in ledger_rows(night)} == {
         ("image", "b b.png", "done"), ("image", "a.jpg", "pending"), ("video", "beach.mp4", "done")
     }  # fmt: skip
+
+
+def test_a_sticky_gpu_fault_stops_the_run_and_says_how_to_go_on(night, monkeypatch):
+    import tensorflow as tf
+
+    def broken(content, *args, **kwargs):  # the GPU context is broken: every call would fail
+        raise tf.errors.InternalError(None, None, "CUDA_ERROR_ILLEGAL_ADDRESS: illegal address")
+
+    def factory(method):
+        engine = tiny_engine(method)
+        engine.stylize = broken
+        return engine
+
+    monkeypatch.setattr("vidstyle.batch.default_engine_factory", lambda weights: factory)
+    result = runner.invoke(app, ["batch", "run", str(night), "--quiet"])
+    assert result.exit_code == 3, result.output  # work remains
+    line = "stopped by a GPU fault this process cannot recover from: run the same command again"
+    assert line in " ".join(result.output.split())
+    assert sorted(r.attempts for r in ledger_rows(night)) == [0] * 8 + [1]  # one task tried

@@ -144,3 +144,36 @@ def test_the_cluster_s_options_are_declared_once_and_checked_on_the_command_line
         "error: --gpus-per-worker must be 0 or 1 (an engine uses one whole GPU), got 0.5"
     ]
     assert not (tmp_path / "night.vidstyle-run").exists()
+
+
+JOB = '\n[[job]]\nname = "{name}"\ninput = "photos/a.jpg"\nstyles = ["styles/starry.jpg"]\n'
+
+
+def test_finished_auto_precision_jobs_do_not_block_a_ray_run_of_new_ones(tmp_path, monkeypatch):
+    """A job file whose finished jobs ran with precision auto (before the refusal existed): only
+    the tasks still to run are checked, so a Ray run of a new job naming its precision goes on
+    (the workers stand in-process here) and a new job of precision auto is still refused."""
+    from tinyvgg import tiny_engine
+
+    from vidstyle import batch
+    from vidstyle.jobs.backends.inprocess import InProcess
+    from vidstyle.jobs.executor import Executor
+    from vidstyle.jobs.status import status
+
+    night = make_night(tmp_path)
+    monkeypatch.delenv("VIDSTYLE_AUTO_PRECISION")  # auto: what this machine would run
+    monkeypatch.setattr("vidstyle.jobs.cluster.import_ray", lambda: None)
+    monkeypatch.setattr("vidstyle.jobs.cluster.Cluster",
+                        lambda config, factory: InProcess(Executor(factory)))  # fmt: skip
+    night.write_text('[defaults]\nmax_size = 32\nsteps = 1\noutput = "styled/{job}/{path}"\n'
+                     + JOB.format(name="old"))  # fmt: skip
+    assert batch.run(night, engine_factory=tiny_engine).done == 1  # in-process: auto is fine
+    night.write_text(night.read_text() + JOB.format(name="new") + 'precision = "float32"\n')
+    ray = batch.run(night, engine_factory=tiny_engine, cluster=ClusterConfig())
+    assert (ray.done, ray.failed) == (1, 0)  # the new job ran; the old one is not run again
+    assert [(job.job, job.counts["done"]) for job in status(night).jobs] == [("old", 1),
+                                                                          ("new", 1)]  # fmt: skip
+    night.write_text(night.read_text() + JOB.format(name="later"))
+    with pytest.raises(UsageError, match="job 'later': precision auto would be resolved"):
+        batch.run(night, engine_factory=tiny_engine, cluster=ClusterConfig())
+    assert status(night).jobs[-1].counts["pending"] == 1  # not run: refused before any work

@@ -240,3 +240,39 @@ def test_same_size_images_of_a_job_run_together_up_to_the_group_size(tmp_path):
     assert images == [(1, 24, 32, 3)] * 2 + [(1, 32, 21, 3)] * 2 + [(3, 24, 32, 3)] * 2
     rows = [r for r in _rows(night) if r.kind == "image"]
     assert all((r.status, r.attempts) == ("done", 1) for r in rows) and len(rows) == 10
+
+
+def test_a_sticky_gpu_fault_stops_the_run_in_process_and_the_next_run_goes_on(tmp_path):
+    import tensorflow as tf
+
+    from vidstyle.jobs.recorder import GPU_FAULT
+
+    night = make_night(tmp_path)  # two photos, one style: a.jpg's task runs first
+    night.write_text('[[job]]\nname = "two"\ninput = "photos"\nstyles = ["styles/starry.jpg"]\n'
+                     'steps = 2\nmax_size = 32\noutput = "styled/{path}"\n')  # fmt: skip
+    fault = [tf.errors.InternalError(None, None, "CUDA_ERROR_ILLEGAL_ADDRESS: illegal address")]
+    started = []
+
+    def engine(method):  # the first image meets a sticky CUDA fault (none after it, here)
+        built = tiny_engine(method)
+        stylize = built.stylize
+
+        def faulty(content, *args, **kwargs):
+            started.append(content.shape)
+            if fault:
+                raise fault.pop()
+            return stylize(content, *args, **kwargs)
+
+        built.stylize = faulty
+        return built
+
+    first = batch.run(night, engine_factory=engine)
+    assert (first.done, first.failed, first.stopped_by) == (0, 0, GPU_FAULT)
+    assert len(started) == 1  # the second photo was not tried on the broken context
+    rows = {Path(r.source).name: (r.status, r.attempts) for r in _rows(night)}
+    assert rows == {"a.jpg": ("pending", 1), "b b.png": ("pending", 0)}  # a.jpg retryable
+    log = (tmp_path / "night.vidstyle-run" / "run.log").read_text()
+    assert f"run ended: 0 done, 0 failed, stopped by {GPU_FAULT}" in log
+    second = batch.run(night, engine_factory=engine)
+    assert (second.done, second.failed, second.stopped_by) == (2, 0, None)
+    assert [(r.status, r.attempts) for r in _rows(night)] == [("done", 2), ("done", 1)]

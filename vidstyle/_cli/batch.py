@@ -56,6 +56,7 @@ def run_command(
     """Start, or continue, the job file's run (in <job file>.vidstyle-run/ beside it)."""
     from vidstyle import batch
     from vidstyle.jobs.plan import load_plan
+    from vidstyle.jobs.recorder import GPU_FAULT
     from vidstyle.jobs.status import status
 
     with reported_errors(job_file):
@@ -78,6 +79,8 @@ def run_command(
         raise typer.Exit(143 if result.signal == signal.SIGTERM else 130)
     if result.stopped_by == "deadline":
         console.print("deadline: no more tasks fit before it; rerun to go on", highlight=False)
+    elif result.stopped_by == GPU_FAULT:
+        err_console.print(f"[yellow]stopped[/] by {GPU_FAULT}", highlight=False)
     raise typer.Exit(state.exit_code)
 
 

@@ -72,14 +72,13 @@ class Device:
 _configured: dict[str, Device | bool] = {}  # the process's one setup and TF32 rule, as TF's
 
 
-def configure(gpu: int | None = None, precision: str = "float32", environ=None,
-              nvml=None, tf32: bool | None = None) -> Device:  # fmt: skip
+def configure(gpu: int | None = None, environ=None, nvml=None,
+              tf32: bool | None = None) -> Device:  # fmt: skip
     """Set up the device once, before TensorFlow initializes it (see the module docstring).
 
     Args:
         gpu: the index of the GPU to use among those this process sees; None: the one already
             set up (an engine built without a device), else 0.
-        precision: the method's precision (kept for callers: the TF32 rule is the same for all).
         environ: the environment (``os.environ`` when None).
         nvml: a ``pynvml`` module stand-in (tests); the real one when None.
         tf32: the method's ``tf32`` option, or None to apply the rule in force (see

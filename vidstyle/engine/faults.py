@@ -12,7 +12,7 @@ Three kinds matter, and they need different answers:
   cuDNN execution or cuBLAS internal or execution failure: the CUDA context is broken for good,
   every later call in the process fails too. Such a process must end (:func:`sticky`): a Ray
   worker returns the outcome and is restarted (:mod:`vidstyle.jobs.worker`); the task goes to
-  another worker.
+  another worker. A run in one process stops there, the task pending for the next run.
 - **cuDNN that cannot start.** ``CUDNN_STATUS_INTERNAL_ERROR``, "could not create cudnn handle",
   "Failed to get convolution algorithm. This is probably because cuDNN failed to initialize",
   "DNN library is not found": on a first run this is the machine's set-up (a cuDNN that does not

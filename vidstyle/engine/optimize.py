@@ -74,7 +74,7 @@ class Engine:
                  device: devices.Device | None = None):  # fmt: skip
         self.method = method
         self.extractor = extractor
-        self.device = device or devices.configure(None, method.precision)
+        self.device = device or devices.configure()
         devices.set_tf32(method.tf32)  # the process's one TF32 rule (refused if another)
         budget, self.memory_note = memory.budget(method.memory_limit, self.device)
         self.planner = Planner(method, budget, [op.kind for op in extractor.ops])
@@ -355,7 +355,7 @@ def build_engine(method: Method, source, gpu: int = 0) -> Engine:
     """
     from vidstyle.engine.model import keras_vgg19
 
-    device = devices.configure(gpu, method.precision, tf32=method.tf32)
+    device = devices.configure(gpu, tf32=method.tf32)
     vgg = keras_vgg19(source)
     extractor = FeatureExtractor(vgg, method.layers, compute_dtype(method.precision))
     return Engine(method, extractor, device)

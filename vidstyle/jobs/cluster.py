@@ -67,6 +67,10 @@ def refuse_guessed_precision(tasks: list[Task], path: Path | None = None) -> Non
     workers), and the task's fingerprint records what the workers run; so the plan does not
     guess. Checked before any work.
 
+    Args:
+        tasks: the tasks the run may still run (a finished task ran with what it ran with).
+        path: the job file, named by the error.
+
     Raises:
         UsageError: naming the job file and its first such job.
     """

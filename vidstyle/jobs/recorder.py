@@ -24,6 +24,8 @@ from vidstyle.jobs.plan import Task
 from vidstyle.jobs.rows import estimate
 from vidstyle.progress import Reporter
 
+GPU_FAULT = "a GPU fault this process cannot recover from: run the same command again to go on"
+
 
 @dataclass
 class RunResult:
@@ -31,7 +33,7 @@ class RunResult:
 
     done: int = 0
     failed: int = 0
-    stopped_by: str | None = None  # "deadline", "error", or "signal N"
+    stopped_by: str | None = None  # "deadline", "error", "signal N", or GPU_FAULT
     signal: int | None = None
     seconds: float = 0.0
     failures: list[str] = field(default_factory=list)
@@ -170,8 +172,10 @@ class Recorder:
     def attempted(self, tasks: list[Task], ran: Ran, seconds: float,
                   where: str | None = None) -> None:  # fmt: skip
         """What one run of a unit of work came to, for each of its tasks (the seconds shared
-        among them): stopped, done (``where``: see :meth:`done`) or failed; a fatal error stops
-        the run."""
+        among them): stopped, done (``where``: see :meth:`done`) or failed. A fatal error stops
+        the run, and so does a sticky CUDA fault (``ran.restart``) in a process no one restarts
+        (in-process; the Ray back end clears it as Ray restarts the worker): the tasks stay
+        retryable in the ledger for the next run."""
         seconds /= len(tasks)
         if ran.stopped is not None:
             for task in tasks:
@@ -184,6 +188,8 @@ class Recorder:
                 self.failed(task, seconds, error, ran.retry)
         if ran.fatal:
             self.result.stopped_by = "error"  # no weights or no cuDNN: every task would fail so
+        elif ran.restart:  # this process's GPU context is broken: every later task would fail
+            self.result.stopped_by = GPU_FAULT
 
     def done(self, task: Task, seconds: float, detail: dict | None, where: str | None = None):
         """The task's output is written: finished in the ledger (with the faults it got over).

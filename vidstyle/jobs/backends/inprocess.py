@@ -1,7 +1,8 @@
 """The in-process back end: one lane, this process. A claim takes one task, or (``group_size``)
 images of one setup together, to be optimized in one engine call; dispatching runs them at once
 with the :class:`~vidstyle.jobs.executor.Executor`, under the tasks' heartbeat, and hands what
-they came to to the recorder.
+they came to to the recorder. A sticky CUDA fault ends the run there (the recorder's
+``stopped_by``): this process's GPU context is broken for good, and nothing restarts it.
 """
 
 from __future__ import annotations

@@ -265,6 +265,7 @@ class RayBackend:
         if ran.restart:  # a sticky CUDA fault (worker.py): Ray restarts its process
             self.ray.kill(slot.handle, no_restart=False)
             died = True  # as a death: counted, and the task kept off this lane
+            ran = dataclasses.replace(ran, restart=False)  # done: the run goes on (recorder)
         if died:
             slot.down, slot.deaths = True, slot.deaths + 1
             slot.ready = slot.handle.info.remote() if slot.deaths <= WORKER_RESTARTS else None
