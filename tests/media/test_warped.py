@@ -5,7 +5,14 @@ import numpy as np
 import pytest
 
 from vidstyle.media.flow import detail, warp
-from vidstyle.media.warped import DETAIL_GAIN, ENTRY_PERIOD, restore_detail, warp_beyond
+from vidstyle.media.warped import (
+    DETAIL_GAIN,
+    EDGE_BAND,
+    ENTRY_PERIOD,
+    restore_detail,
+    steadied,
+    warp_beyond,
+)
 
 WIDTH, HEIGHT = 64, 48
 
@@ -72,3 +79,23 @@ def test_sources_past_the_border_take_the_texture_inside_carried_on():
     fast = warp_beyond(texture, _shift(12, 0))
     mirrored = texture[:, 2 * (WIDTH - 1) - np.arange(WIDTH, WIDTH + 12)]
     np.testing.assert_allclose(fast[:, -12:], mirrored, atol=1e-3)
+
+
+def test_the_flow_near_the_border_is_continued_from_inside():
+    flow = _shift(6.0, 2.0)
+    truth = flow.copy()
+    depth = np.broadcast_to(WIDTH - 1 - (np.arange(WIDTH)[None, :] + 6.0), (HEIGHT, WIDTH))
+    band = (depth >= 0) & (depth < EDGE_BAND)
+    flow[..., 0] -= np.where(band, 0.25 * (EDGE_BAND - depth), 0.0)  # DIS's drift: its patch
+    # reaches past the border, the more so the nearer
+    flow[10:20, -4:] = (-40.0, 0.0)  # past the border: a flow gone wrong, pointing inside
+    trusted = depth >= 0
+    trusted[12, -2] = True  # a trusted speck amid it
+    trusted[30:34, 10:14] = False  # untrusted, far from the border: left as it is
+    flow[30:34, 10:14] = 0.0
+    out = steadied(flow, trusted)
+    np.testing.assert_allclose(out[:, -12:], truth[:, -12:], atol=1e-5)  # band and beyond
+    np.testing.assert_array_equal(out[30:34, 10:14], 0.0)
+    inside = (depth >= EDGE_BAND) & trusted
+    np.testing.assert_array_equal(out[inside], flow[inside])  # the flow inside untouched
+    assert np.abs(out[:6] - truth[:6]).max() < 1e-5  # the top rows (sources 2 px in) alike

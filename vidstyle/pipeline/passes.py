@@ -48,6 +48,7 @@ import numpy as np
 
 from vidstyle.media import flow as flowlib
 from vidstyle.media.images import load_image, save_image
+from vidstyle.media.warped import steadied
 from vidstyle.pipeline import temporal as temporallib
 from vidstyle.pipeline.previous import Previous
 
@@ -152,6 +153,8 @@ def _both_sides(loop, work, index, content, start, other: int, sweep: int):
     flow_of, flow_fo = loop.flows.pair(other, index, other_content, content)
     mask = flowlib.trusted_mask(flow_of, flow_fo, other_content, content)
     border = "extend" if loop.config.new_content == "content" else "replicate"
+    if border == "extend":  # as start_from: the flow near the border continued from inside
+        flow_fo = steadied(flow_fo, mask >= 0.5)
     warped = temporallib.warp_result(result, flow_fo, mask, loop.config.temporal_warp, border)
     return temporallib.join(start, warped, mask)
 

@@ -31,7 +31,14 @@ import numpy as np
 
 from vidstyle.fsutil import atomic_path
 from vidstyle.media import flow as flowlib
-from vidstyle.media.warped import fresh_pixels, in_colours_of, restore_detail, textured, warp_beyond
+from vidstyle.media.warped import (
+    fresh_pixels,
+    in_colours_of,
+    restore_detail,
+    steadied,
+    textured,
+    warp_beyond,
+)
 
 
 def long_term_masks(masks: list[np.ndarray]) -> list[np.ndarray]:
@@ -160,7 +167,10 @@ def start_from(index: int, content: np.ndarray, neighbours: list[Neighbour], flo
     mirrored where content enters fast, carried on where it enters slowly; mirrored there, or
     with its border repeated, content entering at under a pixel per frame got a copy of the
     outer row, frame after frame: streaks), in the start and the temporal target alike. Each
-    temporal target is its neighbour's result warped by :func:`warp_result`.
+    temporal target is its neighbour's result warped by :func:`warp_result`. With ``fresh``,
+    the flow where the sources lie near the neighbour's border is continued from the trusted
+    flow further in (:func:`vidstyle.media.warped.steadied`): DIS drifts there by up to 2 px,
+    and the strip that entered the frame before moved against the rest.
 
     Args:
         index: the frame's index.
@@ -168,9 +178,9 @@ def start_from(index: int, content: np.ndarray, neighbours: list[Neighbour], flo
         neighbours: at least one, nearest (offset 1) first.
         flows: where the flows come from.
         target_warp: the temporal target's warp: ``crisp``, ``lanczos`` or ``linear``.
-        fresh: whether the pixels new to the frame start as said above, and sources past the
-            border are carried on (False: the warp, its border repeated, as before issue 29;
-            ``--new-content warp``).
+        fresh: whether the pixels new to the frame start as said above, sources past the
+            border are carried on and the flow near it steadied (False: the warp, its border
+            repeated, as before issue 29; ``--new-content warp``).
 
     Returns:
         The frame's :class:`Start`.
@@ -180,6 +190,8 @@ def start_from(index: int, content: np.ndarray, neighbours: list[Neighbour], flo
     for near in neighbours:
         flow_nf, flow_fn = flows.pair(near.index, index, near.content, content)
         mask = flowlib.trusted_mask(flow_nf, flow_fn, near.content, content)
+        if fresh:  # the flow near the border continued from inside (DIS drifts there)
+            flow_fn = steadied(flow_fn, mask >= 0.5)
         target = warp_result(near.result, flow_fn, mask, target_warp, border)
         if start is None:  # the nearest neighbour's result, warped with Lanczos (and restored)
             how = "lanczos" if target_warp == "linear" else target_warp
