@@ -96,7 +96,8 @@ def test_job_file_keys_and_types_come_from_the_declarations():
     assert set(VIDEO_OPTIONS) == {
         "steps_first", "steps_next", "warm_start", "temporal_weight", "start", "end",
         "max_frames", "keep_size", "long_term", "passes", "steps_pass", "optimizer_next",
-        "temporal_warp", "new_content",
+        "temporal_warp", "new_content", "render", "keyframes", "keyframe_every", "train_minutes",
+        "network",
     }  # fmt: skip
     assert METHOD_OPTIONS["tol"] == (int, float) and METHOD_OPTIONS["seed"] == (int,)
     assert METHOD_OPTIONS["tf32"] == (bool,)

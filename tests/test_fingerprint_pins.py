@@ -76,7 +76,10 @@ def test_the_frames_rule_from_the_declarations_matches_the_clips_own():
     from vidstyle.pipeline.fingerprint import frames_video_part, pixels_digest
 
     # added after clips were first fingerprinted: left out of what decides one at their defaults
-    assert later_defaults(VideoConfig) == {"long_term": (1,), "passes": 1, "steps_pass": None}
+    assert later_defaults(VideoConfig) == {"long_term": (1,), "passes": 1, "steps_pass": None,
+                                           "render": "optimize", "keyframes": 2,
+                                           "keyframe_every": 0, "train_minutes": 0.0,
+                                           "network": None}  # fmt: skip
     clip = SimpleNamespace(path=_Source())
     style = np.arange(48, dtype=np.float32).reshape(4, 4, 3) / 48
     for config in (VideoConfig(), VideoConfig(keep_size=True, frames_dir=Path("f"), passes=3)):

@@ -22,6 +22,7 @@ from vidstyle.media.formats import format_suffix
 from vidstyle.options import (
     check_blend,
     check_choices,
+    check_network,
     check_offsets,
     from_options,
     option,
@@ -304,6 +305,7 @@ class VideoConfig:
         steps_pass: a frame's steps in each pass after the first, at a tenth of the method's
             learning rate (None: PASS_STEPS); few, so that each pass only nudges the blend (see
             :mod:`vidstyle.pipeline.passes`).
+        render, keyframes, keyframe_every, train_minutes, network: :mod:`vidstyle.pipeline.network`.
     """
 
     steps_first: int | None = option(
@@ -357,8 +359,23 @@ class VideoConfig:
         "that each pass only nudges the blend of the sweeps.", show_default=str(PASS_STEPS),
         later=True,
     )  # fmt: skip
+    render: str = option(
+        "optimize", "How frames are made: optimize (each from the one before) or network (a "
+        "network trained on stylized keyframes renders each alone).", later=True,
+        choices=("optimize", "network"))  # fmt: skip
+    keyframes: int = option(2, "Most keyframes of {render} network (each shot's first is "
+                            "one whatever the number).", later=True)  # fmt: skip
+    keyframe_every: int = option(0, "Every K-th frame a keyframe (up to {keyframes}); 0: where "
+                                 "the content differs most.", later=True)  # fmt: skip
+    train_minutes: float = option(0.0, "Most minutes of the network's training (it stops once "
+        "converged); 0: as long as a keyframe took.", later=True)  # fmt: skip
+    network: Path | None = option(
+        None, "A network saved by a {render} network run (<output>.network.npz) to render "
+        "with, for the same style: no keyframes, no training.", later=True, toml=(str,),
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
+        check_network(self)
         object.__setattr__(self, "long_term", check_offsets(self.long_term))
         if not isinstance(self.passes, int) or self.passes < 1:
             raise UsageError(None, f"{{passes}} must be at least 1, got {self.passes}")

@@ -26,6 +26,7 @@ import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from vidstyle.errors import UsageError
 
@@ -301,3 +302,20 @@ def parse_time(text: str | None) -> float | None:
     if len(parts) > 3 or seconds < 0:
         raise UsageError(None, f"cannot read the time {text!r}", hint="use seconds or hh:mm:ss")
     return seconds
+
+
+def check_network(config) -> None:
+    """The network path's options of a :class:`vidstyle.config.VideoConfig`: a ``network`` given
+    is made a path and chooses ``render`` network.
+
+    Raises:
+        UsageError: for fewer than 1 keyframe, a negative ``keyframe_every`` or a negative (or
+            NaN) ``train_minutes``.
+    """
+    if config.network is not None:
+        object.__setattr__(config, "network", Path(config.network))
+        object.__setattr__(config, "render", "network")
+    if config.keyframes < 1 or config.keyframe_every < 0:
+        raise UsageError(None, "{keyframes} must be at least 1 and {keyframe_every} 0 or more")
+    if not config.train_minutes >= 0:  # also rejects NaN
+        raise UsageError(None, f"{{train_minutes}} must be 0 or more, got {config.train_minutes}")

@@ -6,6 +6,9 @@ An image run coarse to fine, or in tiles, is also told level by level (``level``
 line shows ``level 3/5 1024x768, 9 tiles``, and the plan of its levels is shown once, before its
 first level. A run of one untiled level (the usual small image) shows none of this.
 
+A clip rendered by a network (``render = "network"``) also trains it: ``train`` is told, after
+each step, the loss, the patches per second and the time left in the training's time box.
+
 Several workers (a batch over a Ray cluster) report their items side by side: ``start_item``
 and ``step`` take an optional ``lane`` (the worker's name); the rich display keeps one item line
 per lane and plain lines are prefixed by it.
@@ -14,11 +17,41 @@ per lane and plain lines are prefixed by it.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Protocol
 
 from rich.console import Console
 
 from vidstyle.engine.planner import Work, level_line, plan_line
+
+
+@dataclass(frozen=True)
+class TrainStatus:
+    """Where the training of a clip's network stands, after a step.
+
+    Attributes:
+        steps: steps done (those of earlier runs of the same command too).
+        seconds: seconds trained (likewise).
+        budget: the time box, in seconds.
+        loss: the step's total loss.
+        rate: patches per second over this run's steps.
+    """
+
+    steps: int
+    seconds: float
+    budget: float
+    loss: float
+    rate: float
+
+    @property
+    def left(self) -> float:
+        """Seconds left in the time box (training may stop earlier, once converged)."""
+        return max(0.0, self.budget - self.seconds)
+
+    def line(self) -> str:
+        """``step 120 · loss 0.4321 · 95 patches/s · 4m10s left``."""
+        return (f"step {self.steps} · loss {self.loss:.4g} · {self.rate:.0f} patches/s · "
+                f"{duration(self.left)} left")  # fmt: skip
 
 
 class Reporter(Protocol):
@@ -39,6 +72,9 @@ class Reporter(Protocol):
 
     def end_item(self, name: str, status: str, seconds: float) -> None:
         """The current item ended as ``done``, ``skipped`` or ``failed``."""
+
+    def train(self, status: TrainStatus, lane: str | None = None) -> None:
+        """A training step of a clip's network is done (see :class:`TrainStatus`)."""
 
     def end(self) -> None:
         """The run is over."""
@@ -67,6 +103,9 @@ class NullReporter:
     def end_item(self, name: str, status: str, seconds: float) -> None:
         pass
 
+    def train(self, status: TrainStatus, lane: str | None = None) -> None:
+        pass
+
     def end(self) -> None:
         pass
 
@@ -88,9 +127,11 @@ class PlainReporter:
     """Plain lines for logs: one when an item starts, every ``every`` steps, and when it ends;
     an item of a lane (worker) has its lines prefixed by the lane."""
 
-    def __init__(self, console: Console, every: int = 100):
+    def __init__(self, console: Console, every: int = 100, train_every: float = 30.0):
         self.console = console
         self.every = every
+        self.train_every = train_every  # seconds between lines of a training
+        self.trained: dict[str | None, float] = {}  # lane -> seconds trained at its last line
         self.total = self.index = 0
         self.unit = "items"
         self.items: dict[str | None, list] = {}  # lane -> [steps, started, next report]
@@ -132,6 +173,15 @@ class PlainReporter:
         self.index += 1
         self.console.print(f"  {name}: {status} in {seconds:.1f}s", highlight=False, markup=False)
 
+    def train(self, status: TrainStatus, lane: str | None = None) -> None:
+        """A line at the first step, then every ``train_every`` seconds of training."""
+        last = self.trained.get(lane)
+        if last is not None and status.seconds - last < self.train_every:
+            return
+        self.trained[lane] = status.seconds
+        where = f"{lane}: " if lane else ""
+        self.console.print(f"  {where}training {status.line()}", highlight=False, markup=False)
+
     def end(self) -> None:
         pass
 
@@ -165,6 +215,10 @@ class Tee:
     def end_item(self, name: str, status: str, seconds: float) -> None:
         for r in self.reporters:
             r.end_item(name, status, seconds)
+
+    def train(self, status: TrainStatus, lane: str | None = None) -> None:
+        for r in self.reporters:
+            r.train(status, **({"lane": lane} if lane else {}))
 
     def end(self) -> None:
         for r in self.reporters:

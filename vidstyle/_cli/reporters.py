@@ -19,7 +19,7 @@ from rich.progress import (
 from rich.text import Text
 
 from vidstyle.engine.planner import Work, level_line, plan_line
-from vidstyle.progress import NullReporter, PlainReporter, Reporter, duration
+from vidstyle.progress import NullReporter, PlainReporter, Reporter, TrainStatus, duration
 
 
 class _Eta(ProgressColumn):
@@ -49,6 +49,7 @@ class RichReporter:
         self.lanes: dict[str, object] = {}  # lane -> its item's bar
         self.levels: dict[str | None, str] = {}  # lane -> its item's level line
         self.plans: dict[str | None, str] = {}  # lane -> the last plan shown
+        self.training: dict[str | None, object] = {}  # lane -> its training's bar
         self.started = 0.0
 
     def begin(self, total: int | None, unit: str) -> None:
@@ -87,6 +88,18 @@ class RichReporter:
         task = self.item_task if lane is None else self.lanes.get(lane)
         if task is not None:
             self.progress.update(task, info=self.levels[lane])
+
+    def train(self, status: TrainStatus, lane: str | None = None) -> None:
+        """The training's bar (the item's, started at its first step): the seconds of its time
+        box, the step, loss and patches per second, and the time left."""
+        task = self.item_task if lane is None else self.lanes.get(lane)
+        if task is None or self.training.get(lane) != task:
+            self.start_item("training", 1, lane)
+            task = self.item_task if lane is None else self.lanes[lane]
+            self.training[lane] = task
+        info = f"step {status.steps} · loss {status.loss:.4g} · {status.rate:.0f} patches/s"
+        self.progress.update(task, total=max(status.budget, 1.0), completed=status.seconds,
+                             info=info, eta=status.left)  # fmt: skip
 
     def end_item(self, name: str, status: str, seconds: float) -> None:
         self.progress.advance(self.run_task)

@@ -175,6 +175,8 @@ def _job(path: Path, index: int, table: dict, defaults: dict) -> Job:
             sweep[key] = values
         else:
             options[key] = values[0]
+    if isinstance(options.get("network"), str):  # a trained network, beside the job file
+        options["network"] = str(base / options["network"])
     output = _string(
         path, where, "output", table.get("output", defaults.get("output")) or DEFAULT_OUTPUT
     )

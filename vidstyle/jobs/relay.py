@@ -54,6 +54,9 @@ class Relay(NullReporter):
     def level(self, index: int, works: list) -> None:
         self.outer.level(index, works)
 
+    def train(self, status) -> None:
+        self.outer.train(status)
+
     def end_item(self, name: str, status: str, seconds: float) -> None:
         if self.task.kind == "video" and status in ("done", "skipped"):
             self.finished += 1

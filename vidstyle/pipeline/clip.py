@@ -17,6 +17,7 @@ from vidstyle.media import flow as flowlib
 from vidstyle.media import video as videolib
 from vidstyle.media.encode import OUTPUT_FORMATS
 from vidstyle.media.images import fit_longest, load_image
+from vidstyle.pipeline import network as netpath
 
 SEQUENCE_FPS = Fraction(25)
 
@@ -52,6 +53,7 @@ def check_outputs(source: Path, output: Path, config: VideoConfig) -> None:
 
     Raises:
         UsageError: a video suffix that cannot be written, or ``frames_dir`` is the source.
+        InputError: a ``network`` file that is not there.
         EncodeError: an output that is a file where a folder is wanted (or the reverse), or
             lies under a file or an unwritable folder.
     """
@@ -67,6 +69,7 @@ def check_outputs(source: Path, output: Path, config: VideoConfig) -> None:
             raise UsageError(config.frames_dir, "would overwrite the input frames",
                              hint="choose another {frames_dir}")  # fmt: skip
         check_writable(config.frames_dir, folder=True)
+    netpath.check(config)
 
 
 def frames_of(clip: Clip, config: VideoConfig) -> Iterator[videolib.Frame]:

@@ -42,9 +42,11 @@ def deliver(clip, config: VideoConfig, work, records, output: Path) -> None:
 
 
 def write_report(path: Path, records: list[dict], clip, config: VideoConfig,
-                 precision: str | None = None, device: str | None = None) -> dict:  # fmt: skip
+                 precision: str | None = None, device: str | None = None,
+                 extra: dict | None = None) -> dict:  # fmt: skip
     """Save the quality report (per frame and summary, with the network's ``precision`` and the
-    ``device`` it ran on when given) as JSON; returns the summary."""
+    ``device`` it ran on when given, and ``extra`` at the summary's end) as JSON; returns the
+    summary."""
     pairs = [r for r in records if "temporal_error" in r and not r["cut"]]
     later = [r["seconds"] for r in records[1:] if not r["cut"]]
     shares = [r["temporal_share"] for r in records if "temporal_share" in r]
@@ -67,6 +69,8 @@ def write_report(path: Path, records: list[dict], clip, config: VideoConfig,
         ),  # fmt: skip
         "warm_start": config.warm_start,
     }
+    if config.render == "network":  # no frame starts from another
+        del summary["warm_start"], summary["temporal_held"], summary["temporal_share_of_loss"]
     if precision is not None:
         summary["precision"] = precision
     if device is not None:
@@ -77,6 +81,7 @@ def write_report(path: Path, records: list[dict], clip, config: VideoConfig,
         summary["passes"] = config.passes
     if warning := unreliable_runs(records):
         summary["flow_warning"] = warning
+    summary |= extra or {}
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps({"summary": summary, "frames": records}, indent=1))
     return summary

@@ -32,6 +32,7 @@ from vidstyle.media import video as videolib
 from vidstyle.media.images import fit_longest, fitted_size, load_image, save_image
 from vidstyle.pipeline import clipout
 from vidstyle.pipeline import fingerprint as fingerprints
+from vidstyle.pipeline import network as netpath
 from vidstyle.pipeline import passes as passeslib
 from vidstyle.pipeline import temporal as temporallib
 from vidstyle.pipeline.clip import (
@@ -249,6 +250,13 @@ def stylize_clip(
     engine.check_fits(source, height, width)
     work = WorkDir(output, fingerprint(clip, style, engine.method, config))
     records = work.load(restart)
+    if config.render == "network":  # a network trained on stylized keyframes renders each frame
+        frames = netpath.Source(lambda: frames_of(clip, config), expected_frames(clip, config),
+                                output)  # fmt: skip
+        records, extra = netpath.run(engine, style, config, work, records, frames, reporter, stop,
+                                     frame_stop)  # fmt: skip
+        return finish_clip(clip, config, work, records, output, engine.method.precision,
+                           engine.device.label, extra)  # fmt: skip
     loop = clip_loop(engine, style, config, reporter, work, stop, frame_stop)
     reporter.begin(expected_frames(clip, config) * config.passes or None, "frames")
     try:
@@ -320,8 +328,8 @@ def stylize_frames(loop: FrameLoop, frames: Iterable[videolib.Frame], work: Work
 
 
 def finish_clip(clip: Clip, config: VideoConfig, work: WorkDir, records: list[dict],
-                output: Path, precision: str | None = None,
-                device: str | None = None) -> VideoResult:  # fmt: skip
+                output: Path, precision: str | None = None, device: str | None = None,
+                extra: dict | None = None) -> VideoResult:  # fmt: skip
     """Join the finished frames of the work folder, in order, with the source's sound into the
     output (or numbered PNGs), write the quality report and remove the work folder.
 
@@ -333,6 +341,7 @@ def finish_clip(clip: Clip, config: VideoConfig, work: WorkDir, records: list[di
         output: the video file, or the folder of frames of a sequence.
         precision: the network's precision, for the report.
         device: the device it ran on ("CPU" or the GPU's UUID and bus), for the report.
+        extra: more of the summary (the network path's, :mod:`vidstyle.pipeline.network`).
 
     Returns:
         The output, the report's path and its summary.
@@ -342,7 +351,7 @@ def finish_clip(clip: Clip, config: VideoConfig, work: WorkDir, records: list[di
     """
     clipout.deliver(clip, config, work, records, output)
     report_path = _report_path(output)
-    summary = write_report(report_path, records, clip, config, precision, device)
+    summary = write_report(report_path, records, clip, config, precision, device, extra)
     shutil.rmtree(work.root)
     return VideoResult(output, report_path, summary)
 
