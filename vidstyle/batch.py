@@ -57,15 +57,24 @@ def run(
     Raises:
         UsageError: for a bad job file (nothing runs), Ray not installed, or precision auto over
             Ray for a task still to run (:func:`vidstyle.jobs.cluster.refuse_guessed_precision`;
-            finished ones are not run again); WeightsError: when no weights are found.
+            finished ones are not run again), a network clip not yet trained over Ray
+            (:func:`~vidstyle.jobs.cluster.refuse_untrained_network`); WeightsError: when no
+            weights are found.
     """
     if cluster is not None:
-        from vidstyle.jobs.cluster import Cluster, import_ray, refuse_guessed_precision
+        from vidstyle.jobs.cluster import (
+            Cluster,
+            import_ray,
+            refuse_guessed_precision,
+            refuse_untrained_network,
+        )
 
         import_ray()  # one line saying how to install it, before any work
     plan = plan if isinstance(plan, Plan) else load_plan(plan)
     if cluster is not None:
-        refuse_guessed_precision(_still_to_run(plan), plan.path)
+        still = _still_to_run(plan)
+        refuse_guessed_precision(still, plan.path)
+        refuse_untrained_network(still, plan.path)
     ledger = Ledger(plan.ledger_path, settings.max_attempts)
     log = RunLog(plan.log_path)
     try:

@@ -73,6 +73,21 @@ steps_pass = 2
 """
 
 
+def _encoded(monkeypatch) -> dict:
+    """Night's folder -> its clip's frames as given to the encoder (before H.264)."""
+    from vidstyle.pipeline import clipout
+
+    encoded, write_video = {}, clipout.write_video
+
+    def keep(dest, frames, *args, **kwargs):
+        frames = list(frames)
+        encoded[Path(dest).parents[3].name] = [rgb.copy() for rgb, _ in frames]
+        write_video(dest, frames, *args, **kwargs)
+
+    monkeypatch.setattr(clipout, "write_video", keep)
+    return encoded
+
+
 def _peer_night(root: Path) -> Path:
     """Three photos, two of one size (one group with ``--batch 2``) and one of another, and a
     clip of two shots (3 frames each, with sound), run in three passes. The clip is claimed
@@ -89,17 +104,7 @@ def test_two_workers_make_what_one_process_makes_with_batch_and_passes(
 ):
     """--batch 2 and a clip of --passes 3 over two Ray workers: byte for byte the files (and the
     frames given to the encoder) of the same night in this process."""
-    from vidstyle.pipeline import clipout
-
-    encoded = {}  # run -> the clip's frames as given to the encoder (before H.264)
-
-    def keep(dest, frames, *args, **kwargs):
-        frames = list(frames)
-        encoded[Path(dest).parents[3].name] = [rgb.copy() for rgb, _ in frames]
-        write_video(dest, frames, *args, **kwargs)
-
-    write_video = clipout.write_video
-    monkeypatch.setattr(clipout, "write_video", keep)
+    encoded = _encoded(monkeypatch)
     night = _peer_night(tmp_path / "here")
     shutil.copytree(tmp_path / "here", tmp_path / "ray")
     nights = [night, tmp_path / "ray" / night.name]
@@ -145,6 +150,30 @@ def _units(log: str) -> list[int]:
             last[worker], under_way[worker] = len(units), 1
             units.append(1)
     return units
+
+
+def test_a_network_rendered_clip_spreads_its_frames_over_the_workers(cluster, tmp_path,
+                                                                       monkeypatch):  # fmt: skip
+    from vidstyle.engine.painter import Architecture, Painter
+    from vidstyle.jobs import shots
+
+    encoded = _encoded(monkeypatch)
+    monkeypatch.setattr(shots, "CHUNK_FRAMES", 2)
+    night = make_night(tmp_path / "here", frames=6)
+    night.write_text(night.read_text() + 'render = "network"\nnetwork = "net.npz"\n')
+    Painter.fresh(Architecture(width=4, blocks=1), "float32", seed=3).save(night.parent / "net.npz")
+    shutil.copytree(tmp_path / "here", tmp_path / "ray")
+    nights = [night, tmp_path / "ray" / night.name]
+    batch.run(nights[0], engine_factory=tiny_engine)
+    result = batch.run(nights[1], engine_factory=tiny_engine, cluster=TWO)
+    assert (result.done, result.failed) == (9, 0)
+    one, two = ([rgb.astype(int) for rgb in encoded[name]] for name in ("here", "ray"))
+    assert len(one) == len(two) == 6 and all(np.abs(a - b).max() <= 1 for a, b in zip(one, two))
+    clip = _rows(nights[1])[-1]  # any frame made alone: runs of 2 frames, not one shot of 6
+    assert [(s["first"], s["frames"]) for s in clip.detail["shots"]] == [(0, 2), (2, 2), (4, 2)]
+    report = json.loads(Path(clip.detail["report"]).read_text())
+    assert report["summary"]["render"] == "network" and report["summary"]["shot_cuts"] == 0
+    assert av.open(str(nights[1].parent / CLIP)).streams.audio
 
 
 SLOW_NIGHT = """

@@ -84,6 +84,20 @@ def test_auto_precision_is_not_guessed_for_ray_workers_unless_pinned(pinned, tmp
     assert {t.method.precision for t in work.tasks} == {pinned or "float32"}
 
 
+def test_a_network_clip_not_yet_trained_is_refused_before_a_ray_run(tmp_path, monkeypatch):
+    """Keyframes and training are one worker's work: over Ray only a trained --network is split
+    among the workers; refused in one line before any work."""
+    night = make_night(tmp_path)
+    night.write_text(night.read_text() + 'render = "network"\n')  # the clip's job is the last
+    monkeypatch.setattr("vidstyle.jobs.cluster.import_ray", lambda: None)
+    result = runner.invoke(app, ["batch", "run", str(night), "--ray", "auto"])
+    assert result.exit_code == 2
+    why = ("--render network over --ray splits the frames of a trained --network among the "
+           "workers (train it once without --ray, then give --network)")  # fmt: skip
+    assert result.output.strip().splitlines() == [f"error: {night}: job 'beach': {why}"]
+    assert not (tmp_path / "night.vidstyle-run").exists()
+
+
 def test_plain_lines_and_the_live_display_show_each_worker():
     out = io.StringIO()
     plain = PlainReporter(Console(file=out, width=120), every=10)

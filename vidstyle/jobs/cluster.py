@@ -12,7 +12,8 @@ only writer; workers (:mod:`vidstyle.jobs.worker`, one Ray actor each) run what 
   ready), else one no other worker is set up for, else the next in the plan; with a group size
   above 1 (``--batch``), up to that many images of that setup, sent as one unit and run in one
   engine call, as in-process.
-- Clips are cut at their shot cuts (:mod:`vidstyle.jobs.shots`); the shots run on any workers,
+- Clips are cut at their shot cuts (:mod:`vidstyle.jobs.shots`; a clip rendered by a trained
+  network into runs of frames, and one not yet trained is refused); the shots run on any workers,
   every pass of a clip of several passes each (a later pass never holds a frame to one across a
   cut), and the driver joins them: the frames the in-process run gives.
 - Faults: a worker that dies mid-task is restarted by Ray; its task counts the attempt and goes
@@ -82,6 +83,22 @@ def refuse_guessed_precision(tasks: list[Task], path: Path | None = None) -> Non
                              f"this machine ({task.method.precision}), not for the Ray workers",
                              hint="give {precision} in the job file (bfloat16 for GPUs of compute "
                              "capability 8.0+), or set VIDSTYLE_AUTO_PRECISION")  # fmt: skip
+
+
+def refuse_untrained_network(tasks: list[Task], path: Path | None = None) -> None:
+    """Refuse a clip rendered by a network (``render`` network) without a trained ``network``
+    over Ray: the keyframes and the training are one worker's work; with the file, any worker
+    renders any of the clip's frames (:func:`vidstyle.jobs.shots.pieces`). Checked before any
+    work.
+
+    Raises:
+        UsageError: naming the job file and its first such job.
+    """
+    for task in tasks:
+        if task.kind == "video" and task.video.render == "network" and not task.video.network:
+            raise UsageError(path, f"job {task.job!r}: {{render}} network over {{ray}} splits "
+                             "the frames of a trained {network} among the workers",
+                             hint="train it once without {ray}, then give {network}")  # fmt: skip
 
 
 def worker_name(lane: str, pid: int | None = None) -> str:

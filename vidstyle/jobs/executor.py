@@ -189,7 +189,8 @@ class Executor:
     def run_range(self, task: Task, frames: list, reporter: Reporter, stop: StopFlag | None,
                   scratch: Path) -> dict:  # fmt: skip
         """Stylize a range of a clip's frames on its own (a shot), every pass, in a work folder
-        under ``scratch`` (see :func:`vidstyle.pipeline.video.stylize_range`).
+        under ``scratch`` (see :func:`vidstyle.pipeline.video.stylize_range`); a clip rendered by
+        a trained network: each frame alone (:func:`vidstyle.pipeline.network.render_frames`).
 
         Returns:
             ``frames`` (the final results, working size) and ``records`` (each frame's).
@@ -203,6 +204,11 @@ class Executor:
         height, width = frames[0].rgb.shape[:2]
         engine.check_fits(task.source, height, width)
         style = self.task_style(task)
+        if task.video.render == "network":  # any frame alone, through the trained network
+            from vidstyle.pipeline.network import render_frames
+
+            done = render_frames(engine, style, task.video, frames, reporter, _frames(stop))
+            return {"frames": [result for result, _ in done], "records": [r for _, r in done]}
         results, records = stylize_range(engine, frames, style, task.video, scratch, reporter,
                                          _chunks(stop), _frames(stop))  # fmt: skip
         return {"frames": results, "records": records}

@@ -15,6 +15,10 @@ died does only the shots not yet finished. A clip of one pass also gets ``manife
 its finished frames from the first on, so the one-process runner can continue it; the final
 frames of several passes are not the first pass's that runner would go on from, so those are
 kept apart (in the last pass's folder) and left out of its manifest.
+
+A clip rendered by a trained network (``render = "network"`` with a ``network`` file) has no
+frame that depends on another: :func:`pieces` cuts it into runs of CHUNK_FRAMES frames instead,
+so that its frames spread over every worker however few its shots.
 """
 
 from __future__ import annotations
@@ -32,8 +36,11 @@ from vidstyle.fsutil import atomic_path
 from vidstyle.jobs.plan import Task
 from vidstyle.media.images import load_image, save_image
 from vidstyle.pipeline import clip as cliplib
+from vidstyle.pipeline import netmeasure
 from vidstyle.pipeline import video as videopipe
 from vidstyle.pipeline.workdir import WorkDir
+
+CHUNK_FRAMES = 24  # a network-rendered clip's frames per unit of work
 
 
 def split(clip: cliplib.Clip, config: VideoConfig, max_size: int) -> list[tuple]:
@@ -59,6 +66,24 @@ def split(clip: cliplib.Clip, config: VideoConfig, max_size: int) -> list[tuple]
     if not shots:
         raise DecodeError(clip.path, "contains no video frames")
     return [tuple(shot) for shot in shots]
+
+
+def pieces(shots: list[tuple], config: VideoConfig) -> tuple[list[tuple], set[int]]:
+    """The units of a clip's work: its shots, or for a network-rendered clip runs of
+    CHUNK_FRAMES frames; and the frames (by index) that follow a shot cut.
+
+    Args:
+        shots: the clip's shots (:func:`split`).
+        config: the video options (``render``).
+
+    Returns:
+        The units in order, and the indices of the frames that begin a shot after the first.
+    """
+    cuts = {shot[0].index for shot in shots[1:]}
+    if config.render != "network":
+        return shots, cuts
+    frames = [frame for shot in shots for frame in shot]
+    return [tuple(frames[i : i + CHUNK_FRAMES]) for i in range(0, len(frames), CHUNK_FRAMES)], cuts
 
 
 class ShotBook:
@@ -114,7 +139,9 @@ class ShotBook:
         """Join every frame in order with the sound into ``output`` (see
         :func:`vidstyle.pipeline.video.finish_clip`). Returns its :class:`VideoResult`."""
         records = [self.records[i] for i in sorted(self.records)]
-        return videopipe.finish_clip(clip, config, self.work, records, output, precision)
+        extra = netmeasure.summary(records, []) if config.render == "network" else None
+        return videopipe.finish_clip(clip, config, self.work, records, output, precision,
+                                     extra=extra)  # fmt: skip
 
 
 @dataclass
@@ -131,6 +158,7 @@ class ClipRun:
     stopped: str | None = None
     failed: bool = False
     workers: dict = field(default_factory=dict)  # shot -> lane
+    cuts: set = field(default_factory=set)  # the frames that follow a shot cut, by index
 
     @classmethod
     def open(cls, task: Task) -> ClipRun:
@@ -145,10 +173,14 @@ class ClipRun:
         print_ = videopipe.fingerprint(clip, style if task.blend else style[0], task.method,
                                        task.video)  # fmt: skip
         book = ShotBook(task.output, print_, task.video.passes)
-        shots = split(clip, task.video, task.method.max_size)
-        run = cls(task, clip, book, shots)
+        shots, cuts = pieces(split(clip, task.video, task.method.max_size), task.video)
+        run = cls(task, clip, book, shots, cuts=cuts)
         run.waiting = [i for i, shot in enumerate(shots) if not book.done(shot)]
         return run
+
+    def after_cut(self, part: int) -> bool:
+        """Whether unit ``part``'s first frame follows a shot cut."""
+        return self.shots[part][0].index in self.cuts
 
     @property
     def frames(self) -> int:

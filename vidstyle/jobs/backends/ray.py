@@ -304,7 +304,7 @@ class RayBackend:
         elif ran.stopped is not None:
             run.stopped = ran.stopped
         elif error is None:
-            run.book.add(detail["frames"], detail["records"], cut=shot > 0)
+            run.book.add(detail["frames"], detail["records"], cut=run.after_cut(shot))
             self.log(f"done {label} on {slot.lane} in {seconds:.1f}s")
             if not run.waiting and not run.running and not run.stopped:
                 self._finish_clip(run)
