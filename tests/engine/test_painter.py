@@ -36,6 +36,12 @@ def test_saved_and_loaded_it_renders_the_same(painter, tmp_path):
     np.testing.assert_array_equal(loaded.render(frame), painter.render(frame))
 
 
+def test_a_fresh_painters_residual_blocks_start_as_the_identity():
+    model = Painter.fresh(Architecture(width=4, blocks=2), "float32").model
+    lasts = [layer for layer in model.layers if layer.name.endswith("_2") and "res" in layer.name]
+    assert len(lasts) == 2 and all(not np.any(layer.get_weights()[0]) for layer in lasts)
+
+
 def test_the_seed_decides_the_fresh_weights():
     a, b = (Painter.fresh(TINY, "float32", seed=5) for _ in range(2))
     c = Painter.fresh(TINY, "float32", seed=6)

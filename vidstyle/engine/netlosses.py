@@ -22,6 +22,15 @@ consecutive frames with the flow ``w`` from b to a and its reliable pixels ``M``
 - temporal (Ruder, Dosovitskiy, Brox 2016, eq. 7; trained into a network as in ReCoNet, Gao
   et al., ACCV 2018): ``sum_p M_p mean_c (255 f(b)_pc - 255 warp(f(a), w)_pc)^2 / sum_p M_p /
   255``, the rendering of frame b against frame a's rendering warped into b (bilinear).
+
+The total is ``w_pixel pixel + w_perceptual perceptual + w_temporal temporal + w_texture
+log(texture) + w_objective log(objective)``: the texture and the objective enter by their
+logarithms, so that each pulls in proportion to what is left of it (a term that fell tenfold
+pulls as hard as at the start, instead of fading under the pixel loss, which does not fall much:
+the keyframe's strokes cannot all be placed). On cockatoo at 256 px (bfloat16, AMX CPU, 500
+steps of one keyframe), the logarithms with the pixel weight down from 1 to 0.2 raised the
+style drop of frames that are not keyframes from 3.5x to 4.1x (6.9x against 4.4x on the
+keyframe itself).
 """
 
 from __future__ import annotations
@@ -29,6 +38,9 @@ from __future__ import annotations
 import tensorflow as tf
 
 from vidstyle.engine import losses
+
+RELATIVE = ("texture", "objective")  # terms that enter the total as their logarithm
+LOG_FLOOR = 1e-4
 
 
 def warp(images: tf.Tensor, flow: tf.Tensor) -> tf.Tensor:
@@ -127,7 +139,9 @@ class Losses:
             terms["temporal"] = temporal(rendered_a, rendered_b, flow, mask)
         scale = {"pixel": w.pixel, "perceptual": w.perceptual, "texture": w.texture,
                  "objective": w.objective, "temporal": w.temporal}  # fmt: skip
-        terms["total"] = tf.add_n([scale[name] * value for name, value in terms.items()])
+        terms["total"] = tf.add_n([scale[name] * (tf.math.log(value + LOG_FLOOR)
+                                                  if name in RELATIVE else value)
+                                   for name, value in terms.items()])  # fmt: skip
         return terms
 
     def objective(self, rendered: tf.Tensor, frames: tf.Tensor) -> tf.Tensor:

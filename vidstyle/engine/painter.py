@@ -6,7 +6,10 @@ The architecture follows the few-shot patch-based generators of Texler et al., "
 Stylization Using Few-Shot Patch-Based Training" (SIGGRAPH 2020) and the feed-forward networks
 of Johnson, Alahi and Fei-Fei, "Perceptual Losses for Real-Time Style Transfer" (ECCV 2016): a
 U-Net (two 2x downsamplings with skip connections) with residual blocks at a quarter of the size
-and no normalization layers, each convolution over a mirrored border (no zeros), so that a
+and no normalization layers (each residual block starts as the identity, its last convolution
+at zero, as in De and Smith, "Batch Normalization Biases Residual Blocks Towards the Identity
+Function in Deep Networks", NeurIPS 2020; without it, Adam at 1e-3 drove the sigmoid output to
+a flat frame within 200 steps), each convolution over a mirrored border (no zeros), so that a
 network trained on small patches renders whole frames of any size the same way. Each
 downsampling is a convolution followed by a 2x2 average (a blurred subsampling, Zhang, "Making
 Convolutional Networks Shift-Invariant Again", ICML 2019), each upsampling bilinear, so that
@@ -73,9 +76,11 @@ def build(architecture: Architecture, precision: str = "float32", seed: int = 0)
     keras.utils.set_random_seed(seed)
     policy, width = policy_for(precision), architecture.width
 
-    def conv(x, channels, name, activate=True, dtype=policy):
+    def conv(x, channels, name, activate=True, dtype=policy, init="glorot_uniform"):
         x = Mirror(dtype=policy)(x)  # no zero border for the network to find its place by
-        x = keras.layers.Conv2D(channels, 3, padding="valid", dtype=dtype, name=name)(x)
+        x = keras.layers.Conv2D(
+            channels, 3, padding="valid", dtype=dtype, name=name, kernel_initializer=init
+        )(x)
         return keras.layers.LeakyReLU(0.2, dtype=policy)(x) if activate else x
 
     def down(x, channels, name):
@@ -92,7 +97,8 @@ def build(architecture: Architecture, precision: str = "float32", seed: int = 0)
     half = conv(down(full, 2 * width, "half_1"), 2 * width, "half_2")
     x = down(half, 4 * width, "quarter")
     for block in range(architecture.blocks):
-        inner = conv(conv(x, 4 * width, f"res{block}_1"), 4 * width, f"res{block}_2", False)
+        inner = conv(x, 4 * width, f"res{block}_1")
+        inner = conv(inner, 4 * width, f"res{block}_2", activate=False, init="zeros")
         x = keras.layers.Add(dtype=policy)([x, inner])
     x = up(up(x, half, 2 * width, "dec_half"), full, width, "dec_full")
     out = conv(x, 3, "rgb", activate=False, dtype="float32")

@@ -23,7 +23,8 @@ from vidstyle.engine.painter import Painter
 
 @dataclass(frozen=True)
 class LossWeights:
-    """The weights of the training losses (see :mod:`vidstyle.engine.netlosses`).
+    """The weights of the training losses (see :mod:`vidstyle.engine.netlosses`; the texture
+    and the objective are weighted by their logarithms there).
 
     Attributes:
         pixel: L1 between the painter's rendering of a keyframe patch and the keyframe's.
@@ -34,7 +35,7 @@ class LossWeights:
         temporal: the short-range temporal loss on pairs of consecutive frames.
     """
 
-    pixel: float = 1.0
+    pixel: float = 0.2
     perceptual: float = 0.0
     objective: float = 1.0
     temporal: float = 1.0
@@ -55,7 +56,7 @@ class Trainer:
     """
 
     def __init__(self, painter: Painter, extractor: FeatureExtractor, targets: StyleTargets,
-                 method, weights: LossWeights, area: int, learning_rate: float = 2e-4):  # fmt: skip
+                 method, weights: LossWeights, area: int, learning_rate: float = 5e-4):  # fmt: skip
         self.painter = painter
         self.losses = netlosses.Losses(extractor, len(method.content_layers), list(targets.grams),
                                        method, weights, area)  # fmt: skip
