@@ -284,10 +284,9 @@ class VideoConfig:
             a plain Lanczos target loses a little at each warp, which compounds more slowly.
         new_content: where the pixels new to a later frame start (content entering the
             picture, or just disoccluded: :func:`vidstyle.media.warped.fresh_pixels`):
-            ``content`` (the default: the frame's content in the colours of the result, with
-            its texture; past the border, the texture just inside carried on) or
-            ``warp`` (the earlier result warped, as before issue 29: its edge pixels repeated
-            into the picture, streaks that the later frames' few iterations leave in place).
+            ``content`` (the default: the frame's content in the result's colours, with its
+            texture; past the border, the texture just inside carried on) or ``warp`` (the
+            earlier result warped, as before issue 29: its edge pixels repeated, streaks).
         shot_threshold: histogram distance above which two frames are a shot cut.
         start, end: the part of the clip to use, in seconds (None: from the start / to the end).
         max_frames: stop after this many frames.
@@ -326,8 +325,7 @@ class VideoConfig:
     )  # fmt: skip
     new_content: str = option(
         "content", "Where pixels new to a later frame start: content (the frame's content in "
-        "the result's colours and texture) or warp (the earlier result warped: its edge pixels "
-        "repeated).",
+        "the result's colours and texture) or warp (the earlier result warped, edges repeated).",
         choices=NEW_CONTENTS,
     )  # fmt: skip
     shot_threshold: float = 0.5
