@@ -188,3 +188,8 @@ def test_warping_by_half_a_pixel_keeps_the_detail():
     half = np.full((48, 64, 2), 0.5, np.float32)
     lanczos, linear = warp(texture, half), warp(texture, half, "linear")
     assert crispness(linear, texture) < 0.9 < 0.97 < crispness(lanczos, texture)
+
+
+def test_frames_of_different_sizes_are_a_cut_whatever_their_colours():
+    frame = make_texture(32, 48, seed=3)
+    assert is_shot_cut(frame, frame[:, :24]) and not is_shot_cut(frame, frame.copy())

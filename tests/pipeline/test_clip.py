@@ -167,6 +167,23 @@ def test_image_sequence_in_numbered_pngs_out(tmp_path, tiny_cli):
     assert report["frames"][3]["cut"] is True  # the unrelated last frame is a shot cut
 
 
+def test_a_sequence_of_photos_of_different_sizes_gives_each_its_own_size(tmp_path, tiny_cli):
+    frames = tmp_path / "photos"
+    frames.mkdir()
+    photo = pan_over_photo(1)[0]
+    Image.fromarray(photo).save(frames / "a1.png")
+    Image.fromarray(photo[:, : photo.shape[1] * 2 // 3]).save(frames / "a2.png")  # same colours
+    out = tmp_path / "styled"
+    args = ["video", str(frames), "-s", str(SAMPLES / "swirls.jpg"), "-o", str(out),
+            "--max-size", "48", "--steps-first", "3", "--steps-next", "2", "--quiet"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    shapes = [load_image(out / f"00000{i}.png").rgb.shape for i in (1, 2)]
+    assert shapes[0] != shapes[1] and max(shapes[1][:2]) == 48
+    report = json.loads((tmp_path / "styled.report.json").read_text())
+    assert report["frames"][1]["cut"] is True  # no flow joins two sizes
+
+
 def _video(args, tmp_path, name="out.mp4"):
     out = tmp_path / name
     base = ["video", *args, "-s", str(SAMPLES / "swirls.jpg"), "-o", str(out), "--quiet",

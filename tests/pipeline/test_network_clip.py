@@ -92,6 +92,19 @@ def test_a_frame_folder_gives_numbered_pngs(tmp_path, engine, style):
     assert load_image(out / "000001.png").rgb.shape == (32, 48, 3)
 
 
+def test_frames_of_different_sizes_are_trained_on_and_rendered_each_at_its_size(tmp_path, engine,
+                                                                                style):  # fmt: skip
+    source = tmp_path / "photos"
+    source.mkdir()
+    frames = [frame.rgb for frame in read_frames(make_clip(tmp_path / "c.mp4"))]
+    for i, rgb in enumerate(frames):
+        Image.fromarray(rgb if i % 2 else rgb[:, :30]).save(source / f"f{i}.png")  # 30x32, 48x32
+    out = tmp_path / "styled"
+    stylize_clip(engine, source, style, out, VideoConfig(**NETWORK))
+    shapes = [load_image(out / f"{i:06d}.png").rgb.shape for i in range(1, 5)]
+    assert shapes == [(32, 30, 3), (32, 48, 3), (32, 30, 3), (32, 48, 3)]
+
+
 def make_clip(path):
     make_pan_clip(path, size=SIZE, frames=4, shift=(1, 1), audio=False)
     return path

@@ -14,8 +14,6 @@ import cv2
 import numpy as np
 
 MIN_FLOW_SIDE = 16  # DIS needs a side of 12 or more; smaller frames are enlarged for the flow
-
-
 MOTION_CANDIDATES = 4  # global shifts tried as DIS's starting flow (besides none), see flow()
 MATCH_WINDOW = 9  # side of the window over which plain DIS must match as well as the others
 EDGE_WINDOW = 3  # side of the window over which the others are ranked where it does not
@@ -303,16 +301,18 @@ def is_shot_cut(prev_rgb: np.ndarray, next_rgb: np.ndarray, threshold: float = 0
     camera move over one scene keeps the distribution and stays well below 0.5; a change to an
     unrelated scene moves it well above. Not detected: fades and dissolves, and cuts between
     scenes of much the same colours (black-and-white footage is compared by brightness only).
+    Frames of different sizes (photos taken as a sequence) are a cut: no flow joins them.
 
     Args:
         prev_rgb: the earlier frame, HxWx3 RGB uint8 (or float 0..255).
-        next_rgb: the later frame, any size.
+        next_rgb: the later frame.
         threshold: distance above which the frames count as a cut.
 
     Returns:
         True for a cut.
     """
-    return shot_distance(prev_rgb, next_rgb) > threshold
+    resized = prev_rgb.shape[:2] != next_rgb.shape[:2]
+    return resized or shot_distance(prev_rgb, next_rgb) > threshold
 
 
 def shot_distance(prev_rgb: np.ndarray, next_rgb: np.ndarray) -> float:

@@ -64,7 +64,11 @@ class Renderer:
         """
         started = time.monotonic()
         contents = [fit_longest(frame.rgb, self.max_size) for frame in frames]
-        results = self.painter.render(np.stack(contents))
+        results = [None] * len(contents)
+        for shape in dict.fromkeys(content.shape for content in contents):  # a batch per size
+            same = [i for i, content in enumerate(contents) if content.shape == shape]
+            for i, result in zip(same, self.painter.render(np.stack([contents[i] for i in same]))):
+                results[i] = result
         share = (time.monotonic() - started) / len(frames)
         out = []
         for frame, content, result in zip(frames, contents, results):

@@ -252,7 +252,7 @@ def train(engine, style, targets, config: VideoConfig, work: WorkDir, state: Sta
     painter = Painter.fresh(ARCHITECTURE, method.precision, meta=meta)
     trainer = Trainer(painter, engine.extractor, targets, method, LossWeights(),
                       area=first.shape[0] * first.shape[1])  # fmt: skip
-    starts = sorted(p for p in frames if p + 1 in frames)
+    starts = sorted(p for p in frames if p + 1 in frames and frames[p].shape == frames[p + 1].shape)
     material = teaching.Material([frames[p] for p in keys], results, list(frames.values()),
                                  [(frames[p], frames[p + 1]) for p in starts[:PAIRS]])  # fmt: skip
     reporter.begin(None, "training")

@@ -60,22 +60,24 @@ class Material:
     """The training material of a clip, at the working size.
 
     Args:
-        key_contents: the keyframes' content frames, uint8 HxWx3 each.
-        key_results: their stylized results, the same sizes.
+        key_contents: the keyframes' content frames, uint8 HxWx3 each (sizes may differ: a
+            folder of photos taken as a sequence).
+        key_results: their stylized results, each the size of its content.
         frames: frames spread over the clip (for the method's objective).
-        pairs: ``(frame, next frame)`` pairs (for the temporal loss); their flows and masks
-            are computed here.
+        pairs: ``(frame, next frame)`` pairs of one size (for the temporal loss); their flows
+            and masks are computed here.
     """
 
     def __init__(self, key_contents: list, key_results: list, frames: list, pairs: list):
-        self.keys = _floats(key_contents)
-        self.styled = _floats(key_results)
-        self.frames = _floats(frames)
+        self.keys = [_floats(image) for image in key_contents]
+        self.styled = [_floats(image) for image in key_results]
+        self.frames = [_floats(image) for image in frames]
         self.pairs = [_pair(a, b) for a, b in pairs]
-        height, width = self.keys.shape[1:3]
-        self.patch = min(PATCH + 2 * MARGIN, height, width) // 4 * 4
+        smallest = min(min(image.shape[:2]) for image in self.keys + self.frames)
+        self.patch = min(PATCH + 2 * MARGIN, smallest) // 4 * 4
         self.margin = max(0, min(MARGIN, (self.patch - MIN_SIDE) // 2))
-        self.pair_patch = min(PAIR_PATCH, height, width) // 4 * 4
+        pair_sides = [min(pair[0].shape[:2]) for pair in self.pairs]
+        self.pair_patch = min(PAIR_PATCH, smallest, *pair_sides) // 4 * 4
 
     def sample(self, rng: np.random.Generator) -> Batch:
         """Random patches for one step."""
@@ -88,9 +90,10 @@ class Material:
 
     def _pairs(self, rng: np.random.Generator) -> tuple:
         side = self.pair_patch
-        if not self.pairs:
-            empty = np.zeros((0, side, side, 3), np.float32)
-            return empty, empty, np.zeros((0, side, side, 2), np.float32), empty[..., 0]
+        if not self.pairs:  # no two consecutive frames of one size: patches held to nothing
+            still = np.stack([_crop(self.frames, *_place(rng, self.frames, side))
+                              for _ in range(PAIR_PATCHES)])  # fmt: skip
+            return still, still, np.zeros((*still.shape[:3], 2), np.float32), still[..., 0] * 0
         parts: list[list] = [[], [], [], []]
         for _ in range(PAIR_PATCHES):
             pair = self.pairs[rng.integers(len(self.pairs))]
@@ -103,29 +106,30 @@ class Material:
         return tuple(np.stack(part).astype(np.float32) for part in parts)
 
 
-def _floats(frames: list) -> np.ndarray:
-    """uint8 frames as float32 0..1, padded (edge) to at least MIN_SIDE on each side."""
-    stack = np.stack(frames).astype(np.float32) / 255.0
-    extra_h, extra_w = max(0, MIN_SIDE - stack.shape[1]), max(0, MIN_SIDE - stack.shape[2])
-    return np.pad(stack, [(0, 0), (0, extra_h), (0, extra_w), (0, 0)], mode="edge")
+def _floats(image: np.ndarray) -> np.ndarray:
+    """A uint8 image as float32 0..1, padded (edge) to at least MIN_SIDE on each side."""
+    image = np.asarray(image, np.float32) / 255.0
+    extra_h, extra_w = max(0, MIN_SIDE - image.shape[0]), max(0, MIN_SIDE - image.shape[1])
+    return np.pad(image, [(0, extra_h), (0, extra_w), (0, 0)], mode="edge")
 
 
 def _pair(a: np.ndarray, b: np.ndarray) -> tuple:
     """(a, b, flow from b to a, trusted pixels of b) at least MIN_SIDE on a side; plain DIS."""
     flow_ab, flow_ba = flowlib.flow(a, b, large=False), flowlib.flow(b, a, large=False)
     mask = flowlib.reliable_mask(flow_ab, flow_ba).astype(np.float32)
-    fa, fb = _floats([a, b])
+    fa, fb = _floats(a), _floats(b)
     extra = [(0, fa.shape[0] - a.shape[0]), (0, fa.shape[1] - a.shape[1])]
     return fa, fb, np.pad(flow_ba, extra + [(0, 0)]), np.pad(mask, extra)
 
 
-def _place(rng: np.random.Generator, stack: np.ndarray, side: int) -> tuple[int, int, int]:
-    return (int(rng.integers(len(stack))), int(rng.integers(stack.shape[1] - side + 1)),
-            int(rng.integers(stack.shape[2] - side + 1)), side)  # fmt: skip
+def _place(rng: np.random.Generator, images: list, side: int) -> tuple[int, int, int, int]:
+    index = int(rng.integers(len(images)))
+    height, width = images[index].shape[:2]
+    return index, int(rng.integers(height - side + 1)), int(rng.integers(width - side + 1)), side
 
 
-def _crop(stack: np.ndarray, index: int, y: int, x: int, side: int) -> np.ndarray:
-    return stack[index, y : y + side, x : x + side]
+def _crop(images: list, index: int, y: int, x: int, side: int) -> np.ndarray:
+    return images[index][y : y + side, x : x + side]
 
 
 def _inside(flow: np.ndarray) -> np.ndarray:

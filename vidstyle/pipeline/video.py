@@ -166,7 +166,7 @@ class FrameLoop:
             "style_loss": self.engine.losses(result, work, self.targets)["style"],
             "content_style_loss": self.engine.losses(work, work, self.targets)["style"],
         }
-        if previous is None:
+        if previous is None or previous.content.shape != work.shape:  # no flow joins two sizes
             return out
         flow_ab, flow_ba = flows or _flows(previous.content, work)
         mask = flowlib.reliable_mask(flow_ab, flow_ba) if mask is None else mask
