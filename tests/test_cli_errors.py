@@ -69,6 +69,27 @@ def test_unexpected_error_in_one_image_lets_the_folder_go_on(photos, tmp_path, t
     assert f"{photos / 'b.png'}: internal error: ZeroDivisionError" in result.output
 
 
+def test_a_sticky_gpu_fault_in_a_folder_names_every_image_it_left(photos, tmp_path, tiny,
+                                                                   monkeypatch):  # fmt: skip
+    import tensorflow as tf
+
+    from vidstyle.jobs.recorder import GPU_FAULT
+    from vidstyle.pipeline import image
+
+    def sticky(engine, jobs, *args):
+        raise tf.errors.InternalError(None, None, "CUDA_ERROR_ILLEGAL_ADDRESS: illegal address")
+
+    monkeypatch.setattr(image, "stylize_files", sticky)
+    out = tmp_path / "out"
+    args = ["folder", str(photos), "-s", str(tmp_path / "paint.png"), "-o", str(out),
+            "--steps", "2", "--quiet"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    for name in ("b.png", "c.png"):  # after a.png's fault, on a context every image would fail
+        assert f"{photos / name}: not run: stopped by {GPU_FAULT}" in result.output, name
+    assert not out.exists() or not [p for p in out.iterdir() if not p.name.startswith(".")]
+
+
 def _vidstyle(*args, cwd):
     env = {k: v for k, v in os.environ.items() if k != "VIDSTYLE_DEBUG"}
     return subprocess.run([sys.executable, "-m", "vidstyle", *args], cwd=cwd, env=env,

@@ -104,8 +104,13 @@ def stylize_folder(
     shown = _Settled(reporter or NullReporter(), job.settled())
     view = View(unit="images", estimates=False, group_size=batch, group_key=same_work,
                 finished=lambda task: job.finished(task.key))  # fmt: skip
-    _, rows = _run(tasks, executor, shown, view)
-    return job.results({key: (row.status, row.seconds, row.error) for key, row in rows.items()})
+    result, rows = _run(tasks, executor, shown, view)
+    ran = {key: (row.status, row.seconds, row.error) for key, row in rows.items()}
+    for key, (status, _, _) in ran.items():  # a GPU fault stops the run: the images left
+        if result.stopped_by and status not in ("done", "failed"):
+            why = f"{job.todo[key].item.source}: not run: stopped by {result.stopped_by}"
+            ran[key] = ("failed", 0.0, why)
+    return job.results(ran)
 
 
 def _folder_task(decision, styles: StyleSet, method: MethodConfig, batch: int, position: int):
