@@ -4,6 +4,8 @@
 import numpy as np
 from conftest import textured
 
+from vidstyle.media.video import Frame
+from vidstyle.pipeline.clip import working_frames
 from vidstyle.pipeline.keyframes import Survey, choose
 
 SCENE = textured(36, 64, seed=3)
@@ -12,8 +14,8 @@ OTHER = np.full((36, 64, 3), (20, 200, 40), np.uint8)  # another shot: other col
 
 def _survey(frames) -> Survey:
     survey = Survey()
-    for frame in frames:
-        survey.add(frame)
+    for frame, cut in working_frames((Frame(i, 0.0, f) for i, f in enumerate(frames)), 64, 0.5):
+        survey.add(frame.rgb, cut)
     return survey
 
 

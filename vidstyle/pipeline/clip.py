@@ -11,13 +11,12 @@ from fractions import Fraction
 from pathlib import Path
 
 from vidstyle.config import VideoConfig
-from vidstyle.errors import UsageError
+from vidstyle.errors import InputError, UsageError
 from vidstyle.fsutil import check_writable, same_file
 from vidstyle.media import flow as flowlib
 from vidstyle.media import video as videolib
 from vidstyle.media.encode import OUTPUT_FORMATS
 from vidstyle.media.images import fit_longest, load_image
-from vidstyle.pipeline import network as netpath
 
 SEQUENCE_FPS = Fraction(25)
 
@@ -69,7 +68,8 @@ def check_outputs(source: Path, output: Path, config: VideoConfig) -> None:
             raise UsageError(config.frames_dir, "would overwrite the input frames",
                              hint="choose another {frames_dir}")  # fmt: skip
         check_writable(config.frames_dir, folder=True)
-    netpath.check(config)
+    if config.network is not None and not config.network.is_file():
+        raise InputError(config.network, "no such network file")
 
 
 def frames_of(clip: Clip, config: VideoConfig) -> Iterator[videolib.Frame]:

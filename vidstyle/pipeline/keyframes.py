@@ -2,7 +2,7 @@
 (:mod:`vidstyle.pipeline.network`).
 
 Always the first frame and the first frame of each shot (a cut as the frame loop finds it,
-:func:`vidstyle.media.flow.is_shot_cut`). Then, up to the budget, either every K-th frame, or
+:func:`vidstyle.pipeline.clip.working_frames`). Then, up to the budget, either every K-th frame, or
 the frames where the content differs most from every keyframe chosen so far (farthest-point
 sampling over small grey thumbnails: each new keyframe is the frame whose nearest keyframe is
 farthest, so a bird that walks up to the camera gets one when it fills the picture).
@@ -15,34 +15,28 @@ from collections.abc import Iterable
 import cv2
 import numpy as np
 
-from vidstyle.media import flow as flowlib
-
 THUMB = (32, 18)  # the thumbnails' size (width, height): the layout of a frame, not its detail
 
 
 class Survey:
     """What keyframe choice needs of a clip's frames, gathered in one pass over them.
 
-    Args:
-        shot_threshold: the histogram distance of a shot cut (the video option).
+    The shot cuts come with the frames (:func:`vidstyle.pipeline.clip.working_frames`, the one
+    place they are found).
     """
 
-    def __init__(self, shot_threshold: float = 0.5):
-        self.threshold = shot_threshold
+    def __init__(self):
         self.thumbs: list[np.ndarray] = []
         self.shots: list[int] = []  # the first frame of each shot, by position
-        self._previous: np.ndarray | None = None
 
-    def add(self, frame: np.ndarray) -> None:
-        """The next frame (HxWx3 uint8 at the working size)."""
-        cut = self._previous is not None and flowlib.is_shot_cut(self._previous, frame,
-                                                                 self.threshold)  # fmt: skip
-        if self._previous is None or cut:
+    def add(self, frame: np.ndarray, cut: bool = False) -> None:
+        """The next frame (HxWx3 uint8 at the working size), and whether a shot cut lies
+        before it."""
+        if not self.thumbs or cut:
             self.shots.append(len(self.thumbs))
         grey = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
         thumb = cv2.resize(grey, THUMB, interpolation=cv2.INTER_AREA).astype(np.float32)
         self.thumbs.append(thumb)
-        self._previous = frame
 
     def __len__(self) -> int:
         return len(self.thumbs)

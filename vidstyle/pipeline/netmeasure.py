@@ -17,7 +17,6 @@ import time
 import numpy as np
 
 from vidstyle.media import flow as flowlib
-from vidstyle.media.images import fit_longest
 
 MEASURE_EVERY = 10  # frames between two whose losses and temporal error are measured
 
@@ -42,28 +41,29 @@ class Renderer:
         engine: the engine (the working size, and VGG19 for the losses).
         painter: the trained :class:`vidstyle.engine.painter.Painter`.
         targets: the style's targets at the working size.
-        shot_threshold: the shot-cut distance (a cut's frame is not compared with the one before).
         keys: the keyframes' positions (their records say so).
     """
 
-    def __init__(self, engine, painter, targets, shot_threshold: float, keys=()):
+    def __init__(self, engine, painter, targets, keys=()):
         self.engine, self.painter, self.targets = engine, painter, targets
         self.max_size = engine.method.max_size
-        self.threshold, self.keys = shot_threshold, set(keys)
+        self.keys = set(keys)
         self.previous: tuple[np.ndarray, np.ndarray] | None = None  # (content, result)
 
     def skip(self, content: np.ndarray, record: dict) -> None:
         """A frame rendered by an earlier run: the next is not compared with it."""
         self.previous = None
 
-    def render(self, frames: list) -> list[tuple[np.ndarray, dict]]:
-        """Render and measure frames (:class:`vidstyle.media.video.Frame`) of one clip.
+    def render(self, frames: list, cuts: list[bool]) -> list[tuple[np.ndarray, dict]]:
+        """Render and measure frames of one clip (:class:`vidstyle.media.video.Frame` at the
+        working size) with whether a shot cut lies before each
+        (:func:`vidstyle.pipeline.clip.working_frames`).
 
         Returns:
             Per frame, its result (uint8 at the working size) and its record.
         """
         started = time.monotonic()
-        contents = [fit_longest(frame.rgb, self.max_size) for frame in frames]
+        contents = [frame.rgb for frame in frames]
         results = [None] * len(contents)
         for shape in dict.fromkeys(content.shape for content in contents):  # a batch per size
             same = [i for i, content in enumerate(contents) if content.shape == shape]
@@ -71,17 +71,17 @@ class Renderer:
                 results[i] = result
         share = (time.monotonic() - started) / len(frames)
         out = []
-        for frame, content, result in zip(frames, contents, results):
+        for frame, cut, result in zip(frames, cuts, results):
             begun = time.monotonic()
-            record = self.measure(frame, content, result)
+            record = self.measure(frame, result, cut)
             record["seconds"] = round(share + time.monotonic() - begun, 4)
             out.append((result, record))
         return out
 
-    def measure(self, frame, content: np.ndarray, result: np.ndarray) -> dict:
+    def measure(self, frame, result: np.ndarray, cut: bool) -> dict:
         """A frame's record (see the module's docstring)."""
+        content = frame.rgb
         previous, self.previous = self.previous, (content, result)
-        cut = previous is not None and flowlib.is_shot_cut(previous[0], content, self.threshold)
         record = {"index": frame.index, "time": frame.time, "cut": cut,
                   "crispness": flowlib.crispness(result, content)}  # fmt: skip
         if frame.index in self.keys:

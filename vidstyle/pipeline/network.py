@@ -28,11 +28,12 @@ import numpy as np
 
 from vidstyle.config import VideoConfig
 from vidstyle.engine.request import Request, Stop
-from vidstyle.errors import InputError, UsageError
+from vidstyle.errors import UsageError
 from vidstyle.fsutil import atomic_path
 from vidstyle.media.images import fit_longest, load_image, save_image
 from vidstyle.pipeline import keyframes as keyframelib
 from vidstyle.pipeline import netmeasure, teaching
+from vidstyle.pipeline.clip import working_frames
 from vidstyle.pipeline.fingerprint import pixels_digest
 from vidstyle.pipeline.image import targets_for
 from vidstyle.pipeline.workdir import WorkDir
@@ -126,20 +127,11 @@ def run(
     else:
         painter, summary = teach(engine, style, targets, config, work, state, source, reporter,
                                  stop, frame_stop)  # fmt: skip
-    renderer = netmeasure.Renderer(engine, painter, targets, config.shot_threshold,
-                                   state.get("keys") or [])  # fmt: skip
-    records = render(renderer, work, records, source, reporter, frame_stop or stop)
+    renderer = netmeasure.Renderer(engine, painter, targets, state.get("keys") or [])
+    records = render(
+        renderer, work, records, source, reporter, frame_stop or stop, config.shot_threshold
+    )
     return records, summary | netmeasure.summary(records, state.get("teachers", []))
-
-
-def check(config: VideoConfig) -> None:
-    """Refuse a ``network`` file that is not there, before any work.
-
-    Raises:
-        InputError: naming the file.
-    """
-    if config.network is not None and not config.network.is_file():
-        raise InputError(config.network, "no such network file")
 
 
 def reuse(path: Path, engine, style):
@@ -189,9 +181,9 @@ def teach(engine, style, targets, config: VideoConfig, work: WorkDir, state: Sta
 
 def choose(source: Source, config: VideoConfig, max_size: int) -> list[int]:
     """The keyframes' positions (:func:`vidstyle.pipeline.keyframes.choose`), in one pass."""
-    survey = keyframelib.Survey(config.shot_threshold)
-    for frame in source.frames():
-        survey.add(fit_longest(frame.rgb, max_size))
+    survey = keyframelib.Survey()
+    for frame, cut in working_frames(source.frames(), max_size, config.shot_threshold):
+        survey.add(frame.rgb, cut)
     return keyframelib.choose(survey, config.keyframes, config.keyframe_every)
 
 
@@ -278,17 +270,18 @@ def training_budget(config: VideoConfig, key_seconds: dict) -> float:
 
 
 def render(renderer, work: WorkDir, records: list[dict], source: Source, reporter: Reporter,
-           stop: Stop | None) -> list[dict]:  # fmt: skip
-    """Every frame not yet rendered, RENDER_BATCH at a time, saved with its record."""
+           stop: Stop | None, threshold: float) -> list[dict]:  # fmt: skip
+    """Every frame not yet rendered, RENDER_BATCH at a time, saved with its record
+    (``threshold``: the shot-cut option)."""
     reporter.begin(source.total or None, "frames")
     batch: list = []
     try:
-        for frame in source.frames():
+        for frame, cut in working_frames(source.frames(), renderer.max_size, threshold):
             if frame.index < len(records):
-                renderer.skip(fit_longest(frame.rgb, renderer.max_size), records[frame.index])
+                renderer.skip(frame.rgb, records[frame.index])
                 reporter.end_item(f"frame {frame.index}", "skipped", 0.0)
                 continue
-            batch.append(frame)
+            batch.append((frame, cut))
             if len(batch) == RENDER_BATCH:
                 records += _render_batch(renderer, work, records, batch, reporter, stop)
                 batch = []
@@ -323,23 +316,31 @@ def render_frames(engine, style, config: VideoConfig, frames: list, reporter: Re
         raise UsageError(None, "rendering a clip's frames alone needs a trained {network}")
     painter = reuse(config.network, engine, style)
     first = fit_longest(frames[0].rgb, engine.method.max_size)
-    renderer = netmeasure.Renderer(engine, painter, targets_for(engine, style, first),
-                                   config.shot_threshold)  # fmt: skip
+    renderer = netmeasure.Renderer(engine, painter, targets_for(engine, style, first))
+    frames, cuts = _unzip(working_frames(frames, engine.method.max_size, config.shot_threshold))
     done: list = []
     for start in range(0, len(frames), RENDER_BATCH):
         if stop is not None:
             stop()
-        done += renderer.render(frames[start : start + RENDER_BATCH])
+        end = start + RENDER_BATCH
+        done += renderer.render(frames[start:end], cuts[start:end])
         for _, record in done[start:]:
             reporter.end_item(f"frame {record['index']}", "done", record["seconds"])
     return done
 
 
-def _render_batch(renderer, work: WorkDir, records, batch, reporter: Reporter, stop) -> list:
+def _unzip(pairs) -> tuple[list, list]:
+    """(frames, cuts) of :func:`vidstyle.pipeline.clip.working_frames`' pairs."""
+    pairs = list(pairs)
+    return [frame for frame, _ in pairs], [cut for _, cut in pairs]
+
+
+def _render_batch(renderer, work: WorkDir, records, pairs, reporter: Reporter, stop) -> list:
     if stop is not None:
         stop()
+    batch, cuts = _unzip(pairs)
     reporter.start_item(f"frames {batch[0].index}-{batch[-1].index}", len(batch))
-    done = renderer.render(batch)
+    done = renderer.render(batch, cuts)
     for frame, (result, _) in zip(batch, done):
         save_image(work.frame(frame.index, 1), result)
     work.save(records + [record for _, record in done])
