@@ -276,12 +276,12 @@ class VideoConfig:
             ``prev`` (previous result as it is) or ``none`` (every frame from its content).
         temporal_weight: weight of the temporal loss (with ``flow``).
         temporal_warp: how the earlier result is warped into the frame, as its temporal target
-            and start: ``crisp`` (the default: Lanczos, with the detail the interpolation lost
-            put back, :func:`vidstyle.media.warped.restore_detail`), ``lanczos`` or ``linear``
-            (bilinear; the start is warped with Lanczos then). A bilinear target blurs each frame
-            a little and the next frame is held to that blur: the later frames of a clip
-            softened to under half the crispness of the same frames stylized alone (issue 29);
-            a plain Lanczos target loses a little at each warp, which compounds more slowly.
+            and start: ``crisp`` (the default: Lanczos, the detail the interpolation lost put
+            back up to the shot's first frame's crispness, :mod:`vidstyle.media.warped`),
+            ``lanczos`` or ``linear`` (bilinear; the start is warped with Lanczos then). A
+            bilinear target blurs each frame a little and the next is held to that blur: later
+            frames softened to under half the crispness of the same frames stylized alone
+            (issue 29); a plain Lanczos target loses a little at each warp, compounding slower.
         new_content: where the pixels new to a later frame start (content entering the
             picture, or just disoccluded: :func:`vidstyle.media.warped.fresh_pixels`):
             ``content`` (the default: the frame's content in the result's colours, with its

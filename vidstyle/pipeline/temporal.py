@@ -32,6 +32,7 @@ import numpy as np
 from vidstyle.fsutil import atomic_path
 from vidstyle.media import flow as flowlib
 from vidstyle.media.warped import (
+    catch_up,
     fresh_pixels,
     in_colours_of,
     restore_detail,
@@ -151,7 +152,8 @@ class Start:
 
 
 def start_from(index: int, content: np.ndarray, neighbours: list[Neighbour], flows: FlowCache,
-               target_warp: str = "crisp", fresh: bool = True) -> Start:  # fmt: skip
+               target_warp: str = "crisp", fresh: bool = True,
+               crispness: float | None = None) -> Start:  # fmt: skip
     """Warp each neighbour's result into frame ``index`` and combine their temporal terms.
 
     The start is the nearest neighbour's result warped with Lanczos (``crisp``: with the detail
@@ -181,6 +183,10 @@ def start_from(index: int, content: np.ndarray, neighbours: list[Neighbour], flo
         fresh: whether the pixels new to the frame start as said above, sources past the
             border are carried on and the flow near it steadied (False: the warp, its border
             repeated, as before issue 29; ``--new-content warp``).
+        crispness: with ``crisp``, the shot's first frame's crispness, which the detail put
+            back may rise to (:func:`vidstyle.media.warped.catch_up`: the few iterations of
+            each later frame lose a little detail, which would compound); None: the
+            neighbour's own detail.
 
     Returns:
         The frame's :class:`Start`.
@@ -192,11 +198,12 @@ def start_from(index: int, content: np.ndarray, neighbours: list[Neighbour], flo
         mask = flowlib.trusted_mask(flow_nf, flow_fn, near.content, content)
         if fresh:  # the flow near the border continued from inside (DIS drifts there)
             flow_fn = steadied(flow_fn, mask >= 0.5)
-        target = warp_result(near.result, flow_fn, mask, target_warp, border)
+        scale = catch_up(crispness, content, near.result)
+        target = warp_result(near.result, flow_fn, mask, target_warp, border, scale)
         if start is None:  # the nearest neighbour's result, warped with Lanczos (and restored)
             how = "lanczos" if target_warp == "linear" else target_warp
             start = target if how == target_warp else warp_result(
-                near.result, flow_fn, mask, how, border)  # fmt: skip
+                near.result, flow_fn, mask, how, border, scale)  # fmt: skip
             new = fresh_pixels(mask, flow_fn, near.content, content) if fresh else None
             if new is not None:  # the content's colours and shapes, the result's texture
                 start = np.where(new[..., None], textured(in_colours_of(content, start, mask),
@@ -208,8 +215,8 @@ def start_from(index: int, content: np.ndarray, neighbours: list[Neighbour], flo
     return Start(start.astype(np.float32), masks[0], first, target, weights, new)
 
 
-def warp_result(result: np.ndarray, flow_ba: np.ndarray, mask: np.ndarray,
-                how: str = "crisp", border: str = "replicate") -> np.ndarray:  # fmt: skip
+def warp_result(result: np.ndarray, flow_ba: np.ndarray, mask: np.ndarray, how: str = "crisp",
+                border: str = "replicate", scale: float = 1.0) -> np.ndarray:  # fmt: skip
     """An earlier result warped into a frame, as its temporal target.
 
     ``linear`` (bilinear) averages neighbours wherever the flow is fractional: a blur that the
@@ -227,6 +234,8 @@ def warp_result(result: np.ndarray, flow_ba: np.ndarray, mask: np.ndarray,
         border: what a source outside the result gives: ``replicate`` or ``reflect``
             (:func:`vidstyle.media.flow.warp`), or ``extend`` (the texture just inside,
             :func:`vidstyle.media.warped.warp_beyond`).
+        scale: with ``crisp``, the detail put back over the result's own
+            (:func:`vidstyle.media.warped.restore_detail`).
 
     Returns:
         The warped result, HxWx3 float32 on 0..255.
@@ -237,7 +246,7 @@ def warp_result(result: np.ndarray, flow_ba: np.ndarray, mask: np.ndarray,
         warped = np.clip(warp_beyond(image, flow_ba, interpolation), 0.0, 255.0)
     else:
         warped = np.clip(flowlib.warp(image, flow_ba, interpolation, border), 0.0, 255.0)
-    return restore_detail(warped, image, flow_ba, mask)[0] if how == "crisp" else warped
+    return restore_detail(warped, image, flow_ba, mask, scale)[0] if how == "crisp" else warped
 
 
 def join(start: Start, warped: np.ndarray, mask: np.ndarray) -> Start:

@@ -45,7 +45,7 @@ from vidstyle.pipeline.clip import (
 )
 from vidstyle.pipeline.clipout import write_report
 from vidstyle.pipeline.image import targets_for
-from vidstyle.pipeline.previous import Previous
+from vidstyle.pipeline.previous import Previous, shot_crispness
 from vidstyle.pipeline.workdir import WorkDir
 from vidstyle.progress import NullReporter, Reporter, level_callback, step_callback
 
@@ -131,13 +131,18 @@ class FrameLoop:
                           on_level=level_callback(self.reporter), stop=self.stop)  # fmt: skip
         return (engine or self.engine).stylize(request)
 
-    def follow(self, previous: Previous | None, index: int, work, result, cut: bool) -> Previous:
+    def follow(self, previous: Previous | None, index: int, work, result, cut: bool,
+               crispness: float | None = None) -> Previous:  # fmt: skip
         """The next frame's ``previous``: this frame, with the earlier ones that the long-term
-        offsets reach (none after a shot cut)."""
+        offsets reach (none after a shot cut), and its shot's first frame's crispness
+        (``crispness`` when given, else this frame's when it begins a shot, else
+        ``previous``'s)."""
         if previous is None or cut:
-            return Previous(work, result, index)
+            first = flowlib.crispness(result, work) if crispness is None else crispness
+            return Previous(work, result, index, crispness=first)
         earlier = (dataclasses.replace(previous, earlier=()), *previous.earlier)
-        return Previous(work, result, index, earlier[: max(self.config.long_term) - 1])
+        first = previous.crispness if crispness is None else crispness
+        return Previous(work, result, index, earlier[: max(self.config.long_term) - 1], first)
 
     def _start(self, index: int, work: np.ndarray, previous: Previous | None):
         if previous is None:
@@ -147,7 +152,8 @@ class FrameLoop:
         near = [temporallib.Neighbour(j, p.index, p.content, p.result)
                 for j in self.config.long_term if (p := previous.back(j)) is not None]  # fmt: skip
         start = temporallib.start_from(index, work, near, self.flows, self.config.temporal_warp,
-                                       self.config.new_content == "content")  # fmt: skip
+                                       self.config.new_content == "content",
+                                       previous.crispness)  # fmt: skip
         return start.warped, self.temporal(start), self.config.steps_next, start
 
     def temporal(self, start: temporallib.Start):
@@ -368,7 +374,8 @@ def _first_pass(loop: FrameLoop, frames, work: WorkDir, records: list[dict]) -> 
             if frame.index >= done - reach:
                 result = load_image(work.frame(frame.index, 1)).rgb
                 cut = records[frame.index]["cut"]
-                previous = loop.follow(previous, frame.index, frame.rgb, result, cut)
+                previous = loop.follow(previous, frame.index, frame.rgb, result, cut,
+                                       shot_crispness(records, frame.index))  # fmt: skip
             reporter.end_item(loop.name(frame.index), "skipped", 0.0)
             continue
         previous, record = loop.run(frame, previous, cut)
