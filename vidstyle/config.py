@@ -277,7 +277,7 @@ class VideoConfig:
         temporal_weight: weight of the temporal loss (with ``flow``).
         temporal_warp: how the earlier result is warped into the frame, as its temporal target
             and start: ``crisp`` (the default: Lanczos, the detail the interpolation lost put
-            back up to the shot's first frame's crispness, :mod:`vidstyle.media.warped`),
+            back up to the shot's first frame's detail, :mod:`vidstyle.media.warped`),
             ``lanczos`` or ``linear`` (bilinear; the start is warped with Lanczos then). A
             bilinear target blurs each frame a little and the next is held to that blur: later
             frames softened to under half the crispness of the same frames stylized alone

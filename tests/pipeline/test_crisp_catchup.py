@@ -1,4 +1,4 @@
-"""A later frame's temporal target keeps up with its shot's first frame's crispness (issue 29,
+"""A later frame's temporal target keeps up with its shot's first frame's detail (issue 29,
 round 5): the few iterations of each later frame lose a little detail, and a target restored only
 to the earlier result's detail let that loss compound (0.88 of the stills after 11 frames at the
 demo's settings)."""
@@ -15,7 +15,7 @@ from vidstyle.config import MethodConfig, VideoConfig
 from vidstyle.media import flow
 from vidstyle.media.warped import CATCH_UP, catch_up, restore_detail
 from vidstyle.pipeline import temporal
-from vidstyle.pipeline.previous import shot_crispness
+from vidstyle.pipeline.previous import shot_start
 from vidstyle.pipeline.video import stylize_clip
 from vidstyle.progress import NullReporter
 
@@ -41,16 +41,16 @@ def _texture(width: int, height: int, seed: int, sigma: float) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def frame():
-    """A content frame and an earlier result that has gone a little soft (its crispness over the
-    content is ``own``)."""
+    """A content frame and an earlier result that has gone a little soft (its detail is
+    ``own``)."""
     content = pan_frames((48, 40), 2, shift=(0, 0))[0]
     result = _texture(48, 40, seed=3, sigma=0.9)
-    return content, result, flow.crispness(result, content)
+    return content, result, flow.detail(result)
 
 
-def _target_detail(content, result, crispness, shift=(0.5, 0.5)):
+def _target_detail(content, result, first, shift=(0.5, 0.5)):
     near = [temporal.Neighbour(1, 0, content, result)]
-    start = temporal.start_from(1, content, near, Shift(*shift), crispness=crispness)
+    start = temporal.start_from(1, content, near, Shift(*shift), detail=first)
     inner = np.s_[4:-4, 4:-4]
     return flow.detail(start.target[inner]), flow.detail(start.warped[inner])
 
@@ -73,10 +73,10 @@ def test_a_target_already_as_crisp_as_the_first_frame_is_restored_as_before(fram
 
 def test_catch_up_is_the_first_frames_detail_over_the_sources_within_its_bounds(frame):
     content, result, own = frame
-    assert catch_up(None, content, result) == 1.0
-    assert catch_up(own * 1.02, content, result) == pytest.approx(1.02)
-    assert catch_up(own * 0.5, content, result) == 1.0
-    assert catch_up(own * 9.0, content, result) == CATCH_UP
+    assert catch_up(None, result) == 1.0
+    assert catch_up(own * 1.02, result) == pytest.approx(1.02)
+    assert catch_up(own * 0.5, result) == 1.0
+    assert catch_up(own * 9.0, result) == CATCH_UP
     texture = result.astype(np.float32)
     shift = np.zeros((40, 48, 2), np.float32) + np.float32((3.0, 1.0))
     warped = flow.warp(texture, shift)
@@ -87,11 +87,9 @@ def test_catch_up_is_the_first_frames_detail_over_the_sources_within_its_bounds(
     assert flow.detail(again[2:-2, 2:-8]) > 1.003 * flow.detail(warped[2:-2, 2:-8])
 
 
-def test_a_resumed_run_holds_its_frames_to_the_crispness_of_their_shots_first_frame():
-    records = [{"cut": False, "crispness": 3.0}, {"cut": False, "crispness": 2.5},
-               {"cut": True, "crispness": 4.0}, {"cut": False, "crispness": 3.5}]  # fmt: skip
-    assert [shot_crispness(records, i) for i in range(4)] == [3.0, 3.0, 4.0, 4.0]
-    assert shot_crispness([{"cut": False}], 0) is None  # a record without it: no catching up
+def test_the_first_frame_of_a_frames_shot_is_found_from_the_records():
+    records = [{"cut": False}, {"cut": False}, {"cut": True}, {"cut": False}, {"cut": True}]
+    assert [shot_start(records, i) for i in range(5)] == [0, 0, 2, 2, 4]
 
 
 class _StopAfter(NullReporter):
@@ -110,19 +108,26 @@ def test_each_later_frame_is_held_up_to_its_shots_first_frame_also_after_a_resum
     tmp_path, monkeypatch
 ):
     """Two shots; the run is stopped after 2 frames and resumed: every later frame's start is
-    made with the crispness of the first frame of its shot (from its record when resumed)."""
+    made with the detail of the first frame of its shot (read back when resumed)."""
     engine = tiny_engine(MethodConfig(steps=2))
     first = pan_frames((64, 48), 3, seed=0)
     second = pan_frames((64, 48), 3, seed=7, colors=[(10, 20, 120), (40, 90, 250)])
     source = tmp_path / "cut.mp4"
     write_clip(source, np.concatenate([first, second]), fps=12)
-    seen, original = {}, temporal.start_from
+    seen, original, firsts = {}, temporal.start_from, []
+    stylize = engine.stylize  # the first frame of each shot (the later ones: L-BFGS's twin)
 
-    def spy(index, content, neighbours, flows, target_warp, fresh, crispness=None):
-        seen[index] = crispness
-        return original(index, content, neighbours, flows, target_warp, fresh, crispness)
+    def first(request):
+        result = stylize(request)
+        firsts.append(flow.detail(result))
+        return result
+
+    def spy(index, content, neighbours, flows, target_warp, fresh, detail=None):
+        seen[index] = detail
+        return original(index, content, neighbours, flows, target_warp, fresh, detail)
 
     monkeypatch.setattr(temporal, "start_from", spy)
+    monkeypatch.setattr(engine, "stylize", first)
     config = VideoConfig(steps_first=3, steps_next=2)
     out = tmp_path / "out.mp4"
     with pytest.raises(KeyboardInterrupt):
@@ -132,5 +137,5 @@ def test_each_later_frame_is_held_up_to_its_shots_first_frame_also_after_a_resum
     frames = json.loads((tmp_path / "out.mp4.report.json").read_text())["frames"]
     assert [f["cut"] for f in frames] == [False, False, False, True, False, False]
     assert sorted(seen) == [2, 4, 5]  # frame 1 ran before the stop
-    assert seen[2] == frames[0]["crispness"] and seen[2] != frames[1]["crispness"]
-    assert seen[4] == seen[5] == frames[3]["crispness"] != frames[0]["crispness"]
+    assert len(firsts) == 2  # frames 0 and 3, in two runs
+    assert seen[2] == firsts[0] and seen[4] == seen[5] == firsts[1] != firsts[0]

@@ -153,7 +153,7 @@ class Start:
 
 def start_from(index: int, content: np.ndarray, neighbours: list[Neighbour], flows: FlowCache,
                target_warp: str = "crisp", fresh: bool = True,
-               crispness: float | None = None) -> Start:  # fmt: skip
+               detail: float | None = None) -> Start:  # fmt: skip
     """Warp each neighbour's result into frame ``index`` and combine their temporal terms.
 
     The start is the nearest neighbour's result warped with Lanczos (``crisp``: with the detail
@@ -183,7 +183,7 @@ def start_from(index: int, content: np.ndarray, neighbours: list[Neighbour], flo
         fresh: whether the pixels new to the frame start as said above, sources past the
             border are carried on and the flow near it steadied (False: the warp, its border
             repeated, as before issue 29; ``--new-content warp``).
-        crispness: with ``crisp``, the shot's first frame's crispness, which the detail put
+        detail: with ``crisp``, the shot's first frame's result's detail, which the detail put
             back may rise to (:func:`vidstyle.media.warped.catch_up`: the few iterations of
             each later frame lose a little detail, which would compound); None: the
             neighbour's own detail.
@@ -198,7 +198,7 @@ def start_from(index: int, content: np.ndarray, neighbours: list[Neighbour], flo
         mask = flowlib.trusted_mask(flow_nf, flow_fn, near.content, content)
         if fresh:  # the flow near the border continued from inside (DIS drifts there)
             flow_fn = steadied(flow_fn, mask >= 0.5)
-        scale = catch_up(crispness, content, near.result)
+        scale = catch_up(detail, near.result)
         target = warp_result(near.result, flow_fn, mask, target_warp, border, scale)
         if start is None:  # the nearest neighbour's result, warped with Lanczos (and restored)
             how = "lanczos" if target_warp == "linear" else target_warp

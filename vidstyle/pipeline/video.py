@@ -45,7 +45,7 @@ from vidstyle.pipeline.clip import (
 )
 from vidstyle.pipeline.clipout import write_report
 from vidstyle.pipeline.image import targets_for
-from vidstyle.pipeline.previous import Previous, shot_crispness
+from vidstyle.pipeline.previous import Previous, shot_start
 from vidstyle.pipeline.workdir import WorkDir
 from vidstyle.progress import NullReporter, Reporter, level_callback, step_callback
 
@@ -132,16 +132,16 @@ class FrameLoop:
         return (engine or self.engine).stylize(request)
 
     def follow(self, previous: Previous | None, index: int, work, result, cut: bool,
-               crispness: float | None = None) -> Previous:  # fmt: skip
+               detail: float | None = None) -> Previous:  # fmt: skip
         """The next frame's ``previous``: this frame, with the earlier ones that the long-term
-        offsets reach (none after a shot cut), and its shot's first frame's crispness
-        (``crispness`` when given, else this frame's when it begins a shot, else
+        offsets reach (none after a shot cut), and its shot's first frame's result's detail
+        (``detail`` when given, else this frame's when it begins a shot, else
         ``previous``'s)."""
         if previous is None or cut:
-            first = flowlib.crispness(result, work) if crispness is None else crispness
-            return Previous(work, result, index, crispness=first)
+            first = flowlib.detail(result) if detail is None else detail
+            return Previous(work, result, index, detail=first)
         earlier = (dataclasses.replace(previous, earlier=()), *previous.earlier)
-        first = previous.crispness if crispness is None else crispness
+        first = previous.detail if detail is None else detail
         return Previous(work, result, index, earlier[: max(self.config.long_term) - 1], first)
 
     def _start(self, index: int, work: np.ndarray, previous: Previous | None):
@@ -153,7 +153,7 @@ class FrameLoop:
                 for j in self.config.long_term if (p := previous.back(j)) is not None]  # fmt: skip
         start = temporallib.start_from(index, work, near, self.flows, self.config.temporal_warp,
                                        self.config.new_content == "content",
-                                       previous.crispness)  # fmt: skip
+                                       previous.detail)  # fmt: skip
         return start.warped, self.temporal(start), self.config.steps_next, start
 
     def temporal(self, start: temporallib.Start):
@@ -374,8 +374,9 @@ def _first_pass(loop: FrameLoop, frames, work: WorkDir, records: list[dict]) -> 
             if frame.index >= done - reach:
                 result = load_image(work.frame(frame.index, 1)).rgb
                 cut = records[frame.index]["cut"]
-                previous = loop.follow(previous, frame.index, frame.rgb, result, cut,
-                                       shot_crispness(records, frame.index))  # fmt: skip
+                first = load_image(work.frame(shot_start(records, frame.index), 1)).rgb
+                detail = flowlib.detail(first)
+                previous = loop.follow(previous, frame.index, frame.rgb, result, cut, detail)
             reporter.end_item(loop.name(frame.index), "skipped", 0.0)
             continue
         previous, record = loop.run(frame, previous, cut)
