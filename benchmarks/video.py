@@ -8,8 +8,9 @@ with one engine, its video options changed as the row says; then it prints:
   forward-backward mask, bilinear warp): Ruder's temporal error (``indep. mse``, 0..255 per
   channel, mean over valid pixels), Lai's ``E_warp`` (0..1), and its bias beside it: the content
   frames' own (``content``: the floor), the same after a Gaussian low-pass of 1 px of both frames
-  (``σ1 mse``, ``σ1 content``: what blur can no longer buy), and what it charges a steady crisp
-  clip of the first result moved by half a pixel (``steady ½px``);
+  (``σ1 mse``, ``σ1 content``: what blur can no longer buy), and what it charges a perfectly
+  steady clip of the row's last result moved by half a pixel, full band and after the same blur
+  (``steady ½px``, ``steady σ1``: its flow's error charges detail even after the blur);
 - vidstyle's own figure from its report (``DIS (own)``: through the DIS flow, masks and warp the
   optimization minimizes: compare rows with it, never with the yardstick's);
 - ``crisp kept``: the report's, the worst later frame's crispness over its shot's first's
@@ -64,6 +65,7 @@ ROWS = {
 }
 COLUMNS = ("row", ("indep. mse", "{:.1f}"), ("E_warp", "{:.3g}"), ("content", "{:.1f}"),
            ("σ1 mse", "{:.2f}"), ("σ1 content", "{:.2f}"), ("steady ½px", "{:.1f}"),
+           ("steady σ1", "{:.2f}"),
            ("DIS (own)", "{:.1f}"), ("crisp kept", "{:.3f}"), ("vs still", "{:.3f}"),
            ("drop", "{:.2f}"),
            ("drop q1", "{:.2f}"), ("drop q4", "{:.2f}"), ("t. share", "{:.3f}"),
@@ -139,7 +141,8 @@ def main(argv: list[str] | None = None, make_engine: harness.MakeEngine | None =
         s = rows[name] = run(engine, args.clip, style, config, references)
         ind = s["independent"]
         line = table.add(name, ind["mse"], ind["e_warp"], ind["content_mse"], ind["low_mse"],
-                         ind["content_low_mse"], ind["steady_mse"], s["temporal_error"],
+                         ind["content_low_mse"], ind["steady_mse"], ind["steady_low_mse"],
+                         s["temporal_error"],
                          s["crispness_kept"], s["vs_still"]["worst"], s["style_drop"],
                          s["drop_q1"], s["drop_q4"],
                          s["temporal_share_of_loss"], s["temporal_held"],

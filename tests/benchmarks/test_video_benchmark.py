@@ -20,5 +20,6 @@ def test_rows_of_video_options_run_and_are_logged(tmp_path, capsys):
     for row in table[1:]:  # the yardstick's bias beside its figure, the frame against its still
         low, content_low = float(row[head.index("σ1 mse")]), float(row[head.index("σ1 content")])
         assert 0 < low < float(row[1]) and 0 < content_low < float(row[3])
-        assert float(row[head.index("steady ½px")]) > 0
+        steady, steady_low = (float(row[head.index(c)]) for c in ("steady ½px", "steady σ1"))
+        assert 0 < steady_low < steady  # the steady clip of the row's last result
         assert 0 < float(row[head.index("vs still")]) < 10
