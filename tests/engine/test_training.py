@@ -77,6 +77,15 @@ def test_a_term_of_weight_zero_is_not_computed(engine, targets):
     assert set(terms) == {"pixel", "total"} and terms["total"] == pytest.approx(terms["pixel"])
 
 
+def test_a_batch_without_pairs_runs_no_temporal_term(engine, targets):
+    trainer = _trainer(engine, targets, LossWeights(1.0, 0.0, 0.0, 1.0, 0.0))
+    batch = list(_batch())
+    batch[3:7] = [np.zeros((0, *x.shape[1:]), np.float32) for x in batch[3:7]]
+    terms = trainer.step(*batch)
+    assert set(terms) == {"pixel", "total"} and terms["total"] == pytest.approx(terms["pixel"])
+    assert "temporal" in trainer.step(*_batch())  # with pairs, it is
+
+
 def test_texture_and_objective_enter_the_total_by_their_logarithms(engine, targets):
     trainer = _trainer(engine, targets, LossWeights(0.5, 2.0, 3.0, 4.0, 5.0))
     terms = trainer.step(*_batch())

@@ -27,6 +27,16 @@ def test_patches_of_a_keyframe_and_its_result_are_at_the_same_place():
     assert batch.patches == teaching.KEY_PATCHES + teaching.FRAME_PATCHES + 2 * 2
 
 
+def test_without_consecutive_frames_of_one_size_a_batch_has_no_pairs():
+    keys = [textured(40, 56, seed=1)]
+    frames = [textured(40, 56, seed=2), textured(48, 40, seed=3)]
+    batch = Material(keys, [255 - keys[0]], frames, []).sample(np.random.default_rng(0))
+    assert len(batch.pair_a) == len(batch.pair_b) == len(batch.pair_flow) == 0
+    assert (
+        len(batch.pair_mask) == 0 and batch.patches == teaching.KEY_PATCHES + teaching.FRAME_PATCHES
+    )
+
+
 def test_a_pair_trusts_no_pixel_whose_source_is_outside_its_patch():
     batch = _material().sample(np.random.default_rng(1))
     flow, mask = batch.pair_flow[0], batch.pair_mask[0]

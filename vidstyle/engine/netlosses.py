@@ -112,10 +112,11 @@ class Losses:
         self.weights = weights
 
     def __call__(self, model, key_content, key_styled, frames, pair_a, pair_b, flow, mask,
-                 margin: int = 0):  # fmt: skip
+                 margin: int = 0, pairs: bool = True):  # fmt: skip
         """The loss terms of one batch (scalars) and their weighted ``total``; the keyframe and
         frame terms only over the patches' middle, ``margin`` pixels in from their sides (the
-        painter sees the margin, the losses do not judge it)."""
+        painter sees the margin, the losses do not judge it); the temporal term only when the
+        batch has ``pairs``."""
         w, terms = self.weights, {}
 
         def middle(x):
@@ -134,7 +135,7 @@ class Losses:
         if w.objective:
             rendered = middle(model(frames, training=True))
             terms["objective"] = self.objective(rendered, middle(frames))
-        if w.temporal:
+        if w.temporal and pairs:
             rendered_a, rendered_b = model(pair_a, training=True), model(pair_b, training=True)
             terms["temporal"] = temporal(rendered_a, rendered_b, flow, mask)
         scale = {"pixel": w.pixel, "perceptual": w.perceptual, "texture": w.texture,

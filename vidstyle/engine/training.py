@@ -70,7 +70,7 @@ class Trainer:
     def _train_step(self, *tensors):
         variables = self.painter.model.trainable_variables
         with tf.GradientTape() as tape:
-            terms = self.losses(self.painter.model, *tensors)  # the margin: a Python int
+            terms = self.losses(self.painter.model, *tensors)  # margin, pairs: Python values
             total = terms["total"]
             scaled = (self.optimizer.scale_loss(total)
                       if hasattr(self.optimizer, "scale_loss") else total)  # fmt: skip
@@ -82,10 +82,12 @@ class Trainer:
              margin: int = 0) -> dict[str, float]:  # fmt: skip
         """One Adam step on a batch of patches (float32 0..1; see
         :class:`vidstyle.pipeline.teaching.Batch`), judged ``margin`` pixels in from their
-        sides; returns the loss terms, ``total`` among them.
+        sides; returns the loss terms, ``total`` among them (no ``temporal`` term when the
+        batch has no pairs).
         """
         arrays = (key_content, key_styled, frames, pair_a, pair_b, pair_flow, pair_mask)
-        terms = self._step(*(tf.constant(x, tf.float32) for x in arrays), margin)
+        pairs = len(pair_a) > 0  # none: the temporal term is not computed (a trace of its own)
+        terms = self._step(*(tf.constant(x, tf.float32) for x in arrays), margin, pairs)
         self.steps += 1
         return {name: float(value) for name, value in terms.items()}
 

@@ -90,10 +90,9 @@ class Material:
 
     def _pairs(self, rng: np.random.Generator) -> tuple:
         side = self.pair_patch
-        if not self.pairs:  # no two consecutive frames of one size: patches held to nothing
-            still = np.stack([_crop(self.frames, *_place(rng, self.frames, side))
-                              for _ in range(PAIR_PATCHES)])  # fmt: skip
-            return still, still, np.zeros((*still.shape[:3], 2), np.float32), still[..., 0] * 0
+        if not self.pairs:  # no two consecutive frames of one size: no pairs, no temporal term
+            empty = np.zeros((0, side, side, 3), np.float32)
+            return empty, empty, np.zeros((0, side, side, 2), np.float32), empty[..., 0]
         parts: list[list] = [[], [], [], []]
         for _ in range(PAIR_PATCHES):
             pair = self.pairs[rng.integers(len(self.pairs))]
