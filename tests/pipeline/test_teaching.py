@@ -21,10 +21,10 @@ def test_patches_of_a_keyframe_and_its_result_are_at_the_same_place():
     batch = _material().sample(np.random.default_rng(0))
     assert batch.key_content.shape == (teaching.KEY_PATCHES, 40, 40, 3)
     np.testing.assert_allclose(batch.key_styled, 1.0 - batch.key_content, atol=1e-6)
-    assert batch.frames.shape == (teaching.FRAME_PATCHES, 40, 40, 3)
+    assert batch.frames.shape == (1, 40, 56, 3)  # the objective's crop: the whole small frame
     assert batch.pair_a.shape == batch.pair_b.shape == (teaching.PAIR_PATCHES, 40, 40, 3)
     assert batch.pair_flow.shape == (teaching.PAIR_PATCHES, 40, 40, 2)
-    assert batch.patches == teaching.KEY_PATCHES + teaching.FRAME_PATCHES + 2 * 2
+    assert batch.patches == teaching.KEY_PATCHES + 1 + 2 * 2
 
 
 def test_without_consecutive_frames_of_one_size_a_batch_has_no_pairs():
@@ -32,9 +32,17 @@ def test_without_consecutive_frames_of_one_size_a_batch_has_no_pairs():
     frames = [textured(40, 56, seed=2), textured(48, 40, seed=3)]
     batch = Material(keys, [255 - keys[0]], frames, []).sample(np.random.default_rng(0))
     assert len(batch.pair_a) == len(batch.pair_b) == len(batch.pair_flow) == 0
-    assert (
-        len(batch.pair_mask) == 0 and batch.patches == teaching.KEY_PATCHES + teaching.FRAME_PATCHES
-    )
+    assert len(batch.pair_mask) == 0 and batch.patches == teaching.KEY_PATCHES + 1
+
+
+def test_the_objective_judges_a_crop_of_frame_side_with_the_margin_around_it():
+    keys, frames = [textured(40, 56, seed=1)], [textured(64, 300, seed=s) for s in (2, 3)]
+    material = Material(keys, [255 - keys[0]], frames, [], frame_side=100, frame_crops=2)
+    batch = material.sample(np.random.default_rng(0))
+    assert material.margin == 12 and batch.margin == 12  # patches of 40: 12 px around 16
+    assert batch.frames.shape == (2, 64, 124, 3)  # 100 + 2 x 12 wide; the frames' 64 high
+    default = Material(keys, [255 - keys[0]], frames, []).sample(np.random.default_rng(0))
+    assert default.frames.shape == (1, 64, min(teaching.FRAME_SIDE + 24, 300) // 4 * 4, 3)
 
 
 def test_a_pair_trusts_no_pixel_whose_source_is_outside_its_patch():

@@ -1,7 +1,7 @@
 """The losses a clip's painter is trained with, on patches (see :mod:`vidstyle.engine.training`).
 
 With ``f`` the painter, ``phi_l`` VGG19's features at layer l, patches ``c`` of keyframes with
-their stylized results ``s``, patches ``x`` of the clip's other frames, and pairs ``(a, b)`` of
+their stylized results ``s``, crops ``x`` of the clip's other frames, and pairs ``(a, b)`` of
 consecutive frames with the flow ``w`` from b to a and its reliable pixels ``M``:
 
 - pixel (Texler et al., "Interactive Video Stylization Using Few-Shot Patch-Based Training",
@@ -13,12 +13,12 @@ consecutive frames with the flow ``w`` from b to a and its reliable pixels ``M``
   take its patches): ``1/|L| sum_l mean (G_l(f(c)) - G_l(s))^2 / mean G_l(s)^2``, the painted
   texture of each keyframe patch wherever its strokes fall (the pixel and perceptual losses want
   them where the keyframe has them, and blur what they cannot place).
-- objective: the method's own loss on the other frames (Gatys et al. 2015, as Johnson et al.
-  train a feed-forward network): ``(alpha L_content(f(x), x) + beta L_style(f(x), A) +
-  gamma TV(f(x)) (HW / P^2)) / (beta L_style(x, A))``, with the method's weights, the Gram
-  targets A of the style at the working size (:mod:`vidstyle.engine.losses`), the total
-  variation scaled from the patch's P^2 pixels to the frame's HW, and divided by the style loss
-  of the content itself (held constant), so that it starts near 1 whatever the style.
+- objective: the method's own loss on the other frames (Gatys et al. 2015, as
+  Johnson et al. train a feed-forward network): ``(alpha L_content(f(x), x) + beta
+  L_style(f(x), A) + gamma TV(f(x)) (HW / P)) / (beta L_style(x, A))``, with the method's
+  weights, the Gram targets A of the style at the working size (:mod:`vidstyle.engine.losses`),
+  the total variation scaled from the crop's P pixels to the frame's HW, and divided by the
+  style loss of the content itself (held constant), so that it starts near 1 whatever the style.
 - temporal (Ruder, Dosovitskiy, Brox 2016, eq. 7; trained into a network as in ReCoNet, Gao
   et al., ACCV 2018): ``sum_p M_p mean_c (255 f(b)_pc - 255 warp(f(a), w)_pc)^2 / sum_p M_p /
   255``, the rendering of frame b against frame a's rendering warped into b (bilinear).

@@ -31,7 +31,7 @@ class LossWeights:
         perceptual: VGG19 feature distance to the keyframe, at the style layers.
         texture: Gram distance to the keyframe patch's, at the style layers.
         objective: the method's own objective (content, style and total variation with the
-            method's weights) on patches of frames that are not keyframes.
+            method's weights) on crops of frames that are not keyframes.
         temporal: the short-range temporal loss on pairs of consecutive frames.
     """
 
