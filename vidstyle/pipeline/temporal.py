@@ -198,7 +198,7 @@ def start_from(index: int, content: np.ndarray, neighbours: list[Neighbour], flo
         mask = flowlib.trusted_mask(flow_nf, flow_fn, near.content, content)
         if fresh:  # the flow near the border continued from inside (DIS drifts there)
             flow_fn = steadied(flow_fn, mask >= 0.5)
-        scale = catch_up(detail, near.result)
+        scale = catch_up(detail, near.result) if target_warp == "crisp" else 1.0  # crisp's alone
         target = warp_result(near.result, flow_fn, mask, target_warp, border, scale)
         if start is None:  # the nearest neighbour's result, warped with Lanczos (and restored)
             how = "lanczos" if target_warp == "linear" else target_warp
